@@ -1,0 +1,39 @@
+"""The workbench: raw data to a monitored production model, in one package.
+
+Importing ``workbench`` is cheap: the heavy parts (MLflow, Dask, Optuna, plotly,
+ipywidgets, scikit-learn) load only when a stage that needs them is first used.
+
+Stages live in subpackages: ``workbench.datasets``, ``workbench.data``,
+``workbench.features``, ``workbench.training``, ``workbench.packaging``,
+``workbench.serving``, ``workbench.monitoring``.
+"""
+
+from __future__ import annotations
+
+from workbench._exceptions import (
+    ConfigurationError,
+    DataError,
+    MissingDependencyError,
+    ModelError,
+    MonitoringError,
+    ServingError,
+    WorkbenchError,
+)
+from workbench._settings import Settings, get_settings, reset_settings, resolve_settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "DataError",
+    "MissingDependencyError",
+    "ModelError",
+    "MonitoringError",
+    "ServingError",
+    "Settings",
+    "WorkbenchError",
+    "__version__",
+    "get_settings",
+    "reset_settings",
+    "resolve_settings",
+]

@@ -1,0 +1,219 @@
+"""The ``workbench`` command: ``demo``, ``lab``, ``dashboard``, ``serve``.
+
+Imports stay inside the subcommands so ``workbench --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from workbench import __version__
+from workbench._exceptions import WorkbenchError
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+The workbench: raw data to a monitored production model.
+
+Settings come from WORKBENCH_* environment variables, then [tool.workbench] in the
+project's pyproject.toml, then defaults under the project's .workbench/ folder (MLflow on
+SQLite, inference log, snapshots). Servers bind 127.0.0.1 unless told otherwise.
+"""
+
+_EXAMPLES = """\
+examples:
+  workbench demo                                 the whole lifecycle on generated data
+  workbench serve models:/electricity-consumption@champion --port 5005
+  workbench dashboard                            the monitoring app in Voilà
+  workbench lab                                  JupyterLab on 127.0.0.1
+"""
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from workbench._settings import resolve_settings
+
+    if getattr(args, "project_dir", None):
+        os.environ["WORKBENCH_PROJECT_DIR"] = os.path.abspath(args.project_dir)
+    return resolve_settings(args.project_dir if getattr(args, "project_dir", None) else None)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench._demo import run_demo
+
+    result = run_demo(
+        args.project_dir,
+        n_factories=args.factories,
+        start=args.start,
+        change_date=args.change_date,
+        end=args.end,
+        seed=args.seed,
+        report=not args.no_report,
+    )
+    return 0 if result.n_logged_rows == result.n_scored_rows else 1
+
+
+def _exec(cmd: list[str], env: dict[str, str]) -> int:
+    print("running:", " ".join(cmd), flush=True)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _tool(name: str) -> str:
+    """A console script installed beside this Python (the venv's), else on PATH."""
+    local = os.path.join(os.path.dirname(sys.executable), name)
+    found = local if os.path.exists(local) else shutil.which(name)
+    if not found:
+        raise WorkbenchError(f"The {name!r} command is not installed; pip install {name}.")
+    return found
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from workbench._settings import Settings
+
+    s = _settings(args)
+    assert isinstance(s, Settings)
+    env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
+    cmd = [
+        _tool("jupyter"), "lab", f"--ServerApp.ip={args.host or s.host}",
+        f"--ServerApp.port={args.port or s.lab_port}", f"--ServerApp.root_dir={s.project_dir}",
+    ]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    return _exec(cmd, env)
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from workbench._demo import find_app
+    from workbench._settings import Settings
+
+    s = _settings(args)
+    assert isinstance(s, Settings)
+    app = find_app(args.app, s.project_dir)
+    env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
+    cmd = [
+        _tool("voila"), str(app), f"--Voila.ip={args.host or s.host}",
+        f"--Voila.port={args.port or s.dashboard_port}", "--no-browser",
+        "--VoilaConfiguration.strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+    ]
+    return _exec(cmd, env)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    # BLAS/OpenMP threads are set before numpy loads: inline prediction on a small machine
+    # is fastest single-threaded, and oversubscription makes latency erratic.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    from workbench._imports import require
+    from workbench._settings import Settings
+    from workbench.serving import create_app
+
+    s = _settings(args)
+    assert isinstance(s, Settings)
+    uvicorn = require("uvicorn", feature="the scoring server")
+    app = create_app(args.model_uri, log_dir=args.log_dir, settings=s)
+    uvicorn.run(
+        app,
+        host=args.host or s.host,
+        port=args.port or s.serve_port,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``workbench`` command."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description=_DESCRIPTION,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--project-dir", metavar="DIR",
+                       help="project folder (default: nearest folder with a pyproject.toml)")
+        return p
+
+    demo = add(
+        "demo", "run the whole lifecycle on generated data",
+        "Generate a dirty raw export of daily electricity consumption, load it (bad rows\n"
+        "quarantined with reasons), build calendar and trailing-mean features, train and\n"
+        "track a model in MLflow, register it as @champion, serve it over HTTP logging\n"
+        "every prediction, compute drift against the training data, and execute the\n"
+        "monitoring dashboard notebook. Takes about a minute at the default size.",
+    )
+    demo.add_argument("--factories", type=int, default=20, help="factories (default 20)")
+    demo.add_argument("--start", default="2023-07-01", help="first day (default 2023-07-01)")
+    demo.add_argument("--change-date", default="2024-07-01",
+                      help="regime change and start of production traffic (default 2024-07-01)")
+    demo.add_argument("--end", default="2025-06-30", help="last day (default 2025-06-30)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--no-report", action="store_true",
+                      help="skip executing the monitoring notebook")
+    demo.set_defaults(func=_cmd_demo)
+
+    lab = add("lab", "start JupyterLab on 127.0.0.1 in the project folder",
+              "Start JupyterLab bound to the loopback interface, rooted at the project.")
+    lab.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
+    lab.add_argument("--port", type=int, help="port (default: the 'lab_port' setting, 8888)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.set_defaults(func=_cmd_lab)
+
+    dash = add(
+        "dashboard", "serve a dashboard app with Voilà on 127.0.0.1",
+        "Serve apps/APP.ipynb with Voilà: no source cells, no tracebacks shown.\n"
+        "The monitoring app shows the newest drift snapshot of the project.",
+    )
+    dash.add_argument("app", nargs="?", default="monitoring",
+                      help="app name in apps/ (default: monitoring)")
+    dash.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
+    dash.add_argument("--port", type=int,
+                      help="port (default: the 'dashboard_port' setting, 8866)")
+    dash.set_defaults(func=_cmd_dashboard)
+
+    serve = add(
+        "serve", "serve a registered model over REST (MLflow scoring protocol)",
+        "Serve MODEL_URI with POST /invocations (dataframe_split, dataframe_records,\n"
+        "instances, inputs, CSV), GET /ping, /health and /version. Every predicted row is\n"
+        "appended to the inference log with its request id (X-Request-ID header).\n"
+        "SIGTERM finishes in-flight requests and flushes the log before exiting.",
+    )
+    serve.add_argument("model_uri", metavar="MODEL_URI",
+                       help="models:/name@alias, models:/name/version or runs:/id/model")
+    serve.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: the 'serve_port' setting, 5005)")
+    serve.add_argument("--log-dir", metavar="DIR",
+                       help="inference log folder (default: the 'inference_log_dir' setting)")
+    serve.add_argument("--threads", type=int, default=1,
+                       help="BLAS/OpenMP threads for prediction (default 1)")
+    serve.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except WorkbenchError as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,252 @@
+"""The end-to-end slice that ``workbench demo`` runs: raw data to a monitored model."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench._exceptions import ServingError, WorkbenchError
+from workbench._imports import require
+from workbench._settings import Settings, resolve_settings
+from workbench.data import load_csv
+from workbench.datasets import (
+    ELECTRICITY_FEATURES as FEATURES,
+)
+from workbench.datasets import (
+    ELECTRICITY_SPEC,
+    ELECTRICITY_TARGET,
+    electricity_features,
+    make_electricity,
+    write_electricity_csv,
+)
+
+if TYPE_CHECKING:
+    from workbench.monitoring import DriftSnapshot
+    from workbench.packaging import PackagedModel
+
+__all__ = ["DemoResult", "find_app", "run_demo"]
+
+_log = logging.getLogger(__name__)
+
+@dataclasses.dataclass(frozen=True)
+class DemoResult:
+    """Where the demo left everything.
+
+    Attributes:
+        settings: The settings it ran under.
+        raw_csv: The generated raw export.
+        quarantine_csv: Rows set aside, with reasons (``None`` if there were none).
+        n_raw, n_valid, n_quarantined: Row counts of the load step.
+        metrics: Validation metrics of the trained model.
+        model: The registered version (alias ``champion``).
+        n_requests: Scoring requests sent over HTTP.
+        n_scored_rows: Rows in those requests.
+        n_logged_rows: Rows found in the inference log afterwards.
+        snapshot: The drift snapshot.
+        snapshot_path: Where it was saved.
+        report_path: The executed monitoring notebook (``None`` when skipped).
+    """
+
+    settings: Settings
+    raw_csv: Path
+    quarantine_csv: Path | None
+    n_raw: int
+    n_valid: int
+    n_quarantined: int
+    metrics: dict[str, float]
+    model: PackagedModel
+    n_requests: int
+    n_scored_rows: int
+    n_logged_rows: int
+    snapshot: DriftSnapshot
+    snapshot_path: Path
+    report_path: Path | None
+
+
+def find_app(name: str, project_dir: Path) -> Path:
+    """``apps/<name>.ipynb`` of the project, else the one shipped beside the package."""
+    for root in (project_dir, Path(__file__).resolve().parents[1]):
+        candidate = root / "apps" / f"{name}.ipynb"
+        if candidate.is_file():
+            return candidate
+    raise WorkbenchError(
+        f"No app {name!r}: looked for apps/{name}.ipynb in {project_dir} and beside the "
+        f"workbench package."
+    )
+
+
+def run_demo(
+    project_dir: str | Path | None = None,
+    *,
+    n_factories: int = 20,
+    start: str = "2023-07-01",
+    change_date: str = "2024-07-01",
+    end: str = "2025-06-30",
+    validation_days: int = 60,
+    seed: int = 0,
+    report: bool = True,
+    echo: Callable[[str], None] = print,
+) -> DemoResult:
+    """Run the whole lifecycle once on generated data.
+
+    Args:
+        project_dir: Project folder (default: discovered from the working directory).
+        n_factories: Factories to generate.
+        start: First day of data.
+        change_date: First day of the regime change and of production traffic.
+        end: Last day of data.
+        validation_days: Days before ``change_date`` held out for validation.
+        seed: Seed of the generator and the model.
+        report: Execute ``apps/monitoring.ipynb`` with papermill at the end.
+        echo: Where progress lines go.
+
+    Returns:
+        A :class:`DemoResult`.
+    """
+    pd = require("pandas")
+    httpx = require("httpx", feature="the demo's HTTP client")
+    tqdm = require("tqdm.auto", feature="progress bars").tqdm
+    from workbench.monitoring import compute_drift
+    from workbench.packaging import package_model
+    from workbench.serving import ScoringServer, read_inference_log
+    from workbench.tuning import fit_baseline, time_split
+
+    settings = resolve_settings(project_dir)
+    os.environ["WORKBENCH_PROJECT_DIR"] = str(settings.project_dir)
+    started = time.perf_counter()
+
+    def step(number: int, text: str) -> None:
+        echo(f"[{number}/7 {time.perf_counter() - started:5.1f}s] {text}")
+
+    # 1. raw data → valid rows + quarantine
+    data = make_electricity(n_factories, start, end, change_date, country=settings.country,
+                            seed=seed)
+    raw_csv = write_electricity_csv(data, settings.data_dir / "raw")
+    loaded = load_csv(raw_csv, ELECTRICITY_SPEC, quarantine_dir=settings.data_dir / "interim")
+    quarantine_csv = settings.data_dir / "interim" / f"{raw_csv.stem}_quarantine.csv"
+    step(1, f"loaded {raw_csv}: {loaded.n_input} rows → {len(loaded.valid)} valid, "
+            f"{len(loaded.quarantine)} quarantined ({quarantine_csv})")
+    for _, row in loaded.summary().iterrows():
+        echo(f"        {row['rows']:6d}  {row['check']}")
+
+    # 2. features as of each day
+    features = electricity_features(loaded.valid, settings.country)
+    processed = settings.data_dir / "processed" / "electricity_features.parquet"
+    processed.parent.mkdir(parents=True, exist_ok=True)
+    features.to_parquet(processed, index=False)
+    step(2, f"features {', '.join(FEATURES[3:])} → {processed}")
+
+    # 3. train on a time-based split, tracked in MLflow
+    change = pd.Timestamp(change_date)
+    valid_start = (change - pd.Timedelta(days=validation_days)).date()
+    train, valid = time_split(features, "date", valid_start, change.date())
+    fit = fit_baseline(
+        train, valid, features=FEATURES, target=ELECTRICITY_TARGET, categorical=["region"],
+        params={"train_end": str(valid_start), "valid_end": change_date,
+                "source": str(raw_csv)},
+        seed=seed, settings=settings,
+    )
+    metrics = {k: round(v, 4) for k, v in fit.metrics.items()}
+    step(3, f"trained on {len(train)} rows before {valid_start}, validated on {len(valid)}: "
+            f"{metrics} (run {fit.run_id})")
+
+    # 4. register with signature and input example; alias champion. The reference for
+    # monitoring is all the model was developed on (train + validation: one full year, so
+    # seasonal inputs such as temperature compare like with like).
+    developed_on = pd.concat([fit.train, fit.valid], ignore_index=True)
+    reference = developed_on[list(FEATURES)]
+    model = package_model(
+        fit.model, fit.train[list(FEATURES)], settings.model_name, run_id=fit.run_id,
+        alias="champion", reference=developed_on, description="Daily electricity consumption per factory (demo).",
+        settings=settings,
+    )
+    step(4, f"registered {model.name} version {model.version} as @{model.alias}")
+
+    # 5. serve over HTTP; every request and prediction lands in the inference log
+    traffic = features[features["date"] >= change]
+    log_dir = Path(settings.inference_log_dir)
+    n_requests = 0
+    with ScoringServer(model.model_uri, log_dir=log_dir, host=settings.host,
+                       project_dir=settings.project_dir) as server:
+        step(5, f"scoring server on {server.url} serving {model.model_uri}")
+        days = list(traffic.groupby("date", sort=True))
+        with httpx.Client(base_url=server.url, timeout=30.0) as client:
+            for _day, batch in tqdm(days, desc="scoring days", unit="request"):
+                # pandas writes NaN as null, as MLflow's own clients do
+                split = batch[list(FEATURES)].to_json(orient="split", index=False)
+                response = client.post(
+                    "/invocations",
+                    content='{"dataframe_split": ' + split + "}",
+                    headers={"Content-Type": "application/json"},
+                )
+                if response.status_code != 200:
+                    raise ServingError(
+                        f"The scoring server answered {response.status_code}: {response.text}"
+                    )
+                n_requests += 1
+    logged = read_inference_log(log_dir)
+    if logged.empty:
+        raise ServingError(f"The inference log at {log_dir} is empty after the run.")
+    this_run = logged[logged["model_version"] == str(model.version)]
+    echo(f"        {n_requests} requests, {len(traffic)} rows scored, "
+         f"{len(this_run)} rows in the inference log ({log_dir})")
+
+    # 6. drift between training data and logged traffic
+    snapshot = compute_drift(
+        reference, this_run, FEATURES,
+        metadata={"model_name": model.name, "model_version": model.version,
+                  "model_uri": model.model_uri,
+                  "window_start": str(this_run["timestamp"].min()),
+                  "window_end": str(this_run["timestamp"].max())},
+    )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    snapshot_path = snapshot.save(settings.monitoring_dir / f"drift-{stamp}.json")
+    step(6, f"drift in {snapshot.drifted_columns or 'no columns'} "
+            f"({len(snapshot.drifted_columns)}/{len(snapshot.columns)}) → {snapshot_path}")
+
+    # 7. the monitoring dashboard, executed by papermill
+    report_path = None
+    if report:
+        papermill = require("papermill", feature="executing notebooks")
+        report_path = settings.home / "reports" / "monitoring.ipynb"
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        papermill.execute_notebook(
+            str(find_app("monitoring", settings.project_dir)), str(report_path),
+            parameters={"snapshot_path": str(snapshot_path)},
+            cwd=str(settings.project_dir), progress_bar=False,
+        )
+        step(7, f"monitoring dashboard executed → {report_path}")
+    else:
+        step(7, "monitoring dashboard skipped (report=False)")
+
+    echo(
+        "\nWhere to look:\n"
+        f"  MLflow UI        mlflow ui --backend-store-uri {settings.tracking_uri}\n"
+        f"  JupyterLab       workbench lab\n"
+        f"  dashboard        workbench dashboard        (Voilà on {settings.host})\n"
+        f"  serve the model  workbench serve {model.model_uri}\n"
+        f"  quarantined rows {quarantine_csv}\n"
+        f"done in {time.perf_counter() - started:.0f} s"
+    )
+    return DemoResult(
+        settings=settings,
+        raw_csv=raw_csv,
+        quarantine_csv=quarantine_csv if len(loaded.quarantine) else None,
+        n_raw=loaded.n_input,
+        n_valid=len(loaded.valid),
+        n_quarantined=len(loaded.quarantine),
+        metrics=metrics,
+        model=model,
+        n_requests=n_requests,
+        n_scored_rows=len(traffic),
+        n_logged_rows=len(this_run),
+        snapshot=snapshot,
+        snapshot_path=snapshot_path,
+        report_path=report_path,
+    )

@@ -1,0 +1,233 @@
+"""Settings, resolved once per process.
+
+Each setting is looked up in this order, and the first source that has it wins:
+
+1. an environment variable ``WORKBENCH_<NAME>`` (and, for ``tracking_uri``, the standard
+   ``MLFLOW_TRACKING_URI``, which ranks after ``WORKBENCH_TRACKING_URI``);
+2. the ``[tool.workbench]`` table of the project's ``pyproject.toml``;
+3. a default under the project's ``.workbench/`` folder, which needs no server.
+
+The project folder is ``WORKBENCH_PROJECT_DIR`` when set, else the nearest folder at or
+above the working directory that holds a ``pyproject.toml``, else the working directory.
+Relative paths are taken relative to the project folder. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench._exceptions import ConfigurationError
+
+__all__ = ["Settings", "get_settings", "reset_settings", "resolve_settings"]
+
+_ENV_PREFIX = "WORKBENCH_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Where the workbench keeps its state and which services it talks to.
+
+    Attributes:
+        project_dir: The project's root folder.
+        home: The folder for embedded stores (default ``<project>/.workbench``).
+        tracking_uri: MLflow tracking and registry URI (default: SQLite under ``home``).
+        artifact_dir: Where MLflow stores artifacts of new experiments.
+        optuna_storage: Optuna RDB storage URL (default: SQLite under ``home``).
+        feature_store_dir: Offline and online feature store folder.
+        inference_log_dir: Folder (or fsspec URL) of the scoring server's inference log.
+        monitoring_dir: Where drift and quality snapshots are saved.
+        data_dir: The Cookiecutter-style ``data`` folder (raw, interim, processed, external).
+        experiment_name: MLflow experiment for training runs.
+        model_name: Registered model name used by the demo and the CLI defaults.
+        host: Interface the servers bind to; loopback unless told otherwise.
+        serve_port: Port of ``workbench serve``.
+        dashboard_port: Port of ``workbench dashboard``.
+        lab_port: Port of ``workbench lab``.
+        dask_scheduler: A scheduler address (``tcp://...``); ``None`` starts a LocalCluster.
+        country: Country code for national holidays (``holidays`` package).
+        sources: For each setting, where its value came from (``env:NAME``, ``pyproject``,
+            ``default``).
+    """
+
+    project_dir: Path
+    home: Path
+    tracking_uri: str
+    artifact_dir: Path
+    optuna_storage: str
+    feature_store_dir: Path
+    inference_log_dir: str
+    monitoring_dir: Path
+    data_dir: Path
+    experiment_name: str = "workbench"
+    model_name: str = "electricity-consumption"
+    host: str = "127.0.0.1"
+    serve_port: int = 5005
+    dashboard_port: int = 8866
+    lab_port: int = 8888
+    dask_scheduler: str | None = None
+    country: str = "IT"
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("sources",)}
+_PATH_FIELDS = {
+    "home",
+    "artifact_dir",
+    "feature_store_dir",
+    "monitoring_dir",
+    "data_dir",
+}
+_INT_FIELDS = {"serve_port", "dashboard_port", "lab_port"}
+
+
+def _find_project_dir(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def _read_pyproject(project_dir: Path) -> dict[str, Any]:
+    path = project_dir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}. Fix the file.") from exc
+    table = doc.get("tool", {}).get("workbench", {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(
+            f"[tool.workbench] in {path} must be a table. Got {type(table).__name__}."
+        )
+    unknown = sorted(set(table) - (set(_FIELDS) - {"project_dir"}))
+    if unknown:
+        raise ConfigurationError(
+            f"[tool.workbench] in {path} has unknown setting(s) {unknown}. "
+            f"Known settings: {sorted(set(_FIELDS) - {'project_dir'})}."
+        )
+    return dict(table)
+
+
+def _sqlite_uri(path: Path) -> str:
+    return f"sqlite:///{path.as_posix()}"
+
+
+def _convert(name: str, value: Any, origin: str, project_dir: Path) -> Any:
+    if name in _INT_FIELDS:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"The setting {name!r} (from {origin}) must be an integer port. "
+                f"Got {value!r} instead."
+            ) from None
+        if not 0 < number < 65536:
+            raise ConfigurationError(
+                f"The setting {name!r} (from {origin}) must be in [1, 65535]. Got {number}."
+            )
+        return number
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"The setting {name!r} (from {origin}) must be a string. Got {value!r} instead."
+        )
+    if name in _PATH_FIELDS:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (project_dir / path)
+    if name == "dask_scheduler" and value.strip().lower() in ("", "local", "none"):
+        return None
+    return value
+
+
+def resolve_settings(
+    project_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from the environment, the project's pyproject and defaults.
+
+    Args:
+        project_dir: The project folder; when ``None`` it is found as described above.
+        environ: The environment to read (``os.environ`` when ``None``).
+
+    Returns:
+        A frozen :class:`Settings`.
+
+    Raises:
+        ConfigurationError: A value has the wrong type or ``[tool.workbench]`` has an
+            unknown key.
+
+    Example:
+        >>> s = resolve_settings("/tmp/proj", environ={"WORKBENCH_SERVE_PORT": "7000"})
+        >>> s.serve_port, s.sources["serve_port"]
+        (7000, 'env:WORKBENCH_SERVE_PORT')
+    """
+    env = os.environ if environ is None else environ
+    if project_dir is not None:
+        root = Path(project_dir).expanduser().resolve()
+    elif env.get(_ENV_PREFIX + "PROJECT_DIR"):
+        root = Path(env[_ENV_PREFIX + "PROJECT_DIR"]).expanduser().resolve()
+    else:
+        root = _find_project_dir(Path.cwd().resolve())
+    table = _read_pyproject(root)
+
+    values: dict[str, Any] = {"project_dir": root}
+    sources: dict[str, str] = {"project_dir": "argument" if project_dir else "discovered"}
+
+    def pick(name: str) -> tuple[Any, str] | None:
+        env_names = [_ENV_PREFIX + name.upper()]
+        if name == "tracking_uri":
+            env_names.append("MLFLOW_TRACKING_URI")
+        for env_name in env_names:
+            if env.get(env_name):
+                return env[env_name], f"env:{env_name}"
+        if name in table:
+            return table[name], "pyproject"
+        return None
+
+    # `home` first: the other defaults live under it.
+    order = ["home"] + [n for n in _FIELDS if n not in ("project_dir", "home")]
+    for name in order:
+        found = pick(name)
+        if found is not None:
+            raw, origin = found
+            values[name] = _convert(name, raw, origin, root)
+            sources[name] = origin
+            continue
+        home: Path = values.get("home", root / ".workbench")
+        defaults: dict[str, Any] = {
+            "home": root / ".workbench",
+            "tracking_uri": _sqlite_uri(home / "mlflow.db"),
+            "artifact_dir": home / "mlartifacts",
+            "optuna_storage": _sqlite_uri(home / "optuna.db"),
+            "feature_store_dir": home / "features",
+            "inference_log_dir": str(home / "inference_log"),
+            "monitoring_dir": home / "monitoring",
+            "data_dir": root / "data",
+        }
+        if name in defaults:
+            values[name] = defaults[name]
+        else:
+            values[name] = _FIELDS[name].default
+        sources[name] = "default"
+    return Settings(**values, sources=sources)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, resolved on first use and then kept.
+
+    Call :func:`reset_settings` after changing the environment (tests do).
+    """
+    return resolve_settings()
+
+
+def reset_settings() -> None:
+    """Forget the resolved settings so the next :func:`get_settings` resolves again."""
+    get_settings.cache_clear()

@@ -1,0 +1,44 @@
+"""MLflow, resolved from settings when first needed (never at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench._imports import require
+from workbench._settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["mlflow_for", "ensure_experiment"]
+
+
+def mlflow_for(settings: Settings | None = None) -> ModuleType:
+    """Return the ``mlflow`` module pointed at the settings' tracking and registry URI.
+
+    The embedded default is a SQLite file under the project's ``.workbench`` folder; its
+    folder is created here so the first use needs no setup.
+    """
+    s = settings or get_settings()
+    mlflow = require("mlflow", feature="experiment tracking")
+    if s.tracking_uri.startswith("sqlite:///"):
+        Path(s.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(s.tracking_uri)
+    mlflow.set_registry_uri(s.tracking_uri)
+    return mlflow
+
+
+def ensure_experiment(name: str, settings: Settings | None = None) -> str:
+    """Get or create the experiment ``name``, with artifacts under the settings' folder.
+
+    Returns:
+        The experiment id.
+    """
+    s = settings or get_settings()
+    mlflow = mlflow_for(s)
+    experiment: Any = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    s.artifact_dir.mkdir(parents=True, exist_ok=True)
+    return str(mlflow.create_experiment(name, artifact_location=s.artifact_dir.as_uri()))

@@ -1,0 +1,66 @@
+"""The contract and feature recipe of the electricity export, shared by demo and notebooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from workbench.data import Column, TableSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ELECTRICITY_FEATURES",
+    "ELECTRICITY_SPEC",
+    "ELECTRICITY_TARGET",
+    "electricity_features",
+]
+
+#: The data contract of the raw electricity export.
+ELECTRICITY_SPEC = TableSpec(
+    columns=(
+        Column("date", "date", required=True),
+        Column("factory_id", "string", required=True),
+        Column(
+            "region",
+            "category",
+            categories=("Nord", "Centro", "Sud"),
+            aliases={"N": "Nord", "C": "Centro", "S": "Sud"},
+        ),
+        Column("temperature_c", "number"),
+        Column("production_volume", "number", min=0),
+        Column("consumption_kwh", "number", required=True, min=0),
+    ),
+    key=("date", "factory_id"),
+)
+
+#: Model inputs, in order; ``region`` is one-hot encoded by the model's pipeline.
+ELECTRICITY_FEATURES = (
+    "region",
+    "temperature_c",
+    "production_volume",
+    "day_of_week",
+    "is_holiday",
+    "consumption_kwh_30d_mean",
+)
+ELECTRICITY_TARGET = "consumption_kwh"
+
+
+def electricity_features(valid: pd.DataFrame, country: str = "IT") -> pd.DataFrame:
+    """Day of week, national holiday, and 30-day trailing mean consumption as of each day.
+
+    Args:
+        valid: The valid rows of the raw export (``load_csv(..., ELECTRICITY_SPEC).valid``).
+        country: Country of the national holidays.
+
+    Returns:
+        The rows with the feature columns added; ``region`` as plain text, because MLflow
+        signatures have no categorical type.
+    """
+    from workbench.features import add_calendar_features, add_trailing_mean
+
+    frame = add_calendar_features(valid, "date", country=country)
+    frame = add_trailing_mean(
+        frame, entity="factory_id", time="date", value=ELECTRICITY_TARGET, days=30
+    )
+    return frame.astype({"region": "str"})

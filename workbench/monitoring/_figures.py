@@ -1,0 +1,89 @@
+"""Figures drawn from a :class:`DriftSnapshot` (pure: snapshot in, plotly figure out)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench._imports import require
+from workbench.monitoring._drift import DriftSnapshot
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["distribution_figure", "drift_table_figure"]
+
+RED, GREEN = "#d62728", "#2ca02c"
+REFERENCE_COLOR, CURRENT_COLOR = "#1f77b4", "#ff7f0e"
+
+
+def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
+    """A table of columns with a traffic light per verdict, drifted columns first."""
+    go_: Any = require("plotly.graph_objects", feature="monitoring figures")
+    rows = sorted(snapshot.columns, key=lambda c: (not c.drifted, c.column))
+    light = ["● drift" if c.drifted else "● stable" for c in rows]
+    colors = [RED if c.drifted else GREEN for c in rows]
+    fig = go_.Figure(
+        go_.Table(
+            header={
+                "values": ["column", "status", "test", "value", "threshold", "kind"],
+                "fill_color": "#eeeeee",
+                "align": "left",
+            },
+            cells={
+                "values": [
+                    [c.column for c in rows],
+                    light,
+                    [c.test for c in rows],
+                    [f"{c.statistic:.3g}" for c in rows],
+                    [
+                        (f"p < {c.threshold:g}" if c.test in ("ks", "chisquare")
+                         else f"≥ {c.threshold:g}")
+                        for c in rows
+                    ],
+                    [c.kind for c in rows],
+                ],
+                "font": {"color": ["black", colors, "black", "black", "black", "black"]},
+                "align": "left",
+            },
+        )
+    )
+    fig.update_layout(
+        title=(
+            f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
+            f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
+        ),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=80 + 28 * max(len(rows), 1),
+    )
+    return fig
+
+
+def distribution_figure(snapshot: DriftSnapshot, column: str) -> go.Figure:
+    """Reference and current distribution of one column, as overlaid bars."""
+    go_: Any = require("plotly.graph_objects", feature="monitoring figures")
+    col = snapshot.column(column)
+    fig = go_.Figure()
+    for name, shares, color in (
+        ("reference", col.reference, REFERENCE_COLOR),
+        ("current", col.current, CURRENT_COLOR),
+    ):
+        fig.add_bar(
+            x=list(col.bins),
+            y=list(shares),
+            name=name,
+            marker_color=color,
+            opacity=0.6,
+            width=col.bin_width,
+            offset=0 if col.bin_width else None,
+        )
+    verdict = "drift" if col.drifted else "stable"
+    fig.update_layout(
+        barmode="overlay",
+        title=f"{column}: {verdict} ({col.test} = {col.statistic:.3g})",
+        xaxis_title=column,
+        yaxis_title="share of rows",
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 50, "r": 10, "t": 60, "b": 40},
+        height=380,
+    )
+    return fig

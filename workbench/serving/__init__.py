@@ -1,0 +1,15 @@
+"""The REST scoring service: MLflow's scoring protocol, every prediction logged."""
+
+from __future__ import annotations
+
+from workbench.serving._app import create_app
+from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, read_inference_log
+from workbench.serving._process import ScoringServer
+
+__all__ = [
+    "LOG_COLUMNS",
+    "InferenceLogWriter",
+    "ScoringServer",
+    "create_app",
+    "read_inference_log",
+]

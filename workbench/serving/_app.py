@@ -1,0 +1,188 @@
+"""The scoring app: MLflow's ``/invocations`` protocol, predicting inline, logging rows."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import workbench
+from workbench._exceptions import ServingError
+from workbench._imports import require
+from workbench._settings import Settings, get_settings
+from workbench._tracking import mlflow_for
+from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_CSV = "text/csv"
+
+
+def _resolve_version(mlflow: Any, model_uri: str) -> tuple[str, str]:
+    """Registered name and version behind ``models:/name@alias`` or ``models:/name/3``."""
+    if not model_uri.startswith("models:/"):
+        return model_uri, "-"
+    name, _, ref = model_uri.removeprefix("models:/").partition("@")
+    client = mlflow.MlflowClient()
+    if ref:
+        return name, str(client.get_model_version_by_alias(name, ref).version)
+    name, _, version = name.partition("/")
+    return name, version or "-"
+
+
+def create_app(
+    model_uri: str,
+    *,
+    log_dir: str | Path | None = None,
+    settings: Settings | None = None,
+    flush_seconds: float = 1.0,
+) -> FastAPI:
+    """Build the scoring app for one registered model.
+
+    Endpoints: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``,
+    ``instances``, ``inputs`` as JSON, or CSV), ``GET /ping``, ``GET /health``,
+    ``GET /version``. Each response to ``/invocations`` carries an ``X-Request-ID``
+    header, and each predicted row is appended to the inference log under that id.
+
+    Args:
+        model_uri: ``models:/name@alias``, ``models:/name/version`` or ``runs:/id/model``.
+        log_dir: Inference log folder (default: the settings' ``inference_log_dir``).
+        settings: Settings to use (default: the process-wide ones).
+        flush_seconds: Longest time a logged row waits in memory.
+
+    Returns:
+        A FastAPI app; the model loads and the log writer starts when the app starts.
+
+    Raises:
+        ServingError: ``model_uri`` is not a registry or run URI.
+    """
+    if not model_uri.startswith(("models:/", "runs:/")):
+        raise ServingError(
+            f"The model URI must be a registry or run URI (models:/name@alias, "
+            f"models:/name/version, runs:/id/model). Got {model_uri!r}."
+        )
+    s = settings or get_settings()
+    fastapi = require("fastapi", feature="the scoring server")
+    responses = require("fastapi.responses")
+    pd = require("pandas")
+    folder = Path(log_dir) if log_dir is not None else Path(s.inference_log_dir)
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        mlflow = mlflow_for(s)
+        pyfunc = require("mlflow.pyfunc")
+        name, version = _resolve_version(mlflow, model_uri)
+        model = pyfunc.load_model(model_uri)
+        schema = model.metadata.get_input_schema()
+        inputs = schema.input_names() if schema is not None else []
+        clash = sorted(set(inputs) & set(LOG_COLUMNS))
+        if clash:
+            raise ServingError(
+                f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
+            )
+        state.update(
+            model=model,
+            schema=schema,
+            name=name,
+            version=version,
+            writer=InferenceLogWriter(folder, flush_seconds=flush_seconds),
+        )
+        _log.info("serving %s (version %s), logging to %s", name, version, folder)
+        try:
+            yield
+        finally:
+            state["writer"].close()
+            _log.info("inference log flushed: %d rows", state["writer"].rows_written)
+
+    app = fastapi.FastAPI(title="workbench scoring server", version=workbench.__version__,
+                          lifespan=lifespan)
+
+    def error(status: int, message: str) -> Any:
+        return responses.JSONResponse(
+            {"error_code": "BAD_REQUEST" if status == 400 else "UNSUPPORTED_MEDIA_TYPE",
+             "message": message},
+            status_code=status,
+        )
+
+    @app.get("/ping")
+    async def ping() -> Any:
+        return responses.PlainTextResponse("\n")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "model_name": state["name"], "model_version": state["version"]}
+
+    @app.get("/version")
+    async def version() -> dict[str, str]:
+        mlflow = require("mlflow")
+        return {
+            "workbench": workbench.__version__,
+            "mlflow": mlflow.__version__,
+            "model_uri": model_uri,
+            "model_name": state["name"],
+            "model_version": state["version"],
+        }
+
+    async def invocations(request: Any) -> Any:
+        scoring = require("mlflow.pyfunc.scoring_server")
+        exceptions = require("mlflow.exceptions")
+        started = time.perf_counter()
+        mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = await request.body()
+        try:
+            if mime == _JSON:
+                try:
+                    payload = json.loads(body)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    return error(400, f"The request body is not valid JSON: {exc}.")
+                if not isinstance(payload, dict):
+                    return error(400, "The JSON body must be an object such as "
+                                      '{"dataframe_split": {...}}.')
+                data = scoring.infer_and_parse_data(payload, state["schema"])
+            elif mime == _CSV:
+                data = scoring.parse_csv_input(body.decode("utf-8"), state["schema"])
+            else:
+                return error(415, f"Content type {mime or '(none)'!r} is not supported; use "
+                                  f"{_JSON!r} or {_CSV!r}.")
+            predictions = state["model"].predict(data)
+        except exceptions.MlflowException as exc:
+            return error(400, exc.message)
+        except (ValueError, TypeError, KeyError) as exc:
+            return error(400, f"The input does not fit the model: {exc}")
+        request_id = uuid.uuid4().hex
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+        logged = frame.reset_index(drop=True).copy()
+        values = predictions.to_numpy() if hasattr(predictions, "to_numpy") else predictions
+        logged["prediction"] = list(values) if getattr(values, "ndim", 1) > 1 else values
+        logged["request_id"] = request_id
+        logged["row_in_request"] = range(len(logged))
+        logged["timestamp"] = pd.Timestamp.now(tz="UTC")
+        logged["model_name"] = state["name"]
+        logged["model_version"] = state["version"]
+        logged["latency_ms"] = latency_ms
+        state["writer"].append(logged)
+        buffer = io.StringIO()
+        scoring.predictions_to_json(predictions, buffer)
+        return responses.Response(
+            buffer.getvalue(), media_type=_JSON, headers={"X-Request-ID": request_id}
+        )
+
+    # FastAPI injects the request by its annotation, which must be the real class; fastapi
+    # is imported lazily, so the annotation is set here before the route is added.
+    invocations.__annotations__["request"] = fastapi.Request
+    app.add_api_route("/invocations", invocations, methods=["POST"])
+    return app
