@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from workbench import __version__
 from workbench._exceptions import WorkbenchError
@@ -39,7 +40,7 @@ def _settings(args: argparse.Namespace) -> object:
     from workbench._settings import resolve_settings
 
     if getattr(args, "project_dir", None):
-        os.environ["WORKBENCH_PROJECT_DIR"] = os.path.abspath(args.project_dir)
+        os.environ["WORKBENCH_PROJECT_DIR"] = str(Path(args.project_dir).resolve())
     return resolve_settings(args.project_dir if getattr(args, "project_dir", None) else None)
 
 
@@ -68,8 +69,8 @@ def _exec(cmd: list[str], env: dict[str, str]) -> int:
 
 def _tool(name: str) -> str:
     """A console script installed beside this Python (the venv's), else on PATH."""
-    local = os.path.join(os.path.dirname(sys.executable), name)
-    found = local if os.path.exists(local) else shutil.which(name)
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
     if not found:
         raise WorkbenchError(f"The {name!r} command is not installed; pip install {name}.")
     return found
@@ -82,8 +83,11 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     assert isinstance(s, Settings)
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
     cmd = [
-        _tool("jupyter"), "lab", f"--ServerApp.ip={args.host or s.host}",
-        f"--ServerApp.port={args.port or s.lab_port}", f"--ServerApp.root_dir={s.project_dir}",
+        _tool("jupyter"),
+        "lab",
+        f"--ServerApp.ip={args.host or s.host}",
+        f"--ServerApp.port={args.port or s.lab_port}",
+        f"--ServerApp.root_dir={s.project_dir}",
     ]
     if args.no_browser:
         cmd.append("--no-browser")
@@ -99,8 +103,11 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     app = find_app(args.app, s.project_dir)
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
     cmd = [
-        _tool("voila"), str(app), f"--Voila.ip={args.host or s.host}",
-        f"--Voila.port={args.port or s.dashboard_port}", "--no-browser",
+        _tool("voila"),
+        str(app),
+        f"--Voila.ip={args.host or s.host}",
+        f"--Voila.port={args.port or s.dashboard_port}",
+        "--no-browser",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
     ]
@@ -143,14 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, help_: str, description: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=description,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--project-dir", metavar="DIR",
-                       help="project folder (default: nearest folder with a pyproject.toml)")
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument(
+            "--project-dir",
+            metavar="DIR",
+            help="project folder (default: nearest folder with a pyproject.toml)",
+        )
         return p
 
     demo = add(
-        "demo", "run the whole lifecycle on generated data",
+        "demo",
+        "run the whole lifecycle on generated data",
         "Generate a dirty raw export of daily electricity consumption, load it (bad rows\n"
         "quarantined with reasons), build calendar and trailing-mean features, train and\n"
         "track a model in MLflow, register it as @champion, serve it over HTTP logging\n"
@@ -159,48 +174,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--factories", type=int, default=20, help="factories (default 20)")
     demo.add_argument("--start", default="2023-07-01", help="first day (default 2023-07-01)")
-    demo.add_argument("--change-date", default="2024-07-01",
-                      help="regime change and start of production traffic (default 2024-07-01)")
+    demo.add_argument(
+        "--change-date",
+        default="2024-07-01",
+        help="regime change and start of production traffic (default 2024-07-01)",
+    )
     demo.add_argument("--end", default="2025-06-30", help="last day (default 2025-06-30)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--no-report", action="store_true",
-                      help="skip executing the monitoring notebook")
+    demo.add_argument(
+        "--no-report", action="store_true", help="skip executing the monitoring notebook"
+    )
     demo.set_defaults(func=_cmd_demo)
 
-    lab = add("lab", "start JupyterLab on 127.0.0.1 in the project folder",
-              "Start JupyterLab bound to the loopback interface, rooted at the project.")
+    lab = add(
+        "lab",
+        "start JupyterLab on 127.0.0.1 in the project folder",
+        "Start JupyterLab bound to the loopback interface, rooted at the project.",
+    )
     lab.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
     lab.add_argument("--port", type=int, help="port (default: the 'lab_port' setting, 8888)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.set_defaults(func=_cmd_lab)
 
     dash = add(
-        "dashboard", "serve a dashboard app with Voilà on 127.0.0.1",
+        "dashboard",
+        "serve a dashboard app with Voilà on 127.0.0.1",
         "Serve apps/APP.ipynb with Voilà: no source cells, no tracebacks shown.\n"
         "The monitoring app shows the newest drift snapshot of the project.",
     )
-    dash.add_argument("app", nargs="?", default="monitoring",
-                      help="app name in apps/ (default: monitoring)")
+    dash.add_argument(
+        "app", nargs="?", default="monitoring", help="app name in apps/ (default: monitoring)"
+    )
     dash.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
-    dash.add_argument("--port", type=int,
-                      help="port (default: the 'dashboard_port' setting, 8866)")
+    dash.add_argument("--port", type=int, help="port (default: the 'dashboard_port' setting, 8866)")
     dash.set_defaults(func=_cmd_dashboard)
 
     serve = add(
-        "serve", "serve a registered model over REST (MLflow scoring protocol)",
+        "serve",
+        "serve a registered model over REST (MLflow scoring protocol)",
         "Serve MODEL_URI with POST /invocations (dataframe_split, dataframe_records,\n"
         "instances, inputs, CSV), GET /ping, /health and /version. Every predicted row is\n"
         "appended to the inference log with its request id (X-Request-ID header).\n"
         "SIGTERM finishes in-flight requests and flushes the log before exiting.",
     )
-    serve.add_argument("model_uri", metavar="MODEL_URI",
-                       help="models:/name@alias, models:/name/version or runs:/id/model")
+    serve.add_argument(
+        "model_uri",
+        metavar="MODEL_URI",
+        help="models:/name@alias, models:/name/version or runs:/id/model",
+    )
     serve.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: the 'serve_port' setting, 5005)")
-    serve.add_argument("--log-dir", metavar="DIR",
-                       help="inference log folder (default: the 'inference_log_dir' setting)")
-    serve.add_argument("--threads", type=int, default=1,
-                       help="BLAS/OpenMP threads for prediction (default 1)")
+    serve.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="inference log folder (default: the 'inference_log_dir' setting)",
+    )
+    serve.add_argument(
+        "--threads", type=int, default=1, help="BLAS/OpenMP threads for prediction (default 1)"
+    )
     serve.set_defaults(func=_cmd_serve)
     return parser
 

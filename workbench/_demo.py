@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from workbench._exceptions import ServingError, WorkbenchError
 from workbench._imports import require
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["DemoResult", "find_app", "run_demo"]
 
 _log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class DemoResult:
@@ -109,7 +109,8 @@ def run_demo(
     Returns:
         A :class:`DemoResult`.
     """
-    pd = require("pandas")
+    import pandas as pd
+
     httpx = require("httpx", feature="the demo's HTTP client")
     tqdm = require("tqdm.auto", feature="progress bars").tqdm
     from workbench.monitoring import compute_drift
@@ -118,20 +119,23 @@ def run_demo(
     from workbench.tuning import fit_baseline, time_split
 
     settings = resolve_settings(project_dir)
-    os.environ["WORKBENCH_PROJECT_DIR"] = str(settings.project_dir)
     started = time.perf_counter()
 
     def step(number: int, text: str) -> None:
         echo(f"[{number}/7 {time.perf_counter() - started:5.1f}s] {text}")
 
     # 1. raw data → valid rows + quarantine
-    data = make_electricity(n_factories, start, end, change_date, country=settings.country,
-                            seed=seed)
+    data = make_electricity(
+        n_factories, start, end, change_date, country=settings.country, seed=seed
+    )
     raw_csv = write_electricity_csv(data, settings.data_dir / "raw")
     loaded = load_csv(raw_csv, ELECTRICITY_SPEC, quarantine_dir=settings.data_dir / "interim")
     quarantine_csv = settings.data_dir / "interim" / f"{raw_csv.stem}_quarantine.csv"
-    step(1, f"loaded {raw_csv}: {loaded.n_input} rows → {len(loaded.valid)} valid, "
-            f"{len(loaded.quarantine)} quarantined ({quarantine_csv})")
+    step(
+        1,
+        f"loaded {raw_csv}: {loaded.n_input} rows → {len(loaded.valid)} valid, "
+        f"{len(loaded.quarantine)} quarantined ({quarantine_csv})",
+    )
     for _, row in loaded.summary().iterrows():
         echo(f"        {row['rows']:6d}  {row['check']}")
 
@@ -147,14 +151,21 @@ def run_demo(
     valid_start = (change - pd.Timedelta(days=validation_days)).date()
     train, valid = time_split(features, "date", valid_start, change.date())
     fit = fit_baseline(
-        train, valid, features=FEATURES, target=ELECTRICITY_TARGET, categorical=["region"],
-        params={"train_end": str(valid_start), "valid_end": change_date,
-                "source": str(raw_csv)},
-        seed=seed, settings=settings,
+        train,
+        valid,
+        features=FEATURES,
+        target=ELECTRICITY_TARGET,
+        categorical=["region"],
+        params={"train_end": str(valid_start), "valid_end": change_date, "source": str(raw_csv)},
+        seed=seed,
+        settings=settings,
     )
     metrics = {k: round(v, 4) for k, v in fit.metrics.items()}
-    step(3, f"trained on {len(train)} rows before {valid_start}, validated on {len(valid)}: "
-            f"{metrics} (run {fit.run_id})")
+    step(
+        3,
+        f"trained on {len(train)} rows before {valid_start}, validated on {len(valid)}: "
+        f"{metrics} (run {fit.run_id})",
+    )
 
     # 4. register with signature and input example; alias champion. The reference for
     # monitoring is all the model was developed on (train + validation: one full year, so
@@ -162,8 +173,13 @@ def run_demo(
     developed_on = pd.concat([fit.train, fit.valid], ignore_index=True)
     reference = developed_on[list(FEATURES)]
     model = package_model(
-        fit.model, fit.train[list(FEATURES)], settings.model_name, run_id=fit.run_id,
-        alias="champion", reference=developed_on, description="Daily electricity consumption per factory (demo).",
+        fit.model,
+        fit.train[list(FEATURES)],
+        settings.model_name,
+        run_id=fit.run_id,
+        alias="champion",
+        reference=developed_on,
+        description="Daily electricity consumption per factory (demo).",
         settings=settings,
     )
     step(4, f"registered {model.name} version {model.version} as @{model.alias}")
@@ -172,8 +188,9 @@ def run_demo(
     traffic = features[features["date"] >= change]
     log_dir = Path(settings.inference_log_dir)
     n_requests = 0
-    with ScoringServer(model.model_uri, log_dir=log_dir, host=settings.host,
-                       project_dir=settings.project_dir) as server:
+    with ScoringServer(
+        model.model_uri, log_dir=log_dir, host=settings.host, project_dir=settings.project_dir
+    ) as server:
         step(5, f"scoring server on {server.url} serving {model.model_uri}")
         days = list(traffic.groupby("date", sort=True))
         with httpx.Client(base_url=server.url, timeout=30.0) as client:
@@ -194,21 +211,31 @@ def run_demo(
     if logged.empty:
         raise ServingError(f"The inference log at {log_dir} is empty after the run.")
     this_run = logged[logged["model_version"] == str(model.version)]
-    echo(f"        {n_requests} requests, {len(traffic)} rows scored, "
-         f"{len(this_run)} rows in the inference log ({log_dir})")
+    echo(
+        f"        {n_requests} requests, {len(traffic)} rows scored, "
+        f"{len(this_run)} rows in the inference log ({log_dir})"
+    )
 
     # 6. drift between training data and logged traffic
     snapshot = compute_drift(
-        reference, this_run, FEATURES,
-        metadata={"model_name": model.name, "model_version": model.version,
-                  "model_uri": model.model_uri,
-                  "window_start": str(this_run["timestamp"].min()),
-                  "window_end": str(this_run["timestamp"].max())},
+        reference,
+        this_run,
+        FEATURES,
+        metadata={
+            "model_name": model.name,
+            "model_version": model.version,
+            "model_uri": model.model_uri,
+            "window_start": str(this_run["timestamp"].min()),
+            "window_end": str(this_run["timestamp"].max()),
+        },
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     snapshot_path = snapshot.save(settings.monitoring_dir / f"drift-{stamp}.json")
-    step(6, f"drift in {snapshot.drifted_columns or 'no columns'} "
-            f"({len(snapshot.drifted_columns)}/{len(snapshot.columns)}) → {snapshot_path}")
+    step(
+        6,
+        f"drift in {snapshot.drifted_columns or 'no columns'} "
+        f"({len(snapshot.drifted_columns)}/{len(snapshot.columns)}) → {snapshot_path}",
+    )
 
     # 7. the monitoring dashboard, executed by papermill
     report_path = None
@@ -217,9 +244,11 @@ def run_demo(
         report_path = settings.home / "reports" / "monitoring.ipynb"
         report_path.parent.mkdir(parents=True, exist_ok=True)
         papermill.execute_notebook(
-            str(find_app("monitoring", settings.project_dir)), str(report_path),
+            str(find_app("monitoring", settings.project_dir)),
+            str(report_path),
             parameters={"snapshot_path": str(snapshot_path)},
-            cwd=str(settings.project_dir), progress_bar=False,
+            cwd=str(settings.project_dir),
+            progress_bar=False,
         )
         step(7, f"monitoring dashboard executed → {report_path}")
     else:

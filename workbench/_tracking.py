@@ -11,7 +11,7 @@ from workbench._settings import Settings, get_settings
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["mlflow_for", "ensure_experiment"]
+__all__ = ["ensure_experiment", "mlflow_for"]
 
 
 def mlflow_for(settings: Settings | None = None) -> ModuleType:

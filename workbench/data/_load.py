@@ -6,10 +6,9 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench._exceptions import ConfigurationError, DataError
-from workbench._imports import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,16 +99,19 @@ class LoadResult:
 
     def summary(self) -> pd.DataFrame:
         """Count of quarantined rows per failing check (``column: rule``)."""
-        pd = require("pandas")
+        import pandas as pd
+
         rules = self.quarantine["reasons"].str.split("; ").explode()
         checks = rules.str.replace(r" \(got .*\)$| of source row \d+$", "", regex=True)
         counts = checks.value_counts().rename_axis("check").rename("rows")
-        return pd.DataFrame(counts).reset_index()
+        table: pd.DataFrame = pd.DataFrame(counts).reset_index()
+        return table
 
 
 def _coerce_number(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Numbers with dot or comma decimals (and either thousands separator)."""
-    pd = require("pandas")
+    import pandas as pd
+
     s = text.astype("string").str.strip()
     empty = s.isna() | (s == "")
     has_comma = s.str.contains(",", regex=False).fillna(False)
@@ -146,8 +148,9 @@ def clean(frame: pd.DataFrame, spec: TableSpec, *, source: str = "<DataFrame>") 
         >>> r.valid["kwh"].tolist(), r.quarantine["reasons"].tolist()
         ([1.5], ["kwh: must be >= 0 (got '-2')", 'kwh: required value is missing'])
     """
-    pd = require("pandas")
-    np = require("numpy")
+    import numpy as np
+    import pandas as pd
+
     absent = [c.name for c in spec.columns if c.name not in frame.columns]
     if absent:
         raise DataError(
@@ -159,7 +162,7 @@ def clean(frame: pd.DataFrame, spec: TableSpec, *, source: str = "<DataFrame>") 
     reasons: list[list[str]] = [[] for _ in range(n)]
     out = pd.DataFrame(index=raw.index)
 
-    def flag(mask: pd.Series, message: str, column: str | None = None) -> None:
+    def flag(mask: Any, message: str, column: str | None = None) -> None:
         for i in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
             got = f" (got {raw.at[i, column]!r})" if column is not None else ""
             reasons[i].append(message + got)
@@ -244,7 +247,8 @@ def load_csv(
     Raises:
         DataError: The file is missing, empty, not decodable, or lacks a spec column.
     """
-    pd = require("pandas")
+    import pandas as pd
+
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: no such file. Check the path (cwd is {Path.cwd()}).")

@@ -143,7 +143,8 @@ def make_electricity(
         >>> sorted(data.truth["factory_id"].unique())
         ['F001', 'F002']
     """
-    pd = require("pandas")
+    import pandas as pd
+
     holidays = require("holidays", feature="holiday calendars")
     if n_factories < 1:
         raise ConfigurationError(f"n_factories must be at least 1. Got {n_factories!r}.")
@@ -208,7 +209,8 @@ def make_electricity(
 
 def _dirty_export(truth: pd.DataFrame, dirt: DirtConfig, rng: np.random.Generator) -> pd.DataFrame:
     """Turn the clean frame into the text a raw CSV export would hold."""
-    pd = require("pandas")
+    import pandas as pd
+
     n = len(truth)
     raw = pd.DataFrame(
         {

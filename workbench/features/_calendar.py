@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 __all__ = ["add_calendar_features"]
 
 
-def add_calendar_features(frame: pd.DataFrame, time_column: str, country: str = "IT") -> pd.DataFrame:
+def add_calendar_features(
+    frame: pd.DataFrame, time_column: str, country: str = "IT"
+) -> pd.DataFrame:
     """Add ``day_of_week`` (Monday = 0) and ``is_holiday`` (a national holiday).
 
     Args:
@@ -34,7 +36,8 @@ def add_calendar_features(frame: pd.DataFrame, time_column: str, country: str = 
         >>> add_calendar_features(f, "day")[["day_of_week", "is_holiday"]].values.tolist()
         [[2, True], [4, False]]
     """
-    pd = require("pandas")
+    import pandas as pd
+
     holidays = require("holidays", feature="holiday calendars")
     if time_column not in frame.columns:
         raise DataError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench._exceptions import DataError
-from workbench._imports import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,7 +49,6 @@ def add_trailing_mean(
         >>> add_trailing_mean(f, entity="id", time="t", value="v", days=2)["v_2d_mean"].tolist()
         [nan, 1.0, 1.5]
     """
-    pd = require("pandas")
     absent = [c for c in (entity, time, value) if c not in frame.columns]
     if absent:
         raise DataError(f"Columns {absent} are absent. Columns: {list(frame.columns)}.")

@@ -173,14 +173,14 @@ def latest_snapshot(folder: str | Path) -> Path:
 
 
 def _is_numeric(series: pd.Series) -> bool:
-    pd = require("pandas")
-    return bool(
-        pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    )
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
 
 
 def _numeric(column: str, ref: pd.Series, cur: pd.Series, small: bool) -> ColumnDrift:
-    np = require("numpy")
+    import numpy as np
+
     stats = require("scipy.stats", feature="drift tests")
     r, c = ref.dropna().to_numpy(dtype=float), cur.dropna().to_numpy(dtype=float)
     if small:
@@ -216,7 +216,8 @@ def _numeric(column: str, ref: pd.Series, cur: pd.Series, small: bool) -> Column
 
 
 def _categorical(column: str, ref: pd.Series, cur: pd.Series, small: bool) -> ColumnDrift:
-    np = require("numpy")
+    import numpy as np
+
     stats = require("scipy.stats", feature="drift tests")
     distance = require("scipy.spatial.distance")
     r, c = ref.dropna().astype(str), cur.dropna().astype(str)
@@ -285,9 +286,11 @@ def compute_drift(
     """
     if not 0 < drift_share <= 1:
         raise MonitoringError(f"drift_share must be in (0, 1]. Got {drift_share!r} instead.")
-    names = list(columns) if columns is not None else [
-        c for c in reference.columns if c in current.columns
-    ]
+    names = (
+        list(columns)
+        if columns is not None
+        else [c for c in reference.columns if c in current.columns]
+    )
     for label, frame in (("reference", reference), ("current", current)):
         absent = [c for c in names if c not in frame.columns]
         if absent:

@@ -36,8 +36,11 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
                     [c.test for c in rows],
                     [f"{c.statistic:.3g}" for c in rows],
                     [
-                        (f"p < {c.threshold:g}" if c.test in ("ks", "chisquare")
-                         else f"≥ {c.threshold:g}")
+                        (
+                            f"p < {c.threshold:g}"
+                            if c.test in ("ks", "chisquare")
+                            else f"≥ {c.threshold:g}"
+                        )
                         for c in rows
                     ],
                     [c.kind for c in rows],

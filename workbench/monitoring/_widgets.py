@@ -21,8 +21,10 @@ def _kpis(snapshot: DriftSnapshot) -> str:
         ("model", f"{model} v{version}"),
         ("rows scored", f"{snapshot.current_rows:,}"),
         ("reference rows", f"{snapshot.reference_rows:,}"),
-        ("drifted features", f"<span style='color:{color}'>{drifted} / {len(snapshot.columns)}"
-                             f"</span>"),
+        (
+            "drifted features",
+            f"<span style='color:{color}'>{drifted} / {len(snapshot.columns)}</span>",
+        ),
         ("computed", snapshot.created_at),
     ]
     boxes = "".join(

@@ -76,7 +76,8 @@ def create_app(
     s = settings or get_settings()
     fastapi = require("fastapi", feature="the scoring server")
     responses = require("fastapi.responses")
-    pd = require("pandas")
+    import pandas as pd
+
     folder = Path(log_dir) if log_dir is not None else Path(s.inference_log_dir)
     state: dict[str, Any] = {}
 
@@ -107,25 +108,25 @@ def create_app(
             state["writer"].close()
             _log.info("inference log flushed: %d rows", state["writer"].rows_written)
 
-    app = fastapi.FastAPI(title="workbench scoring server", version=workbench.__version__,
-                          lifespan=lifespan)
+    app = fastapi.FastAPI(
+        title="workbench scoring server", version=workbench.__version__, lifespan=lifespan
+    )
 
     def error(status: int, message: str) -> Any:
         return responses.JSONResponse(
-            {"error_code": "BAD_REQUEST" if status == 400 else "UNSUPPORTED_MEDIA_TYPE",
-             "message": message},
+            {
+                "error_code": "BAD_REQUEST" if status == 400 else "UNSUPPORTED_MEDIA_TYPE",
+                "message": message,
+            },
             status_code=status,
         )
 
-    @app.get("/ping")
     async def ping() -> Any:
         return responses.PlainTextResponse("\n")
 
-    @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "model_name": state["name"], "model_version": state["version"]}
 
-    @app.get("/version")
     async def version() -> dict[str, str]:
         mlflow = require("mlflow")
         return {
@@ -149,14 +150,18 @@ def create_app(
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     return error(400, f"The request body is not valid JSON: {exc}.")
                 if not isinstance(payload, dict):
-                    return error(400, "The JSON body must be an object such as "
-                                      '{"dataframe_split": {...}}.')
+                    return error(
+                        400, 'The JSON body must be an object such as {"dataframe_split": {...}}.'
+                    )
                 data = scoring.infer_and_parse_data(payload, state["schema"])
             elif mime == _CSV:
                 data = scoring.parse_csv_input(body.decode("utf-8"), state["schema"])
             else:
-                return error(415, f"Content type {mime or '(none)'!r} is not supported; use "
-                                  f"{_JSON!r} or {_CSV!r}.")
+                return error(
+                    415,
+                    f"Content type {mime or '(none)'!r} is not supported; use "
+                    f"{_JSON!r} or {_CSV!r}.",
+                )
             predictions = state["model"].predict(data)
         except exceptions.MlflowException as exc:
             return error(400, exc.message)
@@ -185,4 +190,7 @@ def create_app(
     # is imported lazily, so the annotation is set here before the route is added.
     invocations.__annotations__["request"] = fastapi.Request
     app.add_api_route("/invocations", invocations, methods=["POST"])
-    return app
+    app.add_api_route("/ping", ping, methods=["GET"])
+    app.add_api_route("/health", health, methods=["GET"])
+    app.add_api_route("/version", version, methods=["GET"])
+    return app  # type: ignore[no-any-return]

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench._exceptions import ServingError
-from workbench._imports import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +80,8 @@ class InferenceLogWriter:
 
     def flush(self) -> int:
         """Write pending rows now; returns how many were written."""
-        pd = require("pandas")
+        import pandas as pd
+
         with self._lock:
             batch, self._pending, self._pending_rows = self._pending, [], 0
         if not batch:
@@ -92,7 +91,7 @@ class InferenceLogWriter:
         name = f"segment-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.folder / f".{name}.tmp"
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, self.folder / name)
+        tmp.replace(self.folder / name)
         self.rows_written += len(frame)
         return len(frame)
 
@@ -121,12 +120,14 @@ def read_inference_log(folder: str | Path) -> pd.DataFrame:
     Raises:
         ServingError: The folder does not exist.
     """
-    pd = require("pandas")
+    import pandas as pd
+
     path = Path(folder)
     if not path.is_dir():
         raise ServingError(f"No inference log at {path}: the folder does not exist.")
     segments = sorted(path.glob("segment-*.parquet"))
     if not segments:
-        return pd.DataFrame(columns=list(LOG_COLUMNS))
-    frame = pd.concat([pd.read_parquet(p) for p in segments], ignore_index=True)
+        empty: pd.DataFrame = pd.DataFrame(columns=list(LOG_COLUMNS))
+        return empty
+    frame: pd.DataFrame = pd.concat([pd.read_parquet(p) for p in segments], ignore_index=True)
     return frame.sort_values(["timestamp", "row_in_request"], kind="stable").reset_index(drop=True)

@@ -74,8 +74,17 @@ class ScoringServer:
             env["WORKBENCH_PROJECT_DIR"] = str(self.project_dir)
         self._stderr_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "workbench", "serve", self.model_uri,
-            "--host", self.host, "--port", str(self.port), "--log-dir", str(self.log_dir),
+            sys.executable,
+            "-m",
+            "workbench",
+            "serve",
+            self.model_uri,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--log-dir",
+            str(self.log_dir),
         ]
         with self._stderr_path.open("wb") as err:
             self.process = subprocess.Popen(cmd, env=env, stdout=err, stderr=subprocess.STDOUT)

@@ -50,7 +50,8 @@ def time_split(
     Raises:
         DataError: Either side would be empty.
     """
-    pd = require("pandas")
+    import pandas as pd
+
     start, stop = pd.Timestamp(valid_start), pd.Timestamp(end)
     train = frame[frame[time] < start]
     valid = frame[(frame[time] >= start) & (frame[time] < stop)]
@@ -65,7 +66,8 @@ def time_split(
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     """MAE, RMSE, MAPE (on rows whose truth is not zero) and R²."""
-    np = require("numpy")
+    import numpy as np
+
     metrics = require("sklearn.metrics", feature="model metrics")
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)

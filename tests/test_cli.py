@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench._cli import build_parser
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_top_level_help_lists_every_subcommand_and_examples() -> None:
+    out = _run("--help")
+    assert out.returncode == 0
+    for command in ("demo", "lab", "dashboard", "serve"):
+        assert command in out.stdout
+    assert "WORKBENCH_" in out.stdout and "examples:" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("demo", ["--factories", "--change-date", "--no-report", "quarantined"]),
+        ("lab", ["--port", "127.0.0.1", "--no-browser"]),
+        ("dashboard", ["monitoring", "--port", "Voilà"]),
+        ("serve", ["MODEL_URI", "/invocations", "--log-dir", "--threads", "SIGTERM"]),
+    ],
+)
+def test_each_subcommand_has_a_helpful_help(command: str, expected: list[str]) -> None:
+    out = _run(command, "--help")
+    assert out.returncode == 0, out.stderr
+    for text in expected:
+        assert text in out.stdout, f"{text!r} missing from `workbench {command} --help`"
+    assert "--project-dir" in out.stdout
+
+
+def test_version() -> None:
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("workbench ")
+
+
+def test_serve_refuses_a_file_path_with_a_clear_error(tmp_path: Path) -> None:
+    out = _run("serve", "/tmp/model.pkl", "--project-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert "must be a registry or run URI" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_dashboard_names_a_missing_app(tmp_path: Path) -> None:
+    out = _run("dashboard", "no-such-app", "--project-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert "No app 'no-such-app'" in out.stderr
+
+
+def test_parser_defaults() -> None:
+    args = build_parser().parse_args(["demo"])
+    assert (args.factories, args.change_date, args.no_report) == (20, "2024-07-01", False)
