@@ -6,6 +6,7 @@ end-to-end, serving, notebook and browser tests all read what it left.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import workbench
+from workbench._demo import DemoResult, run_demo
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -29,11 +31,15 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     workbench.reset_settings()
 
 
-@pytest.fixture(scope="session")
-def demo_project(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Run the demo at a small size in a fresh project folder, once per session."""
-    from workbench._demo import run_demo
+@dataclasses.dataclass(frozen=True)
+class DemoRun:
+    result: DemoResult
+    lines: list[str]
 
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """Run the demo at a small size in a fresh project folder, once per session."""
     project = tmp_path_factory.mktemp("demo-project")
     (project / "pyproject.toml").write_text(
         '[project]\nname = "demo-project"\nversion = "0"\n\n'
@@ -41,8 +47,13 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     )
     lines: list[str] = []
     result = run_demo(project, n_factories=4, seed=1, echo=lines.append)
-    result.log_lines = lines  # type: ignore[attr-defined]
-    return result
+    return DemoRun(result, lines)
+
+
+@pytest.fixture(scope="session")
+def demo_project(demo_run: DemoRun) -> DemoResult:
+    """What the session's demo run left: settings, model, snapshot, paths."""
+    return demo_run.result
 
 
 @pytest.fixture(scope="session")

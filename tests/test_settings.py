@@ -81,7 +81,7 @@ def test_bad_port_names_the_setting_its_source_and_value(tmp_path: Path) -> None
 
 def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.workbench\n")
-    with pytest.raises(ConfigurationError, match="pyproject.toml is not valid TOML"):
+    with pytest.raises(ConfigurationError, match=r"pyproject\.toml is not valid TOML"):
         resolve_settings(tmp_path, environ={})
 
 

@@ -101,10 +101,18 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     s = _settings(args)
     assert isinstance(s, Settings)
     app = find_app(args.app, s.project_dir)
-    env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
+    # Our template (Voilà's lab template without CDN links) is found through JUPYTER_PATH.
+    templates = str(Path(__file__).resolve().parent / "_jupyter")
+    jupyter_path = os.pathsep.join(p for p in (templates, os.environ.get("JUPYTER_PATH")) if p)
+    env = {
+        **os.environ,
+        "WORKBENCH_PROJECT_DIR": str(s.project_dir),
+        "JUPYTER_PATH": jupyter_path,
+    }
     cmd = [
         _tool("voila"),
         str(app),
+        "--template=workbench",
         f"--Voila.ip={args.host or s.host}",
         f"--Voila.port={args.port or s.dashboard_port}",
         "--no-browser",

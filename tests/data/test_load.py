@@ -88,8 +88,9 @@ def test_optional_empty_cells_are_nulls_not_errors() -> None:
 
 
 def test_valid_plus_quarantined_is_the_input_on_the_generated_export() -> None:
-    data = make_electricity(n_factories=3, start="2024-01-01", end="2024-06-30",
-                            change_date="2024-04-01", seed=5)
+    data = make_electricity(
+        n_factories=3, start="2024-01-01", end="2024-06-30", change_date="2024-04-01", seed=5
+    )
     result = clean(data.raw, ELECTRICITY_SPEC)
     assert len(result.valid) + len(result.quarantine) == len(data.raw) == result.n_input
     assert sorted([*result.valid["source_row"], *result.quarantine["source_row"]]) == list(
@@ -110,8 +111,9 @@ def test_valid_plus_quarantined_is_the_input_on_the_generated_export() -> None:
 
 
 def test_load_csv_writes_the_quarantine_where_a_person_can_see_it(tmp_path: Path) -> None:
-    data = make_electricity(n_factories=2, start="2024-01-01", end="2024-03-31",
-                            change_date="2024-03-01")
+    data = make_electricity(
+        n_factories=2, start="2024-01-01", end="2024-03-31", change_date="2024-03-01"
+    )
     path = write_electricity_csv(data, tmp_path / "raw")
     result = load_csv(path, ELECTRICITY_SPEC, quarantine_dir=tmp_path / "interim")
     written = pd.read_csv(tmp_path / "interim" / "electricity_quarantine.csv")
@@ -128,10 +130,10 @@ def test_missing_column_is_named_with_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="nope.csv: no such file"):
+    with pytest.raises(DataError, match=r"nope\.csv: no such file"):
         load_csv(tmp_path / "nope.csv", SPEC)
     (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(DataError, match="empty.csv: the file is empty"):
+    with pytest.raises(DataError, match=r"empty\.csv: the file is empty"):
         load_csv(tmp_path / "empty.csv", SPEC)
 
 

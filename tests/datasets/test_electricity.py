@@ -59,7 +59,9 @@ def test_country_changes_the_holidays() -> None:
 def test_regime_change_raises_volume_but_not_temperature(data) -> None:  # type: ignore[no-untyped-def]
     truth = data.truth[data.truth["production_volume"] > 0]
     after = truth["date"] >= pd.Timestamp(data.change_date)
-    ratio = truth.loc[after, "production_volume"].mean() / truth.loc[~after, "production_volume"].mean()
+    ratio = (
+        truth.loc[after, "production_volume"].mean() / truth.loc[~after, "production_volume"].mean()
+    )
     assert 1.3 < ratio < 1.5
     assert data.change_date == dt.date(2024, 7, 1)
     assert "production_volume" in data.changed_columns and "temperature_c" in data.stable_columns
@@ -114,5 +116,7 @@ def test_bad_arguments_are_named(kwargs: dict[str, object], message: str | None)
 
 
 def test_dirt_shares_are_checked() -> None:
-    with pytest.raises(ConfigurationError, match=r"'missing' share of DirtConfig must be in \[0, 1\]"):
+    with pytest.raises(
+        ConfigurationError, match=r"'missing' share of DirtConfig must be in \[0, 1\]"
+    ):
         DirtConfig(missing=1.5)

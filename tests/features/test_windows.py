@@ -46,8 +46,9 @@ def test_no_look_ahead(frame: pd.DataFrame) -> None:
 
 
 def test_first_day_has_no_history() -> None:
-    f = pd.DataFrame({"id": ["a", "a"], "t": pd.to_datetime(["2024-01-01", "2024-01-02"]),
-                      "v": [5.0, 7.0]})
+    f = pd.DataFrame(
+        {"id": ["a", "a"], "t": pd.to_datetime(["2024-01-01", "2024-01-02"]), "v": [5.0, 7.0]}
+    )
     out = add_trailing_mean(f, entity="id", time="t", value="v", days=30, name="m")
     assert np.isnan(out["m"].iloc[0]) and out["m"].iloc[1] == 5.0
 

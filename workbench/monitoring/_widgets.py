@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 from workbench._imports import require
 from workbench.monitoring._drift import DriftSnapshot
 from workbench.monitoring._figures import distribution_figure, drift_table_figure
 
-__all__ = ["DriftExplorer"]
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["DriftExplorer", "figure_output"]
+
+_PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
 def _kpis(snapshot: DriftSnapshot) -> str:
@@ -36,44 +42,52 @@ def _kpis(snapshot: DriftSnapshot) -> str:
     return f"<div style='display:flex;gap:12px;flex-wrap:wrap'>{boxes}</div>"
 
 
+def figure_output(output: Any, figure: go.Figure) -> None:
+    """Show ``figure`` in an ``ipywidgets.Output``, replacing what it showed before.
+
+    The figure goes in as plotly's own MIME bundle, so JupyterLab and Voilà draw it with
+    plotly's renderer. This path is sturdier under Voilà than ``FigureWidget``'s
+    incremental sync, and it works without a kernel (the state can be checked in tests).
+    """
+    bundle = {
+        _PLOTLY_MIME: json.loads(figure.to_json()),
+        "text/plain": repr(figure.layout.title.text),
+    }
+    output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+
+
 class DriftExplorer:
     """KPIs, the drift table and a feature picker that redraws the distribution plot.
 
-    Works in JupyterLab and under Voilà. Display it with ``display(explorer.widget)`` or
-    just leave it as the cell's last expression.
+    Works in JupyterLab and under Voilà. Display it with ``display(explorer.widget)``.
 
     Args:
         snapshot: A computed or loaded :class:`DriftSnapshot`.
         column: Column shown first (default: the first drifted one, else the first).
+
+    Attributes:
+        figure: The distribution figure on show now.
     """
 
     def __init__(self, snapshot: DriftSnapshot, column: str | None = None):
         widgets: Any = require("ipywidgets", feature="notebook widgets")
-        go_: Any = require("plotly.graph_objects", feature="monitoring figures")
         self.snapshot = snapshot
         names = [c.column for c in snapshot.columns]
         first = column or (snapshot.drifted_columns or names)[0]
-        self.table = go_.FigureWidget(drift_table_figure(snapshot))
+        self.table = widgets.Output(layout=widgets.Layout(width="100%"))
+        figure_output(self.table, drift_table_figure(snapshot))
         self.picker = widgets.Dropdown(options=names, value=first, description="feature")
-        self.distribution = go_.FigureWidget(distribution_figure(snapshot, first))
+        self.distribution = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.figure = distribution_figure(snapshot, first)
+        figure_output(self.distribution, self.figure)
         self.picker.observe(self._redraw, names="value")
         self.widget = widgets.VBox(
-            [
-                widgets.HTML(_kpis(snapshot)),
-                self.table,
-                self.picker,
-                self.distribution,
-            ]
+            [widgets.HTML(_kpis(snapshot)), self.table, self.picker, self.distribution]
         )
 
     def _redraw(self, change: dict[str, Any]) -> None:
-        fresh = distribution_figure(self.snapshot, change["new"])
-        with self.distribution.batch_update():
-            for trace, new in zip(self.distribution.data, fresh.data, strict=True):
-                trace.x, trace.y = new.x, new.y
-                trace.width, trace.offset = new.width, new.offset
-            self.distribution.layout.title = fresh.layout.title
-            self.distribution.layout.xaxis.title = fresh.layout.xaxis.title
+        self.figure = distribution_figure(self.snapshot, change["new"])
+        figure_output(self.distribution, self.figure)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

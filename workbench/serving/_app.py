@@ -155,7 +155,11 @@ def create_app(
                     )
                 data = scoring.infer_and_parse_data(payload, state["schema"])
             elif mime == _CSV:
-                data = scoring.parse_csv_input(body.decode("utf-8"), state["schema"])
+                try:
+                    text = body.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return error(400, f"The CSV body is not UTF-8 text: {exc}.")
+                data = scoring.parse_csv_input(io.StringIO(text), state["schema"])
             else:
                 return error(
                     415,

@@ -1,0 +1,93 @@
+"""The monitoring app in a real Voilà server, looked at in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from workbench.serving._process import free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo_project):  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(demo_project.settings.project_dir)}
+    log = demo_project.settings.home / "voila.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench", "dashboard", "--port", str(port),
+             "--project-dir", str(demo_project.settings.project_dir)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "api/status", timeout=2)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                pytest.fail(f"voila exited: {log.read_text()}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(30)
+
+
+def _launch(playwright):  # type: ignore[no-untyped-def]
+    executable = CHROMIUM if Path(CHROMIUM).exists() else None  # else Playwright's own build
+    return playwright.chromium.launch(executable_path=executable, args=ARGS)
+
+
+def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignore[no-untyped-def]
+    dashboard, demo_project, artifacts_dir: Path
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    outside: list[str] = []
+    console_errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.on("request", lambda r: outside.append(r.url)
+                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+                and not r.url.startswith(("data:", "blob:")) else None)
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.goto(dashboard, timeout=120_000)
+        # Both figures drawn: the table's cells and the distribution's bars are SVG.
+        page.wait_for_selector(".js-plotly-plot .table", timeout=120_000)
+        page.wait_for_selector(".js-plotly-plot .barlayer .point path", timeout=60_000)
+        bars = page.locator(".js-plotly-plot .barlayer .point path").count()
+        assert bars > 10
+        first = page.eval_on_selector_all(
+            ".js-plotly-plot .gtitle", "els => els.map(e => e.textContent || '')"
+        )
+        assert any(t.startswith("production_volume") or t.startswith("consumption_kwh_30d_mean")
+                   for t in first), first
+        page.screenshot(path=str(artifacts_dir / "monitoring-dashboard.png"), full_page=True)
+
+        # choosing another feature redraws the distribution plot
+        page.locator("select").first.select_option("temperature_c")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            ".some(e => e.textContent.startsWith('temperature_c'))",
+            timeout=30_000,
+        )
+        content = page.content()
+        browser.close()
+    # no source code on the page, and nothing fetched from outside this machine
+    assert "latest_snapshot(" not in content and "DriftExplorer(" not in content
+    assert outside == []
+    assert not [e for e in console_errors if "setData" in e]

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial import distance
+
+from workbench import MonitoringError
+from workbench.monitoring import DriftSnapshot, compute_drift, latest_snapshot
+
+
+def _frames(n_ref: int, n_cur: int, shift: float = 0.0, seed: int = 0) -> tuple[pd.DataFrame, ...]:
+    rng = np.random.default_rng(seed)
+
+    def make(n: int, s: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "x": rng.normal(10 + s, 2, n),
+                "stable": rng.normal(0, 1, n),
+                "color": rng.choice(
+                    ["red", "green", "blue"], n, p=[0.5 - s / 10, 0.3, 0.2 + s / 10]
+                ),
+                "flag": rng.random(n) < 0.1,
+                "level": rng.integers(0, 3, n),  # numeric with few values → categorical test
+            }
+        )
+
+    return make(n_ref, 0.0), make(n_cur, shift)
+
+
+def test_small_reference_uses_ks_and_chisquare_with_scipy_values() -> None:
+    ref, cur = _frames(500, 400, shift=2.0, seed=1)  # seed 0 has a 5 % false alarm on "level"
+    snap = compute_drift(ref, cur)
+    x = snap.column("x")
+    assert x.test == "ks" and x.threshold == 0.05
+    assert x.statistic == pytest.approx(stats.ks_2samp(ref["x"], cur["x"]).pvalue)
+    color = snap.column("color")
+    assert color.test == "chisquare"
+    counts = cur["color"].value_counts().reindex(["blue", "green", "red"]).to_numpy()
+    shares = ref["color"].value_counts(normalize=True).reindex(["blue", "green", "red"])
+    expected = shares.to_numpy() * counts.sum()
+    assert color.statistic == pytest.approx(stats.chisquare(counts, expected).pvalue)
+    assert snap.column("level").test == "chisquare"
+    assert snap.column("flag").test == "chisquare"
+    assert set(snap.drifted_columns) == {"x", "color"}
+
+
+def test_large_reference_uses_normed_wasserstein_and_jensen_shannon() -> None:
+    ref, cur = _frames(5000, 3000, shift=2.0)
+    snap = compute_drift(ref, cur)
+    x = snap.column("x")
+    assert x.test == "wasserstein" and x.threshold == 0.1
+    normed = stats.wasserstein_distance(ref["x"], cur["x"]) / np.std(ref["x"])
+    assert x.statistic == pytest.approx(normed)
+    color = snap.column("color")
+    assert color.test == "jensenshannon"
+    p = ref["color"].value_counts(normalize=True).sort_index()
+    q = cur["color"].value_counts(normalize=True).sort_index()
+    assert color.statistic == pytest.approx(distance.jensenshannon(p, q))
+    assert snap.drifted_columns == ["x", "color"]
+    assert not snap.dataset_drift  # 2 of 5 < half
+    assert snap.share_drifted == pytest.approx(0.4)
+
+
+def test_no_drift_on_samples_of_one_distribution() -> None:
+    for n in (500, 5000):
+        ref, cur = _frames(n, n, shift=0.0, seed=n)
+        assert compute_drift(ref, cur).drifted_columns == []
+
+
+def test_dataset_drift_at_half_of_the_columns() -> None:
+    ref, cur = _frames(2000, 2000, shift=3.0)
+    snap = compute_drift(ref, cur, ["x", "color", "stable"], drift_share=0.5)
+    assert snap.dataset_drift
+
+
+def test_histograms_are_shares_that_sum_to_one() -> None:
+    ref, cur = _frames(2000, 1000, shift=1.0)
+    ref.loc[:99, "x"] = np.nan
+    snap = compute_drift(ref, cur)
+    x = snap.column("x")
+    assert sum(x.reference) == pytest.approx(1.0) and sum(x.current) == pytest.approx(1.0)
+    assert x.reference_missing == pytest.approx(0.05)
+    assert x.reference_mean == pytest.approx(ref["x"].mean())
+    assert snap.column("color").bins == ("blue", "green", "red")
+
+
+def test_a_new_category_in_current_data_is_drift() -> None:
+    ref = pd.DataFrame({"c": ["a"] * 500 + ["b"] * 500})
+    cur = pd.DataFrame({"c": ["a"] * 300 + ["b"] * 300 + ["new"] * 400})
+    assert compute_drift(ref, cur).column("c").drifted
+
+
+def test_snapshot_round_trips_through_json(tmp_path: Path) -> None:
+    ref, cur = _frames(1500, 800, shift=1.0)
+    snap = compute_drift(ref, cur, metadata={"model_name": "m", "model_version": 3})
+    path = snap.save(tmp_path / "monitoring" / "drift-20260101T000000.json")
+    assert DriftSnapshot.load(path) == snap
+    assert json.loads(path.read_text())["metadata"]["model_version"] == 3
+    later = snap.save(tmp_path / "monitoring" / "drift-20260102T000000.json")
+    assert latest_snapshot(tmp_path / "monitoring") == later
+
+
+def test_errors_name_what_is_wrong(tmp_path: Path) -> None:
+    ref, cur = _frames(100, 100)
+    with pytest.raises(MonitoringError, match=r"current frame lacks columns \['x'\]"):
+        compute_drift(ref, cur.drop(columns="x"), ["x"])
+    with pytest.raises(MonitoringError, match="current frame is empty"):
+        compute_drift(ref, cur.iloc[:0])
+    with pytest.raises(MonitoringError, match=r"drift_share must be in \(0, 1\]. Got 1.5"):
+        compute_drift(ref, cur, drift_share=1.5)
+    with pytest.raises(MonitoringError, match="has no column 'nope'"):
+        compute_drift(ref, cur).column("nope")
+    with pytest.raises(MonitoringError, match="No drift snapshot in"):
+        latest_snapshot(tmp_path)
+    bad = tmp_path / "drift-x.json"
+    bad.write_text("{}")
+    with pytest.raises(MonitoringError, match="Not a drift snapshot"):
+        DriftSnapshot.load(bad)

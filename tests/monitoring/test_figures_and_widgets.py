@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.monitoring import (
+    DriftExplorer,
+    compute_drift,
+    distribution_figure,
+    drift_table_figure,
+)
+from workbench.monitoring._figures import GREEN, RED
+
+
+@pytest.fixture(scope="module")
+def snapshot():  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame(
+        {
+            "a": rng.normal(0, 1, 2000),
+            "b": rng.normal(0, 1, 2000),
+            "c": rng.choice(["x", "y"], 2000),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "a": rng.normal(1, 1, 1000),
+            "b": rng.normal(0, 1, 1000),
+            "c": rng.choice(["x", "y"], 1000),
+        }
+    )
+    return compute_drift(ref, cur, metadata={"model_name": "m", "model_version": 1})
+
+
+def test_drift_table_puts_drifted_columns_first_in_red(snapshot) -> None:  # type: ignore[no-untyped-def]
+    table = drift_table_figure(snapshot).data[0]
+    assert list(table.cells.values[0]) == ["a", "b", "c"]
+    assert list(table.cells.font.color[1]) == [RED, GREEN, GREEN]
+    assert "1 of 3 columns" in drift_table_figure(snapshot).layout.title.text
+
+
+def test_distribution_figure_draws_reference_and_current(snapshot) -> None:  # type: ignore[no-untyped-def]
+    fig = distribution_figure(snapshot, "a")
+    assert [t.name for t in fig.data] == ["reference", "current"]
+    assert sum(fig.data[0].y) == pytest.approx(1.0)
+    assert "drift" in fig.layout.title.text
+    categorical = distribution_figure(snapshot, "c")
+    assert list(categorical.data[0].x) == ["x", "y"]
+
+
+def _shown(output) -> dict:  # type: ignore[no-untyped-def]
+    (item,) = output.outputs
+    return item["data"]["application/vnd.plotly.v1+json"]  # type: ignore[no-any-return]
+
+
+def test_explorer_redraws_when_another_feature_is_picked(snapshot) -> None:  # type: ignore[no-untyped-def]
+    explorer = DriftExplorer(snapshot)
+    assert explorer.picker.value == "a"  # the first drifted column
+    assert _shown(explorer.distribution)["layout"]["title"]["text"].startswith("a:")
+    assert _shown(explorer.table)["data"][0]["type"] == "table"
+    explorer.picker.value = "c"
+    shown = _shown(explorer.distribution)
+    assert shown["layout"]["title"]["text"].startswith("c:")
+    assert shown["data"][1]["x"] == ["x", "y"]
+    assert shown["data"][1]["y"] == pytest.approx(list(snapshot.column("c").current))
+    assert explorer.figure.layout.title.text.startswith("c:")
+    assert "1 / 3" in explorer.widget.children[0].value  # KPI: drifted features

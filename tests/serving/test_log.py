@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import ServingError
+from workbench.serving import InferenceLogWriter, read_inference_log
+
+
+def _rows(n: int, request: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "x": range(n),
+            "prediction": [0.5] * n,
+            "request_id": request,
+            "row_in_request": range(n),
+            "timestamp": pd.Timestamp.now(tz="UTC"),
+        }
+    )
+
+
+def test_close_flushes_every_pending_row(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path, flush_seconds=60)
+    for i in range(50):
+        writer.append(_rows(3, f"r{i}"))
+    writer.close()
+    log = read_inference_log(tmp_path)
+    assert len(log) == 150 and log["request_id"].nunique() == 50
+    with pytest.raises(ServingError, match="closed"):
+        writer.append(_rows(1, "late"))
+
+
+def test_background_flush_writes_segments_without_close(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path, flush_seconds=0.1)
+    writer.append(_rows(2, "a"))
+    deadline = time.monotonic() + 10
+    while not list(tmp_path.glob("segment-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(read_inference_log(tmp_path)) == 2
+    writer.close()
+
+
+def test_full_batch_triggers_a_flush(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path, max_rows=10, flush_seconds=60)
+    writer.append(_rows(10, "a"))
+    deadline = time.monotonic() + 10
+    while writer.rows_written < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer.rows_written == 10
+    writer.close()
+
+
+def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path, max_rows=7, flush_seconds=0.01)
+
+    def work(t: int) -> None:
+        for i in range(200):
+            writer.append(_rows(1, f"{t}-{i}"))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    log = read_inference_log(tmp_path)
+    assert len(log) == 800 and log["request_id"].is_unique
+
+
+def test_no_temporary_files_are_left_and_readers_ignore_them(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path)
+    writer.append(_rows(1, "a"))
+    writer.close()
+    (tmp_path / ".segment-partial.parquet.tmp").write_bytes(b"half a file")
+    assert len(read_inference_log(tmp_path)) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == [
+        ".segment-partial.parquet.tmp"
+    ]
+
+
+def test_missing_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ServingError, match="does not exist"):
+        read_inference_log(tmp_path / "nope")
+    assert read_inference_log(tmp_path).empty

@@ -1,0 +1,86 @@
+"""The whole slice, run once at a small size by the session's `demo_project` fixture."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from workbench.datasets import ELECTRICITY_FEATURES
+from workbench.serving import read_inference_log
+
+pytestmark = pytest.mark.slow
+
+
+def test_load_step_keeps_every_row(demo_project) -> None:  # type: ignore[no-untyped-def]
+    r = demo_project
+    assert r.n_valid + r.n_quarantined == r.n_raw
+    quarantine = pd.read_csv(r.quarantine_csv)
+    assert len(quarantine) == r.n_quarantined and quarantine["reasons"].notna().all()
+    assert r.raw_csv.parent == r.settings.data_dir / "raw"
+
+
+def test_registered_champion_loads_back_and_predicts(demo_project) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    from workbench._tracking import mlflow_for
+
+    r = demo_project
+    mlflow_for(r.settings)
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("test-electricity", "champion")
+    assert int(version.version) == r.model.version
+    model = mlflow.pyfunc.load_model("models:/test-electricity@champion")
+    signature = model.metadata.get_input_schema()
+    assert signature.input_names() == list(ELECTRICITY_FEATURES)
+    example = pd.read_parquet(r.settings.data_dir / "processed" / "electricity_features.parquet")
+    predictions = model.predict(example[list(ELECTRICITY_FEATURES)].head(20))
+    assert len(predictions) == 20 and (predictions > 0).all()
+    run = client.get_run(r.model.run_id)
+    assert run.data.metrics["valid_r2"] > 0.8  # the model learned something real
+    assert "workbench.serialization" in run.data.tags
+    artifacts = [a.path for a in client.list_artifacts(r.model.run_id, "reference")]
+    assert artifacts == ["reference/reference.parquet"]
+
+
+def test_every_scored_row_is_in_the_inference_log(demo_project) -> None:  # type: ignore[no-untyped-def]
+    r = demo_project
+    assert r.n_logged_rows == r.n_scored_rows > 0
+    log = read_inference_log(r.settings.inference_log_dir)
+    ours = log[log["model_version"] == str(r.model.version)]
+    assert ours["request_id"].nunique() == r.n_requests
+    assert ours["prediction"].notna().all()
+
+
+def test_drift_flags_the_regime_change_and_not_the_stable_features(demo_project) -> None:  # type: ignore[no-untyped-def]
+    snap = demo_project.snapshot
+    assert set(snap.drifted_columns) == {"production_volume", "consumption_kwh_30d_mean"}
+    for stable in ("temperature_c", "day_of_week", "is_holiday", "region"):
+        assert not snap.column(stable).drifted, stable
+    assert demo_project.snapshot_path.parent == demo_project.settings.monitoring_dir
+    assert snap.metadata["model_version"] == demo_project.model.version
+
+
+def test_report_notebook_was_executed(demo_project) -> None:  # type: ignore[no-untyped-def]
+    import nbformat
+
+    nb = nbformat.read(demo_project.report_path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    widget_views = [
+        o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert widget_views, "the dashboard displayed its widget"
+
+
+def test_demo_prints_what_it_did_and_where_to_look(demo_run) -> None:  # type: ignore[no-untyped-def]
+    text = "\n".join(demo_run.lines)
+    for expected in (
+        "[1/7",
+        "[7/7",
+        "quarantined",
+        "@champion",
+        "mlflow ui",
+        "workbench lab",
+        "workbench dashboard",
+    ):
+        assert expected in text

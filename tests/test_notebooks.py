@@ -1,0 +1,50 @@
+"""Every notebook in notebooks/ and apps/ runs top to bottom under papermill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted([*REPO.glob("notebooks/*.ipynb"), *REPO.glob("apps/*.ipynb")])
+
+pytestmark = pytest.mark.slow
+
+
+def test_there_are_notebooks_and_apps() -> None:
+    names = [p.relative_to(REPO).as_posix() for p in NOTEBOOKS]
+    assert "apps/monitoring.ipynb" in names
+    assert any(n.startswith("notebooks/") for n in names)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_committed_without_outputs_and_with_a_parameters_cell(notebook: Path) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert any("parameters" in c.metadata.get("tags", []) for c in code)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_notebook_executes(notebook: Path, demo_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    if notebook.parent.name == "apps":
+        parameters = {"snapshot_path": str(demo_project.snapshot_path)}
+    else:
+        project = tmp_path / "project"
+        project.mkdir()
+        parameters = {"project_dir": str(project)}
+    out = tmp_path / notebook.name
+    papermill.execute_notebook(
+        str(notebook),
+        str(out),
+        parameters=parameters,
+        cwd=str(tmp_path),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
