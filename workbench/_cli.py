@@ -91,6 +91,9 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     ]
     if args.no_browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Containers often run as root; JupyterLab refuses that unless told.
+        cmd.append("--allow-root")
     return _exec(cmd, env)
 
 

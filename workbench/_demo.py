@@ -248,7 +248,7 @@ def run_demo(
             str(report_path),
             parameters={"snapshot_path": str(snapshot_path)},
             cwd=str(settings.project_dir),
-            progress_bar=False,
+            progress_bar=True,
         )
         step(7, f"monitoring dashboard executed → {report_path}")
     else:

@@ -27,9 +27,14 @@ def test_n_requests_give_n_log_rows_in_every_format(demo_project, rows, tmp_path
     log_dir = tmp_path / "log"
     ids: list[str] = []
     predictions: list[float] = []
-    with ScoringServer(
-        demo_project.model.model_uri, log_dir=log_dir, project_dir=demo_project.settings.project_dir
-    ) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        ScoringServer(
+            demo_project.model.model_uri,
+            log_dir=log_dir,
+            project_dir=demo_project.settings.project_dir,
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         assert client.get("/ping").status_code == 200
         health = client.get("/health").json()
         assert health == {
@@ -75,11 +80,14 @@ def test_n_requests_give_n_log_rows_in_every_format(demo_project, rows, tmp_path
 
 
 def test_bad_requests_get_4xx_that_say_why(demo_project, rows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    with ScoringServer(
-        demo_project.model.model_uri,
-        log_dir=tmp_path / "log",
-        project_dir=demo_project.settings.project_dir,
-    ) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        ScoringServer(
+            demo_project.model.model_uri,
+            log_dir=tmp_path / "log",
+            project_dir=demo_project.settings.project_dir,
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         r = client.post("/invocations", content="x", headers={"Content-Type": "text/plain"})
         assert r.status_code == 415 and "text/plain" in r.json()["message"]
         r = client.post(
@@ -90,8 +98,6 @@ def test_bad_requests_get_4xx_that_say_why(demo_project, rows, tmp_path: Path) -
         assert r.status_code == 400 and "dataframe_split" in r.json()["message"]
         missing = rows.drop(columns="region").head(1)
         body = '{"dataframe_split": ' + missing.to_json(orient="split", index=False) + "}"
-        r = client.post(
-            "/invocations", content=body, headers={"Content-Type": "application/json"}
-        )
+        r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and "region" in r.json()["message"]
     assert read_inference_log(tmp_path / "log").empty  # failed requests are not logged as scored
