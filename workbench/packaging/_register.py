@@ -6,6 +6,7 @@ import dataclasses
 import importlib.metadata
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,11 @@ def package_model(
         raise ModelError(
             f"Model {name!r} cannot predict on the sample it is packaged with: {exc}"
         ) from exc
-    signature = models.infer_signature(sample, predictions)
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values; the signature is
+        # inferred from real training rows, which is the remedy the hint itself suggests.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = models.infer_signature(sample, predictions)
     client = mlflow.MlflowClient()
     with mlflow.start_run(run_id=run_id):
         info = sklearn_flavor.log_model(
