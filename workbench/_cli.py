@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workbench import __version__
 from workbench._exceptions import WorkbenchError
+from workbench._settings import Settings, resolve_settings
 
 __all__ = ["build_parser", "main"]
 
@@ -36,9 +37,7 @@ examples:
 """
 
 
-def _settings(args: argparse.Namespace) -> object:
-    from workbench._settings import resolve_settings
-
+def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "project_dir", None):
         os.environ["WORKBENCH_PROJECT_DIR"] = str(Path(args.project_dir).resolve())
     return resolve_settings(args.project_dir if getattr(args, "project_dir", None) else None)
@@ -77,10 +76,8 @@ def _tool(name: str) -> str:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from workbench._settings import Settings
 
     s = _settings(args)
-    assert isinstance(s, Settings)
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
     cmd = [
         _tool("jupyter"),
@@ -99,10 +96,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from workbench._demo import find_app
-    from workbench._settings import Settings
 
     s = _settings(args)
-    assert isinstance(s, Settings)
     app = find_app(args.app, s.project_dir)
     # Our template (Voilà's lab template without CDN links) is found through JUPYTER_PATH.
     templates = str(Path(__file__).resolve().parent / "_jupyter")
@@ -131,11 +126,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     from workbench._imports import require
-    from workbench._settings import Settings
     from workbench.serving import create_app
 
     s = _settings(args)
-    assert isinstance(s, Settings)
     uvicorn = require("uvicorn", feature="the scoring server")
     app = create_app(args.model_uri, log_dir=args.log_dir, settings=s)
     uvicorn.run(

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from playwright import sync_api
 
 from workbench.serving._process import free_port
 
@@ -55,7 +56,6 @@ def _launch(playwright):  # type: ignore[no-untyped-def]
 def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignore[no-untyped-def]
     dashboard, demo_project, artifacts_dir: Path
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
     outside: list[str] = []
     console_errors: list[str] = []
     with sync_api.sync_playwright() as p:
