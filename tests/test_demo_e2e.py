@@ -15,7 +15,9 @@ def test_load_step_keeps_every_row(demo_project) -> None:  # type: ignore[no-unt
     r = demo_project
     assert r.n_valid + r.n_quarantined == r.n_raw
     quarantine = pd.read_csv(r.quarantine_csv)
-    assert len(quarantine) == r.n_quarantined and quarantine["reasons"].notna().all()
+    assert len(quarantine) == r.n_quarantined and quarantine["_reasons"].notna().all()
+    contract = r.raw_csv.with_suffix(".contract.yaml")
+    assert contract.exists()  # the contract lives as YAML next to the data
     assert r.raw_csv.parent == r.settings.data_dir / "raw"
 
 

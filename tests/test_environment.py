@@ -10,7 +10,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # pip name (with extras) → conda-forge name, where they differ
-PIP_TO_CONDA = {"uvicorn[standard]": "uvicorn-standard", "dask[dataframe]": "dask"}
+PIP_TO_CONDA = {
+    "uvicorn[standard]": "uvicorn-standard",
+    "dask[dataframe]": "dask",
+    "pandera[pandas]": "pandera",
+}
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$")
 
 

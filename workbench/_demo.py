@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 from workbench._exceptions import ServingError, WorkbenchError
 from workbench._imports import require
 from workbench._settings import Settings, resolve_settings
-from workbench.data import load_csv
+from workbench.data import Contract, load, validate
 from workbench.datasets import (
-    ELECTRICITY_FEATURES as FEATURES,
-)
-from workbench.datasets import (
-    ELECTRICITY_SPEC,
+    ELECTRICITY_CONTRACT,
     ELECTRICITY_TARGET,
     electricity_features,
     make_electricity,
     write_electricity_csv,
+)
+from workbench.datasets import (
+    ELECTRICITY_FEATURES as FEATURES,
 )
 
 if TYPE_CHECKING:
@@ -129,15 +129,22 @@ def run_demo(
         n_factories, start, end, change_date, country=settings.country, seed=seed
     )
     raw_csv = write_electricity_csv(data, settings.data_dir / "raw")
-    loaded = load_csv(raw_csv, ELECTRICITY_SPEC, quarantine_dir=settings.data_dir / "interim")
-    quarantine_csv = settings.data_dir / "interim" / f"{raw_csv.stem}_quarantine.csv"
+    contract_path = ELECTRICITY_CONTRACT.save(raw_csv.with_suffix(".contract.yaml"))
+    contract = Contract.load(contract_path)  # the file beside the data is what counts
+    loaded = validate(
+        load(raw_csv, contract=contract),
+        contract,
+        source=str(raw_csv),
+        quarantine_dir=settings.data_dir / "interim",
+    )
+    quarantine_csv = loaded.quarantine_path
     step(
         1,
-        f"loaded {raw_csv}: {loaded.n_input} rows → {len(loaded.valid)} valid, "
-        f"{len(loaded.quarantine)} quarantined ({quarantine_csv})",
+        f"validated {raw_csv} against {contract_path.name}: {loaded.n_input} rows → "
+        f"{len(loaded.valid)} valid, {len(loaded.quarantine)} quarantined ({quarantine_csv})",
     )
     for _, row in loaded.summary().iterrows():
-        echo(f"        {row['rows']:6d}  {row['check']}")
+        echo(f"        {row['rows']:6d}  {row['column']}: {row['check']}")
 
     # 2. features as of each day
     features = electricity_features(loaded.valid, settings.country)
@@ -266,7 +273,7 @@ def run_demo(
     return DemoResult(
         settings=settings,
         raw_csv=raw_csv,
-        quarantine_csv=quarantine_csv if len(loaded.quarantine) else None,
+        quarantine_csv=quarantine_csv,
         n_raw=loaded.n_input,
         n_valid=len(loaded.valid),
         n_quarantined=len(loaded.quarantine),

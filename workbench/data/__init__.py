@@ -1,11 +1,39 @@
-"""Loading raw data: coerce types, keep every bad row aside with its reason.
+"""Data contracts and integrity: nothing bad gets in, nothing is silently lost.
 
-The rule of this stage: ``len(valid) + len(quarantine) == len(input)``, always. Nothing is
-dropped without a trace.
+``load`` reads CSV, Parquet, SQL or a DataFrame; ``validate`` coerces types (recording
+each cell it cannot convert), checks the contract with pandera, and splits the rows into
+valid and quarantined ones, each quarantined row with every reason. Always
+``len(valid) + len(quarantine) == len(input)``.
+
+Contracts are written by hand or proposed by ``infer_contract`` from good data, and saved
+as YAML next to the data. Columns marked ``pii`` are masked (``mask_value``) in every
+display.
 """
 
 from __future__ import annotations
 
-from workbench.data._load import Column, LoadResult, TableSpec, clean, load_csv
+from workbench.data._coerce import CoercionResult, coerce
+from workbench.data._contract import ColumnContract, Contract, Rule
+from workbench.data._infer import infer_contract
+from workbench.data._load import LargeValidationResult, load, validate_large
+from workbench.data._mask import mask_frame, mask_value
+from workbench.data._report import QualityReport, quality_figure
+from workbench.data._validate import ValidationResult, validate
 
-__all__ = ["Column", "LoadResult", "TableSpec", "clean", "load_csv"]
+__all__ = [
+    "CoercionResult",
+    "ColumnContract",
+    "Contract",
+    "LargeValidationResult",
+    "QualityReport",
+    "Rule",
+    "ValidationResult",
+    "coerce",
+    "infer_contract",
+    "load",
+    "mask_frame",
+    "mask_value",
+    "quality_figure",
+    "validate",
+    "validate_large",
+]

@@ -1,271 +1,266 @@
-"""Type coercion and row quarantine for raw tables."""
+"""One ``load`` for CSV, Parquet, a SQL query and a DataFrame; Dask for larger files."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from workbench._exceptions import ConfigurationError, DataError
+from workbench._exceptions import DataError
+from workbench._imports import require
+from workbench.data._contract import Contract
+from workbench.data._validate import check_columns, validate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Column", "LoadResult", "TableSpec", "clean", "load_csv"]
+__all__ = ["LargeValidationResult", "load", "validate_large"]
 
 _log = logging.getLogger(__name__)
 
-Kind = Literal["date", "string", "number", "category"]
+
+def _sniff_delimiter(path: Path, encoding: str, expected: str) -> str | None:
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            sample = fh.read(64 * 1024)
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except (csv.Error, UnicodeDecodeError):
+        return None
 
 
-@dataclasses.dataclass(frozen=True)
-class Column:
-    """What one column must hold.
-
-    Attributes:
-        name: Column name in the source.
-        kind: ``date`` (ISO dates), ``number`` (dot or comma decimals), ``category`` (one
-            of ``categories`` after normalisation) or ``string``.
-        required: Whether an empty cell sends the row to quarantine.
-        min: Smallest allowed number (inclusive), for ``number`` columns.
-        categories: Canonical values of a ``category`` column.
-        aliases: Extra spellings mapped to a canonical value (``{"N": "Nord"}``); case and
-            surrounding spaces are ignored anyway.
-    """
-
-    name: str
-    kind: Kind = "string"
-    required: bool = False
-    min: float | None = None
-    categories: tuple[str, ...] = ()
-    aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("date", "string", "number", "category"):
-            raise ConfigurationError(
-                f"Column {self.name!r}: kind must be one of 'date', 'string', 'number', "
-                f"'category'. Got {self.kind!r}."
+def _read_csv(path: Path, contract: Contract | None, encoding: str, delimiter: str) -> Any:
+    pd = require("pandas")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); expected a header and rows.")
+    try:
+        frame = pd.read_csv(
+            path, sep=delimiter, dtype=str, keep_default_na=False, encoding=encoding
+        )
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start}). "
+            f"Pass the file's encoding, for example encoding='latin-1' or 'cp1252'."
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file has no header and no rows.") from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: not a well-formed CSV ({exc}).") from exc
+    expected_many = contract is not None and len(contract.columns) > 1
+    if frame.shape[1] == 1 and (expected_many or contract is None):
+        sniffed = _sniff_delimiter(path, encoding, delimiter)
+        if sniffed and sniffed != delimiter:
+            raise DataError(
+                f"{path}: read as a single column {frame.columns[0]!r} with delimiter "
+                f"{delimiter!r}; the file seems to use {sniffed!r}. Pass delimiter={sniffed!r}."
             )
-        if self.kind == "category" and not self.categories:
-            raise ConfigurationError(
-                f"Column {self.name!r} is a category column and needs its categories."
-            )
-        unknown = sorted(set(self.aliases.values()) - set(self.categories))
-        if unknown:
-            raise ConfigurationError(
-                f"Column {self.name!r}: aliases map to {unknown}, which are not among the "
-                f"categories {list(self.categories)}."
-            )
+    return frame
 
 
-@dataclasses.dataclass(frozen=True)
-class TableSpec:
-    """The columns a table must have, and the key that identifies a row.
+def load(
+    source: str | Path | pd.DataFrame,
+    *,
+    contract: Contract | None = None,
+    query: str | None = None,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+) -> pd.DataFrame:
+    """Read raw rows from a CSV or Parquet file, a SQL query, or a DataFrame.
 
-    Attributes:
-        columns: One :class:`Column` per expected column.
-        key: Columns that identify a row; a later row with a key already seen is
-            quarantined as a duplicate. Empty: only exact duplicate rows are.
-    """
-
-    columns: tuple[Column, ...]
-    key: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        names = [c.name for c in self.columns]
-        missing = sorted(set(self.key) - set(names))
-        if missing:
-            raise ConfigurationError(f"TableSpec key columns {missing} are not in {names}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class LoadResult:
-    """Valid rows, typed, and quarantined rows, raw, each with the reasons it failed.
-
-    Attributes:
-        valid: Rows that passed, with coerced types and a ``source_row`` column.
-        quarantine: Rows that failed, as they were in the source, with ``source_row`` and
-            ``reasons`` (every failing check, ``; ``-separated).
-        source: Where the rows came from (a path or ``<DataFrame>``).
-        n_input: Number of input rows.
-    """
-
-    valid: pd.DataFrame
-    quarantine: pd.DataFrame
-    source: str
-    n_input: int
-
-    def summary(self) -> pd.DataFrame:
-        """Count of quarantined rows per failing check (``column: rule``)."""
-        import pandas as pd
-
-        rules = self.quarantine["reasons"].str.split("; ").explode()
-        checks = rules.str.replace(r" \(got .*\)$| of source row \d+$", "", regex=True)
-        counts = checks.value_counts().rename_axis("check").rename("rows")
-        table: pd.DataFrame = pd.DataFrame(counts).reset_index()
-        return table
-
-
-def _coerce_number(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Numbers with dot or comma decimals (and either thousands separator)."""
-    import pandas as pd
-
-    s = text.astype("string").str.strip()
-    empty = s.isna() | (s == "")
-    has_comma = s.str.contains(",", regex=False).fillna(False)
-    has_dot = s.str.contains(".", regex=False).fillna(False)
-    comma_last = s.str.rfind(",") > s.str.rfind(".")
-    # "1.234,5" and "1234,5" are comma-decimal; "1,234.5" uses commas for thousands.
-    comma_decimal = has_comma & (~has_dot | comma_last)
-    normal = s.where(~comma_decimal, s.str.replace(".", "", regex=False).str.replace(",", "."))
-    normal = normal.where(comma_decimal | ~has_comma, normal.str.replace(",", "", regex=False))
-    number = pd.to_numeric(normal, errors="coerce").astype("float64")
-    finite = number.abs() < float("inf")
-    bad = ~empty & (number.isna() | ~finite)
-    return number.where(finite), empty, bad
-
-
-def clean(frame: pd.DataFrame, spec: TableSpec, *, source: str = "<DataFrame>") -> LoadResult:
-    """Coerce ``frame`` to ``spec`` and set aside every row that breaks it.
+    CSV cells are read as text, so that :func:`workbench.data.validate` can record each
+    cell it cannot convert instead of meeting a silent NaN. With a ``contract``, the
+    columns it needs are checked at once, and a header mismatch is named.
 
     Args:
-        frame: Raw rows; any dtypes (text straight from a CSV is expected).
-        spec: The columns and key the table must have.
-        source: Name used in messages and in the result.
+        source: A path (``.csv``, ``.parquet``), a SQLAlchemy URL (with ``query``), or a
+            DataFrame.
+        contract: The contract the rows will be validated against.
+        query: SQL to run when ``source`` is a database URL.
+        encoding: Text encoding of a CSV.
+        delimiter: Field delimiter of a CSV.
 
     Returns:
-        A :class:`LoadResult`; ``len(valid) + len(quarantine) == len(frame)``.
+        The raw rows.
 
     Raises:
-        DataError: A column of ``spec`` is absent from ``frame``.
+        DataError: Missing or empty file, undecodable text, wrong delimiter, unknown
+            format, failing query, or a column the contract needs is absent.
 
     Example:
         >>> import pandas as pd
-        >>> spec = TableSpec((Column("kwh", "number", required=True, min=0),))
-        >>> r = clean(pd.DataFrame({"kwh": ["1,5", "-2", ""]}), spec)
-        >>> r.valid["kwh"].tolist(), r.quarantine["reasons"].tolist()
-        ([1.5], ["kwh: must be >= 0 (got '-2')", 'kwh: required value is missing'])
+        >>> load(pd.DataFrame({"a": [1]})).shape
+        (1, 1)
     """
-    import numpy as np
     import pandas as pd
 
-    absent = [c.name for c in spec.columns if c.name not in frame.columns]
-    if absent:
-        raise DataError(
-            f"{source}: the column(s) {absent} required by the table spec are absent. "
-            f"Columns found: {list(frame.columns)}. Rename them in the source or the spec."
-        )
-    n = len(frame)
-    raw = frame.reset_index(drop=True)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    out = pd.DataFrame(index=raw.index)
-
-    def flag(mask: Any, message: str, column: str | None = None) -> None:
-        for i in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
-            got = f" (got {raw.at[i, column]!r})" if column is not None else ""
-            reasons[i].append(message + got)
-
-    for col in spec.columns:
-        text = raw[col.name]
-        if col.kind == "number":
-            value, empty, bad = _coerce_number(text)
-            flag(bad, f"{col.name}: not a number", col.name)
-            if col.min is not None:
-                flag(value < col.min, f"{col.name}: must be >= {col.min:g}", col.name)
-        elif col.kind == "date":
-            s = text.astype("string").str.strip()
-            empty = s.isna() | (s == "")
-            value = pd.to_datetime(s, format="ISO8601", errors="coerce")
-            flag(~empty & value.isna(), f"{col.name}: not an ISO date", col.name)
-        elif col.kind == "category":
-            s = text.astype("string").str.strip()
-            empty = s.isna() | (s == "")
-            lookup = {c.casefold(): c for c in col.categories}
-            lookup.update({a.strip().casefold(): c for a, c in col.aliases.items()})
-            value = s.str.casefold().map(lookup)
-            flag(
-                ~empty & value.isna(),
-                f"{col.name}: not one of {sorted(col.categories)}",
-                col.name,
-            )
-            value = value.astype(pd.CategoricalDtype(sorted(col.categories)))
+    if isinstance(source, pd.DataFrame):
+        frame, name = source, "<DataFrame>"
+    elif query is not None or (isinstance(source, str) and "://" in source):
+        frame, name = _read_sql(str(source), query), f"{source} ({query})"
+    else:
+        path = Path(source)
+        name = str(path)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file (working directory: {Path.cwd()}).")
+        suffix = "".join(path.suffixes[-2:]).lower()
+        if suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            frame = _read_csv(path, contract, encoding, delimiter)
+        elif suffix.endswith((".parquet", ".pq")):
+            if path.stat().st_size == 0:
+                raise DataError(f"{path}: the file is empty (0 bytes).")
+            try:
+                frame = pd.read_parquet(path)
+            except Exception as exc:
+                raise DataError(f"{path}: not a readable Parquet file ({exc}).") from exc
         else:
-            s = text.astype("string").str.strip()
-            empty = s.isna() | (s == "")
-            value = s.where(~empty)
-        if col.required:
-            flag(empty, f"{col.name}: required value is missing")
-        out[col.name] = value
-
-    failed = np.array([bool(r) for r in reasons], dtype=bool)
-    # Duplicates are judged among rows that passed, on coerced values, so "1,5" == "1.5".
-    subset = list(spec.key) or [c.name for c in spec.columns]
-    passed = out[~failed]
-    dup = passed.duplicated(subset=subset, keep="first")
-    if dup.any():
-        first_of = passed.reset_index().groupby(subset, observed=True, dropna=False)["index"]
-        first = first_of.transform("min").to_numpy()
-        what = "duplicate key " + "/".join(spec.key) if spec.key else "duplicate row"
-        for pos, row in enumerate(passed.index):
-            if dup.iloc[pos]:
-                reasons[row].append(f"{what} of source row {first[pos]}")
-        failed = np.array([bool(r) for r in reasons], dtype=bool)
-
-    valid = out[~failed].copy()
-    valid.insert(0, "source_row", valid.index.to_numpy())
-    valid = valid.reset_index(drop=True)
-    quarantine = raw[failed].copy()
-    quarantine.insert(0, "source_row", quarantine.index.to_numpy())
-    quarantine["reasons"] = ["; ".join(reasons[i]) for i in np.flatnonzero(failed)]
-    quarantine = quarantine.reset_index(drop=True)
-    assert len(valid) + len(quarantine) == n  # the stage's promise; never relax it
-    if len(quarantine):
-        _log.info("%s: %d of %d rows quarantined", source, len(quarantine), n)
-    return LoadResult(valid=valid, quarantine=quarantine, source=source, n_input=n)
+            raise DataError(
+                f"{path}: unknown format {path.suffix!r}; load reads .csv, .tsv, .txt and "
+                f".parquet files, SQL queries and DataFrames."
+            )
+    if contract is not None:
+        check_columns(list(frame.columns), contract, name)
+    return frame
 
 
-def load_csv(
+def _read_sql(url: str, query: str | None) -> Any:
+    pd = require("pandas")
+    sqlalchemy = require("sqlalchemy", feature="loading from SQL")
+    if not query:
+        raise DataError(f"{url}: a database URL needs a query, e.g. query='SELECT * FROM t'.")
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except Exception as exc:
+        raise DataError(f"{url}: not a usable SQLAlchemy URL ({exc}).") from exc
+    try:
+        with engine.connect() as connection:
+            return pd.read_sql_query(sqlalchemy.text(query), connection)
+    except Exception as exc:
+        raise DataError(f"{url}: the query {query!r} failed: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+@dataclasses.dataclass(frozen=True)
+class LargeValidationResult:
+    """The outcome of :func:`validate_large`: counts and where the parts were written.
+
+    Attributes:
+        n_input: Rows read.
+        n_valid: Rows written to ``valid_dir``.
+        n_quarantined: Rows written to ``quarantine_dir``.
+        valid_dir: Parquet parts of valid rows.
+        quarantine_dir: Parquet parts of quarantined rows (with ``_row`` and ``_reasons``).
+        summary: Failed rows per column and check, over all partitions.
+    """
+
+    n_input: int
+    n_valid: int
+    n_quarantined: int
+    valid_dir: Path
+    quarantine_dir: Path
+    summary: pd.DataFrame
+
+
+def validate_large(
     path: str | Path,
-    spec: TableSpec,
+    contract: Contract,
+    out_dir: str | Path,
     *,
-    quarantine_dir: str | Path | None = None,
+    blocksize: str | int = "64MB",
     encoding: str = "utf-8",
-) -> LoadResult:
-    """Read a raw CSV as text, :func:`clean` it, and write the quarantine beside it.
+    delimiter: str = ",",
+    progress: bool = True,
+) -> LargeValidationResult:
+    """Validate a CSV larger than memory, partition by partition, with Dask.
 
-    Args:
-        path: The CSV file.
-        spec: The columns and key the table must have.
-        quarantine_dir: Where ``<stem>_quarantine.csv`` is written (skipped when ``None``).
-        encoding: Text encoding of the file.
-
-    Returns:
-        A :class:`LoadResult` whose ``source`` is the path.
+    Each partition is coerced and validated like :func:`validate` and written as Parquet
+    parts under ``out_dir/valid`` and ``out_dir/quarantine``; only counts and summaries
+    come back. ``_row`` is the row's position in the whole file. Key uniqueness and
+    duplicate rows are checked within each partition (a cross-partition duplicate is not
+    caught here; deduplicate the valid parts afterwards when that matters).
 
     Raises:
-        DataError: The file is missing, empty, not decodable, or lacks a spec column.
+        DataError: The file is missing, or a column the contract needs is absent.
     """
-    import pandas as pd
+    dd = require("dask.dataframe", feature="validating data larger than memory")
+    dask = require("dask")
+    pd = require("pandas")
+    tqdm = require("tqdm.auto").tqdm
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"{source}: no such file (working directory: {Path.cwd()}).")
+    parts = dd.read_csv(
+        str(source),
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        encoding=encoding,
+        blocksize=blocksize,
+    )
+    check_columns(list(parts.columns), contract, str(source))
+    out = Path(out_dir)
+    valid_dir, quarantine_dir = out / "valid", out / "quarantine"
+    for folder in (valid_dir, quarantine_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("part-*.parquet"):
+            old.unlink()
 
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{file}: no such file. Check the path (cwd is {Path.cwd()}).")
-    if file.stat().st_size == 0:
-        raise DataError(f"{file}: the file is empty; expected a header and rows.")
-    try:
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, encoding=encoding)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{file}: not readable as {encoding} text ({exc.reason} at byte {exc.start}). "
-            f"Pass the file's encoding, for example encoding='latin-1'."
-        ) from exc
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{file}: not a well-formed CSV: {exc}") from exc
-    result = clean(frame, spec, source=str(file))
-    if quarantine_dir is not None and len(result.quarantine):
-        target = Path(quarantine_dir) / f"{file.stem}_quarantine.csv"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        result.quarantine.to_csv(target, index=False)
-    return result
+    lengths = parts.map_partitions(len).compute()
+    offsets = [0, *list(pd.Series(lengths).cumsum())[:-1]]
+
+    def one(frame: Any, number: int, offset: int) -> tuple[int, int, Any]:
+        result = validate(frame, contract, source=f"{source} (partition {number})")
+        valid = result.valid.assign(_row=result.valid["_row"] + offset)
+        quarantined = result.quarantine.assign(_row=result.quarantine["_row"] + offset)
+        valid.to_parquet(valid_dir / f"part-{number:05d}.parquet", index=False)
+        if len(quarantined):
+            quarantined.to_parquet(quarantine_dir / f"part-{number:05d}.parquet", index=False)
+        return len(valid), len(quarantined), result.summary()
+
+    tasks = [
+        dask.delayed(one)(part, i, int(offset))
+        for i, (part, offset) in enumerate(zip(parts.to_delayed(), offsets, strict=True))
+    ]
+    from dask.callbacks import Callback
+
+    class _Progress(Callback):
+        """Advance a tqdm bar as each partition's validation task finishes."""
+
+        def __init__(self, bar: Any, keys: set[Any]):
+            super().__init__()  # type: ignore[no-untyped-call]
+            self.bar, self.keys = bar, keys
+
+        def _posttask(self, key: Any, *args: Any) -> None:
+            if key in self.keys:
+                self.bar.update()
+
+    with (
+        tqdm(
+            total=len(tasks),
+            desc=f"validating {source.name}",
+            unit="partition",
+            disable=not progress,
+        ) as bar,
+        _Progress(bar, {t.key for t in tasks}),
+    ):
+        results = list(dask.compute(*tasks, scheduler="threads"))
+    summaries = [s for _, _, s in results if len(s)]
+    summary = (
+        pd.concat(summaries)
+        .groupby(["column", "check"], as_index=False)
+        .agg(rows=("rows", "sum"), example=("example", "first"))
+        .sort_values("rows", ascending=False, ignore_index=True)
+        if summaries
+        else pd.DataFrame(columns=["column", "check", "rows", "example"])
+    )
+    n_valid = sum(v for v, _, _ in results)
+    n_quarantined = sum(q for _, q, _ in results)
+    return LargeValidationResult(
+        n_input=int(sum(lengths)),
+        n_valid=n_valid,
+        n_quarantined=n_quarantined,
+        valid_dir=valid_dir,
+        quarantine_dir=quarantine_dir,
+        summary=summary,
+    )

@@ -13,15 +13,15 @@ from workbench.datasets._electricity import (
     write_electricity_csv,
 )
 from workbench.datasets._recipe import (
+    ELECTRICITY_CONTRACT,
     ELECTRICITY_FEATURES,
-    ELECTRICITY_SPEC,
     ELECTRICITY_TARGET,
     electricity_features,
 )
 
 __all__ = [
+    "ELECTRICITY_CONTRACT",
     "ELECTRICITY_FEATURES",
-    "ELECTRICITY_SPEC",
     "ELECTRICITY_TARGET",
     "DirtConfig",
     "ElectricityData",

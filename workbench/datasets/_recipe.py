@@ -4,32 +4,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from workbench.data import Column, TableSpec
+from workbench.data import ColumnContract, Contract
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "ELECTRICITY_CONTRACT",
     "ELECTRICITY_FEATURES",
-    "ELECTRICITY_SPEC",
     "ELECTRICITY_TARGET",
     "electricity_features",
 ]
 
-#: The data contract of the raw electricity export.
-ELECTRICITY_SPEC = TableSpec(
+#: The data contract of the raw electricity export (saved as YAML beside the data).
+ELECTRICITY_CONTRACT = Contract(
+    name="electricity",
     columns=(
-        Column("date", "date", required=True),
-        Column("factory_id", "string", required=True),
-        Column(
+        ColumnContract("date", "datetime", nullable=False, description="day of the reading"),
+        ColumnContract("factory_id", "str", nullable=False, description="the entity"),
+        ColumnContract(
             "region",
             "category",
             categories=("Nord", "Centro", "Sud"),
             aliases={"N": "Nord", "C": "Centro", "S": "Sud"},
         ),
-        Column("temperature_c", "number"),
-        Column("production_volume", "number", min=0),
-        Column("consumption_kwh", "number", required=True, min=0),
+        ColumnContract("temperature_c", "float", min=-40, max=50),
+        ColumnContract("production_volume", "float", min=0),
+        ColumnContract("consumption_kwh", "float", nullable=False, min=0),
     ),
     key=("date", "factory_id"),
 )
@@ -50,7 +51,7 @@ def electricity_features(valid: pd.DataFrame, country: str = "IT") -> pd.DataFra
     """Day of week, national holiday, and 30-day trailing mean consumption as of each day.
 
     Args:
-        valid: The valid rows of the raw export (``load_csv(..., ELECTRICITY_SPEC).valid``).
+        valid: The valid rows of the raw export (``validate(raw, ELECTRICITY_CONTRACT).valid``).
         country: Country of the national holidays.
 
     Returns:
@@ -63,4 +64,5 @@ def electricity_features(valid: pd.DataFrame, country: str = "IT") -> pd.DataFra
     frame = add_trailing_mean(
         frame, entity="factory_id", time="date", value=ELECTRICITY_TARGET, days=30
     )
-    return frame.astype({"region": "str"})
+    frame = frame.drop(columns="_row", errors="ignore")
+    return frame.astype({"region": "str", "factory_id": "str"})

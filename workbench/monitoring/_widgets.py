@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from workbench._display import figure_output
 from workbench._imports import require
 from workbench.monitoring._drift import DriftSnapshot
 from workbench.monitoring._figures import distribution_figure, drift_table_figure
 
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
-__all__ = ["DriftExplorer", "figure_output"]
-
-_PLOTLY_MIME = "application/vnd.plotly.v1+json"
+__all__ = ["DriftExplorer"]
 
 
 def _kpis(snapshot: DriftSnapshot) -> str:
@@ -40,20 +35,6 @@ def _kpis(snapshot: DriftSnapshot) -> str:
         for label, value in cells
     )
     return f"<div style='display:flex;gap:12px;flex-wrap:wrap'>{boxes}</div>"
-
-
-def figure_output(output: Any, figure: go.Figure) -> None:
-    """Show ``figure`` in an ``ipywidgets.Output``, replacing what it showed before.
-
-    The figure goes in as plotly's own MIME bundle, so JupyterLab and Voilà draw it with
-    plotly's renderer. This path is sturdier under Voilà than ``FigureWidget``'s
-    incremental sync, and it works without a kernel (the state can be checked in tests).
-    """
-    bundle = {
-        _PLOTLY_MIME: json.loads(figure.to_json()),
-        "text/plain": repr(figure.layout.title.text),
-    }
-    output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
 
 class DriftExplorer:

@@ -1,0 +1,292 @@
+"""Validate a frame against its contract: valid rows, quarantined rows with every reason."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench._exceptions import DataError
+from workbench._imports import require
+from workbench.data._coerce import FAILURE_COLUMNS, coerce
+from workbench.data._contract import Contract
+from workbench.data._mask import mask_frame, mask_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ValidationResult", "check_columns", "validate"]
+
+_log = logging.getLogger(__name__)
+
+_PANDERA_CHECKS = {
+    "not_nullable": "missing value",
+    "field_uniqueness": "duplicate value",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationResult:
+    """What :func:`validate` found.
+
+    ``len(valid) + len(quarantine) == n_input`` always: every input row is in exactly one.
+
+    Attributes:
+        valid: Rows that passed, in their contract types, with a ``_row`` column (the
+            row's position in the input).
+        quarantine: Rows that failed, as they were in the input (personal columns
+            masked), with ``_row`` and ``_reasons`` (every failing check).
+        failures: One row per failed check: ``row``, ``column``, ``check``, ``value``
+            (masked for personal columns).
+        n_input: Number of input rows.
+        source: Where the rows came from.
+        contract: The contract they were checked against.
+        errors: Dataset-level problems (row-count bounds).
+        warnings: Dataset-level warnings (class balance).
+        quarantine_path: Where the quarantine was written, if it was.
+    """
+
+    valid: pd.DataFrame
+    quarantine: pd.DataFrame
+    failures: pd.DataFrame
+    n_input: int
+    source: str
+    contract: Contract
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    quarantine_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No row failed and no dataset-level error."""
+        return self.quarantine.empty and not self.errors
+
+    def summary(self) -> pd.DataFrame:
+        """Failed rows per column and check, most frequent first, with an example value."""
+        import pandas as pd
+
+        if self.failures.empty:
+            return pd.DataFrame(columns=["column", "check", "rows", "example"])
+        grouped = self.failures.groupby(["column", "check"], sort=False)
+        table = grouped.agg(rows=("row", "nunique"), example=("value", "first")).reset_index()
+        return table.sort_values(["rows", "column"], ascending=[False, True]).reset_index(drop=True)
+
+
+def check_columns(columns: Sequence[str], contract: Contract, source: str) -> None:
+    """Raise a :class:`DataError` naming the absent (and unexpected) columns.
+
+    Near-miss names (case, spaces, typos) are suggested, since a header mismatch is
+    more often a spelling than a missing column.
+    """
+    found = [str(c) for c in columns]
+    absent = [c for c in contract.names if c not in found]
+    extra = [c for c in found if c not in contract.names]
+    if absent:
+        hints = []
+        for name in absent:
+            close = difflib.get_close_matches(name, extra, n=1, cutoff=0.6)
+            close = close or [c for c in extra if c.strip().casefold() == name.casefold()]
+            if close:
+                hints.append(f"{close[0]!r} → {name!r}?")
+        hint = f" Did the header change: {', '.join(hints)}" if hints else ""
+        raise DataError(
+            f"{source}: the contract needs column(s) {absent}, which are absent. "
+            f"Columns found: {found}.{hint}"
+        )
+    if contract.strict and extra:
+        raise DataError(
+            f"{source}: column(s) {extra} are not in the contract, which is strict. "
+            f"Add them to the contract or drop them."
+        )
+
+
+def _pandera_failures(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Row-level failures of the pandera schema, one row per (row, check)."""
+    import pandas as pd
+
+    pa = require("pandera.pandas", feature="data contracts")
+    schema = contract.to_pandera()
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in FAILURE_COLUMNS})
+    located = cases[cases["index"].notna()]
+    unlocated = cases[cases["index"].isna()]
+    if not unlocated.empty:  # a column-level failure: a type that coercion did not settle
+        first = unlocated.iloc[0]
+        raise DataError(
+            f"Column {first['column']!r} fails {first['check']!r} as a whole "
+            f"({first['failure_case']!r}); check its type in the contract."
+        )
+    names = contract.names
+    checks = located["check"].astype(str)
+    rules = {f"rule {r.name}: {r.expr}": r for r in contract.rules}
+    key = ", ".join(contract.key) if contract.key else "all columns"
+    table = pd.DataFrame(
+        {
+            "row": located["index"].astype("int64").to_numpy(),
+            "column": located["column"].astype(str).to_numpy(),
+            "check": checks.map(lambda c: _PANDERA_CHECKS.get(c, c)).to_numpy(),
+            "value": located["failure_case"].astype(object).to_numpy(),
+        }
+    )
+    # Checks over several columns (rules, key uniqueness) come back once per column of
+    # the row: keep one entry per row, naming the columns and their values.
+    multi = table["check"].isin(list(rules)) | (table["check"] == "multiple_fields_uniqueness")
+    single = table[~multi]
+    merged = []
+    for check, group in table[multi].groupby("check", sort=False):
+        rule = rules.get(str(check))
+        cols = rule.columns(names) if rule else list(contract.key) or names
+        rows = group["row"].drop_duplicates().to_numpy()
+        values = frame.iloc[rows][cols]
+        text = [
+            ", ".join(f"{c}={v}" for c, v in zip(cols, vals, strict=True))
+            for vals in values.itertuples(index=False)
+        ]
+        label = str(check) if rule else f"duplicate key ({key})"
+        merged.append(
+            pd.DataFrame({"row": rows, "column": ", ".join(cols), "check": label, "value": text})
+        )
+    return pd.concat([single, *merged], ignore_index=True)
+
+
+def validate(
+    frame: pd.DataFrame,
+    contract: Contract,
+    *,
+    source: str = "<DataFrame>",
+    quarantine_dir: str | Path | None = None,
+) -> ValidationResult:
+    """Check ``frame`` against ``contract`` and split it into valid and quarantined rows.
+
+    Text columns are coerced to their contract types first; a cell that does not convert
+    is a failure of its row (``type:<dtype>``), never a silent NaN. Then pandera checks
+    nullability, ranges, categories, uniqueness, key duplicates and cross-column rules;
+    every failing check of a row is kept. Dataset-level checks (row-count bounds, class
+    balance) are reported without moving rows.
+
+    Args:
+        frame: Rows to check (text straight from a file, or typed).
+        contract: The contract.
+        source: Name used in messages and file names.
+        quarantine_dir: Where ``<name>_quarantine.csv`` and ``<name>_failures.csv`` are
+            written when rows fail (usually ``data/interim``).
+
+    Returns:
+        A :class:`ValidationResult`.
+
+    Raises:
+        DataError: A column the contract needs is absent (or an extra one, when strict).
+
+    Example:
+        >>> import pandas as pd
+        >>> from workbench.data import ColumnContract, Contract
+        >>> c = Contract((ColumnContract("kwh", "float", nullable=False, min=0),))
+        >>> r = validate(pd.DataFrame({"kwh": ["1,5", "-2", ""]}), c)
+        >>> r.valid["kwh"].tolist(), r.quarantine["_reasons"].tolist()
+        ([1.5], ['kwh: must be >= 0 (-2.0)', 'kwh: missing value'])
+    """
+    import numpy as np
+    import pandas as pd
+
+    check_columns(list(frame.columns), contract, source)
+    data = frame.reset_index(drop=True)
+    coerced = coerce(data, contract)
+    typed = coerced.frame
+    failures = _pandera_failures(typed[contract.names], contract)
+    if not coerced.failures.empty:
+        # a cell that did not convert is reported once, as a type failure
+        seen = set(zip(coerced.failures["row"], coerced.failures["column"], strict=True))
+        keep = [
+            (r, c) not in seen or k != "missing value"
+            for r, c, k in zip(failures["row"], failures["column"], failures["check"], strict=True)
+        ]
+        failures = pd.concat([coerced.failures, failures[keep]], ignore_index=True)
+    failures = failures.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+    pii = contract.pii_columns
+    if pii and not failures.empty:
+        personal = failures["column"].isin(pii)
+        failures.loc[personal, "value"] = failures.loc[personal, "value"].map(mask_value)
+
+    bad_rows = np.unique(failures["row"].to_numpy(dtype="int64"))
+    is_bad = np.zeros(len(data), dtype=bool)
+    is_bad[bad_rows] = True
+
+    valid = typed[~is_bad].copy()
+    for spec in contract.columns:
+        if spec.dtype == "category":
+            valid[spec.name] = valid[spec.name].astype(pd.CategoricalDtype(list(spec.categories)))
+    valid.insert(0, "_row", np.flatnonzero(~is_bad))
+    valid = valid.reset_index(drop=True)
+
+    quarantine = mask_frame(data[is_bad], pii) if pii else data[is_bad].copy()
+    quarantine.insert(0, "_row", bad_rows)
+    if len(bad_rows):
+        labels = np.where(
+            failures["value"].isna(),
+            failures["column"] + ": " + failures["check"],
+            failures["column"] + ": " + failures["check"] + " (" + failures["value"].map(str) + ")",
+        )
+        reasons = pd.Series(labels).groupby(failures["row"].to_numpy()).agg("; ".join)
+        quarantine["_reasons"] = reasons.reindex(bad_rows).to_numpy()
+    else:
+        quarantine["_reasons"] = pd.Series(dtype=object)
+    quarantine = quarantine.reset_index(drop=True)
+    assert len(valid) + len(quarantine) == len(data)  # the stage's promise; never relax it
+
+    errors, warns = _dataset_checks(valid, len(data), contract, source)
+    path = None
+    if quarantine_dir is not None and len(quarantine):
+        stem = Path(source).stem if source != "<DataFrame>" else (contract.name or "data")
+        path = Path(quarantine_dir) / f"{stem}_quarantine.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        quarantine.to_csv(path, index=False)
+        failures.to_csv(path.with_name(f"{stem}_failures.csv"), index=False)
+    if len(quarantine):
+        _log.info("%s: %d of %d rows quarantined", source, len(quarantine), len(data))
+    for message in warns:
+        _log.warning(message)
+    return ValidationResult(
+        valid=valid,
+        quarantine=quarantine,
+        failures=failures,
+        n_input=len(data),
+        source=source,
+        contract=contract,
+        errors=tuple(errors),
+        warnings=tuple(warns),
+        quarantine_path=path,
+    )
+
+
+def _dataset_checks(
+    valid: pd.DataFrame, n_input: int, contract: Contract, source: str
+) -> tuple[list[str], list[str]]:
+    errors: list[str] = []
+    warns: list[str] = []
+    n = len(valid)
+    if contract.min_rows is not None and n < contract.min_rows:
+        errors.append(
+            f"{source}: {n} valid rows (of {n_input}); the contract needs at least "
+            f"{contract.min_rows}."
+        )
+    if contract.max_rows is not None and n > contract.max_rows:
+        errors.append(f"{source}: {n} valid rows; the contract allows at most {contract.max_rows}.")
+    if contract.target and contract.min_class_share is not None and n:
+        shares = valid[contract.target].value_counts(normalize=True, dropna=True)
+        if len(shares):
+            rarest, share = shares.index[-1], float(shares.iloc[-1])
+            if share < contract.min_class_share or len(shares) < 2:
+                value: Any = rarest if contract.target not in contract.pii_columns else "•••"
+                warns.append(
+                    f"{source}: class imbalance in {contract.target!r}: the rarest class "
+                    f"{value!r} is {share:.1%} of valid rows, under the contract's "
+                    f"{contract.min_class_share:.0%}. Consider resampling or class weights."
+                )
+    return errors, warns
