@@ -35,7 +35,7 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
     frame = pd.DataFrame({"id": np.arange(rows, dtype="int64")})
     for i in range(6):  # 6 floats with a range: 12 checks
         frame[f"f{i}"] = rng.normal(50, 10, rows).clip(0, 100)
-    for i in range(4):  # 4 more floats, nullable, no range
+    for i in range(5):  # 5 more floats, nullable, no range
         values = rng.normal(0, 1, rows)
         values[rng.random(rows) < 0.02] = np.nan
         frame[f"g{i}"] = values
@@ -58,7 +58,7 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
 def make_contract(frame: pd.DataFrame) -> Contract:
     columns = [ColumnContract("id", "int", nullable=False, unique=True)]
     columns += [ColumnContract(f"f{i}", "float", min=0, max=100, nullable=False) for i in range(6)]
-    columns += [ColumnContract(f"g{i}", "float") for i in range(4)]
+    columns += [ColumnContract(f"g{i}", "float") for i in range(5)]
     for i in range(3):
         levels = [c for c in frame[f"c{i}"].cat.categories if c != "unknown"]
         columns.append(ColumnContract(f"c{i}", "category", categories=tuple(levels)))

@@ -21,11 +21,13 @@ ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's own WORKBENCH_* or MLFLOW_* variables."""
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's own WORKBENCH_* or MLFLOW_* variables, and whatever a
+    test writes through default settings lands in its own temporary project."""
     for name in list(os.environ):
         if name.startswith(("WORKBENCH_", "MLFLOW_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("WORKBENCH_PROJECT_DIR", str(tmp_path))
     workbench.reset_settings()
     yield
     workbench.reset_settings()

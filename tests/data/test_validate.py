@@ -138,6 +138,15 @@ def test_personal_values_are_masked_in_reasons_failures_and_quarantine(tmp_path:
     assert "anna@example.org" not in (tmp_path / "data_failures.csv").read_text()
 
 
+def test_quarantine_goes_to_the_projects_data_interim_by_default(tmp_path: Path) -> None:
+    # the autouse fixture points the project at tmp_path
+    result = validate(pd.DataFrame([_row(weight="-5")]), PEOPLE, source="people.csv")
+    assert result.quarantine_path == tmp_path / "data" / "interim" / "people_quarantine.csv"
+    assert result.quarantine_path.exists()
+    kept = validate(pd.DataFrame([_row(weight="-5")]), PEOPLE, quarantine_dir=False)
+    assert kept.quarantine_path is None and len(kept.quarantine) == 1
+
+
 def test_row_count_bounds_are_dataset_errors() -> None:
     contract = Contract((ColumnContract("x", "float"),), min_rows=3, max_rows=10)
     result = validate(pd.DataFrame({"x": ["1", "2"]}), contract, source="tiny.csv")

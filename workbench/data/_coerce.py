@@ -32,14 +32,6 @@ class CoercionResult:
     failures: pd.DataFrame
 
 
-def _is_text(series: pd.Series) -> bool:
-    import pandas as pd
-
-    return bool(
-        pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
-    )
-
-
 def _number(s: pd.Series) -> pd.Series:
     """Text to float: dot or comma decimals, either thousands separator, spaces stripped."""
     import pandas as pd
@@ -54,8 +46,46 @@ def _number(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="coerce")
 
 
+def _parse_text(s: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.Series]:
+    """Convert stripped text (missing where empty) to the contract type: (value, failed)."""
+    import numpy as np
+    import pandas as pd
+
+    present = s.notna()
+    value: pd.Series
+    if spec.dtype in ("float", "int"):
+        value = _number(s).astype("float64")
+        bad = present & (value.isna() | np.isinf(value))
+        value = value.where(~bad)
+        if spec.dtype == "int":
+            fractional = value.notna() & (value != value.round())
+            bad = bad | fractional
+            return value.where(~fractional).astype("Int64"), bad
+        return value, bad
+    if spec.dtype == "bool":
+        key = s.str.lower().str.replace(r"^([01])\.0+$", r"\1", regex=True)
+        value = pd.Series(pd.NA, index=s.index, dtype="boolean")
+        value[key.isin(_TRUE).fillna(False).to_numpy(dtype=bool)] = True
+        value[key.isin(_FALSE).fillna(False).to_numpy(dtype=bool)] = False
+        return value, present & value.isna()
+    if spec.dtype == "datetime":
+        value = pd.to_datetime(s, format=spec.date_format or "ISO8601", errors="coerce")
+        return value, present & value.isna()
+    if spec.dtype == "category":
+        lookup = {c.casefold(): c for c in spec.categories}
+        lookup.update({a.strip().casefold(): c for a, c in spec.aliases.items()})
+        mapped = s.str.casefold().map(lookup)
+        # Unknown categories are kept as written, for pandera's category check to report.
+        value = mapped.where(mapped.notna(), s).astype("string")
+        return value, pd.Series(False, index=s.index)
+    return s, pd.Series(False, index=s.index)
+
+
 def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.Series]:
     """Convert one column to its contract type.
+
+    Text is converted once per distinct value (exports repeat values a lot), then spread
+    back over the rows.
 
     Returns:
         The converted column, and a boolean mask of cells that held something but did not
@@ -64,62 +94,38 @@ def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.S
     import numpy as np
     import pandas as pd
 
-    text = _is_text(raw)
-    if text:
-        s = raw.astype("string").str.strip()
-        empty = s.isna() | (s == "")
-        s = s.mask(empty)
-    else:
-        s = raw
-        empty = raw.isna()
+    dtype = raw.dtype
+    no_failures = pd.Series(False, index=raw.index)
+    # Already in the contract's type: nothing to convert.
+    if spec.dtype == "float" and dtype == "float64":
+        bad = pd.Series(np.isinf(raw.to_numpy()), index=raw.index)
+        return (raw.where(~bad) if bad.any() else raw), bad
+    if spec.dtype == "int" and pd.api.types.is_integer_dtype(dtype):
+        return raw.astype("Int64"), no_failures
+    if spec.dtype == "bool" and pd.api.types.is_bool_dtype(dtype):
+        return raw.astype("boolean"), no_failures
+    if spec.dtype == "datetime" and pd.api.types.is_datetime64_any_dtype(dtype):
+        return raw, no_failures
+    if spec.dtype in ("float", "int") and pd.api.types.is_numeric_dtype(dtype):
+        value = raw.astype("float64")
+        return (
+            coerce_column(value, spec)
+            if spec.dtype == "float"
+            else _parse_text(value.astype("string"), spec)
+        )
 
-    if spec.dtype in ("float", "int"):
-        if text:
-            value = _number(s)
-        elif pd.api.types.is_bool_dtype(raw.dtype):
-            value = raw.astype("float64")
-        else:
-            value = pd.to_numeric(raw, errors="coerce")
-        value = value.astype("float64")
-        bad = ~empty & (value.isna() | np.isinf(value))
-        value = value.where(~bad)
-        if spec.dtype == "int":
-            fractional = value.notna() & (value != value.round())
-            bad = bad | fractional
-            value = value.where(~fractional).astype("Int64")
-        return value, bad
-    if spec.dtype == "bool":
-        if pd.api.types.is_bool_dtype(raw.dtype):
-            return raw.astype("boolean"), pd.Series(False, index=raw.index)
-        key = s.astype("string").str.lower()
-        # numbers 1/0 written as floats ("1.0") are booleans too
-        key = key.str.replace(r"^([01])\.0+$", r"\1", regex=True)
-        value = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-        value[key.isin(_TRUE).fillna(False)] = True
-        value[key.isin(_FALSE).fillna(False)] = False
-        return value, ~empty & value.isna()
-    if spec.dtype == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-            return raw, pd.Series(False, index=raw.index)
-        fmt = spec.date_format or "ISO8601"
-        value = pd.to_datetime(s, format=fmt, errors="coerce")
-        return value, ~empty & value.isna()
-    if spec.dtype == "category":
-        lookup = {c.casefold(): c for c in spec.categories}
-        lookup.update({a.strip().casefold(): c for a, c in spec.aliases.items()})
-        if isinstance(raw.dtype, pd.CategoricalDtype) and list(raw.cat.categories) == list(
-            spec.categories
-        ):
-            return raw, pd.Series(False, index=raw.index)
-        keys = s.astype("string").str.casefold()
-        mapped = keys.map(lookup)
-        # Unknown categories are kept as written, for pandera's category check to report.
-        value = mapped.where(mapped.notna(), s.astype("string"))
-        return value.astype(object).where(value.notna(), None), pd.Series(False, index=raw.index)
-    # str
-    if text:
-        return s.astype("string"), pd.Series(False, index=raw.index)
-    return raw.astype("string"), pd.Series(False, index=raw.index)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    if len(uniques) == 0:  # every cell missing (or no rows): typed, all missing
+        return _parse_text(pd.Series(pd.NA, index=raw.index, dtype="string"), spec)
+    text = pd.Series(uniques, dtype="string").str.strip()
+    text = text.mask(text == "")
+    value_u, bad_u = _parse_text(text, spec)
+    safe = np.where(codes < 0, 0, codes)
+    missing = codes < 0
+    value = value_u.take(safe).mask(missing)
+    failed = bad_u.to_numpy(dtype=bool)[safe] & ~missing
+    value.index = raw.index
+    return value, pd.Series(failed, index=raw.index)
 
 
 def coerce(frame: pd.DataFrame, contract: Contract) -> CoercionResult:
@@ -140,13 +146,13 @@ def coerce(frame: pd.DataFrame, contract: Contract) -> CoercionResult:
     import numpy as np
     import pandas as pd
 
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never changed in place
     failures: list[pd.DataFrame] = []
     for spec in contract.columns:
         if spec.name not in frame.columns:
             continue
         value, bad = coerce_column(frame[spec.name], spec)
-        out[spec.name] = value.to_numpy() if spec.dtype == "category" else value
+        out[spec.name] = value
         if bad.any():
             rows = np.flatnonzero(bad.to_numpy(dtype=bool))
             failures.append(

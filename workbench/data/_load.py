@@ -210,7 +210,9 @@ def validate_large(
     offsets = [0, *list(pd.Series(lengths).cumsum())[:-1]]
 
     def one(frame: Any, number: int, offset: int) -> tuple[int, int, Any]:
-        result = validate(frame, contract, source=f"{source} (partition {number})")
+        result = validate(
+            frame, contract, source=f"{source} (partition {number})", quarantine_dir=False
+        )
         valid = result.valid.assign(_row=result.valid["_row"] + offset)
         quarantined = result.quarantine.assign(_row=result.quarantine["_row"] + offset)
         valid.to_parquet(valid_dir / f"part-{number:05d}.parquet", index=False)

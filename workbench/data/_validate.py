@@ -7,7 +7,7 @@ import difflib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench._exceptions import DataError
 from workbench._imports import require
@@ -161,7 +161,7 @@ def validate(
     contract: Contract,
     *,
     source: str = "<DataFrame>",
-    quarantine_dir: str | Path | None = None,
+    quarantine_dir: str | Path | Literal[False] | None = None,
 ) -> ValidationResult:
     """Check ``frame`` against ``contract`` and split it into valid and quarantined rows.
 
@@ -176,7 +176,8 @@ def validate(
         contract: The contract.
         source: Name used in messages and file names.
         quarantine_dir: Where ``<name>_quarantine.csv`` and ``<name>_failures.csv`` are
-            written when rows fail (usually ``data/interim``).
+            written when rows fail; ``None`` means the project's ``data/interim`` (from
+            the settings), ``False`` keeps them in memory only.
 
     Returns:
         A :class:`ValidationResult`.
@@ -242,7 +243,11 @@ def validate(
 
     errors, warns = _dataset_checks(valid, len(data), contract, source)
     path = None
-    if quarantine_dir is not None and len(quarantine):
+    if quarantine_dir is None:
+        from workbench._settings import get_settings
+
+        quarantine_dir = get_settings().data_dir / "interim"
+    if quarantine_dir is not False and len(quarantine):
         stem = Path(source).stem if source != "<DataFrame>" else (contract.name or "data")
         path = Path(quarantine_dir) / f"{stem}_quarantine.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
