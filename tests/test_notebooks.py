@@ -30,8 +30,13 @@ def test_committed_without_outputs_and_with_a_parameters_cell(notebook: Path) ->
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(REPO).as_posix())
 def test_notebook_executes(notebook: Path, demo_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    features = demo_project.settings.data_dir / "processed" / "electricity_features.parquet"
+    apps = {
+        "monitoring": {"snapshot_path": str(demo_project.snapshot_path)},
+        "explore": {"data_path": str(features)},
+    }
     if notebook.parent.name == "apps":
-        parameters = {"snapshot_path": str(demo_project.snapshot_path)}
+        parameters = apps[notebook.stem]
     else:
         project = tmp_path / "project"
         project.mkdir()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,30 +24,39 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update"]
 
 
-@pytest.fixture(scope="module")
-def dashboard(demo_project):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def _voila(app: str, demo_project) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """`workbench dashboard APP` on a free port; yields its URL."""
     port = free_port()
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(demo_project.settings.project_dir)}
-    log = demo_project.settings.home / "voila.log"
+    log = demo_project.settings.home / f"voila-{app}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench", "dashboard", "--port", str(port),
+            [sys.executable, "-m", "workbench", "dashboard", app, "--port", str(port),
              "--project-dir", str(demo_project.settings.project_dir)],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "api/status", timeout=2)
-            break
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                pytest.fail(f"voila exited: {log.read_text()}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(30)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "api/status", timeout=2)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    pytest.fail(f"voila exited: {log.read_text()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo_project) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with _voila("monitoring", demo_project) as url:
+        yield url
 
 
 def _launch(playwright):  # type: ignore[no-untyped-def]
@@ -91,3 +102,31 @@ def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignor
     assert "latest_snapshot(" not in content and "DriftExplorer(" not in content
     assert outside == []
     assert not [e for e in console_errors if "setData" in e]
+
+
+def test_explorer_app_redraws_when_a_column_is_picked(  # type: ignore[no-untyped-def]
+    demo_project, artifacts_dir: Path
+) -> None:
+    titles = "els => els.map(e => e.textContent || '')"
+    with _voila("explore", demo_project) as url, sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        outside: list[str] = []
+        page.on("request", lambda r: outside.append(r.url)
+                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+                and not r.url.startswith(("data:", "blob:")) else None)
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".lm-TabBar-tab", timeout=120_000)
+        page.locator(".lm-TabBar-tab", has_text="Column").first.click()
+        page.wait_for_selector(".js-plotly-plot .barlayer .point path", timeout=60_000)
+        before = page.eval_on_selector_all(".js-plotly-plot .gtitle", titles)
+        assert any(t.startswith("date — datetime") for t in before), before
+        page.locator(".widget-dropdown select:visible").first.select_option("temperature_c")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            ".some(e => e.textContent.startsWith('temperature_c — numeric'))",
+            timeout=30_000,
+        )
+        page.screenshot(path=str(artifacts_dir / "explorer-column.png"), full_page=True)
+        browser.close()
+    assert outside == []

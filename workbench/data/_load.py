@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import DataError
 from workbench._imports import require
+from workbench._progress import compute_with_progress
 from workbench.data._contract import Contract
 from workbench.data._validate import check_columns, validate
 
@@ -186,7 +187,6 @@ def validate_large(
     dd = require("dask.dataframe", feature="validating data larger than memory")
     dask = require("dask")
     pd = require("pandas")
-    tqdm = require("tqdm.auto").tqdm
     source = Path(path)
     if not source.is_file():
         raise DataError(f"{source}: no such file (working directory: {Path.cwd()}).")
@@ -224,29 +224,7 @@ def validate_large(
         dask.delayed(one)(part, i, int(offset))
         for i, (part, offset) in enumerate(zip(parts.to_delayed(), offsets, strict=True))
     ]
-    from dask.callbacks import Callback
-
-    class _Progress(Callback):
-        """Advance a tqdm bar as each partition's validation task finishes."""
-
-        def __init__(self, bar: Any, keys: set[Any]):
-            super().__init__()  # type: ignore[no-untyped-call]
-            self.bar, self.keys = bar, keys
-
-        def _posttask(self, key: Any, *args: Any) -> None:
-            if key in self.keys:
-                self.bar.update()
-
-    with (
-        tqdm(
-            total=len(tasks),
-            desc=f"validating {source.name}",
-            unit="partition",
-            disable=not progress,
-        ) as bar,
-        _Progress(bar, {t.key for t in tasks}),
-    ):
-        results = list(dask.compute(*tasks, scheduler="threads"))
+    results = compute_with_progress(tasks, desc=f"validating {source.name}", show=progress)
     summaries = [s for _, _, s in results if len(s)]
     summary = (
         pd.concat(summaries)

@@ -1,0 +1,178 @@
+"""Figures from a :class:`Profile` (and, for pairs and time, from a sample of the data)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from workbench._exceptions import DataError
+from workbench._imports import require
+from workbench.explore._profile import Profile
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+__all__ = [
+    "column_figure",
+    "correlation_figure",
+    "missing_figure",
+    "pair_figure",
+    "profile_html",
+    "time_figure",
+    "time_series",
+]
+
+_SAMPLE = 5_000
+
+
+def _go() -> Any:
+    return require("plotly.graph_objects", feature="exploration figures")
+
+
+def column_figure(result: Profile, name: str) -> go.Figure:
+    """Histogram of a numeric column, bar chart of the top values of any other."""
+    go_ = _go()
+    col = result.column(name)
+    fig = go_.Figure()
+    if col.histogram[0]:
+        edges, counts = col.histogram
+        width = edges[1] - edges[0]
+        fig.add_bar(x=list(edges[:-1]), y=list(counts), width=width, offset=0, name=name)
+        fig.update_layout(xaxis_title=name, yaxis_title="rows", bargap=0.02)
+    else:
+        fig.add_bar(x=[str(v) for v, _ in col.top], y=[n for _, n in col.top], name=name)
+        fig.update_layout(xaxis_title=f"{name} (top {len(col.top)})", yaxis_title="rows")
+    fig.update_layout(
+        title=f"{name} — {col.kind}, {col.missing:,} missing, {col.distinct:,} distinct",
+        height=360,
+        margin={"l": 50, "r": 10, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def correlation_figure(result: Profile, method: str = "pearson") -> go.Figure:
+    """A heatmap of one association matrix (click a cell in the Explorer to see the pair)."""
+    go_ = _go()
+    if method not in result.correlations:
+        raise DataError(f"No {method!r} correlations. Methods: {list(result.correlations)}.")
+    matrix = result.correlations[method]
+    cols = list(matrix.columns)
+    zmin = -1 if method in ("pearson", "spearman") else 0
+    fig = go_.Figure(
+        go_.Heatmap(
+            z=[list(r) for r in matrix.values],
+            x=cols,
+            y=cols,
+            zmin=zmin,
+            zmax=1,
+            colorscale="RdBu" if zmin < 0 else "Blues",
+            reversescale=zmin < 0,
+            hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"{method.replace('_', ' ')}",
+        height=480,
+        margin={"l": 120, "r": 10, "t": 50, "b": 100},
+    )
+    return fig
+
+
+def missing_figure(result: Profile) -> go.Figure:
+    """Share of missing values per column."""
+    go_ = _go()
+    cols = sorted(result.columns, key=lambda c: -c.missing_share)
+    fig = go_.Figure(go_.Bar(x=[c.name for c in cols], y=[100 * c.missing_share for c in cols]))
+    fig.update_layout(
+        title="missing values",
+        yaxis_title="% of rows",
+        height=360,
+        margin={"l": 50, "r": 10, "t": 50, "b": 100},
+    )
+    return fig
+
+
+def _sample(frame: Any, columns: list[str]) -> pd.DataFrame:
+    part: Any = frame[columns]
+    if hasattr(part, "compute"):  # Dask: a fraction, computed
+        n = len(part)
+        part = part.sample(frac=min(1.0, _SAMPLE / max(n, 1)), random_state=0).compute()
+    elif len(part) > _SAMPLE:
+        part = part.sample(_SAMPLE, random_state=0)
+    sample: pd.DataFrame = part
+    return sample
+
+
+def pair_figure(frame: Any, x: str, y: str, result: Profile) -> go.Figure:
+    """Scatter (number × number), box (category × number) or heat table (category pair)
+    of a sample of at most 5,000 rows; statistics come from the profile, not the sample."""
+    px = require("plotly.express", feature="exploration figures")
+    kx, ky = result.column(x).kind, result.column(y).kind
+    numeric = ("numeric",)
+    data = _sample(frame, [x, y] if x != y else [x]).dropna()
+    if kx in numeric and ky in numeric:
+        fig = px.scatter(data, x=x, y=y, opacity=0.4)
+    elif kx in numeric or ky in numeric:
+        cat, num = (y, x) if kx in numeric else (x, y)
+        fig = px.box(data.astype({cat: str}), x=cat, y=num)
+    else:
+        fig = px.density_heatmap(data.astype(str), x=x, y=y)
+    fig.update_layout(
+        title=f"{y} vs {x} (sample of {len(data):,} rows)",
+        height=420,
+        margin={"l": 50, "r": 10, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def time_series(frame: Any, time: str, value: str, freq: str = "D") -> pd.DataFrame:
+    """Mean of ``value`` per period (``h``, ``D``, ``W``, ``M``) of ``time``; exact, and
+    works on Dask too."""
+
+    stamps = frame[time]
+    # hours and days are fixed steps; weeks and months start on calendar boundaries
+    period = (
+        stamps.dt.floor(freq) if freq in ("h", "D") else stamps.dt.to_period(freq).dt.start_time
+    )
+    grouped = frame.groupby(period.rename(time))[value].agg(["mean", "count"])
+    out = grouped.compute() if hasattr(grouped, "compute") else grouped
+    table: pd.DataFrame = out.sort_index().reset_index().rename(columns={time: "period"})
+    return table
+
+
+def time_figure(series: pd.DataFrame, time: str, value: str) -> go.Figure:
+    """A line of the per-period means from :func:`time_series`."""
+    go_ = _go()
+    fig = go_.Figure(go_.Scatter(x=series["period"], y=series["mean"], mode="lines", name=value))
+    fig.update_layout(
+        title=f"mean {value} per period of {time}",
+        xaxis_title=time,
+        yaxis_title=value,
+        height=360,
+        margin={"l": 50, "r": 10, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def profile_html(result: Profile) -> str:
+    """A self-contained HTML page: overview table, warnings and the main figures."""
+    figures = [missing_figure(result)]
+    if result.correlations["pearson"].columns:
+        figures.append(correlation_figure(result, "pearson"))
+    figures += [column_figure(result, c.name) for c in result.columns]
+    parts = [
+        f.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
+        for i, f in enumerate(figures)
+    ]
+    table = result.table().to_html(index=False, na_rep="", border=0)
+    title = html.escape(result.source or "data profile")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse;"
+        "font-size:12px}td,th{padding:4px 8px;border-bottom:1px solid #ddd}</style>"
+        f"</head><body><h1>{title}</h1><p>{result.rows:,} rows × {len(result.columns)} "
+        f"columns, computed {html.escape(result.created_at)}</p>{table}"
+        + "".join(parts)
+        + "</body></html>"
+    )

@@ -1,0 +1,197 @@
+"""The Explorer widget: tabs of controls wired to the profile and the figures."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from workbench._display import figure_output
+from workbench._imports import require
+from workbench.explore._figures import (
+    column_figure,
+    correlation_figure,
+    missing_figure,
+    pair_figure,
+    time_figure,
+    time_series,
+)
+from workbench.explore._profile import Profile, profile
+
+__all__ = ["Explorer"]
+
+
+def _stats_html(result: Profile, name: str) -> str:
+    col = result.column(name)
+    rows = [
+        ("kind", col.kind),
+        ("dtype", col.dtype),
+        ("count", f"{col.count:,}"),
+        ("missing", f"{col.missing:,} ({col.missing_share:.1%})"),
+        ("distinct", f"{col.distinct:,}"),
+    ]
+    for label, value in (
+        ("min", col.min),
+        ("max", col.max),
+        ("mean", col.mean),
+        ("std", col.std),
+        ("skew", col.skew),
+    ):
+        if value is not None:
+            rows.append((label, f"{value:.4g}" if isinstance(value, float) else str(value)))
+    rows += [(k, f"{v:.4g}") for k, v in col.quantiles.items()]
+    if col.kind == "numeric":
+        rows += [("zeros", f"{col.zeros:,}"), ("outliers (IQR)", f"{col.outliers:,}")]
+    if col.frequency:
+        rows += [("frequency", col.frequency), ("coverage", f"{col.coverage:.1%}")]
+    rows += [("warning", w) for w in col.warnings]
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table style='font-size:12px'>{body}</table>"
+
+
+class Explorer:
+    """Overview, Column, Correlations, Missing values, Time and Quality tabs.
+
+    Statistics come from :func:`profile` (computed once, or passed in); the widget holds
+    none of its own. Works in JupyterLab and under Voilà.
+
+    Args:
+        data: A pandas or Dask DataFrame.
+        target: Column to compare every other against.
+        profile_result: A precomputed :class:`Profile` (else computed here).
+        quality: A :class:`workbench.data.ValidationResult` for the Quality tab.
+        contract: A data contract, for its personal columns.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        target: str | None = None,
+        *,
+        profile_result: Profile | None = None,
+        quality: Any = None,
+        contract: Any = None,
+    ):
+        widgets: Any = require("ipywidgets", feature="notebook widgets")
+        go_: Any = require("plotly.graph_objects", feature="exploration figures")
+        self.data = data
+        self.profile = profile_result or profile(data, target=target, contract=contract)
+        p = self.profile
+        self.target = target or p.target
+        width = widgets.Layout(width="100%")
+
+        overview = widgets.HTML(
+            f"<p>{p.rows:,} rows × {len(p.columns)} columns</p>"
+            + p.table().to_html(index=False, na_rep="", border=0)
+        )
+
+        # Column tab
+        self.column = widgets.Dropdown(options=p.names, description="column")
+        self.column_plot = widgets.Output(layout=width)
+        self.column_stats = widgets.HTML()
+        self.versus_target = widgets.Output(layout=width)
+        self.column.observe(lambda change: self._show_column(change["new"]), names="value")
+        self._show_column(self.column.value)
+        column_tab = widgets.VBox(
+            [self.column, widgets.HBox([self.column_stats]), self.column_plot, self.versus_target]
+        )
+
+        # Correlations tab: a heatmap; clicking a cell (or picking x and y) shows the pair
+        methods = [m for m, c in p.correlations.items() if c.columns]
+        self.method = widgets.Dropdown(options=methods, description="method")
+        self.heatmap = go_.FigureWidget(correlation_figure(p, methods[0]) if methods else None)
+        self.pair_x = widgets.Dropdown(options=p.names, description="x")
+        self.pair_y = widgets.Dropdown(options=p.names, description="y")
+        self.pair_plot = widgets.Output(layout=width)
+        self.method.observe(lambda change: self._show_method(change["new"]), names="value")
+        if self.heatmap.data:
+            self.heatmap.data[0].on_click(self._clicked)
+        self.pair_x.observe(lambda _: self._show_pair(), names="value")
+        self.pair_y.observe(lambda _: self._show_pair(), names="value")
+        corr_tab = widgets.VBox(
+            [self.method, self.heatmap, widgets.HBox([self.pair_x, self.pair_y]), self.pair_plot]
+        )
+
+        # Missing values
+        self.missing_plot = widgets.Output(layout=width)
+        figure_output(self.missing_plot, missing_figure(p))
+
+        # Time
+        times = [c.name for c in p.columns if c.kind == "datetime"]
+        values = [c.name for c in p.columns if c.kind == "numeric"]
+        self.time = widgets.Dropdown(options=times, description="time")
+        self.value = widgets.Dropdown(options=values, description="value")
+        self.freq = widgets.Dropdown(
+            options=[("hour", "h"), ("day", "D"), ("week", "W"), ("month", "M")],
+            value="D",
+            description="period",
+        )
+        self.time_plot = widgets.Output(layout=width)
+        for control in (self.time, self.value, self.freq):
+            control.observe(lambda _: self._show_time(), names="value")
+        self._show_time()
+        time_tab = widgets.VBox([widgets.HBox([self.time, self.value, self.freq]), self.time_plot])
+
+        # Quality
+        if quality is not None:
+            from workbench.data import QualityReport
+
+            quality_tab = QualityReport(quality).widget
+        else:
+            quality_tab = widgets.HTML(
+                "<i>Pass quality=validate(...) to see the data contract's report here.</i>"
+            )
+
+        self.tabs = widgets.Tab(
+            children=[overview, column_tab, corr_tab, self.missing_plot, time_tab, quality_tab]
+        )
+        for i, title in enumerate(
+            ["Overview", "Column", "Correlations", "Missing values", "Time", "Quality"]
+        ):
+            self.tabs.set_title(i, title)
+        self.widget = self.tabs
+
+    # the observers: read the controls, call pure functions, show the result
+    def _show_column(self, name: str) -> None:
+        figure_output(self.column_plot, column_figure(self.profile, name))
+        self.column_stats.value = _stats_html(self.profile, name)
+        if self.target and name != self.target:
+            figure_output(
+                self.versus_target, pair_figure(self.data, name, self.target, self.profile)
+            )
+        else:
+            self.versus_target.outputs = ()
+
+    def _show_method(self, method: str) -> None:
+        fresh = correlation_figure(self.profile, method)
+        with self.heatmap.batch_update():
+            self.heatmap.data[0].z = fresh.data[0].z
+            self.heatmap.data[0].x = fresh.data[0].x
+            self.heatmap.data[0].y = fresh.data[0].y
+            self.heatmap.data[0].zmin = fresh.data[0].zmin
+            self.heatmap.layout.title = fresh.layout.title
+
+    def _clicked(self, trace: Any, points: Any, state: Any) -> None:
+        if points.xs and points.ys:
+            self.select_pair(str(points.xs[0]), str(points.ys[0]))
+
+    def select_pair(self, x: str, y: str) -> None:
+        """Show the pair ``x``, ``y`` (what a click on a heatmap cell does)."""
+        with self.pair_x.hold_trait_notifications(), self.pair_y.hold_trait_notifications():
+            self.pair_x.value, self.pair_y.value = x, y
+        self._show_pair()
+
+    def _show_pair(self) -> None:
+        x, y = self.pair_x.value, self.pair_y.value
+        if x and y:
+            figure_output(self.pair_plot, pair_figure(self.data, x, y, self.profile))
+
+    def _show_time(self) -> None:
+        if self.time.value and self.value.value:
+            series = time_series(self.data, self.time.value, self.value.value, self.freq.value)
+            figure_output(self.time_plot, time_figure(series, self.time.value, self.value.value))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
