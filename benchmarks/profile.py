@@ -87,7 +87,7 @@ def ensure_ydata() -> Path:
         print("creating benchmarks/.venv-ydata (ydata-profiling needs pandas < 3) ...")
         venv.create(YDATA_VENV, with_pip=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "ydata-profiling", "pandas<3"],
+            [str(python), "-m", "pip", "install", "-q", "ydata-profiling", "pandas<3", "pyarrow"],
             check=True,
         )
     return python

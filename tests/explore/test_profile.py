@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -199,3 +200,22 @@ def test_bad_input() -> None:
         profile(pd.DataFrame({"x": [1]}), target="nope", progress=False)
     with pytest.raises(DataError, match="takes a pandas or Dask DataFrame"):
         profile([1, 2, 3], progress=False)
+
+
+def test_row_blocks_and_threads_give_the_same_sums(
+    frame: pd.DataFrame, result: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.explore import _stats
+
+    monkeypatch.setattr(_stats, "_BLOCK", 300)  # several blocks, summed on threads
+    monkeypatch.setattr(_stats, "_PARALLEL_ROWS", 10)
+    blocked = profile(frame, target="z", progress=False)
+    same = json.dumps(blocked.to_dict()["columns"]) == json.dumps(result.to_dict()["columns"])
+    assert same  # (compared as JSON: NaN statistics are equal there)
+    for method in ("pearson", "spearman", "cramers_v", "correlation_ratio"):
+        np.testing.assert_allclose(
+            blocked.correlations[method].frame().to_numpy(),
+            result.correlations[method].frame().to_numpy(),
+            rtol=1e-9,
+            atol=1e-12,
+        )

@@ -450,7 +450,7 @@ def profile(
     firsts = (
         compute_with_progress(tasks, desc="profiling (1/2)", show=progress and lazy)
         if lazy
-        else [pass_one(parts[0], families)]
+        else [pass_one(parts[0], families, keep_ranks=True)]
     )
     merged = {c: merge_counts([f[c] for f in firsts]) for c in families}
     rows = sum(m.rows for m in [merged[names[0]]]) if names else 0

@@ -12,10 +12,14 @@ and per-category sums for the correlation ratio.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from workbench._imports import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +44,7 @@ class Counts:
     missing: int
     rows: int
     types: frozenset[str] = frozenset()
+    ranks: np.ndarray | None = None  # average rank of each row, when one partition is all
 
 
 def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,15 +70,26 @@ def column_kind_of(series: pd.Series) -> str:
     return "object"
 
 
-def _summarize(series: pd.Series, family: str) -> Counts:
+def _summarize(series: pd.Series, family: str, keep_ranks: bool = False) -> Counts:
     import pandas as pd
 
     rows = len(series)
+    if family == "number":
+        # One argsort gives the distinct values, their counts and every row's rank.
+        array = series.to_numpy(dtype="float64", na_value=np.nan)
+        order = np.argsort(array)  # NaN last
+        n = rows - int(np.isnan(array).sum())
+        ordered = array[order[:n]]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else order[:0]
+        counts = np.diff(np.r_[starts, n]).astype(np.int64)
+        ranks = None
+        if keep_ranks:
+            before = np.cumsum(counts) - counts
+            ranks = np.full(rows, np.nan)
+            ranks[order[:n]] = np.repeat(before + (counts + 1) / 2.0, counts)
+        return Counts(ordered[starts], counts, rows - n, rows, ranks=ranks)
     present = series.dropna()
     missing = rows - len(present)
-    if family == "number":
-        values, counts = _unique_counts(present.to_numpy(dtype="float64"))
-        return Counts(values, counts, missing, rows)
     if family == "datetime":
         if getattr(present.dt, "tz", None) is not None:
             present = present.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -92,9 +108,32 @@ def _summarize(series: pd.Series, family: str) -> Counts:
     return Counts(keys, vc.to_numpy(dtype=np.int64), missing, rows, types)
 
 
-def pass_one(frame: pd.DataFrame, families: dict[str, str]) -> dict[str, Counts]:
-    """Counts of every column of one partition."""
-    return {name: _summarize(frame[name], families[name]) for name in families}
+def pass_one(
+    frame: pd.DataFrame, families: dict[str, str], keep_ranks: bool = False
+) -> dict[str, Counts]:
+    """Counts of every column of one partition (and row ranks, when it is the only one).
+
+    When the partition is the whole frame (``keep_ranks``), columns are summarised on
+    threads: sorting releases the GIL, so every core works, as Dask's threads do across
+    partitions otherwise.
+    """
+    names = list(families)
+    if keep_ranks and len(frame) >= _PARALLEL_ROWS and len(names) > 1:
+
+        def one(name: str) -> Counts:
+            column: pd.Series = frame[name]
+            return _summarize(column, families[name], True)
+
+        with ThreadPoolExecutor(_workers()) as pool:
+            return dict(zip(names, pool.map(one, names), strict=True))
+    return {name: _summarize(frame[name], families[name], keep_ranks) for name in names}
+
+
+_PARALLEL_ROWS = 100_000
+
+
+def _workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def merge_counts(parts: Sequence[Counts]) -> Counts:
@@ -182,10 +221,20 @@ class PairSums:
 
 
 def _products(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Pairwise-complete sums of a matrix holding NaN for missing cells, and its parts."""
     present = ~np.isnan(x)
     mask = present.astype("float64")
     filled = np.where(present, x, 0.0)
-    return mask.T @ mask, filled.T @ mask, (filled * filled).T @ mask, filled.T @ filled
+    squares = np.square(filled)
+    return (
+        mask.T @ mask,
+        filled.T @ mask,
+        squares.T @ mask,
+        filled.T @ filled,
+        mask,
+        filled,
+        squares,
+    )
 
 
 def _average_ranks(values: np.ndarray, distinct: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -200,6 +249,9 @@ def _average_ranks(values: np.ndarray, distinct: np.ndarray, counts: np.ndarray)
     return out
 
 
+_BLOCK = 1 << 18  # rows per block: keeps the k-column work matrices small
+
+
 def pass_two(
     frame: pd.DataFrame,
     numeric: Sequence[str],
@@ -207,32 +259,53 @@ def pass_two(
     merged: dict[str, Counts],
     means: dict[str, float],
 ) -> PairSums:
-    """Bivariate sums of one partition, given the merged pass-one counts."""
+    """Bivariate sums of one partition, given the merged pass-one counts.
+
+    The partition is processed in blocks of rows, so the work matrices stay small (the
+    sums are additive, so the result is the same).
+    """
+    starts = list(range(0, max(len(frame), 1), _BLOCK))
+
+    def block(start: int) -> PairSums:
+        return _block_sums(frame, start, numeric, categorical, merged, means)
+
+    whole = any(c.ranks is not None and len(c.ranks) == len(frame) for c in merged.values())
+    if whole and len(starts) > 1:  # the only partition: use every core, as pass one does
+        with ThreadPoolExecutor(_workers()) as pool:
+            parts = list(pool.map(block, starts))
+    else:
+        parts = [block(start) for start in starts]
+    total = parts[0]
+    for more in parts[1:]:
+        total = total + more
+    return total
+
+
+def _block_sums(
+    frame: pd.DataFrame,
+    start: int,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    merged: dict[str, Counts],
+    means: dict[str, float],
+) -> PairSums:
     import pandas as pd
 
-    x = (
-        np.column_stack(
-            [frame[c].to_numpy(dtype="float64", na_value=np.nan) - means[c] for c in numeric]
+    whole = len(frame)
+    frame = frame.iloc[start : start + _BLOCK]
+    x = np.empty((len(frame), len(numeric)))
+    ranks = np.empty((len(frame), len(numeric)))
+    for j, c in enumerate(numeric):
+        column = frame[c].to_numpy(dtype="float64", na_value=np.nan)
+        x[:, j] = column - means[c]
+        given = merged[c].ranks
+        ranks[:, j] = (
+            given[start : start + len(frame)]
+            if given is not None and len(given) == whole
+            else _average_ranks(column, merged[c].values.astype("float64"), merged[c].counts)
         )
-        if numeric
-        else np.zeros((len(frame), 0))
-    )
-    n, sx, sxx, sxy = _products(x)
-    ranks = (
-        np.column_stack(
-            [
-                _average_ranks(
-                    frame[c].to_numpy(dtype="float64", na_value=np.nan),
-                    merged[c].values.astype("float64"),
-                    merged[c].counts,
-                )
-                for c in numeric
-            ]
-        )
-        if numeric
-        else np.zeros((len(frame), 0))
-    )
-    rn, rsx, rsxx, rsxy = _products(ranks)
+    n, sx, sxx, sxy, mask, filled, squares = _products(x)
+    rn, rsx, rsxx, rsxy, *_ = _products(ranks)
 
     codes: dict[str, np.ndarray] = {}
     for c in categorical:
@@ -252,22 +325,17 @@ def pass_two(
             flat = codes[a][ok] * kb + codes[b][ok]
             tables[(a, b)] = np.bincount(flat, minlength=ka * kb).reshape(ka, kb)
     groups = {}
-    present = ~np.isnan(x)
-    filled = np.where(present, x, 0.0)
+    sparse = require("scipy.sparse", feature="profiling")
     for a in categorical:
         k = len(merged[a].values)
-        known = codes[a] >= 0
+        rows = np.flatnonzero(codes[a] >= 0)
+        # levels × rows one-hot: per-level sums of every number are one product each
+        onehot = sparse.csr_matrix(
+            (np.ones(len(rows)), (codes[a][rows], rows)), shape=(k, len(frame))
+        )
+        per_level = [onehot @ mask, onehot @ filled, onehot @ squares]
         for j, b in enumerate(numeric):
-            # rows to leave out go to an extra bin k, dropped after counting
-            level = np.where(known & present[:, j], codes[a], k)
-            value = filled[:, j]
-            groups[(a, b)] = np.stack(
-                [
-                    np.bincount(level, minlength=k + 1)[:k].astype("float64"),
-                    np.bincount(level, weights=value, minlength=k + 1)[:k],
-                    np.bincount(level, weights=value * value, minlength=k + 1)[:k],
-                ]
-            )
+            groups[(a, b)] = np.stack([np.asarray(m[:, j]) for m in per_level])
     return PairSums(n, sx, sxx, sxy, rn, rsx, rsxx, rsxy, tables, groups)
 
 
