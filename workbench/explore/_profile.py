@@ -275,7 +275,7 @@ def _column(
         warnings.append("constant")
     if len(counts.types) > 1:
         warnings.append(f"mixed types ({', '.join(sorted(counts.types))})")
-    order = np.argsort(-counts.counts, kind="stable")[:top_n]
+    order = _top(counts.counts, top_n)
     top = tuple(
         (mask_value(v) if pii else _plain(v, family, tz), int(c))
         for v, c in zip(counts.values[order], counts.counts[order], strict=True)
@@ -366,6 +366,17 @@ def _column(
             warnings=tuple(warnings),
         )
     return ColumnProfile(**base, warnings=tuple(warnings))
+
+
+def _top(counts: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` largest counts, ties in value order (as a stable sort gives),
+    without sorting all of them: a column of distinct floats has as many counts as rows."""
+    if len(counts) <= n:
+        return np.argsort(-counts, kind="stable")
+    threshold = -np.partition(-counts, n - 1)[n - 1]
+    candidates = np.flatnonzero(counts >= threshold)
+    ordered: np.ndarray = candidates[np.argsort(-counts[candidates], kind="stable")][:n]
+    return ordered
 
 
 def _plain(value: Any, family: str, tz: str | None) -> Any:

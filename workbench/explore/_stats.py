@@ -47,6 +47,18 @@ class Counts:
     ranks: np.ndarray | None = None  # average rank of each row, when one partition is all
 
 
+def _argsort_present(array: np.ndarray) -> np.ndarray:
+    """Positions of the non-NaN values of ``array``, in ascending order of value.
+
+    NaN is taken out first: numpy's argsort is about 2.5 times slower on arrays that
+    hold NaN than on the same values without.
+    """
+    present = np.flatnonzero(~np.isnan(array))
+    if len(present) == len(array):
+        return np.argsort(array)
+    return present[np.argsort(array[present])]
+
+
 def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.size == 0:
         return values, np.zeros(0, dtype=np.int64)
@@ -77,16 +89,16 @@ def _summarize(series: pd.Series, family: str, keep_ranks: bool = False) -> Coun
     if family == "number":
         # One argsort gives the distinct values, their counts and every row's rank.
         array = series.to_numpy(dtype="float64", na_value=np.nan)
-        order = np.argsort(array)  # NaN last
-        n = rows - int(np.isnan(array).sum())
-        ordered = array[order[:n]]
+        order = _argsort_present(array)
+        n = len(order)
+        ordered = array[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else order[:0]
         counts = np.diff(np.r_[starts, n]).astype(np.int64)
         ranks = None
         if keep_ranks:
             before = np.cumsum(counts) - counts
             ranks = np.full(rows, np.nan)
-            ranks[order[:n]] = np.repeat(before + (counts + 1) / 2.0, counts)
+            ranks[order] = np.repeat(before + (counts + 1) / 2.0, counts)
         return Counts(ordered[starts], counts, rows - n, rows, ranks=ranks)
     present = series.dropna()
     missing = rows - len(present)
@@ -242,10 +254,9 @@ def _average_ranks(values: np.ndarray, distinct: np.ndarray, counts: np.ndarray)
     before = np.cumsum(counts) - counts
     rank_of = before + (counts + 1) / 2.0
     out = np.full(values.shape, np.nan)
-    order = np.argsort(values)  # NaN last; the order among equal values does not matter
-    n = int((~np.isnan(values)).sum())
+    order = _argsort_present(values)
     # Searching sorted needles is cache-friendly: several times faster than random ones.
-    out[order[:n]] = rank_of[np.searchsorted(distinct, values[order[:n]])]
+    out[order] = rank_of[np.searchsorted(distinct, values[order])]
     return out
 
 
@@ -264,10 +275,22 @@ def pass_two(
     The partition is processed in blocks of rows, so the work matrices stay small (the
     sums are additive, so the result is the same).
     """
+    import pandas as pd
+
     starts = list(range(0, max(len(frame), 1), _BLOCK))
+    codes: dict[str, np.ndarray] = {}  # global category codes of every row, -1 if missing
+    for c in categorical:
+        levels = pd.Index(merged[c].values)
+        local, uniques = pd.factorize(frame[c], use_na_sentinel=True)
+        to_global = levels.get_indexer(pd.Index([str(u) for u in uniques], dtype=object))
+        codes[c] = (
+            np.where(local >= 0, to_global[np.maximum(local, 0)], -1)
+            if len(uniques)
+            else np.full(len(frame), -1)
+        )
 
     def block(start: int) -> PairSums:
-        return _block_sums(frame, start, numeric, categorical, merged, means)
+        return _block_sums(frame, start, numeric, categorical, merged, means, codes)
 
     whole = any(c.ranks is not None and len(c.ranks) == len(frame) for c in merged.values())
     if whole and len(starts) > 1:  # the only partition: use every core, as pass one does
@@ -288,9 +311,8 @@ def _block_sums(
     categorical: Sequence[str],
     merged: dict[str, Counts],
     means: dict[str, float],
+    all_codes: dict[str, np.ndarray],
 ) -> PairSums:
-    import pandas as pd
-
     whole = len(frame)
     frame = frame.iloc[start : start + _BLOCK]
     x = np.empty((len(frame), len(numeric)))
@@ -307,16 +329,7 @@ def _block_sums(
     n, sx, sxx, sxy, mask, filled, squares = _products(x)
     rn, rsx, rsxx, rsxy, *_ = _products(ranks)
 
-    codes: dict[str, np.ndarray] = {}
-    for c in categorical:
-        levels = pd.Index(merged[c].values)
-        local, uniques = pd.factorize(frame[c], use_na_sentinel=True)
-        to_global = levels.get_indexer(pd.Index([str(u) for u in uniques], dtype=object))
-        codes[c] = (
-            np.where(local >= 0, to_global[np.maximum(local, 0)], -1)
-            if len(uniques)
-            else np.full(len(frame), -1)
-        )
+    codes = {c: all_codes[c][start : start + len(frame)] for c in categorical}
     tables = {}
     for i, a in enumerate(categorical):
         for b in categorical[i + 1 :]:
