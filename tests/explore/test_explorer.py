@@ -85,3 +85,17 @@ def test_quality_tab_and_a_precomputed_profile(frame: pd.DataFrame) -> None:
     assert explorer.profile is result
     report = explorer.tabs.children[5]
     assert "quarantined" in report.children[0].value
+
+
+def test_explorer_on_a_dask_frame(frame: pd.DataFrame) -> None:
+    import dask.dataframe as dd
+
+    explorer = Explorer(dd.from_pandas(frame, npartitions=3), target="kwh")
+    assert explorer.profile.rows == len(frame)
+    explorer.freq.value = "M"
+    y = explorer.time_plot.outputs[0]["data"][MIME]["data"][0]["y"]
+    shown = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    monthly = frame.groupby(frame["day"].dt.to_period("M").dt.start_time)["kwh"].mean()
+    assert shown.tolist() == pytest.approx(monthly.tolist())
+    explorer.select_pair("region", "kwh")
+    assert _title(explorer.pair_plot).startswith("kwh vs region")
