@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from workbench.data._mask import mask_value
 from workbench.explore._stats import (
     Counts,
     PairSums,
+    _workers,
     correlation_ratio,
     cramers_v,
     merge_counts,
@@ -465,19 +467,21 @@ def profile(
     )
     merged = {c: merge_counts([f[c] for f in firsts]) for c in families}
     rows = sum(m.rows for m in [merged[names[0]]]) if names else 0
-    columns = tuple(
-        _column(
-            c,
-            str(meta[c].dtype),
-            families[c],
-            merged[c],
+
+    def build(name: str) -> ColumnProfile:
+        return _column(
+            name,
+            str(meta[name].dtype),
+            families[name],
+            merged[name],
             max_categories,
-            c in personal,
-            tzs.get(c),
+            name in personal,
+            tzs.get(name),
             top,
         )
-        for c in names
-    )
+
+    with ThreadPoolExecutor(_workers()) as pool:  # numpy releases the GIL: use every core
+        columns = tuple(pool.map(build, names))
     numeric = [c.name for c in columns if c.kind == "numeric" and c.count > 1]
     categorical = [
         c.name

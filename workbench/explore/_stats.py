@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._imports import require
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -338,17 +336,20 @@ def _block_sums(
             flat = codes[a][ok] * kb + codes[b][ok]
             tables[(a, b)] = np.bincount(flat, minlength=ka * kb).reshape(ka, kb)
     groups = {}
-    sparse = require("scipy.sparse", feature="profiling")
+    m = len(numeric)
     for a in categorical:
         k = len(merged[a].values)
-        rows = np.flatnonzero(codes[a] >= 0)
-        # levels × rows one-hot: per-level sums of every number are one product each
-        onehot = sparse.csr_matrix(
-            (np.ones(len(rows)), (codes[a][rows], rows)), shape=(k, len(frame))
-        )
-        per_level = [onehot @ mask, onehot @ filled, onehot @ squares]
+        # one bincount per statistic for all numbers at once: bin = level × m + column;
+        # rows without a level go to an extra level k, dropped afterwards
+        level = np.where(codes[a] >= 0, codes[a], k)
+        index = (level[:, None] * m + np.arange(m)).ravel()
+        size = (k + 1) * m
+        per_level = [
+            np.bincount(index, weights=w.ravel(), minlength=size).reshape(k + 1, m)[:k]
+            for w in (mask, filled, squares)
+        ]
         for j, b in enumerate(numeric):
-            groups[(a, b)] = np.stack([np.asarray(m[:, j]) for m in per_level])
+            groups[(a, b)] = np.stack([stat[:, j] for stat in per_level])
     return PairSums(n, sx, sxx, sxy, rn, rsx, rsxx, rsxy, tables, groups)
 
 
