@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from workbench.data import ColumnContract, Contract, QualityReport, quality_figure, validate
+from workbench.data import (
+    ColumnContract,
+    Contract,
+    QualityReport,
+    mask_value,
+    quality_figure,
+    validate,
+)
 from workbench.data._mask import MASK_PREFIX
 
 CONTRACT = Contract(
@@ -44,6 +51,7 @@ def test_report_drills_down_to_masked_example_rows() -> None:
     report.picker.value = "city: not one of ['Milano', 'Roma']"
     assert "Torino" in report.rows.value
     assert "Bruno Verdi" not in report.rows.value and MASK_PREFIX in report.rows.value
+    assert mask_value("Bruno Verdi") in report.rows.value  # same pseudonym everywhere
     everything = report.header.value + report.table.value + report.rows.value
     assert not any(n in everything for n in ("Anna", "Bruno", "Carla", "Dario"))
     shown = report.plot.outputs[0]["data"]["application/vnd.plotly.v1+json"]

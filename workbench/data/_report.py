@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._display import figure_output
 from workbench._imports import require
-from workbench.data._mask import mask_frame
 from workbench.data._validate import ValidationResult
 
 if TYPE_CHECKING:
@@ -90,8 +89,9 @@ class QualityReport:
         failures = self.result.failures
         picked = failures[(failures["column"] == column) & (failures["check"] == check)]
         rows = picked["row"].drop_duplicates().head(self.examples)
-        quarantine = self.result.quarantine.set_index("_row").loc[rows].reset_index()
-        shown = mask_frame(quarantine, self.result.contract.pii_columns)
+        # validate() already masked personal columns in the quarantine: show it as is, so
+        # the pseudonyms here match those in the failure table
+        shown = self.result.quarantine.set_index("_row").loc[rows].reset_index()
         self.rows.value = _table(shown)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
