@@ -46,22 +46,32 @@ def _number(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="coerce")
 
 
+def _to_contract_number(
+    value: pd.Series, present: pd.Series, spec: ColumnContract
+) -> tuple[pd.Series, pd.Series]:
+    """Floats (NaN where nothing parsed) to the contract's float or int: (value, failed).
+
+    A present cell fails when it is not a finite number, or not whole for an int column.
+    """
+    import numpy as np
+
+    bad = present & (value.isna() | np.isinf(value))
+    if bad.any():
+        value = value.where(~bad)
+    if spec.dtype == "int":
+        fractional = value.notna() & (value != value.round())
+        return value.where(~fractional).astype("Int64"), bad | fractional
+    return value, bad
+
+
 def _parse_text(s: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.Series]:
     """Convert stripped text (missing where empty) to the contract type: (value, failed)."""
-    import numpy as np
     import pandas as pd
 
     present = s.notna()
     value: pd.Series
     if spec.dtype in ("float", "int"):
-        value = _number(s).astype("float64")
-        bad = present & (value.isna() | np.isinf(value))
-        value = value.where(~bad)
-        if spec.dtype == "int":
-            fractional = value.notna() & (value != value.round())
-            bad = bad | fractional
-            return value.where(~fractional).astype("Int64"), bad
-        return value, bad
+        return _to_contract_number(_number(s).astype("float64"), present, spec)
     if spec.dtype == "bool":
         key = s.str.lower().str.replace(r"^([01])\.0+$", r"\1", regex=True)
         value = pd.Series(pd.NA, index=s.index, dtype="boolean")
@@ -96,10 +106,7 @@ def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.S
 
     dtype = raw.dtype
     no_failures = pd.Series(False, index=raw.index)
-    # Already in the contract's type: nothing to convert.
-    if spec.dtype == "float" and dtype == "float64":
-        bad = pd.Series(np.isinf(raw.to_numpy()), index=raw.index)
-        return (raw.where(~bad) if bad.any() else raw), bad
+    # Already in the contract's type (or another numeric one): nothing to parse.
     if spec.dtype == "int" and pd.api.types.is_integer_dtype(dtype):
         return raw.astype("Int64"), no_failures
     if spec.dtype == "bool" and pd.api.types.is_bool_dtype(dtype):
@@ -108,11 +115,7 @@ def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.S
         return raw, no_failures
     if spec.dtype in ("float", "int") and pd.api.types.is_numeric_dtype(dtype):
         value = raw.astype("float64")
-        return (
-            coerce_column(value, spec)
-            if spec.dtype == "float"
-            else _parse_text(value.astype("string"), spec)
-        )
+        return _to_contract_number(value, value.notna(), spec)
 
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     if len(uniques) == 0:  # every cell missing (or no rows): typed, all missing

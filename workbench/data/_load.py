@@ -22,7 +22,7 @@ __all__ = ["LargeValidationResult", "load", "validate_large"]
 _log = logging.getLogger(__name__)
 
 
-def _sniff_delimiter(path: Path, encoding: str, expected: str) -> str | None:
+def _sniff_delimiter(path: Path, encoding: str) -> str | None:
     try:
         with path.open(encoding=encoding, newline="") as fh:
             sample = fh.read(64 * 1024)
@@ -50,7 +50,7 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str, delimiter: s
         raise DataError(f"{path}: not a well-formed CSV ({exc}).") from exc
     expected_many = contract is not None and len(contract.columns) > 1
     if frame.shape[1] == 1 and (expected_many or contract is None):
-        sniffed = _sniff_delimiter(path, encoding, delimiter)
+        sniffed = _sniff_delimiter(path, encoding)
         if sniffed and sniffed != delimiter:
             raise DataError(
                 f"{path}: read as a single column {frame.columns[0]!r} with delimiter "

@@ -466,7 +466,7 @@ def profile(
         else [pass_one(parts[0], families, keep_ranks=True)]
     )
     merged = {c: merge_counts([f[c] for f in firsts]) for c in families}
-    rows = sum(m.rows for m in [merged[names[0]]]) if names else 0
+    rows = merged[names[0]].rows if names else 0
 
     def build(name: str) -> ColumnProfile:
         return _column(

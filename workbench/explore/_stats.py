@@ -15,7 +15,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -389,7 +389,3 @@ def correlation_ratio(group: np.ndarray) -> float:
     if total <= 0:
         return float("nan")
     return float(np.sqrt(max(min(between / total, 1.0), 0.0)))
-
-
-def as_object(values: Any) -> list[Any]:
-    return [v.item() if hasattr(v, "item") else v for v in values]
