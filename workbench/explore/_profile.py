@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -299,11 +299,21 @@ def _column(
     if kind == "text" and distinct > max_categories:
         warnings.append(f"high cardinality ({distinct:,} distinct values)")
     if family == "number" and n:
-        v, c = counts.values, counts.counts.astype("float64")
-        mean = float((v * c).sum() / n)
+        v = counts.values  # sorted: ranges, quantiles and bins are binary searches
+        cum = np.cumsum(counts.counts)
+
+        def below(x: float, side: Literal["left", "right"] = "left") -> int:
+            """How many values are < x (``left``) or <= x (``right``)."""
+            at = int(np.searchsorted(v, x, side=side))
+            return int(cum[at - 1]) if at else 0
+
+        weights = None if distinct == n else counts.counts.astype("float64")
+        mean = float(np.average(v, weights=weights))
         centred = v - mean
-        m2 = float((c * centred**2).sum())
-        m3 = float((c * centred**3).sum())
+        squared = centred * centred
+        m2 = float(np.dot(squared, weights) if weights is not None else squared.sum())
+        cubed = squared * centred
+        m3 = float(np.dot(cubed, weights) if weights is not None else cubed.sum())
         std = float(np.sqrt(m2 / (n - 1))) if n > 1 else float("nan")
         skew = float("nan")
         if n > 2 and m2 > 0:
@@ -311,13 +321,15 @@ def _column(
             skew = float(g1 * np.sqrt(n * (n - 1)) / (n - 2))
         if np.isfinite(skew) and abs(skew) > 2:
             warnings.append(f"skewed (skew {skew:.1f})")
-        q = {f"{int(p * 100)}%": quantile(v, counts.counts, p) for p in QUANTILES}
+        q = {f"{int(p * 100)}%": quantile(v, counts.counts, p, cum) for p in QUANTILES}
         iqr = q["75%"] - q["25%"]
         low, high = q["25%"] - 1.5 * iqr, q["75%"] + 1.5 * iqr
-        outliers = int(counts.counts[(v < low) | (v > high)].sum())
+        outliers = below(low) + n - below(high, "right")
         edges = np.linspace(v[0], v[-1] if v[-1] > v[0] else v[0] + 1.0, 31)
-        hist = np.histogram(v, bins=edges, weights=counts.counts)[0].astype(int)
-        zeros = int(counts.counts[v == 0].sum())
+        # numpy's bins: [e_i, e_i+1), the last one closed
+        cuts = [0, *(below(e) for e in edges[1:-1]), n]
+        hist = np.diff(cuts)
+        zeros = below(0.0, "right") - below(0.0)
         if (
             kind == "numeric"
             and distinct == n

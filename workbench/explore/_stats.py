@@ -43,6 +43,7 @@ class Counts:
     rows: int
     types: frozenset[str] = frozenset()
     ranks: np.ndarray | None = None  # average rank of each row, when one partition is all
+    codes: np.ndarray | None = None  # each row's position in ``values`` (-1: missing), idem
 
 
 def _argsort_present(array: np.ndarray) -> np.ndarray:
@@ -60,7 +61,7 @@ def _argsort_present(array: np.ndarray) -> np.ndarray:
 def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.size == 0:
         return values, np.zeros(0, dtype=np.int64)
-    ordered = np.sort(values, kind="stable")
+    ordered = np.sort(values)  # equal values are alike: no need for a (slower) stable sort
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     counts = np.diff(np.r_[starts, ordered.size])
     return ordered[starts], counts.astype(np.int64)
@@ -98,24 +99,28 @@ def _summarize(series: pd.Series, family: str, keep_ranks: bool = False) -> Coun
             ranks = np.full(rows, np.nan)
             ranks[order] = np.repeat(before + (counts + 1) / 2.0, counts)
         return Counts(ordered[starts], counts, rows - n, rows, ranks=ranks)
-    present = series.dropna()
-    missing = rows - len(present)
     if family == "datetime":
+        present = series.dropna()
+        missing = rows - len(present)
         if getattr(present.dt, "tz", None) is not None:
             present = present.dt.tz_convert("UTC").dt.tz_localize(None)
         ns = present.astype("datetime64[ns]").to_numpy().astype("int64")
         values, counts = _unique_counts(ns)
         return Counts(values, counts, missing, rows)
+    # Categories are compared as text everywhere: factorize, name the distinct values as
+    # text (1 and "1" become one value), and count each row's code.
+    local, uniques = pd.factorize(series, use_na_sentinel=True)
+    missing = int(np.count_nonzero(local < 0))
     types: frozenset[str] = frozenset()
     if family == "object" and pd.api.types.is_object_dtype(series.dtype):
-        types = frozenset(type(v).__name__ for v in present.head(10_000).to_numpy())
-    vc = present.value_counts(sort=False)
-    keys = vc.index.to_numpy(dtype=object)
-    if family in ("object", "bool"):  # categories are compared as text everywhere
-        keys = np.array([str(k) for k in keys], dtype=object)
-        vc = pd.Series(vc.to_numpy(), index=keys).groupby(level=0).sum()
-        keys = vc.index.to_numpy(dtype=object)
-    return Counts(keys, vc.to_numpy(dtype=np.int64), missing, rows, types)
+        types = frozenset(type(v).__name__ for v in uniques[:10_000])
+    keys = np.array([str(u) for u in uniques], dtype=object)
+    values, to_sorted = np.unique(keys, return_inverse=True)
+    codes = np.where(local >= 0, to_sorted[np.maximum(local, 0)], -1) if len(keys) else local
+    counts = np.bincount(codes[codes >= 0], minlength=len(values)).astype(np.int64)
+    return Counts(
+        values.astype(object), counts, missing, rows, types, codes=codes if keep_ranks else None
+    )
 
 
 def pass_one(
@@ -183,12 +188,17 @@ def merge_counts(parts: Sequence[Counts]) -> Counts:
     return Counts(all_values[starts], np.add.reduceat(all_counts, starts), missing, rows, types)
 
 
-def quantile(values: np.ndarray, counts: np.ndarray, q: float) -> float:
-    """The ``q`` quantile with linear interpolation (pandas' and numpy's default)."""
-    n = int(counts.sum())
+def quantile(
+    values: np.ndarray, counts: np.ndarray, q: float, cum: np.ndarray | None = None
+) -> float:
+    """The ``q`` quantile with linear interpolation (pandas' and numpy's default).
+
+    ``cum`` is ``np.cumsum(counts)``, when the caller has it already.
+    """
+    cum = np.cumsum(counts) if cum is None else cum
+    n = int(cum[-1]) if len(cum) else 0
     if n == 0:
         return float("nan")
-    cum = np.cumsum(counts)
     position = q * (n - 1)
     lo, hi = int(np.floor(position)), int(np.ceil(position))
     v_lo = float(values[np.searchsorted(cum, lo, side="right")])
@@ -230,23 +240,6 @@ class PairSums:
         )
 
 
-def _products(x: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Pairwise-complete sums of a matrix holding NaN for missing cells, and its parts."""
-    present = ~np.isnan(x)
-    mask = present.astype("float64")
-    filled = np.where(present, x, 0.0)
-    squares = np.square(filled)
-    return (
-        mask.T @ mask,
-        filled.T @ mask,
-        squares.T @ mask,
-        filled.T @ filled,
-        mask,
-        filled,
-        squares,
-    )
-
-
 def _average_ranks(values: np.ndarray, distinct: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Average rank (1-based, ties averaged) of each value among a column's non-missing ones."""
     before = np.cumsum(counts) - counts
@@ -258,7 +251,7 @@ def _average_ranks(values: np.ndarray, distinct: np.ndarray, counts: np.ndarray)
     return out
 
 
-_BLOCK = 1 << 18  # rows per block: keeps the k-column work matrices small
+_BLOCK = 1 << 16  # rows per block: work matrices of a few MB, reused by the allocator
 
 
 def pass_two(
@@ -273,24 +266,15 @@ def pass_two(
     The partition is processed in blocks of rows, so the work matrices stay small (the
     sums are additive, so the result is the same).
     """
-    import pandas as pd
-
+    whole = any(
+        c.ranks is not None or c.codes is not None for c in merged.values()
+    )  # pass one saw this frame whole and kept each row's rank and code
+    codes = {c: _codes(frame[c], merged[c], whole) for c in categorical}
     starts = list(range(0, max(len(frame), 1), _BLOCK))
-    codes: dict[str, np.ndarray] = {}  # global category codes of every row, -1 if missing
-    for c in categorical:
-        levels = pd.Index(merged[c].values)
-        local, uniques = pd.factorize(frame[c], use_na_sentinel=True)
-        to_global = levels.get_indexer(pd.Index([str(u) for u in uniques], dtype=object))
-        codes[c] = (
-            np.where(local >= 0, to_global[np.maximum(local, 0)], -1)
-            if len(uniques)
-            else np.full(len(frame), -1)
-        )
 
     def block(start: int) -> PairSums:
-        return _block_sums(frame, start, numeric, categorical, merged, means, codes)
+        return _block_sums(frame, start, numeric, categorical, merged, means, codes, whole)
 
-    whole = any(c.ranks is not None and len(c.ranks) == len(frame) for c in merged.values())
     if whole and len(starts) > 1:  # the only partition: use every core, as pass one does
         with ThreadPoolExecutor(_workers()) as pool:
             parts = list(pool.map(block, starts))
@@ -302,6 +286,21 @@ def pass_two(
     return total
 
 
+def _codes(column: pd.Series, merged: Counts, whole: bool) -> np.ndarray:
+    """Each row's position among the merged distinct values of a category (-1: missing)."""
+    import pandas as pd
+
+    if whole and merged.codes is not None:
+        return merged.codes
+    local, uniques = pd.factorize(column, use_na_sentinel=True)
+    if not len(uniques):
+        return np.full(len(column), -1)
+    to_global = pd.Index(merged.values).get_indexer(
+        pd.Index([str(u) for u in uniques], dtype=object)
+    )
+    return np.where(local >= 0, to_global[np.maximum(local, 0)], -1)
+
+
 def _block_sums(
     frame: pd.DataFrame,
     start: int,
@@ -310,47 +309,75 @@ def _block_sums(
     merged: dict[str, Counts],
     means: dict[str, float],
     all_codes: dict[str, np.ndarray],
+    whole: bool,
 ) -> PairSums:
-    whole = len(frame)
+    """The sums of one block of rows, in a few matrix products.
+
+    ``g`` holds, side by side, each number's presence mask, its centred value and its
+    square (0 where missing); ``r`` the rank and squared rank. ``g.T @ mask`` gives the
+    pairwise-complete counts, sums and sums of squares at once; per-category sums are a
+    sparse indicator matrix times ``g``.
+    """
+    import scipy.sparse
+
     frame = frame.iloc[start : start + _BLOCK]
-    x = np.empty((len(frame), len(numeric)))
-    ranks = np.empty((len(frame), len(numeric)))
+    rows, m = len(frame), len(numeric)
+    g = np.empty((rows, 3 * m))
+    r = np.empty((rows, 2 * m))
+    mask, value, square = g[:, :m], g[:, m : 2 * m], g[:, 2 * m :]
+    rank, rank2 = r[:, :m], r[:, m:]
     for j, c in enumerate(numeric):
         column = frame[c].to_numpy(dtype="float64", na_value=np.nan)
-        x[:, j] = column - means[c]
         given = merged[c].ranks
-        ranks[:, j] = (
-            given[start : start + len(frame)]
-            if given is not None and len(given) == whole
+        rank[:, j] = (
+            given[start : start + rows]
+            if whole and given is not None
             else _average_ranks(column, merged[c].values.astype("float64"), merged[c].counts)
         )
-    n, sx, sxx, sxy, mask, filled, squares = _products(x)
-    rn, rsx, rsxx, rsxy, *_ = _products(ranks)
+        value[:, j] = column - means[c]
+    present = ~np.isnan(value)
+    mask[:] = present
+    if not present.all():
+        value[~present] = 0.0
+        rank[~present] = 0.0
+    np.square(value, out=square)
+    np.square(rank, out=rank2)
+    firsts = g.T @ mask  # 3m x m: counts, sums, sums of squares
+    n, sx, sxx = firsts[:m], firsts[m : 2 * m], firsts[2 * m :]
+    rank_firsts = r.T @ mask
+    sxy = value.T @ value
+    rsxy = rank.T @ rank
 
-    codes = {c: all_codes[c][start : start + len(frame)] for c in categorical}
+    # each category's level per row, with an extra last level for "missing"
+    sizes = [len(merged[a].values) + 1 for a in categorical]
+    level = np.empty((rows, len(categorical)), dtype=np.int64)
+    for i, a in enumerate(categorical):
+        codes = all_codes[a][start : start + rows]
+        level[:, i] = np.where(codes >= 0, codes, sizes[i] - 1)
     tables = {}
     for i, a in enumerate(categorical):
-        for b in categorical[i + 1 :]:
-            ka, kb = len(merged[a].values), len(merged[b].values)
-            ok = (codes[a] >= 0) & (codes[b] >= 0)
-            flat = codes[a][ok] * kb + codes[b][ok]
-            tables[(a, b)] = np.bincount(flat, minlength=ka * kb).reshape(ka, kb)
+        for k, b in enumerate(categorical[i + 1 :], start=i + 1):
+            ka, kb = sizes[i], sizes[k]
+            both = np.bincount(level[:, i] * kb + level[:, k], minlength=ka * kb)
+            tables[(a, b)] = both.reshape(ka, kb)[:-1, :-1]
     groups = {}
-    m = len(numeric)
-    for a in categorical:
-        k = len(merged[a].values)
-        # one bincount per statistic for all numbers at once: bin = level × m + column;
-        # rows without a level go to an extra level k, dropped afterwards
-        level = np.where(codes[a] >= 0, codes[a], k)
-        index = (level[:, None] * m + np.arange(m)).ravel()
-        size = (k + 1) * m
-        per_level = [
-            np.bincount(index, weights=w.ravel(), minlength=size).reshape(k + 1, m)[:k]
-            for w in (mask, filled, squares)
-        ]
-        for j, b in enumerate(numeric):
-            groups[(a, b)] = np.stack([stat[:, j] for stat in per_level])
-    return PairSums(n, sx, sxx, sxy, rn, rsx, rsxx, rsxy, tables, groups)
+    if categorical and m:
+        # a sparse indicator: one row per (category, level), a 1 in every category's
+        # level of each block row; times g, it sums counts, values and squares per level
+        offsets = np.cumsum([0, *sizes])
+        level += offsets[:-1]
+        indicator = scipy.sparse.csc_matrix(
+            (np.ones(level.size), level.ravel(), np.arange(0, level.size + 1, len(categorical))),
+            shape=(int(offsets[-1]), rows),
+        )
+        per_level = indicator @ g
+        for i, a in enumerate(categorical):
+            own = per_level[offsets[i] : offsets[i + 1] - 1]
+            for j, b in enumerate(numeric):
+                groups[(a, b)] = own[:, [j, m + j, 2 * m + j]].T.copy()
+    return PairSums(
+        n, sx, sxx, sxy, n.copy(), rank_firsts[:m], rank_firsts[m:], rsxy, tables, groups
+    )
 
 
 def pearson(n: np.ndarray, sx: np.ndarray, sxx: np.ndarray, sxy: np.ndarray) -> np.ndarray:
