@@ -18,7 +18,7 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 def test_top_level_help_lists_every_subcommand_and_examples() -> None:
     out = _run("--help")
     assert out.returncode == 0
-    for command in ("demo", "lab", "dashboard", "serve"):
+    for command in ("demo", "lab", "dashboard", "serve", "features"):
         assert command in out.stdout
     assert "WORKBENCH_" in out.stdout and "examples:" in out.stdout
 
@@ -30,6 +30,7 @@ def test_top_level_help_lists_every_subcommand_and_examples() -> None:
         ("lab", ["--port", "127.0.0.1", "--no-browser"]),
         ("dashboard", ["monitoring", "--port", "Voilà"]),
         ("serve", ["MODEL_URI", "/invocations", "--log-dir", "--threads", "SIGTERM"]),
+        ("features", ["list", "apply", "materialize", "--online", "features.py", "--start"]),
     ],
 )
 def test_each_subcommand_has_a_helpful_help(command: str, expected: list[str]) -> None:
@@ -61,3 +62,33 @@ def test_dashboard_names_a_missing_app(tmp_path: Path) -> None:
 def test_parser_defaults() -> None:
     args = build_parser().parse_args(["demo"])
     assert (args.factories, args.change_date, args.no_report) == (20, "2024-07-01", False)
+
+
+def test_features_apply_materialize_list(tmp_path: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame(
+        {
+            "shop": ["a", "a", "b", None],
+            "day": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-01"]),
+            "sales": [1.0, 2.0, 3.0, 4.0],
+        }
+    ).to_parquet(tmp_path / "shops.parquet")
+    (tmp_path / "features.py").write_text(
+        "from workbench.features import Entity, FeatureView, Source, Window\n"
+        "daily = FeatureView('daily', Entity('shop', 'shop'), Source.parquet('shops.parquet'),\n"
+        "                    'day', features=['sales'], transformations=[Window('sales', 2)])\n"
+    )
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'shops'\n")
+    applied = _run("features", "apply", cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "daily: version 1 (first definition)" in applied.stdout
+    done = _run("features", "materialize", "--online", "--end", "2024-01-01", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "daily v1: 2 rows" in done.stdout and "1 rejected" in done.stdout
+    assert "daily v1: 2 keys online" in done.stdout
+    listed = _run("features", "list", cwd=tmp_path)
+    assert "daily" in listed.stdout and listed.returncode == 0
+    missing = _run("features", "materialize", "nope", cwd=tmp_path)
+    assert missing.returncode == 2 and "No feature view named 'nope'" in missing.stderr
+    assert "Traceback" not in missing.stderr

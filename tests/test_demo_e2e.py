@@ -86,3 +86,21 @@ def test_demo_prints_what_it_did_and_where_to_look(demo_run) -> None:  # type: i
         "workbench dashboard",
     ):
         assert expected in text
+
+
+def test_training_set_comes_from_the_feature_store(demo_project) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    from workbench._tracking import mlflow_for
+    from workbench.features import FeatureStore
+
+    r = demo_project
+    store = FeatureStore([], settings=r.settings)
+    record = store.lineage("factory_daily")
+    assert record["materializations"] and record["online"]["rows"] == 4  # 4 factories
+    training = pd.read_parquet(r.settings.data_dir / "processed" / "electricity_features.parquet")
+    assert len(training) == r.n_valid  # every label row came back from the join
+    mlflow_for(r.settings)
+    params = mlflow.MlflowClient().get_run(r.model.run_id).data.params
+    assert params["feature_view"] == f"factory_daily@{record['version']}"
+    assert record["fingerprint"].startswith(params["feature_view_fingerprint"])

@@ -14,6 +14,7 @@ PIP_TO_CONDA = {
     "uvicorn[standard]": "uvicorn-standard",
     "dask[dataframe]": "dask",
     "pandera[pandas]": "pandera",
+    "duckdb": "python-duckdb",
 }
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$")
 

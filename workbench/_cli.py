@@ -1,4 +1,4 @@
-"""The ``workbench`` command: ``demo``, ``lab``, ``dashboard``, ``serve``.
+"""The ``workbench`` command: ``demo``, ``lab``, ``dashboard``, ``serve``, ``features``.
 
 Imports stay inside the subcommands so ``workbench --help`` answers at once.
 """
@@ -34,6 +34,7 @@ examples:
   workbench serve models:/electricity-consumption@champion --port 5005
   workbench dashboard                            the monitoring app in Voilà
   workbench lab                                  JupyterLab on 127.0.0.1
+  workbench features materialize --online        store the features.py views
 """
 
 
@@ -141,6 +142,38 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_features(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.features import FeatureStore
+
+    store = FeatureStore(settings=_settings(args), definitions=args.definitions)
+    if args.action == "list":
+        views = store.list_views()
+        with pd.option_context("display.width", 120, "display.max_columns", None):
+            print(views.to_string(index=False) if len(views) else "no feature views registered")
+        return 0
+    if args.action == "apply":
+        for record in store.apply(args.views or None):
+            print(
+                f"{record['definition']['name']}: version {record['version']} "
+                f"({record['reason']}), fingerprint {record['fingerprint'][:12]}"
+            )
+        return 0
+    for name in args.views or sorted(store.views):
+        run = store.materialize(name, args.start, args.end)
+        print(
+            f"{name} v{run['version']}: {run['rows']} rows for {run['start']} .. {run['end']} "
+            f"({len(run['months'])} months), {run['rejected']} rejected, "
+            f"{run['superseded']} superseded"
+            + (f" → {run['rejected_path']}" if run["rejected_path"] else "")
+        )
+        if args.online:
+            loaded = store.materialize_online(name)
+            print(f"{name} v{loaded['version']}: {loaded['rows']} keys online")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``workbench`` command."""
     parser = argparse.ArgumentParser(
@@ -171,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "run the whole lifecycle on generated data",
         "Generate a dirty raw export of daily electricity consumption, load it (bad rows\n"
-        "quarantined with reasons), build calendar and trailing-mean features, train and\n"
+        "quarantined with reasons), store calendar and trailing-mean features in the feature\n"
+        "store and take a point-in-time training set from it, train and\n"
         "track a model in MLflow, register it as @champion, serve it over HTTP logging\n"
         "every prediction, compute drift against the training data, and execute the\n"
         "monitoring dashboard notebook. Takes about a minute at the default size.",
@@ -237,6 +271,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="BLAS/OpenMP threads for prediction (default 1)"
     )
     serve.set_defaults(func=_cmd_serve)
+
+    features = add(
+        "features",
+        "register and materialize the project's feature views",
+        "Work with the feature views declared in the project's features.py:\n"
+        "  list         registered views: version, runs, online version\n"
+        "  apply        register a version of each view (new definition or source data)\n"
+        "  materialize  compute and store the views' features for a time range\n"
+        "               (rows already stored for the range are replaced, never doubled)",
+    )
+    features.add_argument("action", choices=("list", "apply", "materialize"))
+    features.add_argument("views", nargs="*", metavar="VIEW", help="views (default: all)")
+    features.add_argument("--start", help="first event time to materialize (default: earliest)")
+    features.add_argument("--end", help="last event time, inclusive (default: latest)")
+    features.add_argument(
+        "--online", action="store_true", help="also load the latest values into the online store"
+    )
+    features.add_argument(
+        "--definitions",
+        metavar="FILE",
+        help="feature definitions file (default: features.py in the project folder)",
+    )
+    features.set_defaults(func=_cmd_features)
     return parser
 
 

@@ -17,7 +17,8 @@ from workbench.data import Contract, load, validate
 from workbench.datasets import (
     ELECTRICITY_CONTRACT,
     ELECTRICITY_TARGET,
-    electricity_features,
+    electricity_feature_view,
+    electricity_training_set,
     make_electricity,
     write_electricity_csv,
 )
@@ -146,12 +147,26 @@ def run_demo(
     for _, row in loaded.summary().iterrows():
         echo(f"        {row['rows']:6d}  {row['column']}: {row['check']}")
 
-    # 2. features as of each day
-    features = electricity_features(loaded.valid, settings.country)
+    # 2. features as of each day, from the feature store (point-in-time training set)
+    from workbench.features import FeatureStore
+
+    valid_rows = settings.data_dir / "interim" / "electricity_valid.parquet"
+    valid_rows.parent.mkdir(parents=True, exist_ok=True)
+    loaded.valid.drop(columns="_row").astype({"region": "str"}).to_parquet(valid_rows, index=False)
+    store = FeatureStore([electricity_feature_view(valid_rows)], settings=settings)
+    run = store.materialize("factory_daily")
+    store.materialize_online("factory_daily")
+    features = electricity_training_set(store, loaded.valid)
+    lineage = features.attrs["lineage"]["views"]["factory_daily"]
     processed = settings.data_dir / "processed" / "electricity_features.parquet"
     processed.parent.mkdir(parents=True, exist_ok=True)
     features.to_parquet(processed, index=False)
-    step(2, f"features {', '.join(FEATURES[3:])} → {processed}")
+    step(
+        2,
+        f"feature view factory_daily v{run['version']}: {run['rows']} rows stored "
+        f"({len(run['months'])} months, online too); training set of {len(features)} rows "
+        f"point-in-time → {processed}",
+    )
 
     # 3. train on a time-based split, tracked in MLflow
     change = pd.Timestamp(change_date)
@@ -163,7 +178,13 @@ def run_demo(
         features=FEATURES,
         target=ELECTRICITY_TARGET,
         categorical=["region"],
-        params={"train_end": str(valid_start), "valid_end": change_date, "source": str(raw_csv)},
+        params={
+            "train_end": str(valid_start),
+            "valid_end": change_date,
+            "source": str(raw_csv),
+            "feature_view": f"factory_daily@{lineage['version']}",
+            "feature_view_fingerprint": lineage["fingerprint"][:16],
+        },
         seed=seed,
         settings=settings,
     )

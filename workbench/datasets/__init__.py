@@ -16,7 +16,8 @@ from workbench.datasets._recipe import (
     ELECTRICITY_CONTRACT,
     ELECTRICITY_FEATURES,
     ELECTRICITY_TARGET,
-    electricity_features,
+    electricity_feature_view,
+    electricity_training_set,
 )
 
 __all__ = [
@@ -25,7 +26,8 @@ __all__ = [
     "ELECTRICITY_TARGET",
     "DirtConfig",
     "ElectricityData",
-    "electricity_features",
+    "electricity_feature_view",
+    "electricity_training_set",
     "make_electricity",
     "write_electricity_csv",
 ]

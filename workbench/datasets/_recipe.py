@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.data import ColumnContract, Contract
@@ -9,11 +11,14 @@ from workbench.data import ColumnContract, Contract
 if TYPE_CHECKING:
     import pandas as pd
 
+    from workbench.features import FeatureStore, FeatureView
+
 __all__ = [
     "ELECTRICITY_CONTRACT",
     "ELECTRICITY_FEATURES",
     "ELECTRICITY_TARGET",
-    "electricity_features",
+    "electricity_feature_view",
+    "electricity_training_set",
 ]
 
 #: The data contract of the raw electricity export (saved as YAML beside the data).
@@ -47,22 +52,54 @@ ELECTRICITY_FEATURES = (
 ELECTRICITY_TARGET = "consumption_kwh"
 
 
-def electricity_features(valid: pd.DataFrame, country: str = "IT") -> pd.DataFrame:
-    """Day of week, national holiday, and 30-day trailing mean consumption as of each day.
+def electricity_feature_view(source: str | Path) -> FeatureView:
+    """The ``factory_daily`` feature view of the electricity data, read from ``source``.
+
+    Per factory and day: region, temperature and production volume as recorded, day of
+    week and national holiday, and the mean consumption of the 30 days before the day
+    (never the day itself). A value is served for up to 2 days after its day.
 
     Args:
-        valid: The valid rows of the raw export (``validate(raw, ELECTRICITY_CONTRACT).valid``).
-        country: Country of the national holidays.
+        source: A Parquet file of valid rows (``validate(raw, ELECTRICITY_CONTRACT)``).
+    """
+    from workbench.features import Calendar, Entity, FeatureView, Source, Window
+
+    return FeatureView(
+        "factory_daily",
+        Entity("factory", "factory_id", description="a factory of the demo company"),
+        Source.parquet(source),
+        "date",
+        features=("region", "temperature_c", "production_volume"),
+        transformations=(
+            Calendar(features=("day_of_week", "is_holiday")),
+            Window(ELECTRICITY_TARGET, 30, "mean"),
+        ),
+        ttl=dt.timedelta(days=2),
+        description="Daily inputs of the consumption model, as known on each day.",
+    )
+
+
+def electricity_training_set(
+    store: FeatureStore, labels: pd.DataFrame, *, progress: bool = True
+) -> pd.DataFrame:
+    """Labels (factory, date, consumption) joined point-in-time with ``factory_daily``.
+
+    Args:
+        store: A store holding the materialized ``factory_daily`` view.
+        labels: Rows with ``factory_id``, ``date`` and the target.
+        progress: Show progress bars.
 
     Returns:
-        The rows with the feature columns added; ``region`` as plain text, because MLflow
-        signatures have no categorical type.
+        ``labels`` with the model's inputs added, ``region`` as plain text (MLflow
+        signatures have no categorical type); ``attrs["lineage"]`` names the view version.
     """
-    from workbench.features import add_calendar_features, add_trailing_mean
-
-    frame = add_calendar_features(valid, "date", country=country)
-    frame = add_trailing_mean(
-        frame, entity="factory_id", time="date", value=ELECTRICITY_TARGET, days=30
+    frame = store.get_historical_features(
+        labels[["date", "factory_id", ELECTRICITY_TARGET]],
+        [f"factory_daily:{name}" for name in ELECTRICITY_FEATURES],
+        timestamp="date",
+        progress=progress,
     )
-    frame = frame.drop(columns="_row", errors="ignore")
-    return frame.astype({"region": "str", "factory_id": "str"})
+    lineage = frame.attrs["lineage"]
+    frame = frame.astype({"region": "str", "factory_id": "str"})
+    frame.attrs["lineage"] = lineage
+    return frame

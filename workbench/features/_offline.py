@@ -1,0 +1,280 @@
+"""The offline store: monthly Parquet partitions and point-in-time joins.
+
+Layout: ``<store>/offline/<view>/v<version>/YYYY-MM/part.parquet``, one row per
+entity key and event time. Point-in-time rule, for each entity row at time ``t``: the
+latest feature row of the same key with event time ``<= t`` and ``>= t - ttl`` (both
+ends inclusive); nulls when none qualifies. Every entity row comes back, in its order,
+duplicates included. Two engines give identical results: DuckDB (an ASOF join, the
+default) and Dask (rows bucketed by key, then ``pandas.merge_asof`` per bucket) for
+feature data larger than memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench._exceptions import DataError
+from workbench._imports import require
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ENGINES", "partition_files", "point_in_time", "write_partitions"]
+
+ENGINES = ("duckdb", "dask")
+ROW = "__row"
+TS = "__ts"
+
+
+def write_partitions(
+    frame: pd.DataFrame,
+    root: Path,
+    *,
+    keys: Sequence[str],
+    time: str,
+    created: str | None,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    progress: bool = True,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Write the rows of ``frame`` with ``start <= time <= end`` into monthly partitions.
+
+    Rows of the same months outside the range are kept; rows inside it are replaced, so
+    running the same materialization twice changes nothing. Of several rows with one key
+    and event time, the latest ``created`` (else the last in source order) is kept; the
+    others are returned, with ``_reason``, for the caller to keep.
+
+    Returns:
+        What was written (rows, months) and the superseded rows.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    times = frame[time]
+    frame = frame[(times >= start) & (times <= end)]
+    order = [*keys, time, *([created] if created else [])]
+    frame = frame.reset_index(drop=True)
+    frame = frame.iloc[np.lexsort([frame[c].to_numpy() for c in reversed(order)])]
+    last = ~frame.duplicated([*keys, time], keep="last")
+    superseded = frame[~last].copy()
+    superseded["_reason"] = (
+        f"superseded: a later-{'created' if created else 'listed'} row has the same "
+        f"{', '.join(keys)} and {time}"
+    )
+    frame = frame[last]
+    months = frame[time].to_numpy().astype("datetime64[M]")
+    labels = np.unique(months)
+    written = 0
+    for month in tqdm(labels, desc="materializing", unit="month", disable=not progress):
+        part = frame[months == month]
+        folder = root / str(month)[:7]
+        path = folder / "part.parquet"
+        if path.exists():
+            old = pd.read_parquet(path)
+            keep = (old[time] < start) | (old[time] > end)
+            part = pd.concat([old[keep], part], ignore_index=True)
+            part = part.sort_values([*keys, time], kind="stable")
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".part-{uuid.uuid4().hex}.parquet"
+        part.to_parquet(tmp, index=False)
+        tmp.replace(path)  # readers see the old file or the new one, never half
+        written += len(frame[months == month])
+    return {"rows": written, "months": [str(m)[:7] for m in labels]}, superseded.reset_index(
+        drop=True
+    )
+
+
+def partition_files(
+    root: Path, since: np.datetime64 | None = None, until: np.datetime64 | None = None
+) -> list[str]:
+    """The partition files of a view version whose months meet ``[since, until]``."""
+    if not root.exists():
+        return []
+    files = []
+    for folder in sorted(root.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]")):
+        month = np.datetime64(folder.name, "M")
+        if since is not None and month < since.astype("datetime64[M]"):
+            continue
+        if until is not None and month > until.astype("datetime64[M]"):
+            continue
+        if (folder / "part.parquet").exists():
+            files.append(str(folder / "part.parquet"))
+    return files
+
+
+def point_in_time(
+    entity: pd.DataFrame,
+    files: Sequence[str],
+    *,
+    keys: Sequence[str],
+    time: str,
+    features: Sequence[str],
+    ttl: dt.timedelta | None,
+    dtypes: dict[str, Any],
+    engine: str = "duckdb",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The features of each entity row as of its time, in the entity rows' order.
+
+    Args:
+        entity: Rows with ``keys`` and a ``__ts`` column (UTC, no time zone), in order.
+        files: The view version's partition files that can hold matches.
+        keys: Join keys.
+        time: The view's event-time column.
+        features: Feature columns to return.
+        ttl: Oldest a value may be relative to the entity row's time.
+        dtypes: The stored dtype of each feature (results are cast back to it).
+        engine: ``duckdb`` or ``dask``.
+        progress: Show a progress bar (Dask engine).
+
+    Returns:
+        One row per entity row (same order, a fresh RangeIndex), the ``features``.
+    """
+    import pandas as pd
+
+    if engine not in ENGINES:
+        raise DataError(f"The engine must be one of {list(ENGINES)}. Got {engine!r}.")
+    left = entity[[*keys, TS]].reset_index(drop=True)
+    left.insert(0, ROW, np.arange(len(left), dtype=np.int64))
+    if not files or not len(left):
+        out = pd.DataFrame({f: pd.Series([None] * len(left), dtype=object) for f in features})
+    elif engine == "duckdb":
+        out = _duckdb(left, files, keys, time, features, ttl)
+    else:
+        out = _dask(left, files, keys, time, features, ttl, progress)
+    return _cast(out.reset_index(drop=True), dtypes)
+
+
+def _cast(frame: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
+    """Stored dtypes back; integers and booleans with nulls become pandas' nullable ones."""
+    import pandas as pd
+
+    out = {}
+    for column in frame.columns:
+        dtype = dtypes.get(column)
+        values = frame[column]
+        if dtype is None:
+            out[column] = values
+            continue
+        nulls = bool(values.isna().any())
+        if pd.api.types.is_bool_dtype(dtype):
+            out[column] = values.astype("boolean" if nulls else "bool")
+        elif pd.api.types.is_integer_dtype(dtype):
+            out[column] = values.astype("Int64" if nulls else dtype)
+        elif pd.api.types.is_float_dtype(dtype):
+            out[column] = values.astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            out[column] = pd.to_datetime(values).astype("datetime64[ns]")
+        else:
+            out[column] = values.astype(dtype)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duckdb(
+    left: pd.DataFrame,
+    files: Sequence[str],
+    keys: Sequence[str],
+    time: str,
+    features: Sequence[str],
+    ttl: dt.timedelta | None,
+) -> pd.DataFrame:
+    duckdb = require("duckdb", feature="point-in-time joins")
+    within = "TRUE"
+    if ttl is not None:
+        micros = int(ttl / dt.timedelta(microseconds=1))
+        within = f"f.{_quote(time)} >= e.{TS} - INTERVAL {micros} MICROSECONDS"
+    picked = ", ".join(
+        f"CASE WHEN {within} THEN f.{_quote(c)} END AS {_quote(c)}" for c in features
+    )
+    on = " AND ".join(f"e.{_quote(k)} = f.{_quote(k)}" for k in keys)
+    columns = ", ".join(_quote(c) for c in [*keys, time, *features])
+    file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    sql = (
+        f"SELECT e.{ROW}, {picked} FROM entity_rows e "
+        f"ASOF LEFT JOIN (SELECT {columns} FROM "
+        f"read_parquet({file_list}, hive_partitioning = false)) f "
+        f"ON {on} AND e.{TS} >= f.{_quote(time)} ORDER BY e.{ROW}"
+    )
+    with duckdb.connect() as con:
+        con.execute(f"SET threads TO {max(os.cpu_count() or 1, 1)}")
+        con.register("entity_rows", left)
+        frame: pd.DataFrame = con.execute(sql).df()
+    return frame[list(features)]
+
+
+def _bucketed(frame: pd.DataFrame, keys: Sequence[str], buckets: int) -> pd.DataFrame:
+    import pandas as pd
+
+    hashed = pd.util.hash_pandas_object(frame[list(keys)], index=False).to_numpy()
+    return frame.assign(__bucket=(hashed % np.uint64(buckets)).astype(np.int64))
+
+
+def _asof(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    keys: Sequence[str],
+    time: str,
+    features: Sequence[str],
+    ttl: dt.timedelta | None,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    placeable = left[TS].notna() & left[list(keys)].notna().all(axis=1)
+    left = left[placeable].sort_values(TS, kind="stable")
+    right = right.sort_values(time, kind="stable")
+    merged = pd.merge_asof(
+        left[[ROW, *keys, TS]],
+        right[[*keys, time, *features]],
+        left_on=TS,
+        right_on=time,
+        by=list(keys),
+        direction="backward",
+        allow_exact_matches=True,
+        tolerance=None if ttl is None else pd.Timedelta(ttl),
+    )
+    return merged[[ROW, *features]]
+
+
+def _dask(
+    left: pd.DataFrame,
+    files: Sequence[str],
+    keys: Sequence[str],
+    time: str,
+    features: Sequence[str],
+    ttl: dt.timedelta | None,
+    progress: bool,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    dd = require("dask.dataframe", feature="the Dask point-in-time engine")
+    from workbench._progress import compute_with_progress
+
+    rows = len(left)
+    right = dd.read_parquet(list(files), columns=[*keys, time, *features])
+    buckets = max(right.npartitions, 1)
+    right = right.map_partitions(_bucketed, keys, buckets)
+    lazy = dd.from_pandas(_bucketed(left, keys, buckets), npartitions=min(buckets, rows))
+    # Both sides split on the same bucket numbers: partition i holds the same keys.
+    right = right.shuffle("__bucket", npartitions=buckets)
+    lazy = lazy.shuffle("__bucket", npartitions=buckets)
+    meta = _asof(lazy._meta, right._meta, keys, time, features, ttl)
+    joined = dd.map_partitions(
+        _asof, lazy, right, keys, time, features, ttl, meta=meta, align_dataframes=False
+    )
+    parts = compute_with_progress(
+        joined.to_delayed(), desc="point-in-time join", unit="bucket", show=progress
+    )
+    found = pd.concat(parts, ignore_index=True).set_index(ROW)
+    out: pd.DataFrame = found.reindex(pd.RangeIndex(rows))[list(features)]
+    return out

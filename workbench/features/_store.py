@@ -1,0 +1,593 @@
+"""The embedded feature store: register, materialize, and serve features."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import time as _time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench._exceptions import ConfigurationError, DataError
+from workbench._settings import Settings, get_settings
+from workbench.features._definitions import FeatureView, _as_utc_naive, load_definitions
+from workbench.features._offline import (
+    ENGINES,
+    TS,
+    partition_files,
+    point_in_time,
+    write_partitions,
+)
+from workbench.features._online import OnlineTable, latest_rows, write_table
+from workbench.features._registry import Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FeatureStore", "OnlineFeatures"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OnlineFeatures:
+    """Online feature values: one list per column (entity keys first), in request order.
+
+    Attributes:
+        columns: Column name → values.
+        versions: The view versions that answered.
+    """
+
+    columns: dict[str, list[Any]]
+    versions: dict[str, int]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return self.columns
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ref:
+    view: str
+    version: int | None
+    feature: str
+
+
+def _parse(reference: str) -> _Ref:
+    view, sep, feature = reference.partition(":")
+    if not sep or not view or not feature:
+        raise ConfigurationError(
+            f"A feature reference is 'view:feature', 'view@version:feature' or 'view:*'. "
+            f"Got {reference!r}."
+        )
+    name, at, number = view.partition("@")
+    if at and not number.isdigit():
+        raise ConfigurationError(f"The version in {reference!r} must be a number.")
+    return _Ref(name, int(number) if at else None, feature)
+
+
+def _frame_hash(frame: pd.DataFrame) -> str:
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    hashed = pd.util.hash_pandas_object(frame.astype({c: str for c in _unhashable(frame)}))
+    digest.update(hashed.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _unhashable(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, list | dict)).any()
+    ]
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{name} must be a date or time. Got {value!r} ({exc}).") from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+class FeatureStore:
+    """An embedded feature store: definitions as code, Parquet offline, SQLite online.
+
+    Feature views come from ``views`` or from the project's ``features.py``. State lives
+    under the ``feature_store_dir`` setting: ``registry.json`` (versions and lineage),
+    ``offline/`` (Parquet partitions per view version) and ``online.sqlite``.
+
+    Example:
+        >>> import pandas as pd
+        >>> from workbench.features import Entity, FeatureView, Source, Window
+        >>> rows = pd.DataFrame({"shop": ["a", "a", "a"],
+        ...                      "day": pd.date_range("2024-01-01", periods=3),
+        ...                      "sales": [1.0, 2.0, 4.0]})
+        >>> view = FeatureView("shop_daily", Entity("shop", "shop"), Source.frame(rows, "sales"),
+        ...                    "day", features=["sales"], transformations=[Window("sales", 2)])
+        >>> store = FeatureStore([view])
+        >>> _ = store.materialize("shop_daily", progress=False)
+        >>> wanted = pd.DataFrame({"shop": ["a", "b"], "when": pd.to_datetime(["2024-01-03"] * 2)})
+        >>> store.get_historical_features(wanted, ["shop_daily:sales_2d_mean"],
+        ...                               progress=False)["sales_2d_mean"].tolist()
+        [1.5, nan]
+    """
+
+    def __init__(
+        self,
+        views: Iterable[FeatureView] | None = None,
+        *,
+        settings: Settings | None = None,
+        definitions: str | Path | None = None,
+    ):
+        self.settings = settings or get_settings()
+        self.root = Path(self.settings.feature_store_dir)
+        self.registry = Registry(self.root / "registry.json")
+        self.online_path = self.root / "online.sqlite"
+        self._views = None if views is None else {v.name: v for v in views}
+        self._definitions = (
+            Path(definitions) if definitions else self.settings.project_dir / "features.py"
+        )
+        self._online: dict[tuple[str, ...], tuple[int, list[Any]]] = {}
+
+    # -- definitions -----------------------------------------------------------------
+
+    @property
+    def views(self) -> dict[str, FeatureView]:
+        """The feature views by name (from ``features.py`` when none were given)."""
+        if self._views is None:
+            self._views = load_definitions(self._definitions)
+        return self._views
+
+    def view(self, name: str) -> FeatureView:
+        try:
+            return self.views[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"No feature view named {name!r}. Defined: {sorted(self.views)}."
+            ) from None
+
+    def _register(self, view: FeatureView, rows: pd.DataFrame) -> dict[str, Any]:
+        content = _frame_hash(rows)
+        fingerprint = hashlib.sha256(f"{view.fingerprint()}:{content}".encode()).hexdigest()
+        source = {**view.source.identity(), "sha256": content, "rows": len(rows)}
+        record, _ = self.registry.register(view.name, fingerprint, view.definition(), source)
+        return record
+
+    def apply(self, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Register the views (all by default): a new version for each new definition or
+        source content, the existing one made current otherwise.
+
+        Returns:
+            The current version record of each view.
+        """
+        records = []
+        for name in names or sorted(self.views):
+            view = self.view(name)
+            records.append(self._register(view, view.source.read(self.settings.project_dir)))
+        return records
+
+    # -- offline ---------------------------------------------------------------------
+
+    def _version_dir(self, view: str, version: int) -> Path:
+        return self.root / "offline" / view / f"v{version}"
+
+    def materialize(
+        self,
+        view: str,
+        start: Any = None,
+        end: Any = None,
+        *,
+        progress: bool = True,
+    ) -> dict[str, Any]:
+        """Compute a view's features from its source and write them for ``[start, end]``.
+
+        The view is registered first (a changed definition or source makes a new
+        version, written to its own folder: training sets read from older versions stay
+        as they were). Windows and lags look back before ``start`` in the source. Rows
+        already stored for the range are replaced, so running it twice adds nothing.
+        Rows without a key or time, and rows superseded by a later one for the same key
+        and time, are written to ``_rejected/<run>.parquet`` with the reason.
+
+        Args:
+            view: The view's name.
+            start: First event time to write (default: the earliest).
+            end: Last event time to write, inclusive (default: the latest).
+            progress: Show a progress bar over months.
+
+        Returns:
+            The run's record, as kept in the registry's lineage.
+        """
+        import pandas as pd
+
+        definition = self.view(view)
+        rows = definition.source.read(self.settings.project_dir)
+        record = self._register(definition, rows)
+        frame, rejected = definition.compute(rows, self.settings.country)
+        times = frame[definition.timestamp]
+        first = _timestamp(start, "start") if start is not None else times.min()
+        last = _timestamp(end, "end") if end is not None else times.max()
+        if pd.notna(first) and pd.notna(last) and first > last:
+            raise DataError(f"materialize: start {first} is after end {last}.")
+        run_id = uuid.uuid4().hex[:12]
+        folder = self._version_dir(view, record["version"])
+        written: dict[str, Any] = {"rows": 0, "months": []}
+        superseded = frame.iloc[:0]
+        if len(frame) and pd.notna(first):
+            written, superseded = write_partitions(
+                frame,
+                folder,
+                keys=definition.keys,
+                time=definition.timestamp,
+                created=definition.created_timestamp,
+                start=first,
+                end=last,
+                progress=progress,
+            )
+        kept = pd.concat([rejected, superseded], ignore_index=True)
+        rejected_path = None
+        if len(kept):
+            rejected_path = folder / "_rejected" / f"run-{run_id}.parquet"
+            rejected_path.parent.mkdir(parents=True, exist_ok=True)
+            kept.astype({c: str for c in kept.columns if kept[c].dtype == object}).to_parquet(
+                rejected_path, index=False
+            )
+        run = {
+            "run": run_id,
+            "start": None if pd.isna(first) else str(first),
+            "end": None if pd.isna(last) else str(last),
+            "rows": written["rows"],
+            "months": written["months"],
+            "rejected": len(rejected),
+            "superseded": len(superseded),
+            "rejected_path": None if rejected_path is None else str(rejected_path),
+            "source_sha256": record["source"]["sha256"],
+        }
+        self.registry.add_run(view, record["version"], run)
+        return {"view": view, "version": record["version"], **run}
+
+    def _resolve(self, features: Sequence[str]) -> dict[tuple[str, int], list[str]]:
+        """(view, version) → feature names, for references like ``view@2:feature``."""
+        wanted: dict[tuple[str, int], list[str]] = {}
+        for reference in features:
+            ref = _parse(reference)
+            record = self.registry.version(ref.view, ref.version)
+            names = record["definition"]["feature_names"]
+            chosen = names if ref.feature == "*" else [ref.feature]
+            unknown = [n for n in chosen if n not in names]
+            if unknown:
+                raise ConfigurationError(
+                    f"The feature view {ref.view!r} version {record['version']} has no "
+                    f"feature {unknown[0]!r}. Features: {names}."
+                )
+            bucket = wanted.setdefault((ref.view, record["version"]), [])
+            bucket.extend(n for n in chosen if n not in bucket)
+        return wanted
+
+    def get_historical_features(
+        self,
+        entity_df: pd.DataFrame,
+        features: Sequence[str],
+        *,
+        timestamp: str | None = None,
+        engine: str = "duckdb",
+        full_names: bool = False,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """A point-in-time correct training set: ``entity_df`` with the features added.
+
+        For each entity row at time ``t``, each view gives its latest stored row for the
+        same key with event time ``<= t`` and ``>= t - ttl`` (both inclusive); nulls
+        where nothing qualifies. Every entity row comes back, in its order and with its
+        index, duplicates included.
+
+        Args:
+            entity_df: Rows with the views' join keys and a time column.
+            features: References ``view:feature``, ``view@version:feature`` (a pinned
+                version: reproduces an old training set) or ``view:*``.
+            timestamp: The time column of ``entity_df`` (default: its only datetime one).
+            engine: ``duckdb`` (default, embedded) or ``dask`` (feature data larger than
+                memory); both give the same result.
+            full_names: Name columns ``view__feature`` instead of ``feature``.
+            progress: Show progress (Dask engine).
+
+        Returns:
+            A copy of ``entity_df`` with one column per feature. ``attrs["lineage"]``
+            names each view's version, fingerprint and materialization runs.
+
+        Raises:
+            DataError: A key or the time column is absent, or a key's type differs from
+                the stored one; the message names the column.
+            ConfigurationError: A reference names an unknown view, version or feature.
+        """
+        import pandas as pd
+
+        if engine not in ENGINES:
+            raise DataError(f"The engine must be one of {list(ENGINES)}. Got {engine!r}.")
+        time = self._entity_time(entity_df, timestamp)
+        stamps = _as_utc_naive(entity_df[time], f"entity_df.{time}")
+        wanted = self._resolve(features)
+        out = entity_df.copy()
+        lineage: dict[str, Any] = {"features": list(features), "engine": engine, "views": {}}
+        for (view, version), names in wanted.items():
+            record = self.registry.version(view, version)
+            definition = record["definition"]
+            keys = definition["entity"]["join_keys"]
+            absent = [k for k in keys if k not in entity_df.columns]
+            if absent:
+                raise DataError(
+                    f"entity_df lacks the join key(s) {absent} of the feature view "
+                    f"{view!r}. Columns: {list(entity_df.columns)}."
+                )
+            if not record["materializations"]:
+                raise ConfigurationError(
+                    f"The feature view {view!r} version {version} has never been "
+                    f"materialized. Run FeatureStore.materialize({view!r}) first."
+                )
+            ttl = (
+                None
+                if definition["ttl_seconds"] is None
+                else dt.timedelta(seconds=definition["ttl_seconds"])
+            )
+            folder = self._version_dir(view, version)
+            since = None
+            if stamps.notna().any():
+                low = stamps.min() - (ttl or dt.timedelta(0))
+                since = None if ttl is None else low.to_datetime64()
+            files = partition_files(
+                folder, since, stamps.max().to_datetime64() if stamps.notna().any() else None
+            )
+            dtypes = self._dtypes(folder)
+            left = pd.DataFrame({k: entity_df[k].to_numpy() for k in keys})
+            for k in keys:
+                left[k] = self._key_as_stored(left[k], dtypes.get(k), k, view)
+            left[TS] = stamps.to_numpy()
+            found = point_in_time(
+                left,
+                files,
+                keys=keys,
+                time=definition["timestamp"],
+                features=names,
+                ttl=ttl,
+                dtypes=dtypes,
+                engine=engine,
+                progress=progress,
+            )
+            for name in names:
+                column = f"{view}__{name}" if full_names else name
+                if column in out.columns:
+                    raise DataError(
+                        f"The feature {name!r} of {view!r} would overwrite the column "
+                        f"{column!r} of entity_df or of another view; pass full_names=True."
+                    )
+                out[column] = found[name].to_numpy()
+                out[column] = out[column].astype(found[name].dtype)
+            lineage["views"][view] = {
+                "version": version,
+                "fingerprint": record["fingerprint"],
+                "source_sha256": record["source"]["sha256"],
+                "runs": [r["run"] for r in record["materializations"]],
+            }
+        out.attrs["lineage"] = lineage
+        return out
+
+    @staticmethod
+    def _entity_time(entity_df: pd.DataFrame, timestamp: str | None) -> str:
+        import pandas as pd
+
+        if timestamp is not None:
+            if timestamp not in entity_df.columns:
+                raise DataError(
+                    f"entity_df has no time column {timestamp!r}. "
+                    f"Columns: {list(entity_df.columns)}."
+                )
+            return timestamp
+        times = [
+            str(c)
+            for c in entity_df.columns
+            if pd.api.types.is_datetime64_any_dtype(entity_df[c].dtype)
+        ]
+        if len(times) != 1:
+            raise DataError(
+                f"Name the time column of entity_df with timestamp=...; it has "
+                f"{len(times)} datetime columns {times}."
+            )
+        return times[0]
+
+    @staticmethod
+    def _dtypes(folder: Path) -> dict[str, Any]:
+        import pyarrow.parquet as pq
+
+        files = partition_files(folder)
+        if not files:
+            return {}
+        empty = pq.read_schema(files[0]).empty_table().to_pandas()
+        return dict(empty.dtypes.items())
+
+    @staticmethod
+    def _key_as_stored(values: pd.Series, dtype: Any, key: str, view: str) -> pd.Series:
+        import pandas as pd
+
+        if dtype is None:
+            return values
+        numeric_stored = pd.api.types.is_numeric_dtype(dtype)
+        if numeric_stored != pd.api.types.is_numeric_dtype(values.dtype) and values.notna().any():
+            raise DataError(
+                f"entity_df.{key} holds {values.dtype} values but the feature view {view!r} "
+                f"stores {key} as {dtype}; convert the column first."
+            )
+        try:
+            return values.astype(dtype)
+        except (ValueError, TypeError):
+            return values
+
+    # -- online ----------------------------------------------------------------------
+
+    def materialize_online(self, view: str, version: int | None = None) -> dict[str, Any]:
+        """Load the latest stored row per key of a view version into the online store.
+
+        Returns:
+            What was loaded: view, version, rows.
+        """
+        import pandas as pd
+
+        record = self.registry.version(view, version)
+        folder = self._version_dir(view, record["version"])
+        files = partition_files(folder)
+        if not files:
+            raise ConfigurationError(
+                f"The feature view {view!r} version {record['version']} has no stored "
+                f"rows. Run FeatureStore.materialize({view!r}) first."
+            )
+        definition = record["definition"]
+        keys, time = definition["entity"]["join_keys"], definition["timestamp"]
+        frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        frame = latest_rows(frame, keys, time)
+        created = definition["created_timestamp"]
+        if created:
+            frame = frame.drop(columns=created)
+        table = f"{view}__v{record['version']}"
+        rows = write_table(self.online_path, table, frame, keys, time)
+        booleans = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)]
+        info = {"table": table, "rows": rows, "booleans": booleans}
+        self.registry.set_online(view, record["version"], info)
+        self._online.clear()
+        return {"view": view, "version": record["version"], "rows": rows}
+
+    def _online_plan(self, features: tuple[str, ...]) -> list[Any]:
+        """Per view version: its online table and the features asked of it (cached until
+        the registry changes)."""
+        stamp = self.registry.path.stat().st_mtime_ns if self.registry.path.exists() else 0
+        cached = self._online.get(features)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        chosen: dict[tuple[str, int], list[str]] = {}
+        records: dict[tuple[str, int], dict[str, Any]] = {}
+        for reference in features:
+            ref = _parse(reference)
+            number = ref.version or self.registry.online_version(ref.view)
+            if number is None:
+                raise ConfigurationError(
+                    f"The feature view {ref.view!r} is not in the online store. Run "
+                    f"FeatureStore.materialize_online({ref.view!r}) first."
+                )
+            record = records.setdefault((ref.view, number), self.registry.version(ref.view, number))
+            if not record["online"]:
+                raise ConfigurationError(
+                    f"Version {number} of {ref.view!r} is not in the online store."
+                )
+            names = record["definition"]["feature_names"]
+            wanted = names if ref.feature == "*" else [ref.feature]
+            if any(n not in names for n in wanted):
+                raise ConfigurationError(
+                    f"The feature view {ref.view!r} has no feature {ref.feature!r}. "
+                    f"Features: {names}."
+                )
+            bucket = chosen.setdefault((ref.view, number), [])
+            bucket.extend(n for n in wanted if n not in bucket)
+        plan = []
+        for (view, number), names in chosen.items():
+            definition = records[(view, number)]["definition"]
+            ttl = definition["ttl_seconds"]
+            table = OnlineTable(
+                self.online_path,
+                records[(view, number)]["online"]["table"],
+                definition["entity"]["join_keys"],
+                names,
+                None if ttl is None else int(ttl * 1e9),
+                records[(view, number)]["online"]["booleans"],
+            )
+            plan.append((view, number, table, names))
+        self._online[features] = (stamp, plan)
+        return plan
+
+    def get_online_features(
+        self,
+        entity_rows: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+        features: Sequence[str],
+        *,
+        at: Any = None,
+    ) -> OnlineFeatures:
+        """The latest feature values of some entities, as the online store holds them.
+
+        A value older than its view's TTL at ``at`` (default: now, UTC) comes back as
+        None, as does an entity the store does not know. Values are those the offline
+        store holds (the same transformations): training and serving agree.
+
+        Args:
+            entity_rows: Join-key values, as ``{"key": [..]}`` or ``[{"key": ..}, ..]``.
+            features: References ``view:feature`` or ``view:*``.
+            at: The time the TTL is measured from.
+
+        Returns:
+            :class:`OnlineFeatures`: keys and features as lists, in request order.
+        """
+        if isinstance(entity_rows, Mapping):
+            columns = {k: list(v) for k, v in entity_rows.items()}
+        else:
+            names = list(entity_rows[0]) if entity_rows else []
+            columns = {k: [row[k] for row in entity_rows] for k in names}
+        at_ns = _time.time_ns() if at is None else _timestamp(at, "at").value
+        out: dict[str, list[Any]] = {k: list(v) for k, v in columns.items()}
+        native = {k: [_native(v) for v in values] for k, values in columns.items()}
+        versions: dict[str, int] = {}
+        for view, number, table, names in self._online_plan(tuple(features)):
+            absent = [k for k in table.keys if k not in columns]
+            if absent:
+                raise DataError(
+                    f"entity_rows lack the join key(s) {absent} of the feature view {view!r}."
+                )
+            ids = list(zip(*(native[k] for k in table.keys), strict=True))
+            values = table.read(ids, at_ns)
+            empty = (None,) * len(names)
+            rows = [v or empty for v in values]
+            by_column = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+            for name, column in zip(names, by_column, strict=True):
+                out[name] = list(column)
+            versions[view] = number
+        return OnlineFeatures(out, versions)
+
+    # -- overview --------------------------------------------------------------------
+
+    def list_views(self) -> pd.DataFrame:
+        """Registered views: current version, versions, rows stored, online version."""
+        import pandas as pd
+
+        rows = []
+        for name, entry in sorted(self.registry.read()["views"].items()):
+            current = next(v for v in entry["versions"] if v["version"] == entry["current"])
+            runs = current["materializations"]
+            rows.append(
+                {
+                    "view": name,
+                    "version": entry["current"],
+                    "versions": len(entry["versions"]),
+                    "features": len(current["definition"]["feature_names"]),
+                    "runs": len(runs),
+                    "last_run": runs[-1]["at"] if runs else None,
+                    "online_version": entry.get("online"),
+                    "fingerprint": current["fingerprint"][:12],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def lineage(self, view: str, version: int | None = None) -> dict[str, Any]:
+        """A version's record: definition, source (and content hash), runs, online load."""
+        return self.registry.version(view, version)
+
+
+def _native(value: Any) -> Any:
+    """A value sqlite3 can bind (numpy scalars become Python ones)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, str | bytes) else value
