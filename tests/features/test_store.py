@@ -506,3 +506,187 @@ def test_definitions_from_the_projects_features_py(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("raise RuntimeError('typo')\n")
     with pytest.raises(ConfigurationError, match=r"broken\.py failed to run: RuntimeError"):
         load_definitions(tmp_path / "broken.py")
+
+
+# ---------------------------------------------------------------- edge cases found in review
+
+
+def test_categorical_keys_and_features_round_trip(engine: str) -> None:
+    rows = pd.DataFrame(
+        {
+            "k": pd.Categorical(["a", "b", "a"]),
+            "t": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"]),
+            "color": pd.Categorical(["red", "red", "blue"]),
+        }
+    )
+    store = FeatureStore(
+        [FeatureView("c", Entity("e", "k"), Source.frame(rows, "c"), "t", ["color"])]
+    )
+    store.materialize("c", progress=False)
+    entity = pd.DataFrame(
+        {
+            "k": pd.Categorical(["a", "b", "a"]),
+            "when": pd.to_datetime(["2024-01-02"] * 2 + ["2024-02-02"]),
+        }
+    )
+    out = store.get_historical_features(entity, ["c:color"], engine=engine, progress=False)
+    assert out["color"].tolist() == ["red", "red", "blue"]
+
+
+def test_superseded_rows_never_reach_lags_or_windows(engine: str) -> None:
+    rows = pd.DataFrame(
+        {
+            "k": ["a", "a", "a"],
+            "t": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02"]),
+            "made": pd.to_datetime(["2024-01-05", None, "2024-01-02"]),  # unknown = oldest
+            "x": [10.0, 1.0, 5.0],
+        }
+    )
+    view = FeatureView(
+        "s",
+        Entity("e", "k"),
+        Source.frame(rows, "s"),
+        "t",
+        ["x"],
+        transformations=[Lag("x"), Window("x", 3, "sum"), Window("x", 3, "count")],
+        created_timestamp="made",
+    )
+    store = FeatureStore([view])
+    run = store.materialize("s", progress=False)
+    assert run["superseded"] == 1
+    entity = pd.DataFrame({"k": ["a", "a"], "when": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+    out = store.get_historical_features(entity, ["s:*"], engine=engine, progress=False)
+    assert out["x"].tolist() == [10.0, 5.0]
+    assert np.isnan(out["x_lag1"].iloc[0]) and out["x_lag1"].iloc[1] == 10.0
+    assert out["x_3d_sum"].tolist() == [0.0, 10.0] and out["x_3d_count"].tolist() == [0.0, 1.0]
+
+
+def test_custom_closures_and_the_country_setting_are_part_of_the_version(tmp_path: Path) -> None:
+    from workbench._settings import resolve_settings
+
+    rows = _rows(entities=1, days=5, keep=1.0)
+
+    def scaled(factor: float) -> Custom:
+        return Custom(lambda f: f["sales"] * factor, "scaled")
+
+    def view(factor: float) -> FeatureView:
+        return _view(rows, transformations=[scaled(factor), Calendar(features=("is_holiday",))])
+
+    settings_it = resolve_settings(tmp_path)
+    first = FeatureStore([view(2.0)], settings=settings_it).apply()[0]["version"]
+    second = FeatureStore([view(3.0)], settings=settings_it).apply()[0]["version"]
+    assert (first, second) == (1, 2)  # same source code, another closed-over value
+    import dataclasses
+
+    settings_us = dataclasses.replace(settings_it, country="US")
+    third = FeatureStore([view(3.0)], settings=settings_us).apply()[0]
+    assert third["version"] == 3 and third["definition"]["country"] == "US"
+
+
+def test_a_month_with_only_nulls_in_a_text_column(engine: str) -> None:
+    rows = pd.DataFrame(
+        {
+            "k": ["a", "a"],
+            "t": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+            "s": pd.Series([None, "x"], dtype=object),
+            "n": [None, 5],
+        }
+    )
+    store = FeatureStore(
+        [FeatureView("m", Entity("e", "k"), Source.frame(rows, "m"), "t", ["s", "n"])]
+    )
+    store.materialize("m", progress=False)
+    entity = pd.DataFrame({"k": ["a", "a"], "when": pd.to_datetime(["2024-01-02", "2024-02-02"])})
+    out = store.get_historical_features(entity, ["m:*"], engine=engine, progress=False)
+    assert out["s"].isna().iloc[0] and out["s"].iloc[1] == "x"
+
+
+def test_null_and_fractional_integer_keys_match_nothing(engine: str) -> None:
+    rows = pd.DataFrame(
+        {"k": [1, 2, 3], "t": pd.to_datetime(["2024-01-01"] * 3), "x": [1.0, 2.0, 3.0]}
+    )
+    store = FeatureStore([FeatureView("i", Entity("e", "k"), Source.frame(rows, "i"), "t", ["x"])])
+    store.materialize("i", progress=False)
+    for keys in ([1.0, np.nan, 3.0], pd.array([1, None, 3], dtype="Int64"), [1.0, 2.5, 3.0]):
+        entity = pd.DataFrame({"k": keys, "when": pd.Timestamp("2024-01-02")})
+        out = store.get_historical_features(entity, ["i:x"], engine=engine, progress=False)
+        assert out["x"].iloc[0] == 1.0 and np.isnan(out["x"].iloc[1]) and out["x"].iloc[2] == 3.0
+
+
+def test_big_integers_stay_exact_next_to_nulls(engine: str) -> None:
+    big = 2**53 + 1
+    rows = pd.DataFrame({"k": ["a"], "t": pd.to_datetime(["2024-01-01"]), "n": [big]})
+    store = FeatureStore([FeatureView("b", Entity("e", "k"), Source.frame(rows, "b"), "t", ["n"])])
+    store.materialize("b", progress=False)
+    entity = pd.DataFrame({"k": ["a", "z"], "when": pd.Timestamp("2024-01-02")})
+    out = store.get_historical_features(entity, ["b:n"], engine=engine, progress=False)
+    assert str(out["n"].dtype) == "Int64" and out["n"].iloc[0] == big and out["n"].isna().iloc[1]
+
+
+def test_custom_results_in_another_order_are_aligned_by_label() -> None:
+    rows = pd.DataFrame(
+        {
+            "k": ["a", "a", "b", "b"],
+            "t": pd.to_datetime(["2024-01-01", "2024-01-02"] * 2),
+            "x": [1.0, 2.0, 10.0, 20.0],
+        }
+    )
+
+    def previous(frame: pd.DataFrame) -> pd.Series:
+        return frame.sort_values("t").groupby("k")["x"].shift(1)  # rows reordered
+
+    view = FeatureView(
+        "o", Entity("e", "k"), Source.frame(rows, "o"), "t", ["x"], [Custom(previous, "prev")]
+    )
+    frame, _ = view.compute(rows, "IT")
+    assert frame.loc[frame["k"] == "b", "prev"].tolist()[1] == 10.0
+    assert np.isnan(frame.loc[frame["k"] == "b", "prev"].tolist()[0])
+
+
+def test_calendar_days_are_local_to_the_source_time_zone() -> None:
+    rows = pd.DataFrame(
+        {
+            "k": ["a"],
+            "t": pd.to_datetime(["2024-01-01 00:30"]).tz_localize("Europe/Rome"),  # 23:30 UTC
+            "x": [1.0],
+        }
+    )
+    view = FeatureView("z", Entity("e", "k"), Source.frame(rows, "z"), "t", ["x"], [Calendar()])
+    frame, _ = view.compute(rows, "IT")
+    assert frame[["day_of_week", "month", "is_holiday"]].iloc[0].tolist() == [0, 1, True]
+    assert frame["t"].iloc[0] == pd.Timestamp("2023-12-31 23:30")  # stored in UTC
+
+
+def test_online_datetimes_and_times_before_an_event() -> None:
+    rows = pd.DataFrame(
+        {
+            "k": ["a"],
+            "t": pd.to_datetime(["2024-01-02"]),
+            "seen": pd.to_datetime(["2023-12-31 10:00"]),
+            "ok": [True],
+        }
+    )
+    store = FeatureStore(
+        [FeatureView("d", Entity("e", "k"), Source.frame(rows, "d"), "t", ["seen", "ok"])]
+    )
+    store.materialize("d", progress=False)
+    store.materialize_online("d")
+    now = store.get_online_features({"k": ["a"]}, ["d:*"], at="2024-01-03").to_dict()
+    assert now["seen"] == [pd.Timestamp("2023-12-31 10:00")] and now["ok"] == [True]
+    before = store.get_online_features({"k": ["a"]}, ["d:seen"], at="2024-01-01").to_dict()
+    assert before["seen"] == [None]  # not known yet at that time, as offline says
+
+
+def test_concurrent_materializations_of_one_month_keep_every_row() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stamps = pd.date_range("2024-01-01", "2024-01-31 23:00", freq="h")
+    rows = pd.DataFrame({"k": np.repeat(["a", "b"], len(stamps)), "t": np.tile(stamps, 2)})
+    rows["x"] = np.arange(len(rows), dtype=float)
+    store = FeatureStore([FeatureView("r", Entity("e", "k"), Source.frame(rows, "r"), "t", ["x"])])
+    store.apply()
+    halves = [("2024-01-01", "2024-01-15 23:00"), ("2024-01-16", "2024-01-31 23:00")]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda r: store.materialize("r", *r, progress=False), halves))
+    stored = pd.read_parquet(store.root / "offline" / "r" / "v1" / "2024-01" / "part.parquet")
+    assert len(stored) == len(rows)

@@ -183,8 +183,15 @@ class Transformation:
     outputs: tuple[str, ...] = ()
 
     def apply(
-        self, frame: pd.DataFrame, keys: Sequence[str], time: str, country: str
+        self,
+        frame: pd.DataFrame,
+        keys: Sequence[str],
+        time: str,
+        country: str,
+        zones: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
+        """Add the outputs. ``zones``: the source time zone of each datetime column that
+        had one (the column itself now holds UTC)."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
@@ -198,13 +205,15 @@ class Calendar(Transformation):
 
     Outputs any of ``day_of_week`` (Monday = 0), ``month``, ``is_weekend`` and
     ``is_holiday`` (a national holiday of ``country``, by default the ``country``
-    setting), each prefixed by ``prefix``.
+    setting), each prefixed by ``prefix``. Days are local: in ``tz`` when given, else in
+    the source column's own time zone (UTC when it had none).
     """
 
     column: str | None = None
     features: tuple[str, ...] = CALENDAR_OUTPUTS
     country: str | None = None
     prefix: str = ""
+    tz: str | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.features) - set(CALENDAR_OUTPUTS))
@@ -218,22 +227,39 @@ class Calendar(Transformation):
         return tuple(self.prefix + f for f in self.features)
 
     def apply(
-        self, frame: pd.DataFrame, keys: Sequence[str], time: str, country: str
+        self,
+        frame: pd.DataFrame,
+        keys: Sequence[str],
+        time: str,
+        country: str,
+        zones: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
+        import pandas as pd
+
         from workbench.features._calendar import add_calendar_features
 
         column = self.column or time
-        marked = add_calendar_features(frame, column, country=self.country or country)
-        times = marked[column].dt
+        times = frame[column]
+        zone = self.tz or (zones or {}).get(column)
+        if zone is not None and times.dt.tz is None:  # UTC now: back to local days
+            times = times.dt.tz_localize("UTC").dt.tz_convert(zone).dt.tz_localize(None)
+        known = times.notna()
+        marked = add_calendar_features(
+            pd.DataFrame({"t": times[known]}), "t", country=self.country or country
+        )
         values = {
             "day_of_week": marked["day_of_week"],
-            "month": times.month.astype("int64"),
+            "month": marked["t"].dt.month.astype("int64"),
             "is_weekend": marked["day_of_week"] >= 5,
             "is_holiday": marked["is_holiday"],
         }
         out = frame.copy()
         for feature in self.features:
-            out[self.prefix + feature] = values[feature].to_numpy()
+            column_values = values[feature].reindex(frame.index)
+            if not known.all():  # an unknown day has unknown calendar features
+                nullable = "boolean" if column_values.dtype == object else "Int64"
+                column_values = column_values.astype(nullable)
+            out[self.prefix + feature] = column_values
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -243,6 +269,7 @@ class Calendar(Transformation):
             "features": list(self.features),
             "country": self.country,
             "prefix": self.prefix,
+            "tz": self.tz,
         }
 
 
@@ -263,7 +290,12 @@ class Lag(Transformation):
         return (self.name or f"{self.column}_lag{self.periods}",)
 
     def apply(
-        self, frame: pd.DataFrame, keys: Sequence[str], time: str, country: str
+        self,
+        frame: pd.DataFrame,
+        keys: Sequence[str],
+        time: str,
+        country: str,
+        zones: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         out = frame.copy()
         grouped = out.groupby(list(keys), sort=False, observed=True)[self.column]
@@ -296,7 +328,12 @@ class Window(Transformation):
         return (self.name or f"{self.column}_{self.days}d_{self.agg}",)
 
     def apply(
-        self, frame: pd.DataFrame, keys: Sequence[str], time: str, country: str
+        self,
+        frame: pd.DataFrame,
+        keys: Sequence[str],
+        time: str,
+        country: str,
+        zones: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         return add_trailing(
             frame,
@@ -323,8 +360,12 @@ class Custom(Transformation):
     """A user function ``func(rows) -> DataFrame | Series`` giving the ``outputs``.
 
     ``rows`` are sorted by entity keys and event time; the function must use only each
-    row's own and earlier values (the store cannot check a function for look-ahead). Its
-    source code is part of the view's fingerprint, so editing it makes a new version.
+    row's own and earlier values (the store cannot check a function for look-ahead). A
+    result with the same index labels in another order is aligned by label; otherwise
+    it is taken in row order. The view's fingerprint covers the function's code, its
+    default arguments, and the values it closes over or reads from module globals
+    (functions among them, recursively), so changing any of these makes a new version;
+    a change inside an imported library is not seen.
     """
 
     func: Callable[[pd.DataFrame], Any]
@@ -335,7 +376,12 @@ class Custom(Transformation):
         object.__setattr__(self, "outputs", _names(outputs))
 
     def apply(
-        self, frame: pd.DataFrame, keys: Sequence[str], time: str, country: str
+        self,
+        frame: pd.DataFrame,
+        keys: Sequence[str],
+        time: str,
+        country: str,
+        zones: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         import pandas as pd
 
@@ -355,20 +401,20 @@ class Custom(Transformation):
                 f"The transformation {name} did not return its outputs {missing}. "
                 f"It returned {list(result.columns)}."
             )
+        if not result.index.equals(frame.index) and result.index.sort_values().equals(
+            frame.index.sort_values()
+        ):  # same rows in another order (a groupby, a sort): align by label
+            result = result.reindex(frame.index)
         out = frame.copy()
         for column in self.outputs:
             out[column] = result[column].to_numpy()
         return out
 
     def describe(self) -> dict[str, Any]:
-        try:
-            code = inspect.getsource(self.func)
-        except (OSError, TypeError):
-            code = getattr(self.func, "__qualname__", repr(self.func))
         return {
             "type": "custom",
             "function": getattr(self.func, "__qualname__", repr(self.func)),
-            "code_sha256": hashlib.sha256(code.encode()).hexdigest(),
+            "code_sha256": _function_fingerprint(self.func),
             "outputs": list(self.outputs),
         }
 
@@ -440,7 +486,7 @@ class FeatureView:
             "source": self.source.identity(),
             "timestamp": self.timestamp,
             "created_timestamp": self.created_timestamp,
-            "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(),
+            "ttl_us": None if self.ttl is None else self.ttl // dt.timedelta(microseconds=1),
             "features": list(self.features),
             "transformations": [t.describe() for t in self.transformations],
             "feature_names": list(self.feature_names),
@@ -453,10 +499,14 @@ class FeatureView:
     def compute(self, rows: pd.DataFrame, country: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The view's feature rows from its source rows, and the rows it could not use.
 
-        Rows without a key or an event time cannot be placed in time: they are returned
-        apart with ``_reason``. Event times become UTC without a time zone when they had
-        one. Transformations see every usable row, so windows reach back before any
-        materialization range.
+        Rows without a key or an event time cannot be placed in time, and of several rows
+        with one key and event time only the latest created one counts (a missing created
+        time counts as oldest; without a created column, the last in source order): the
+        others are returned apart with ``_reason``, before any transformation sees them.
+        Transformations see every remaining row, so windows reach back before any
+        materialization range; calendar features use the source's own time zone. Event
+        times are then stored in UTC without a time zone, and categorical columns as
+        plain values.
 
         Raises:
             DataError: A column the view names is absent, or the event time is not a
@@ -473,27 +523,90 @@ class FeatureView:
                 f"Feature view {self.name!r}: columns {absent} are absent from its source "
                 f"{self.source.identity()}. Columns: {list(rows.columns)}."
             )
-        frame = rows.copy()
+        frame = rows.reset_index(drop=True)
+        zones: dict[str, str] = {}
         for column in filter(None, (self.timestamp, self.created_timestamp)):
+            zone = getattr(getattr(frame[column], "dt", None), "tz", None)
+            if zone is not None:
+                zones[column] = str(zone)
             frame[column] = _as_utc_naive(frame[column], f"{self.name}.{column}")
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.CategoricalDtype):
+                frame[column] = frame[column].astype(frame[column].cat.categories.dtype)
         no_time = frame[self.timestamp].isna()
         no_key = frame[list(self.keys)].isna().any(axis=1)
-        bad = no_time | no_key
-        rejected = rows[bad.to_numpy()].copy()
-        rejected["_reason"] = [
+        bad = (no_time | no_key).to_numpy()
+        reasons = [
             f"no event time ({self.timestamp} is empty)"
             if t
             else f"no entity key ({', '.join(self.keys)} empty)"
             for t in no_time[bad]
         ]
-        frame = frame[~bad].sort_values([*self.keys, self.timestamp], kind="stable")
+        rejected = rows.reset_index(drop=True)[bad].assign(_reason=reasons)
+        frame = frame[~bad]
+        order = [*self.keys, self.timestamp]
+        if self.created_timestamp:  # NaT first: an unknown created time is the oldest
+            frame = frame.sort_values(self.created_timestamp, kind="stable", na_position="first")
+        frame = frame.sort_values(order, kind="stable")
+        latest = ~frame.duplicated(order, keep="last")
+        if not latest.all():
+            superseded = rows.reset_index(drop=True).loc[frame.index[~latest.to_numpy()]]
+            superseded = superseded.assign(
+                _reason=f"superseded: a later-{'created' if self.created_timestamp else 'listed'} "
+                f"row has the same {', '.join(self.keys)} and {self.timestamp}"
+            )
+            rejected = pd.concat([rejected, superseded])
+            frame = frame[latest.to_numpy()]
         for step in self.transformations:
-            frame = step.apply(frame, self.keys, self.timestamp, country)
+            frame = step.apply(frame, self.keys, self.timestamp, country, zones=zones)
         columns = [*self.keys, self.timestamp]
         if self.created_timestamp:
             columns.append(self.created_timestamp)
         frame = frame[columns + list(self.feature_names)].reset_index(drop=True)
         return frame, pd.DataFrame(rejected).reset_index(drop=True)
+
+
+def _function_fingerprint(func: Any, seen: set[int] | None = None) -> str:
+    """A hash of what a function computes: code, constants, defaults, and the values of
+    the names it closes over or reads from its module (functions hashed recursively)."""
+    import types
+
+    seen = seen if seen is not None else set()
+    digest = hashlib.sha256()
+    if id(func) in seen:
+        return "recursive"
+    seen.add(id(func))
+    code = getattr(func, "__code__", None)
+    if code is None:  # a callable object, a builtin
+        digest.update(repr(func).encode())
+        return digest.hexdigest()
+
+    def add_code(c: types.CodeType) -> None:
+        digest.update(c.co_code)
+        digest.update(repr(c.co_names).encode())
+        for const in c.co_consts:
+            if isinstance(const, types.CodeType):
+                add_code(const)
+            else:
+                digest.update(repr(const).encode())
+
+    add_code(code)
+    digest.update(repr(getattr(func, "__defaults__", None)).encode())
+    digest.update(repr(getattr(func, "__kwdefaults__", None)).encode())
+    try:
+        names = inspect.getclosurevars(func)
+    except (TypeError, ValueError):
+        return digest.hexdigest()
+    for scope in (names.nonlocals, names.globals):
+        for name, value in sorted(scope.items()):
+            digest.update(name.encode())
+            if isinstance(value, types.ModuleType):
+                digest.update(value.__name__.encode())
+            elif callable(value) and hasattr(value, "__code__"):
+                digest.update(_function_fingerprint(value, seen).encode())
+            else:
+                digest.update(repr(value).encode())
+    return digest.hexdigest()
 
 
 def _as_utc_naive(series: pd.Series, where: str) -> pd.Series:

@@ -11,6 +11,7 @@ feature data larger than memory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -39,56 +40,52 @@ def write_partitions(
     *,
     keys: Sequence[str],
     time: str,
-    created: str | None,
     start: pd.Timestamp,
     end: pd.Timestamp,
     progress: bool = True,
-) -> tuple[dict[str, Any], pd.DataFrame]:
+) -> dict[str, Any]:
     """Write the rows of ``frame`` with ``start <= time <= end`` into monthly partitions.
 
-    Rows of the same months outside the range are kept; rows inside it are replaced, so
-    running the same materialization twice changes nothing. Of several rows with one key
-    and event time, the latest ``created`` (else the last in source order) is kept; the
-    others are returned, with ``_reason``, for the caller to keep.
+    ``frame`` holds one row per key and event time. Rows of the same months outside the
+    range are kept; rows inside it are replaced, so running the same materialization
+    twice changes nothing. One lock per version folder serializes concurrent runs, and
+    every partition of a run is written with the same Parquet schema.
 
     Returns:
-        What was written (rows, months) and the superseded rows.
+        What was written: rows and months.
     """
+    import fcntl
+
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
     times = frame[time]
     frame = frame[(times >= start) & (times <= end)]
-    order = [*keys, time, *([created] if created else [])]
-    frame = frame.reset_index(drop=True)
-    frame = frame.iloc[np.lexsort([frame[c].to_numpy() for c in reversed(order)])]
-    last = ~frame.duplicated([*keys, time], keep="last")
-    superseded = frame[~last].copy()
-    superseded["_reason"] = (
-        f"superseded: a later-{'created' if created else 'listed'} row has the same "
-        f"{', '.join(keys)} and {time}"
-    )
-    frame = frame[last]
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
     months = frame[time].to_numpy().astype("datetime64[M]")
     labels = np.unique(months)
     written = 0
-    for month in tqdm(labels, desc="materializing", unit="month", disable=not progress):
-        part = frame[months == month]
-        folder = root / str(month)[:7]
-        path = folder / "part.parquet"
-        if path.exists():
-            old = pd.read_parquet(path)
-            keep = (old[time] < start) | (old[time] > end)
-            part = pd.concat([old[keep], part], ignore_index=True)
-            part = part.sort_values([*keys, time], kind="stable")
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".part-{uuid.uuid4().hex}.parquet"
-        part.to_parquet(tmp, index=False)
-        tmp.replace(path)  # readers see the old file or the new one, never half
-        written += len(frame[months == month])
-    return {"rows": written, "months": [str(m)[:7] for m in labels]}, superseded.reset_index(
-        drop=True
-    )
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for month in tqdm(labels, desc="materializing", unit="month", disable=not progress):
+            part = frame[months == month]
+            written += len(part)
+            folder = root / str(month)[:7]
+            path = folder / "part.parquet"
+            if path.exists():
+                old = pd.read_parquet(path)
+                keep = (old[time] < start) | (old[time] > end)
+                part = pd.concat([old[keep], part], ignore_index=True)
+                part = part.sort_values([*keys, time], kind="stable")
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".part-{uuid.uuid4().hex}.parquet"
+            table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            pq.write_table(table, tmp)
+            tmp.replace(path)  # readers see the old file or the new one, never half
+    return {"rows": written, "months": [str(m)[:7] for m in labels]}
 
 
 def partition_files(
@@ -124,7 +121,8 @@ def point_in_time(
     """The features of each entity row as of its time, in the entity rows' order.
 
     Args:
-        entity: Rows with ``keys`` and a ``__ts`` column (UTC, no time zone), in order.
+        entity: Rows with ``keys`` (of the stored types) and a ``__ts`` column (UTC, no
+            time zone), in order.
         files: The view version's partition files that can hold matches.
         keys: Join keys.
         time: The view's event-time column.
@@ -135,21 +133,34 @@ def point_in_time(
         progress: Show a progress bar (Dask engine).
 
     Returns:
-        One row per entity row (same order, a fresh RangeIndex), the ``features``.
+        One row per entity row (same order, a fresh RangeIndex), the ``features``; integer
+        and boolean features with nulls as pandas' nullable types.
     """
     import pandas as pd
 
     if engine not in ENGINES:
         raise DataError(f"The engine must be one of {list(ENGINES)}. Got {engine!r}.")
+    rows = len(entity)
     left = entity[[*keys, TS]].reset_index(drop=True)
-    left.insert(0, ROW, np.arange(len(left), dtype=np.int64))
+    left.insert(0, ROW, np.arange(rows, dtype=np.int64))
+    # a row without a key or a time matches nothing: it is not sent to the engines
+    left = left[left[TS].notna() & left[list(keys)].notna().all(axis=1)]
+    for key in keys:
+        stored = dtypes.get(key)
+        if stored is None:
+            continue
+        if pd.api.types.is_integer_dtype(stored) and pd.api.types.is_float_dtype(left[key]):
+            left = left[left[key] == np.floor(left[key])]  # 1.5 matches no integer key
+        with contextlib.suppress(ValueError, TypeError):
+            left[key] = left[key].astype(stored)
     if not files or not len(left):
-        out = pd.DataFrame({f: pd.Series([None] * len(left), dtype=object) for f in features})
+        found = pd.DataFrame({f: pd.Series([], dtype=object) for f in features})
     elif engine == "duckdb":
-        out = _duckdb(left, files, keys, time, features, ttl)
+        found = _duckdb(left, files, keys, time, features, ttl)
     else:
-        out = _dask(left, files, keys, time, features, ttl, progress)
-    return _cast(out.reset_index(drop=True), dtypes)
+        found = _dask(left, files, keys, time, features, ttl, progress)
+    out = found.reindex(pd.RangeIndex(rows))[list(features)]
+    return _cast(out, dtypes)
 
 
 def _cast(frame: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
@@ -203,14 +214,27 @@ def _duckdb(
     sql = (
         f"SELECT e.{ROW}, {picked} FROM entity_rows e "
         f"ASOF LEFT JOIN (SELECT {columns} FROM "
-        f"read_parquet({file_list}, hive_partitioning = false)) f "
-        f"ON {on} AND e.{TS} >= f.{_quote(time)} ORDER BY e.{ROW}"
+        f"read_parquet({file_list}, hive_partitioning = false, union_by_name = true)) f "
+        f"ON {on} AND e.{TS} >= f.{_quote(time)}"
     )
     with duckdb.connect() as con:
         con.execute(f"SET threads TO {max(os.cpu_count() or 1, 1)}")
         con.register("entity_rows", left)
-        frame: pd.DataFrame = con.execute(sql).df()
-    return frame[list(features)]
+        table = con.sql(sql).to_arrow_table()
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_nullable)
+    return frame.astype({ROW: "int64"}).set_index(ROW)
+
+
+def _nullable(arrow_type: Any) -> Any:
+    """Integers and booleans stay exact next to nulls (pandas' nullable types)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    return None
 
 
 def _bucketed(frame: pd.DataFrame, keys: Sequence[str], buckets: int) -> pd.DataFrame:
@@ -230,9 +254,13 @@ def _asof(
 ) -> pd.DataFrame:
     import pandas as pd
 
-    placeable = left[TS].notna() & left[list(keys)].notna().all(axis=1)
-    left = left[placeable].sort_values(TS, kind="stable")
+    left = left.sort_values(TS, kind="stable")
     right = right.sort_values(time, kind="stable")
+    for column in features:  # exact integers and booleans next to the nulls to come
+        if pd.api.types.is_integer_dtype(right[column].dtype):
+            right[column] = right[column].astype("Int64")
+        elif pd.api.types.is_bool_dtype(right[column].dtype):
+            right[column] = right[column].astype("boolean")
     merged = pd.merge_asof(
         left[[ROW, *keys, TS]],
         right[[*keys, time, *features]],
@@ -260,11 +288,10 @@ def _dask(
     dd = require("dask.dataframe", feature="the Dask point-in-time engine")
     from workbench._progress import compute_with_progress
 
-    rows = len(left)
     right = dd.read_parquet(list(files), columns=[*keys, time, *features])
     buckets = max(right.npartitions, 1)
     right = right.map_partitions(_bucketed, keys, buckets)
-    lazy = dd.from_pandas(_bucketed(left, keys, buckets), npartitions=min(buckets, rows))
+    lazy = dd.from_pandas(_bucketed(left, keys, buckets), npartitions=min(buckets, len(left)))
     # Both sides split on the same bucket numbers: partition i holds the same keys.
     right = right.shuffle("__bucket", npartitions=buckets)
     lazy = lazy.shuffle("__bucket", npartitions=buckets)
@@ -275,6 +302,5 @@ def _dask(
     parts = compute_with_progress(
         joined.to_delayed(), desc="point-in-time join", unit="bucket", show=progress
     )
-    found = pd.concat(parts, ignore_index=True).set_index(ROW)
-    out: pd.DataFrame = found.reindex(pd.RangeIndex(rows))[list(features)]
-    return out
+    found: pd.DataFrame = pd.concat(parts, ignore_index=True).set_index(ROW)
+    return found

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["OnlineTable", "latest_rows", "write_table"]
 
 EVENT = "__event_ns"
+_BINDABLE = (type(None), int, float, str, bytes)
 
 
 def _quote(name: str) -> str:
@@ -43,8 +44,16 @@ def write_table(path: Path, table: str, frame: pd.DataFrame, keys: Sequence[str]
     rows = pd.DataFrame({k: frame[k] for k in keys})
     rows[EVENT] = frame[time].to_numpy().astype("datetime64[ns]").astype(np.int64)
     for column in features:
-        rows[column] = frame[column]
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):  # as ns, restored on read
+            stamps = values.astype("datetime64[ns]")
+            ns = pd.Series(stamps.to_numpy().astype(np.int64), index=values.index)
+            values = ns.astype(object).where(stamps.notna(), None)
+        rows[column] = values
     rows = rows.astype(object).where(rows.notna(), None)
+    for column in rows.columns:  # sqlite3 binds None, int, float, str and bytes only
+        if rows[column].map(lambda v: not isinstance(v, _BINDABLE)).any():
+            rows[column] = rows[column].map(lambda v: v if isinstance(v, _BINDABLE) else str(v))
     columns = ", ".join(_quote(c) for c in rows.columns)
     marks = ", ".join("?" for _ in rows.columns)
     staging = f"{table}__staging"
@@ -76,11 +85,13 @@ class OnlineTable:
         features: Sequence[str],
         ttl_ns: int | None,
         booleans: Sequence[str] = (),
+        datetimes: Sequence[str] = (),
     ):
         self.keys = tuple(keys)
         self.features = tuple(features)
         self.ttl_ns = ttl_ns
         self.booleans = {i for i, f in enumerate(self.features) if f in set(booleans)}
+        self.datetimes = {i for i, f in enumerate(self.features) if f in set(datetimes)}
         self._local = threading.local()
         self._path = path
         self._select = (
@@ -96,7 +107,8 @@ class OnlineTable:
         return con
 
     def read(self, ids: Sequence[tuple[Any, ...]], at_ns: int) -> list[tuple[Any, ...] | None]:
-        """Feature values per requested key (None when absent or older than the TTL)."""
+        """Feature values per requested key: None when the key is absent, when its value
+        is older than the TTL at ``at_ns``, or when it was recorded after ``at_ns``."""
         if len(self.keys) == 1:
             where = f"{_quote(self.keys[0])} IN ({', '.join('?' * len(ids))})"
             params: list[Any] = [i[0] for i in ids]
@@ -110,14 +122,23 @@ class OnlineTable:
         n = len(self.keys)
         found: dict[tuple[Any, ...], tuple[Any, ...] | None] = {}
         for row in self._connection().execute(self._select + where, params):
-            if self.ttl_ns is not None and at_ns - row[n] > self.ttl_ns:
+            age = at_ns - row[n]
+            if age < 0 or (self.ttl_ns is not None and age > self.ttl_ns):
                 found[row[:n]] = None
                 continue
             values = row[n + 1 :]
-            if self.booleans:
-                values = tuple(
-                    bool(v) if i in self.booleans and v is not None else v
-                    for i, v in enumerate(values)
-                )
+            if self.booleans or self.datetimes:
+                values = tuple(self._restore(i, v) for i, v in enumerate(values))
             found[row[:n]] = values
         return [found.get(i) for i in ids]
+
+    def _restore(self, position: int, value: Any) -> Any:
+        if value is None:
+            return None
+        if position in self.booleans:
+            return bool(value)
+        if position in self.datetimes:
+            import pandas as pd
+
+            return pd.Timestamp(value)
+        return value

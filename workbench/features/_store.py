@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
+import logging
 import time as _time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ConfigurationError, DataError
 from workbench._settings import Settings, get_settings
-from workbench.features._definitions import FeatureView, _as_utc_naive, load_definitions
+from workbench.features._definitions import (
+    Calendar,
+    FeatureView,
+    _as_utc_naive,
+    load_definitions,
+)
 from workbench.features._offline import (
     ENGINES,
     TS,
@@ -28,6 +35,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["FeatureStore", "OnlineFeatures"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,11 +167,22 @@ class FeatureStore:
                 f"No feature view named {name!r}. Defined: {sorted(self.views)}."
             ) from None
 
+    def _definition(self, view: FeatureView) -> dict[str, Any]:
+        """The view's definition, with the ``country`` setting when a calendar uses it."""
+        definition = view.definition()
+        uses_setting = any(
+            isinstance(t, Calendar) and t.country is None for t in view.transformations
+        )
+        definition["country"] = self.settings.country if uses_setting else None
+        return definition
+
     def _register(self, view: FeatureView, rows: pd.DataFrame) -> dict[str, Any]:
         content = _frame_hash(rows)
-        fingerprint = hashlib.sha256(f"{view.fingerprint()}:{content}".encode()).hexdigest()
+        definition = self._definition(view)
+        text = json.dumps(definition, sort_keys=True, default=str)
+        fingerprint = hashlib.sha256(f"{text}:{content}".encode()).hexdigest()
         source = {**view.source.identity(), "sha256": content, "rows": len(rows)}
-        record, _ = self.registry.register(view.name, fingerprint, view.definition(), source)
+        record, _ = self.registry.register(view.name, fingerprint, definition, source)
         return record
 
     def apply(self, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -220,37 +240,50 @@ class FeatureStore:
         last = _timestamp(end, "end") if end is not None else times.max()
         if pd.notna(first) and pd.notna(last) and first > last:
             raise DataError(f"materialize: start {first} is after end {last}.")
+        if not record["materializations"] and (
+            (start is not None and first > times.min()) or (end is not None and last < times.max())
+        ):
+            _log.warning(
+                "%s version %s is new (%s): materializing only %s .. %s leaves its other "
+                "event times empty; run materialize without start/end to fill it.",
+                view,
+                record["version"],
+                record["reason"],
+                first,
+                last,
+            )
         run_id = uuid.uuid4().hex[:12]
         folder = self._version_dir(view, record["version"])
         written: dict[str, Any] = {"rows": 0, "months": []}
-        superseded = frame.iloc[:0]
         if len(frame) and pd.notna(first):
-            written, superseded = write_partitions(
+            written = write_partitions(
                 frame,
                 folder,
                 keys=definition.keys,
                 time=definition.timestamp,
-                created=definition.created_timestamp,
                 start=first,
                 end=last,
                 progress=progress,
             )
-        kept = pd.concat([rejected, superseded], ignore_index=True)
+        superseded = (
+            int(rejected["_reason"].str.startswith("superseded").sum()) if len(rejected) else 0
+        )
         rejected_path = None
-        if len(kept):
+        if len(rejected):
             rejected_path = folder / "_rejected" / f"run-{run_id}.parquet"
             rejected_path.parent.mkdir(parents=True, exist_ok=True)
-            kept.astype({c: str for c in kept.columns if kept[c].dtype == object}).to_parquet(
-                rejected_path, index=False
+            kept = rejected.astype(
+                {c: str for c in rejected.columns if rejected[c].dtype == object}
             )
+            kept.to_parquet(rejected_path, index=False)
         run = {
             "run": run_id,
             "start": None if pd.isna(first) else str(first),
             "end": None if pd.isna(last) else str(last),
             "rows": written["rows"],
             "months": written["months"],
-            "rejected": len(rejected),
-            "superseded": len(superseded),
+            "rejected": len(rejected) - superseded,
+            "superseded": superseded,
             "rejected_path": None if rejected_path is None else str(rejected_path),
             "source_sha256": record["source"]["sha256"],
         }
@@ -337,8 +370,8 @@ class FeatureStore:
                 )
             ttl = (
                 None
-                if definition["ttl_seconds"] is None
-                else dt.timedelta(seconds=definition["ttl_seconds"])
+                if definition["ttl_us"] is None
+                else dt.timedelta(microseconds=definition["ttl_us"])
             )
             folder = self._version_dir(view, version)
             since = None
@@ -351,7 +384,7 @@ class FeatureStore:
             dtypes = self._dtypes(folder)
             left = pd.DataFrame({k: entity_df[k].to_numpy() for k in keys})
             for k in keys:
-                left[k] = self._key_as_stored(left[k], dtypes.get(k), k, view)
+                self._check_key(left[k], dtypes.get(k), k, view)
             left[TS] = stamps.to_numpy()
             found = point_in_time(
                 left,
@@ -364,15 +397,17 @@ class FeatureStore:
                 engine=engine,
                 progress=progress,
             )
+            versions_asked = sum(1 for v, _ in wanted if v == view)
+            prefix = f"{view}@{version}" if versions_asked > 1 else view
             for name in names:
-                column = f"{view}__{name}" if full_names else name
+                column = f"{prefix}__{name}" if full_names else name
                 if column in out.columns:
                     raise DataError(
                         f"The feature {name!r} of {view!r} would overwrite the column "
-                        f"{column!r} of entity_df or of another view; pass full_names=True."
+                        f"{column!r} of entity_df or of another view"
+                        + ("; pass full_names=True." if not full_names else ".")
                     )
-                out[column] = found[name].to_numpy()
-                out[column] = out[column].astype(found[name].dtype)
+                out[column] = found[name].array  # by position, dtype kept (nullable ints)
             lineage["views"][view] = {
                 "version": version,
                 "fingerprint": record["fingerprint"],
@@ -416,21 +451,20 @@ class FeatureStore:
         return dict(empty.dtypes.items())
 
     @staticmethod
-    def _key_as_stored(values: pd.Series, dtype: Any, key: str, view: str) -> pd.Series:
+    def _check_key(values: pd.Series, dtype: Any, key: str, view: str) -> None:
+        """Numbers are not text: a key of the other kind could never match."""
         import pandas as pd
 
-        if dtype is None:
-            return values
-        numeric_stored = pd.api.types.is_numeric_dtype(dtype)
-        if numeric_stored != pd.api.types.is_numeric_dtype(values.dtype) and values.notna().any():
+        present = values.dropna()
+        if dtype is None or not len(present):
+            return
+        kind = pd.api.types.infer_dtype(present, skipna=True)
+        numeric = kind in ("integer", "floating", "mixed-integer-float", "decimal")
+        if pd.api.types.is_numeric_dtype(dtype) != numeric:
             raise DataError(
-                f"entity_df.{key} holds {values.dtype} values but the feature view {view!r} "
-                f"stores {key} as {dtype}; convert the column first."
+                f"entity_df.{key} holds {kind} values ({present.iloc[0]!r}) but the feature "
+                f"view {view!r} stores {key} as {dtype}; convert the column first."
             )
-        try:
-            return values.astype(dtype)
-        except (ValueError, TypeError):
-            return values
 
     # -- online ----------------------------------------------------------------------
 
@@ -460,7 +494,12 @@ class FeatureStore:
         table = f"{view}__v{record['version']}"
         rows = write_table(self.online_path, table, frame, keys, time)
         booleans = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)]
-        info = {"table": table, "rows": rows, "booleans": booleans}
+        datetimes = [
+            c
+            for c in frame.columns
+            if c != time and pd.api.types.is_datetime64_any_dtype(frame[c].dtype)
+        ]
+        info = {"table": table, "rows": rows, "booleans": booleans, "datetimes": datetimes}
         self.registry.set_online(view, record["version"], info)
         self._online.clear()
         return {"view": view, "version": record["version"], "rows": rows}
@@ -499,14 +538,15 @@ class FeatureStore:
         plan = []
         for (view, number), names in chosen.items():
             definition = records[(view, number)]["definition"]
-            ttl = definition["ttl_seconds"]
+            ttl = definition["ttl_us"]
             table = OnlineTable(
                 self.online_path,
                 records[(view, number)]["online"]["table"],
                 definition["entity"]["join_keys"],
                 names,
-                None if ttl is None else int(ttl * 1e9),
+                None if ttl is None else int(ttl) * 1000,
                 records[(view, number)]["online"]["booleans"],
+                records[(view, number)]["online"].get("datetimes", ()),
             )
             plan.append((view, number, table, names))
         self._online[features] = (stamp, plan)
@@ -521,9 +561,11 @@ class FeatureStore:
     ) -> OnlineFeatures:
         """The latest feature values of some entities, as the online store holds them.
 
-        A value older than its view's TTL at ``at`` (default: now, UTC) comes back as
-        None, as does an entity the store does not know. Values are those the offline
-        store holds (the same transformations): training and serving agree.
+        A value older than its view's TTL at ``at`` (default: now, UTC), or recorded
+        after ``at``, comes back as None, as does an entity the store does not know.
+        Values are the latest rows the offline store holds (the same transformations), so
+        at any ``at`` after the last materialized event the answer is the one
+        ``get_historical_features`` gives for that time.
 
         Args:
             entity_rows: Join-key values, as ``{"key": [..]}`` or ``[{"key": ..}, ..]``.
