@@ -15,6 +15,7 @@ PIP_TO_CONDA = {
     "dask[dataframe]": "dask",
     "pandera[pandas]": "pandera",
     "duckdb": "python-duckdb",
+    "xgboost-cpu": "py-xgboost-cpu",
 }
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$")
 

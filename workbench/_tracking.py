@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
+from workbench._sqlite import fast_sqlite
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -18,12 +19,14 @@ def mlflow_for(settings: Settings | None = None) -> ModuleType:
     """Return the ``mlflow`` module pointed at the settings' tracking and registry URI.
 
     The embedded default is a SQLite file under the project's ``.workbench`` folder; its
-    folder is created here so the first use needs no setup.
+    folder is created here so the first use needs no setup, and it is put in WAL mode
+    with cheap commits (see :mod:`workbench._sqlite`).
     """
     s = settings or get_settings()
     mlflow = require("mlflow", feature="experiment tracking")
     if s.tracking_uri.startswith("sqlite:///"):
         Path(s.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        fast_sqlite(s.tracking_uri)
     mlflow.set_tracking_uri(s.tracking_uri)
     mlflow.set_registry_uri(s.tracking_uri)
     return mlflow

@@ -1,0 +1,445 @@
+"""Studies on a real LocalCluster of 2 worker processes, tracked in MLflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+from optuna.trial import TrialState
+
+from workbench import ConfigurationError, DataError, WorkbenchError
+from workbench._settings import resolve_settings
+from workbench.tuning import (
+    Family,
+    Tuner,
+    TuningDashboard,
+    TuningJob,
+    available_families,
+    compare_runs,
+    family_figure,
+    param_figure,
+    study_figures,
+    tune,
+)
+from workbench.tuning import _study as study_module
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """Two worker processes, one thread each: the cluster every test here shares."""
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture
+def data() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "region": rng.choice(["n", "c", "s"], n),
+        }
+    )
+    frame["y"] = 3 * frame["x1"] - frame["x2"] + frame["region"].map({"n": 1, "c": 0, "s": -1})
+    frame["y"] += rng.normal(scale=0.3, size=n)
+    frame.loc[::17, "x2"] = np.nan  # preprocessing must cope
+    return frame
+
+
+def _states(result_or_study: object) -> dict[str, int]:
+    study = result_or_study.study() if hasattr(result_or_study, "study") else result_or_study
+    trials = study.get_trials(deepcopy=False)  # type: ignore[attr-defined]
+    return {s.name: sum(t.state == s for t in trials) for s in TrialState}
+
+
+def test_a_study_compares_families_and_tracks_every_trial(
+    client: Client, data: pd.DataFrame
+) -> None:
+    import mlflow
+
+    result = tune(
+        data,
+        "y",
+        families=["ridge", "lasso", "random_forest", "lightgbm"],
+        n_trials=8,
+        cv=3,
+        cluster=client,
+        study_name="families",
+        pruner=None,
+        progress=False,
+    )
+    assert result.n_complete == 8 and _states(result)["RUNNING"] == 0
+    assert result.best_family in {"ridge", "lasso", "random_forest", "lightgbm"}
+    assert result.best_value < 1.0  # the signal is linear with noise 0.3
+    assert result.trials.loc[result.trials["state"] == "COMPLETE", "worker"].notna().all()
+    predictions = result.best_model.predict(data.drop(columns="y"))
+    assert np.sqrt(np.mean((predictions - data["y"]) ** 2)) < 1.0
+
+    tracker = mlflow.MlflowClient()
+    children = tracker.search_runs(
+        [tracker.get_run(result.parent_run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'",
+    )
+    assert len(children) == 8
+    for run in children:
+        assert run.data.params["family"] == run.data.tags["family"]
+        assert run.info.status == "FINISHED"
+        assert {"rmse", "duration_s", "cv_rmse"} <= set(run.data.metrics)
+        assert len(tracker.get_metric_history(run.info.run_id, "cv_rmse")) == 3  # one per fold
+        assert run.data.tags["worker"]
+    parent = tracker.get_run(result.parent_run_id)
+    assert parent.data.metrics["best_rmse"] == pytest.approx(result.best_value)
+    assert parent.data.tags["best_family"] == result.best_family
+    logged = mlflow.search_logged_models(
+        experiment_ids=[tracker.get_run(result.parent_run_id).info.experiment_id],
+        filter_string=f"source_run_id = '{result.parent_run_id}'",
+        output_format="list",
+    )
+    assert [m.name for m in logged] == ["best_model"]
+    loaded = mlflow.pyfunc.load_model(f"runs:/{result.parent_run_id}/best_model")
+    assert len(loaded.predict(data.drop(columns="y").head(3))) == 3
+
+    runs = compare_runs(study="families")
+    assert len(runs[runs["tags.workbench.role"] != "study"]) == 8
+    assert family_figure(runs, "rmse").data
+    assert param_figure(runs, "ridge.alpha", "rmse").layout.title.text == "ridge.alpha vs rmse"
+    with pytest.raises(ConfigurationError, match="No metric 'nope'"):
+        family_figure(runs, "nope")
+
+
+def test_a_study_resumes_where_it_stopped(client: Client, data: pd.DataFrame) -> None:
+    first = tune(
+        data,
+        "y",
+        families=["ridge"],
+        n_trials=3,
+        cv=3,
+        cluster=client,
+        study_name="resume",
+        refit=False,
+        progress=False,
+    )
+    assert first.n_complete == 3
+    second = tune(
+        data,
+        "y",
+        families=["ridge"],
+        n_trials=5,
+        cv=3,
+        cluster=client,
+        study_name="resume",
+        refit=False,
+        progress=False,
+    )
+    assert second.n_complete == 5 and len(second.trials) == 5  # two more, not five
+    assert second.parent_run_id == first.parent_run_id  # the same MLflow parent run
+
+
+def test_an_objective_that_raises_fails_its_trial_and_the_study_goes_on(
+    client: Client, data: pd.DataFrame
+) -> None:
+    def flaky(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number % 3 == 1:
+            raise ValueError(f"broken input at trial {trial.number}")
+        return x**2
+
+    result = tune(
+        data, "y", objective=flaky, n_trials=4, cluster=client, study_name="flaky", progress=False
+    )
+    states = _states(result)
+    assert states["COMPLETE"] == 4 and states["FAIL"] >= 1 and states["RUNNING"] == 0
+    errors = result.trials.loc[result.trials["state"] == "FAIL", "error"]
+    assert errors.str.startswith("ValueError: broken input").all()
+
+
+def test_a_killed_worker_leaves_no_trial_running(
+    client: Client, data: pd.DataFrame, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pid"
+
+    def slow_once(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if trial.number == 0 and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            time.sleep(60)  # killed here
+        return x**2
+
+    def kill_when_started() -> None:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_started)
+    killer.start()
+    result = tune(
+        data,
+        "y",
+        objective=slow_once,
+        n_trials=4,
+        cluster=client,
+        study_name="killed",
+        progress=False,
+    )
+    killer.join()
+    states = _states(result)
+    assert states["COMPLETE"] == 4 and states["RUNNING"] == 0
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted the worker
+
+
+def test_stale_trials_of_a_crashed_run_are_retried(
+    client: Client, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(study_module, "GRACE_S", 2)
+    url = resolve_settings().optuna_storage
+    storage = study_module._storage(url)
+    study = optuna.create_study(study_name="crashed", storage=storage)
+    orphan = study.ask({"x": optuna.distributions.FloatDistribution(-1, 1)})
+    storage.record_heartbeat(orphan._trial_id)  # then its process "died"
+    time.sleep(3)
+
+    def square(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        return trial.suggest_float("x", -1, 1) ** 2
+
+    result = tune(
+        data,
+        "y",
+        objective=square,
+        n_trials=3,
+        cluster=client,
+        study_name="crashed",
+        progress=False,
+    )
+    states = _states(result)
+    assert (states["COMPLETE"], states["RUNNING"], states["FAIL"]) == (3, 0, 1)
+    retried = result.trials[result.trials["retried_from"] == orphan.number]
+    assert len(retried) == 1  # its parameters were run again
+
+
+def test_pruner_uses_folds_as_steps(client: Client, data: pd.DataFrame) -> None:
+    pruner = optuna.pruners.ThresholdPruner(upper=0.5)  # prune bad first folds at once
+    result = tune(
+        data,
+        "y",
+        families=["ridge", "lasso"],
+        n_trials=4,
+        cv=4,
+        cluster=client,
+        pruner=pruner,
+        study_name="pruned",
+        refit=False,
+        progress=False,
+    )
+    study = result.study()
+    for trial in study.get_trials(states=(TrialState.PRUNED,)):
+        assert min(trial.intermediate_values) == 0 and trial.intermediate_values[0] > 0.5
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        assert sorted(trial.intermediate_values) == [0, 1, 2, 3]
+
+
+def test_tuner_estimator_and_classification(client: Client) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    tuner = Tuner(
+        task="classification",
+        metric="roc_auc",
+        families=["logistic", "xgboost"],
+        n_trials=3,
+        cv=3,
+        cluster=client,
+        study_name="cancer",
+        progress=False,
+    )
+    tuner.fit(x, y)
+    assert tuner.result_.best_value > 0.95 and tuner.result_.direction == "maximize"
+    assert (tuner.predict(x.head(5)) == tuner.best_estimator_.predict(x.head(5))).all()
+    assert tuner.predict_proba(x.head(2)).shape == (2, 2)
+
+
+def test_gradient_boosting_libraries_have_spaces(client: Client, data: pd.DataFrame) -> None:
+    assert {"xgboost", "lightgbm", "catboost"} <= set(available_families("regression"))
+    result = tune(
+        data,
+        "y",
+        families=["xgboost", "lightgbm", "catboost"],
+        n_trials=3,
+        cv=2,
+        cluster=client,
+        study_name="boosters",
+        pruner=None,
+        refit=False,
+        progress=False,
+    )
+    assert result.n_complete == 3 and result.trials["family"].notna().all()
+
+
+def test_custom_family(client: Client, data: pd.DataFrame) -> None:
+    def suggest(trial: optuna.Trial) -> dict[str, float]:
+        return {"n_neighbors": trial.suggest_int("knn.n_neighbors", 2, 20)}
+
+    def build(params: dict[str, float], device: str, seed: int) -> object:
+        from sklearn.neighbors import KNeighborsRegressor
+
+        return KNeighborsRegressor(**params)
+
+    knn = Family("knn", "regression", suggest, build, scale=True)
+    result = tune(
+        data,
+        "y",
+        families=[knn, "ridge"],
+        n_trials=3,
+        cv=2,
+        cluster=client,
+        study_name="custom-family",
+        progress=False,
+    )
+    assert result.n_complete == 3
+
+
+def test_background_job_and_dashboard(client: Client, data: pd.DataFrame) -> None:
+    job = TuningJob(
+        data,
+        "y",
+        families=["ridge", "lasso"],
+        n_trials=4,
+        cv=2,
+        cluster=client,
+        study_name="live",
+        refit=False,
+    )
+    dashboard = TuningDashboard(job, interval=0.2)  # returns at once: the kernel is free
+    result = job.result(timeout=120)
+    time.sleep(0.5)  # its last refresh
+    dashboard.refresh()
+    assert dashboard.progress.value == dashboard.progress.max == 4
+    assert "best" in dashboard.best.value and f"{result.best_value:.6g}" in dashboard.best.value
+    for name in ("history", "parallel", "families"):
+        assert dashboard.figures[name].outputs, name
+    assert "<table" in dashboard.table.outputs[0]["data"]["text/html"]
+    assert len(job.outcomes) >= 4
+    figures = study_figures(result.study())  # the same figures from a finished study
+    assert {"history", "parallel", "families"} <= set(figures)
+
+
+def test_clear_errors(client: Client, data: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match=r"lacks columns \['nope'\]"):
+        tune(data, "nope", cluster=client, progress=False)
+    with pytest.raises(ConfigurationError, match="No regression family 'svm'"):
+        tune(data, "y", families=["svm"], cluster=client, progress=False)
+    with pytest.raises(ConfigurationError, match="No regression metric 'auc'"):
+        tune(data, "y", metric="auc", cluster=client, progress=False)
+    with pytest.raises(ConfigurationError, match="cluster must be"):
+        tune(data, "y", cluster="nowhere", progress=False)
+    with pytest.raises(DataError, match="2 missing values"):
+        tune(data.assign(y=data["y"].where(data.index > 1)), "y", cluster=client)
+
+    def always(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        raise RuntimeError("no luck")
+
+    with pytest.raises(WorkbenchError, match="No trial of study 'hopeless' completed"):
+        tune(
+            data,
+            "y",
+            objective=always,
+            n_trials=2,
+            cluster=client,
+            study_name="hopeless",
+            progress=False,
+        )
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(data: pd.DataFrame) -> None:
+    if study_module._gpu_count():  # on a GPU machine, benchmarks/gpu_check.sh covers it
+        assert study_module._gpu_count() > 0
+        return
+    with pytest.raises(ConfigurationError, match="cluster='cuda' needs NVIDIA GPUs"):
+        tune(data, "y", cluster="cuda", progress=False)
+
+
+def test_a_real_mlflow_server(client: Client, data: pd.DataFrame, tmp_path: Path) -> None:
+    import dataclasses
+
+    import httpx
+    import mlflow
+
+    from workbench.serving._process import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        settings = dataclasses.replace(resolve_settings(), tracking_uri=url)
+        result = tune(
+            data,
+            "y",
+            families=["ridge"],
+            n_trials=3,
+            cv=2,
+            cluster=client,
+            study_name="served",
+            settings=settings,
+            progress=False,
+        )
+        tracker = mlflow.MlflowClient(url)
+        parent = tracker.get_run(result.parent_run_id)
+        children = tracker.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'",
+        )
+        assert len(children) == 3 and all(r.info.status == "FINISHED" for r in children)
+        model = mlflow.pyfunc.load_model(f"runs:/{result.parent_run_id}/best_model")
+        assert len(model.predict(data.drop(columns="y").head(2))) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

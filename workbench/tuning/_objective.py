@@ -1,0 +1,213 @@
+"""What one trial computes: a family's pipeline, cross-validated, fold by fold.
+
+Runs on Dask workers; everything here is picklable and imports lazily.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench._exceptions import ConfigurationError, DataError
+from workbench.tuning._spaces import Family
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["METRICS", "Metric", "TuningSpec", "build_pipeline", "cross_validate", "metric_for"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A score of predictions: its name, direction and how it is computed.
+
+    Attributes:
+        name: Name in MLflow and in Optuna's user attributes.
+        direction: ``minimize`` or ``maximize``.
+        func: ``func(y_true, y_pred) -> float``.
+        proba: ``y_pred`` is the positive-class probability (binary) or the class
+            probabilities (multiclass) instead of the predicted label.
+    """
+
+    name: str
+    direction: str
+    func: Callable[[Any, Any], float]
+    proba: bool = False
+
+
+def _rmse(y: Any, p: Any) -> float:
+    return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
+
+
+def _sk_metric(name: str, **kwargs: Any) -> Callable[[Any, Any], float]:
+    def score(y: Any, p: Any) -> float:
+        from sklearn import metrics
+
+        return float(getattr(metrics, name)(y, p, **kwargs))
+
+    score.__qualname__ = name
+    return score
+
+
+def _mape(y: Any, p: Any) -> float:
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    nonzero = y != 0
+    return float(np.mean(np.abs((y - p)[nonzero] / y[nonzero])))
+
+
+#: Built-in metrics by task.
+METRICS: dict[str, dict[str, Metric]] = {
+    "regression": {
+        "rmse": Metric("rmse", "minimize", _rmse),
+        "mae": Metric("mae", "minimize", _sk_metric("mean_absolute_error")),
+        "mape": Metric("mape", "minimize", _mape),
+        "r2": Metric("r2", "maximize", _sk_metric("r2_score")),
+    },
+    "classification": {
+        "accuracy": Metric("accuracy", "maximize", _sk_metric("accuracy_score")),
+        "f1": Metric("f1", "maximize", _sk_metric("f1_score", average="macro")),
+        "roc_auc": Metric(
+            "roc_auc", "maximize", _sk_metric("roc_auc_score", multi_class="ovr"), proba=True
+        ),
+        "log_loss": Metric("log_loss", "minimize", _sk_metric("log_loss"), proba=True),
+    },
+}
+
+
+def metric_for(task: str, metric: str | Metric) -> Metric:
+    if isinstance(metric, Metric):
+        return metric
+    known = METRICS[task]
+    if metric not in known:
+        raise ConfigurationError(
+            f"No {task} metric {metric!r}. Known: {sorted(known)}, or pass a Metric."
+        )
+    return known[metric]
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningSpec:
+    """Everything a worker needs to evaluate a trial (sent to workers once per trial)."""
+
+    task: str
+    target: str
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    families: dict[str, Family]
+    metric: Metric
+    cv: Any
+    seed: int
+    time_column: str | None = None
+    device: str = "cpu"
+    objective: Callable[..., float] | None = None
+
+
+def build_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, device: str) -> Any:
+    """Preprocessing (one-hot categories; median-imputed, optionally scaled numbers) and
+    the family's estimator, as one scikit-learn pipeline."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [c for c in spec.features if c not in spec.categorical]
+    steps: list[Any] = [SimpleImputer(strategy="median")]
+    if family.scale:
+        steps.append(StandardScaler())
+    parts: list[tuple[str, Any, list[str]]] = []
+    if spec.categorical:
+        parts.append(("categories", OneHotEncoder(handle_unknown="ignore"), list(spec.categorical)))
+    if numeric:
+        parts.append(("numbers", make_pipeline(*steps), numeric))
+    encode = ColumnTransformer(parts, verbose_feature_names_out=False)
+    return Pipeline([("encode", encode), ("model", family.build(params, device, spec.seed))])
+
+
+def splits(spec: TuningSpec, frame: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test row positions of each fold."""
+    from sklearn import model_selection
+
+    cv = spec.cv
+    y = frame[spec.target].to_numpy()
+    if isinstance(cv, int) or cv == "time":
+        n = 5 if cv == "time" else int(cv)
+        if cv == "time" or spec.time_column:
+            cv = model_selection.TimeSeriesSplit(n_splits=n)
+        elif spec.task == "classification":
+            cv = model_selection.StratifiedKFold(n_splits=n, shuffle=True, random_state=spec.seed)
+        else:
+            cv = model_selection.KFold(n_splits=n, shuffle=True, random_state=spec.seed)
+    return [(np.asarray(a), np.asarray(b)) for a, b in cv.split(frame, y)]
+
+
+def _predict(model: Any, x: pd.DataFrame, metric: Metric) -> Any:
+    if not metric.proba:
+        return model.predict(x)
+    proba = model.predict_proba(x)
+    return proba[:, 1] if proba.shape[1] == 2 else proba
+
+
+def cross_validate(
+    trial: Any, spec: TuningSpec, frame: pd.DataFrame, report: Callable[[float, int], None]
+) -> tuple[float, list[float], dict[str, Any]]:
+    """Draw a family and its parameters on ``trial`` and score them fold by fold.
+
+    ``report(mean_so_far, fold)`` is called after each fold (the pruner's steps).
+
+    Returns:
+        The mean score over folds, each fold's score, and what else to record.
+    """
+    family_name = trial.suggest_categorical("family", list(spec.families))
+    family = spec.families[family_name]
+    params = family.suggest(trial)
+    device = spec.device if family.gpu else "cpu"
+    x = frame[list(spec.features)]
+    y = frame[spec.target]
+    scores: list[float] = []
+    fit_seconds = 0.0
+    for fold, (train, test) in enumerate(splits(spec, frame)):
+        model = build_pipeline(family, params, spec, device)
+        started = time.perf_counter()
+        model.fit(x.iloc[train], y.iloc[train])
+        fit_seconds += time.perf_counter() - started
+        scores.append(spec.metric.func(y.iloc[test], _predict(model, x.iloc[test], spec.metric)))
+        report(float(np.mean(scores)), fold)
+    value = float(np.mean(scores))
+    if not np.isfinite(value):
+        raise DataError(f"The {spec.metric.name} of {family_name} is not finite ({value}).")
+    return value, scores, {"family": family_name, "device": device, "fit_seconds": fit_seconds}
+
+
+def check_frame(frame: pd.DataFrame, spec: TuningSpec) -> None:
+    """Raise a clear error before any trial starts when the data cannot be tuned on."""
+    absent = [c for c in (*spec.features, spec.target) if c not in frame.columns]
+    if absent:
+        raise DataError(f"The training set lacks columns {absent}. Columns: {list(frame.columns)}.")
+    missing = int(frame[spec.target].isna().sum())
+    if missing:
+        raise DataError(
+            f"The target {spec.target!r} has {missing} missing values; quarantine those rows first."
+        )
+    if len(frame) < 10:
+        raise DataError(f"The training set has {len(frame)} rows; tuning needs at least 10.")
+
+
+def default_features(
+    frame: pd.DataFrame, target: str, exclude: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """All columns but the target and ``exclude``; text-like ones are categorical."""
+    import pandas as pd
+
+    features = [str(c) for c in frame.columns if c != target and c not in exclude]
+    usable = [c for c in features if not pd.api.types.is_datetime64_any_dtype(frame[c].dtype)]
+    categorical = [
+        c
+        for c in usable
+        if not pd.api.types.is_numeric_dtype(frame[c].dtype)
+        or pd.api.types.is_bool_dtype(frame[c].dtype)
+    ]
+    return usable, categorical

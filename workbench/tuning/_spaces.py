@@ -1,0 +1,287 @@
+"""Model families and their search spaces.
+
+A :class:`Family` knows how to suggest its hyperparameters on an Optuna trial and how to
+build its estimator from them. Ready-made families cover the common scikit-learn
+regressors and classifiers; XGBoost, LightGBM and CatBoost families exist when those
+packages are installed, and use the GPU of their worker when the study runs on a CUDA
+cluster. Your own families plug in the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from workbench._exceptions import ConfigurationError
+
+__all__ = ["FAMILIES", "Family", "available_families", "resolve_families"]
+
+Params = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A model family: a search space and an estimator factory.
+
+    Attributes:
+        name: Short name, used as the value of the ``family`` parameter of trials.
+        task: ``regression`` or ``classification``.
+        suggest: ``suggest(trial) -> params``: draws the family's hyperparameters.
+        build: ``build(params, device, seed) -> estimator``; ``device`` is ``cpu`` or
+            ``cuda`` (the worker's GPU, on a CUDA cluster).
+        scale: Standardize numeric inputs first (linear and distance-based models).
+        requires: The package that must be importable for the family to exist.
+        gpu: Whether ``build`` uses the GPU when ``device == "cuda"``.
+    """
+
+    name: str
+    task: str
+    suggest: Callable[[Any], Params]
+    build: Callable[[Params, str, int], Any]
+    scale: bool = False
+    requires: str | None = None
+    gpu: bool = False
+
+    @property
+    def available(self) -> bool:
+        return self.requires is None or importlib.util.find_spec(self.requires) is not None
+
+
+def _prefixed(trial: Any, family: str, specs: Mapping[str, tuple[str, Any, Any, bool]]) -> Params:
+    """Draw ``{name: (kind, low, high, log)}`` as ``<family>.<name>`` trial parameters."""
+    params: Params = {}
+    for name, (kind, low, high, log) in specs.items():
+        key = f"{family}.{name}"
+        if kind == "int":
+            params[name] = trial.suggest_int(key, low, high, log=log)
+        else:
+            params[name] = trial.suggest_float(key, low, high, log=log)
+    return params
+
+
+def _space(family: str, **specs: tuple[str, Any, Any, bool]) -> Callable[[Any], Params]:
+    def suggest(trial: Any) -> Params:
+        return _prefixed(trial, family, specs)
+
+    suggest.__qualname__ = f"suggest_{family}"
+    return suggest
+
+
+def _sk(module: str, name: str, **fixed: Any) -> Callable[[Params, str, int], Any]:
+    def build(params: Params, device: str, seed: int) -> Any:
+        cls = getattr(importlib.import_module(module), name)
+        kwargs = {**fixed, **params}
+        if "random_state" in cls().get_params():
+            kwargs["random_state"] = seed
+        return cls(**kwargs)
+
+    build.__qualname__ = f"build_{name}"
+    return build
+
+
+def _xgboost(task: str) -> Callable[[Params, str, int], Any]:
+    def build(params: Params, device: str, seed: int) -> Any:
+        import xgboost
+
+        cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
+        return cls(**params, tree_method="hist", device=device, random_state=seed, n_jobs=1)
+
+    return build
+
+
+def _lightgbm(task: str) -> Callable[[Params, str, int], Any]:
+    def build(params: Params, device: str, seed: int) -> Any:
+        import lightgbm
+
+        cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+        return cls(**params, random_state=seed, n_jobs=1, verbose=-1)
+
+    return build
+
+
+def _catboost(task: str) -> Callable[[Params, str, int], Any]:
+    def build(params: Params, device: str, seed: int) -> Any:
+        import catboost
+
+        cls = catboost.CatBoostRegressor if task == "regression" else catboost.CatBoostClassifier
+        gpu = {"task_type": "GPU", "devices": "0"} if device == "cuda" else {"thread_count": 1}
+        return cls(**params, **gpu, random_seed=seed, verbose=False, allow_writing_files=False)
+
+    return build
+
+
+_TREES = {
+    "n_estimators": ("int", 50, 300, False),
+    "max_depth": ("int", 2, 16, False),
+    "min_samples_leaf": ("int", 1, 20, False),
+    "max_features": ("float", 0.3, 1.0, False),
+}
+_HGB = {
+    "learning_rate": ("float", 0.01, 0.3, True),
+    "max_iter": ("int", 50, 400, False),
+    "max_leaf_nodes": ("int", 8, 64, False),
+    "l2_regularization": ("float", 1e-6, 1.0, True),
+}
+_XGB = {
+    "n_estimators": ("int", 50, 400, False),
+    "learning_rate": ("float", 0.01, 0.3, True),
+    "max_depth": ("int", 2, 10, False),
+    "subsample": ("float", 0.5, 1.0, False),
+    "colsample_bytree": ("float", 0.5, 1.0, False),
+    "reg_lambda": ("float", 1e-3, 10.0, True),
+}
+_LGBM = {
+    "n_estimators": ("int", 50, 400, False),
+    "learning_rate": ("float", 0.01, 0.3, True),
+    "num_leaves": ("int", 8, 128, True),
+    "min_child_samples": ("int", 5, 100, True),
+    "subsample": ("float", 0.5, 1.0, False),
+    "colsample_bytree": ("float", 0.5, 1.0, False),
+}
+_CATBOOST = {
+    "iterations": ("int", 50, 400, False),
+    "learning_rate": ("float", 0.01, 0.3, True),
+    "depth": ("int", 3, 8, False),
+    "l2_leaf_reg": ("float", 1e-2, 10.0, True),
+}
+
+
+def _families() -> dict[tuple[str, str], Family]:
+    reg, clf = "regression", "classification"
+    sk_ensemble, sk_linear = "sklearn.ensemble", "sklearn.linear_model"
+    items = [
+        Family(
+            "ridge",
+            reg,
+            _space("ridge", alpha=("float", 1e-3, 1e3, True)),
+            _sk(sk_linear, "Ridge"),
+            scale=True,
+        ),
+        Family(
+            "lasso",
+            reg,
+            _space("lasso", alpha=("float", 1e-4, 10.0, True)),
+            _sk(sk_linear, "Lasso", max_iter=5000),
+            scale=True,
+        ),
+        Family(
+            "elastic_net",
+            reg,
+            _space(
+                "elastic_net",
+                alpha=("float", 1e-4, 10.0, True),
+                l1_ratio=("float", 0.05, 0.95, False),
+            ),
+            _sk(sk_linear, "ElasticNet", max_iter=5000),
+            scale=True,
+        ),
+        Family(
+            "random_forest",
+            reg,
+            _space("random_forest", **_TREES),
+            _sk(sk_ensemble, "RandomForestRegressor", n_jobs=1),
+        ),
+        Family(
+            "extra_trees",
+            reg,
+            _space("extra_trees", **_TREES),
+            _sk(sk_ensemble, "ExtraTreesRegressor", n_jobs=1),
+        ),
+        Family(
+            "hist_gradient_boosting",
+            reg,
+            _space("hist_gradient_boosting", **_HGB),
+            _sk(sk_ensemble, "HistGradientBoostingRegressor"),
+        ),
+        Family(
+            "logistic",
+            clf,
+            _space("logistic", C=("float", 1e-3, 1e3, True)),
+            _sk(sk_linear, "LogisticRegression", max_iter=2000),
+            scale=True,
+        ),
+        Family(
+            "random_forest",
+            clf,
+            _space("random_forest", **_TREES),
+            _sk(sk_ensemble, "RandomForestClassifier", n_jobs=1),
+        ),
+        Family(
+            "extra_trees",
+            clf,
+            _space("extra_trees", **_TREES),
+            _sk(sk_ensemble, "ExtraTreesClassifier", n_jobs=1),
+        ),
+        Family(
+            "hist_gradient_boosting",
+            clf,
+            _space("hist_gradient_boosting", **_HGB),
+            _sk(sk_ensemble, "HistGradientBoostingClassifier"),
+        ),
+    ]
+    for task in (reg, clf):
+        items += [
+            Family(
+                "xgboost",
+                task,
+                _space("xgboost", **_XGB),
+                _xgboost(task),
+                requires="xgboost",
+                gpu=True,
+            ),
+            Family(
+                "lightgbm", task, _space("lightgbm", **_LGBM), _lightgbm(task), requires="lightgbm"
+            ),
+            Family(
+                "catboost",
+                task,
+                _space("catboost", **_CATBOOST),
+                _catboost(task),
+                requires="catboost",
+                gpu=True,
+            ),
+        ]
+    return {(f.task, f.name): f for f in items}
+
+
+#: Ready-made families, by (task, name).
+FAMILIES: dict[tuple[str, str], Family] = _families()
+
+
+def available_families(task: str) -> list[str]:
+    """Names of the ready-made families of ``task`` whose packages are installed."""
+    return [f.name for (t, _), f in FAMILIES.items() if t == task and f.available]
+
+
+def resolve_families(task: str, families: Iterable[str | Family] | None) -> dict[str, Family]:
+    """Families by name: ready-made ones by name, yours as :class:`Family` objects.
+
+    Raises:
+        ConfigurationError: A name is unknown, or its package is not installed.
+    """
+    if families is None:
+        families = [
+            n for n in available_families(task) if n not in ("xgboost", "lightgbm", "catboost")
+        ]
+    out: dict[str, Family] = {}
+    for item in families:
+        if isinstance(item, Family):
+            out[item.name] = item
+            continue
+        family = FAMILIES.get((task, item))
+        if family is None:
+            known = [n for (t, n) in FAMILIES if t == task]
+            raise ConfigurationError(
+                f"No {task} family {item!r}. Known: {known}, or pass a Family."
+            )
+        if not family.available:
+            raise ConfigurationError(
+                f"The {item!r} family needs the {family.requires!r} package: "
+                f"pip install {family.requires}."
+            )
+        out[item] = family
+    if not out:
+        raise ConfigurationError("Give at least one model family to tune.")
+    return out
