@@ -25,7 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ConfigurationError, DataError, WorkbenchError
@@ -203,19 +203,15 @@ def run_trial(
     study_name: str,
     trial_id: int,
     number: int,
-    tracking: tuple[str, str, str],
     pruner: Any,
 ) -> dict[str, Any]:
-    """Evaluate one trial on this worker, log it as a nested MLflow run, say how it ended.
+    """Evaluate one trial on this worker and say how it ended.
 
-    The trial is told nothing here (the driver tells Optuna), but its parameters,
-    intermediate values and user attributes go to the shared storage, and its run to
-    MLflow (``tracking`` is the tracking URI, experiment id and parent run id).
+    The trial is told nothing here (the driver tells Optuna and logs the trial's MLflow
+    run), but its parameters, intermediate values and user attributes go to the shared
+    storage as it runs.
     """
     import optuna
-    from mlflow.entities import Metric as MlflowMetric
-    from mlflow.entities import Param
-    from mlflow.tracking import MlflowClient
 
     started, began = time.perf_counter(), time.time()
     storage = _storage(storage_url)
@@ -256,38 +252,49 @@ def run_trial(
     for attr, text in attrs.items():
         storage.set_trial_user_attr(trial_id, attr, text)
 
-    uri, experiment_id, parent = tracking
-    fast_sqlite(uri)
-    name = spec.metric.name
-    stamp = int(time.time() * 1000)
-    metrics = [MlflowMetric(f"cv_{name}", s, stamp, i) for i, s in enumerate(scores)]
+    outcome.update(
+        params=dict(trial.params), scores=scores, began=began, ended=time.time(), number=number
+    )
+    return outcome
+
+
+def _log_trial(
+    client: Any, experiment_id: str, parent: str, study_name: str, metric: str, outcome: Any
+) -> str:
+    """One trial as a nested MLflow run: parameters, the metric per fold, how it ended."""
+    from mlflow.entities import Metric as MlflowMetric
+    from mlflow.entities import Param
+
+    stamp = int(outcome.get("ended", time.time()) * 1000)
+    scores = outcome.get("scores", [])
+    metrics = [MlflowMetric(f"cv_{metric}", s, stamp, i) for i, s in enumerate(scores)]
     if outcome["state"] == "COMPLETE":
-        metrics.append(MlflowMetric(name, outcome["value"], stamp, 0))
+        metrics.append(MlflowMetric(metric, outcome["value"], stamp, 0))
     if len(scores) > 1:
         import numpy as np
 
-        metrics.append(MlflowMetric(f"{name}_std", float(np.std(scores)), stamp, 0))
-    metrics.append(MlflowMetric("duration_s", seconds, stamp, 0))
+        metrics.append(MlflowMetric(f"{metric}_std", float(np.std(scores)), stamp, 0))
+    if "seconds" in outcome:
+        metrics.append(MlflowMetric("duration_s", outcome["seconds"], stamp, 0))
     tags = {
         "mlflow.parentRunId": parent,
         "optuna.study": study_name,
-        "optuna.trial": str(number),
+        "optuna.trial": str(outcome["number"]),
         "optuna.state": outcome["state"],
-        "worker": worker,
-        **({"family": extra["family"]} if "family" in extra else {}),
-        **({"gpu": gpu} if gpu else {}),
+        **{k: str(outcome[k]) for k in ("worker", "family", "gpu") if outcome.get(k)},
         **({"error": outcome["error"][:5000]} if "error" in outcome else {}),
     }
-    client = MlflowClient(uri)
-    run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
-    params = [Param(k, str(v)[:6000]) for k, v in trial.params.items()]
+    run = client.create_run(
+        experiment_id,
+        run_name=f"trial-{outcome['number']}",
+        tags=tags,
+        start_time=int(outcome.get("began", time.time()) * 1000),
+    )
+    params = [Param(k, str(v)[:6000]) for k, v in outcome.get("params", {}).items()]
     client.log_batch(run.info.run_id, metrics=metrics, params=params)
     status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(outcome["state"], "FAILED")
-    client.set_terminated(run.info.run_id, status=status)
-    outcome.update(
-        params=dict(trial.params), run_id=run.info.run_id, began=began, ended=time.time()
-    )
-    return outcome
+    client.set_terminated(run.info.run_id, status=status, end_time=stamp)
+    return str(run.info.run_id)
 
 
 # ---------------------------------------------------------------- clusters
@@ -510,7 +517,9 @@ def tune(
     experiment_id = ensure_experiment(experiment or s.experiment_name, s)
     tracker = mlflow.MlflowClient()
     parent = _parent_run(tracker, experiment_id, study, spec, n_trials, url)
-    tracking = (s.tracking_uri, experiment_id, parent)
+    # Trial runs are logged by one thread of this process, while workers go on computing.
+    logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
+    logged: list[Future[str]] = []
     limit = max_failures if max_failures is not None else n_trials
     started = time.perf_counter()
     # Workers draw the parameters (with TPE, from the shared history); the driver only
@@ -548,7 +557,6 @@ def tune(
                         name,
                         trial._trial_id,
                         trial.number,
-                        tracking,
                         study.pruner,
                         key=f"trial-{name}-{trial.number}-{os.urandom(4).hex()}",
                         pure=False,
@@ -568,6 +576,11 @@ def tune(
                 for future in done:
                     trial = in_flight.pop(future)
                     outcome = _finish(study, shared, trial, future)
+                    logged.append(
+                        logger.submit(
+                            _log_trial, tracker, experiment_id, parent, name, chosen.name, outcome
+                        )
+                    )
                     if outcome["state"] == "COMPLETE":
                         complete += 1
                         bar.update()
@@ -575,18 +588,15 @@ def tune(
                         failures += 1
                     if on_trial is not None:
                         on_trial(outcome)
-    _close_orphans(tracker, experiment_id, parent)
+    logger.shutdown(wait=True)
+    failed = [f.exception() for f in logged if f.exception() is not None]
+    if failed:
+        raise WorkbenchError(
+            f"{len(failed)} of {len(logged)} trials of study {name!r} could not be logged to "
+            f"MLflow at {s.tracking_uri} (first error: {failed[0]}). The trials themselves "
+            f"are kept in the Optuna storage {_safe_url(url)}."
+        )
     return _conclude(study, spec, frame, tracker, parent, url, refit, s)
-
-
-def _close_orphans(tracker: Any, experiment_id: str, parent: str) -> None:
-    """Trial runs left RUNNING by a worker killed mid-trial (its trial ran again)."""
-    for run in tracker.search_runs(
-        [experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
-    ):
-        tracker.set_tag(run.info.run_id, "lost", "its worker died; the trial was run again")
-        tracker.set_terminated(run.info.run_id, status="KILLED")
 
 
 def _count(study: Any, state: Any) -> int:
@@ -661,8 +671,8 @@ def _finish(study: Any, storage: Any, trial: Any, future: Any) -> dict[str, Any]
             storage.set_trial_user_attr(trial._trial_id, "error", outcome["error"][:2000])
         storage.set_trial_state_values(trial._trial_id, state, values)
     except UpdateFinishedTrialError:  # failed as stale meanwhile, and re-queued
-        outcome["note"] = "already finished as stale"
-        return {**outcome, "number": trial.number}
+        state_now = storage.get_trial(trial._trial_id).state.name
+        return {**outcome, "state": state_now, "note": "failed as stale", "number": trial.number}
     if outcome.get("lost"):  # not the objective's fault: run its parameters again
         _retry()(study, storage.get_trial(trial._trial_id))
     outcome["number"] = trial.number
