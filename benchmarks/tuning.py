@@ -57,21 +57,14 @@ def plain(objective, frame: pd.DataFrame, trials: int) -> float:  # type: ignore
 
 
 def ours(objective, frame: pd.DataFrame, trials: int, workers: int, name: str) -> float:  # type: ignore[no-untyped-def]
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from workbench._settings import resolve_settings
-    from workbench.tuning import tune
+    from workbench.tuning import local_cluster, tune
 
     settings = resolve_settings(Path(tempfile.mkdtemp(prefix="bench-tuning-")))
     with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            silence_logs=50,
-        ) as cluster,
+        local_cluster(workers) as cluster,
         Client(cluster) as client,
     ):
         # warm the workers (the objective's imports, storage tables) outside the clock, as
@@ -106,20 +99,15 @@ def ours(objective, frame: pd.DataFrame, trials: int, workers: int, name: str) -
 
 def raw_dask(frame: pd.DataFrame, trials: int, workers: int) -> float:
     """The same fixed work as bare Dask tasks: the ceiling this machine allows."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from workbench.tuning import local_cluster
 
     def work(data: pd.DataFrame) -> float:
         return forest(_Fixed(), data)
 
     with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            silence_logs=50,
-        ) as cluster,
+        local_cluster(workers) as cluster,
         Client(cluster) as client,
     ):
         data = client.scatter(frame, broadcast=True)

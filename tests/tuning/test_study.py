@@ -15,7 +15,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 from optuna.trial import TrialState
 
 from workbench import ConfigurationError, DataError, WorkbenchError
@@ -28,6 +28,7 @@ from workbench.tuning import (
     available_families,
     compare_runs,
     family_figure,
+    local_cluster,
     param_figure,
     study_figures,
     tune,
@@ -40,17 +41,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     """Two worker processes, one thread each: the cluster every test here shares."""
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            silence_logs=50,
-        ) as cluster,
-        Client(cluster) as c,
-    ):
+    with local_cluster(2) as cluster, Client(cluster) as c:
         yield c
 
 
@@ -443,3 +434,26 @@ def test_a_real_mlflow_server(client: Client, data: pd.DataFrame, tmp_path: Path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_timeout_stops_new_trials_and_leaves_none_running(
+    client: Client, data: pd.DataFrame
+) -> None:
+    def slowish(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        time.sleep(0.5)
+        return trial.suggest_float("x", -1, 1) ** 2
+
+    started = time.monotonic()
+    result = tune(
+        data,
+        "y",
+        objective=slowish,
+        n_trials=100,
+        timeout=1.0,
+        cluster=client,
+        study_name="timed",
+        progress=False,
+    )
+    assert time.monotonic() - started < 30
+    states = _states(result)
+    assert 1 <= states["COMPLETE"] < 100 and states["RUNNING"] == 0 and states["WAITING"] == 0

@@ -14,7 +14,14 @@ from workbench.tuning._compare import compare_runs, family_figure, param_figure
 from workbench.tuning._dashboard import TuningDashboard, study_figures
 from workbench.tuning._objective import METRICS, Metric
 from workbench.tuning._spaces import FAMILIES, Family, available_families
-from workbench.tuning._study import Tuner, TuningJob, TuningResult, trials_frame, tune
+from workbench.tuning._study import (
+    Tuner,
+    TuningJob,
+    TuningResult,
+    local_cluster,
+    trials_frame,
+    tune,
+)
 
 __all__ = [
     "FAMILIES",
@@ -30,6 +37,7 @@ __all__ = [
     "compare_runs",
     "family_figure",
     "fit_baseline",
+    "local_cluster",
     "param_figure",
     "regression_metrics",
     "study_figures",

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-__all__ = ["Tuner", "TuningJob", "TuningResult", "tune"]
+__all__ = ["Tuner", "TuningJob", "TuningResult", "local_cluster", "tune"]
 
 HEARTBEAT_S = 2
 GRACE_S = 8
@@ -310,6 +310,24 @@ def _gpu_count() -> int:
     return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
 
 
+def local_cluster(n_workers: int | None = None) -> Any:
+    """A LocalCluster as :func:`tune` starts one: worker processes (default: one per CPU,
+    at most 8) of one thread each, BLAS/OpenMP threads 1, everything bound to 127.0.0.1.
+
+    Pass it (through a ``distributed.Client``) to several studies to start it once.
+    """
+    distributed = require("distributed", feature="tuning on a Dask cluster")
+    return distributed.LocalCluster(
+        n_workers=n_workers or max(1, min(os.cpu_count() or 1, 8)),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        silence_logs=50,
+        env={v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+    )
+
+
 @contextlib.contextmanager
 def _client(cluster: Any, n_workers: int | None, settings: Settings) -> Iterator[Any]:
     """A dask.distributed Client for ``cluster``: ``local``, ``cuda``, an address, or a Client."""
@@ -320,20 +338,7 @@ def _client(cluster: Any, n_workers: int | None, settings: Settings) -> Iterator
     if cluster is None:
         cluster = settings.dask_scheduler or "local"
     if cluster == "local":
-        workers = n_workers or max(1, min(os.cpu_count() or 1, 8))
-        env = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        with (
-            distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address="127.0.0.1:0",
-                silence_logs=50,
-                env=env,
-            ) as local,
-            distributed.Client(local) as client,
-        ):
+        with local_cluster(n_workers) as local, distributed.Client(local) as client:
             yield client
         return
     if cluster == "cuda":
