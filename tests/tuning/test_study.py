@@ -457,3 +457,57 @@ def test_timeout_stops_new_trials_and_leaves_none_running(
     assert time.monotonic() - started < 30
     states = _states(result)
     assert 1 <= states["COMPLETE"] < 100 and states["RUNNING"] == 0 and states["WAITING"] == 0
+
+
+def test_review_edge_cases(data: pd.DataFrame, tmp_path: Path) -> None:
+    """A single worker killed (its data lost with it), a resumed study with the other
+    direction, a multiclass log loss with a class missing from some folds, a numpy X."""
+    marker = tmp_path / "killed"
+
+    def dies_once(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        if not marker.exists():
+            marker.write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x**2
+
+    with local_cluster(1) as cluster, Client(cluster) as one:
+        result = tune(
+            data,
+            "y",
+            objective=dies_once,
+            n_trials=3,
+            cluster=one,
+            study_name="alone",
+            progress=False,
+        )
+        states = _states(result)
+        assert states["COMPLETE"] == 3 and states["RUNNING"] == 0
+        with pytest.raises(ConfigurationError, match="minimizes its objective; 'r2' must be"):
+            tune(
+                data,
+                "y",
+                metric="r2",
+                families=["ridge"],
+                n_trials=1,
+                cluster=one,
+                study_name="alone",
+                progress=False,
+            )
+
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(120, 3))
+        y = np.where(x[:, 0] > 0, "up", "down").astype(object)
+        y[:3] = "rare"  # absent from most test folds
+        tuner = Tuner(
+            task="classification",
+            metric="log_loss",
+            families=["logistic"],
+            n_trials=2,
+            cv=5,
+            cluster=one,
+            study_name="rare",
+            progress=False,
+        )
+        tuner.fit(x, pd.Series(y, name="label"))  # numpy X: integer column labels
+        assert tuner.result_.n_complete == 2 and tuner.result_.n_failed == 0

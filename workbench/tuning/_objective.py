@@ -31,23 +31,25 @@ class Metric:
         func: ``func(y_true, y_pred) -> float``.
         proba: ``y_pred`` is the positive-class probability (binary) or the class
             probabilities (multiclass) instead of the predicted label.
+        labels: ``func`` takes ``labels=`` (the model's classes, in its columns' order).
     """
 
     name: str
     direction: str
-    func: Callable[[Any, Any], float]
+    func: Callable[..., float]
     proba: bool = False
+    labels: bool = False
 
 
 def _rmse(y: Any, p: Any) -> float:
     return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
 
 
-def _sk_metric(name: str, **kwargs: Any) -> Callable[[Any, Any], float]:
-    def score(y: Any, p: Any) -> float:
+def _sk_metric(name: str, **kwargs: Any) -> Callable[..., float]:
+    def score(y: Any, p: Any, **more: Any) -> float:
         from sklearn import metrics
 
-        return float(getattr(metrics, name)(y, p, **kwargs))
+        return float(getattr(metrics, name)(y, p, **kwargs, **more))
 
     score.__qualname__ = name
     return score
@@ -71,9 +73,13 @@ METRICS: dict[str, dict[str, Metric]] = {
         "accuracy": Metric("accuracy", "maximize", _sk_metric("accuracy_score")),
         "f1": Metric("f1", "maximize", _sk_metric("f1_score", average="macro")),
         "roc_auc": Metric(
-            "roc_auc", "maximize", _sk_metric("roc_auc_score", multi_class="ovr"), proba=True
+            "roc_auc",
+            "maximize",
+            _sk_metric("roc_auc_score", multi_class="ovr"),
+            proba=True,
+            labels=True,
         ),
-        "log_loss": Metric("log_loss", "minimize", _sk_metric("log_loss"), proba=True),
+        "log_loss": Metric("log_loss", "minimize", _sk_metric("log_loss"), proba=True, labels=True),
     },
 }
 
@@ -152,34 +158,46 @@ def _predict(model: Any, x: pd.DataFrame, metric: Metric) -> Any:
 
 
 def cross_validate(
-    trial: Any, spec: TuningSpec, frame: pd.DataFrame, report: Callable[[float, int], None]
-) -> tuple[float, list[float], dict[str, Any]]:
+    trial: Any,
+    spec: TuningSpec,
+    frame: pd.DataFrame,
+    report: Callable[[float, int], None],
+    scores: list[float],
+    extra: dict[str, Any],
+) -> float:
     """Draw a family and its parameters on ``trial`` and score them fold by fold.
 
-    ``report(mean_so_far, fold)`` is called after each fold (the pruner's steps).
+    ``report(mean_so_far, fold)`` is called after each fold (the pruner's steps; it may
+    raise to prune). Each fold's score is appended to ``scores`` and what else to record
+    goes into ``extra`` as soon as it is known, so a pruned or failed trial keeps them.
 
     Returns:
-        The mean score over folds, each fold's score, and what else to record.
+        The mean score over folds.
     """
     family_name = trial.suggest_categorical("family", list(spec.families))
     family = spec.families[family_name]
-    params = family.suggest(trial)
     device = spec.device if family.gpu else "cpu"
+    extra.update(family=family_name, device=device)
+    params = family.suggest(trial)
     x = frame[list(spec.features)]
     y = frame[spec.target]
-    scores: list[float] = []
     fit_seconds = 0.0
     for fold, (train, test) in enumerate(splits(spec, frame)):
         model = build_pipeline(family, params, spec, device)
         started = time.perf_counter()
         model.fit(x.iloc[train], y.iloc[train])
         fit_seconds += time.perf_counter() - started
-        scores.append(spec.metric.func(y.iloc[test], _predict(model, x.iloc[test], spec.metric)))
+        predicted = _predict(model, x.iloc[test], spec.metric)
+        if spec.metric.labels:  # a fold may lack a class: say which classes columns mean
+            scores.append(spec.metric.func(y.iloc[test], predicted, labels=model.classes_))
+        else:
+            scores.append(spec.metric.func(y.iloc[test], predicted))
+        extra["fit_seconds"] = fit_seconds
         report(float(np.mean(scores)), fold)
     value = float(np.mean(scores))
     if not np.isfinite(value):
         raise DataError(f"The {spec.metric.name} of {family_name} is not finite ({value}).")
-    return value, scores, {"family": family_name, "device": device, "fit_seconds": fit_seconds}
+    return value
 
 
 def check_frame(frame: pd.DataFrame, spec: TuningSpec) -> None:

@@ -14,6 +14,7 @@ task whose worker died; whichever comes first, no trial stays RUNNING.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -25,7 +26,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ConfigurationError, DataError, WorkbenchError
@@ -180,20 +181,21 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _study_in_worker(url: str, name: str, pruner: Any) -> Any:
-    """The study, loaded once per worker process."""
+def _study_in_worker(url: str, name: str, study_id: int, pruner: Any) -> Any:
+    """The study, loaded once per worker process (a re-created study has a new id)."""
     import optuna
 
-    key = (url, name, os.getpid())
+    key = (url, study_id, os.getpid())
     with _STORAGE_LOCK:
         study = _STUDIES.get(key)
         if study is None:
             study = optuna.load_study(study_name=name, storage=_storage(url), pruner=pruner)
             _STUDIES[key] = study
+    study.pruner = pruner  # this call's, which may differ from the first one's
     return study
 
 
-_STUDIES: dict[tuple[str, str, int], Any] = {}
+_STUDIES: dict[tuple[str, int, int], Any] = {}
 
 
 def run_trial(
@@ -201,6 +203,7 @@ def run_trial(
     spec: TuningSpec,
     storage_url: str,
     study_name: str,
+    study_id: int,
     trial_id: int,
     number: int,
     pruner: Any,
@@ -215,7 +218,7 @@ def run_trial(
 
     started, began = time.perf_counter(), time.time()
     storage = _storage(storage_url)
-    study = _study_in_worker(storage_url, study_name, pruner)
+    study = _study_in_worker(storage_url, study_name, study_id, pruner)
     study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
     # Optuna caches trials per process: read the running ones (this trial among them),
     # which the driver created elsewhere, before writing to this one.
@@ -237,7 +240,7 @@ def run_trial(
             if spec.objective is not None:
                 value = float(spec.objective(trial, frame))
             else:
-                value, scores, extra = cross_validate(trial, spec, frame, report)
+                value = cross_validate(trial, spec, frame, report, scores, extra)
             outcome.update(state="COMPLETE", value=value)
         except optuna.TrialPruned as exc:
             outcome.update(state="PRUNED", reason=str(exc))
@@ -246,9 +249,13 @@ def run_trial(
             outcome.update(state="FAIL", error=error, traceback=traceback.format_exc(limit=5))
     seconds = time.perf_counter() - started
     outcome.update(seconds=seconds, **extra)
-    attrs: dict[str, str] = {"worker": worker, **({"gpu": gpu} if gpu else {})}
+    if "family" not in outcome and "family" in trial.params:
+        outcome["family"] = trial.params["family"]
+    attrs: dict[str, str | None] = {"worker": worker, **({"gpu": gpu} if gpu else {})}
     if "error" in outcome:
         attrs["error"] = outcome["error"][:2000]
+    elif "error" in trial.user_attrs:  # a retry inherits its failed original's attributes
+        attrs["error"] = None
     for attr, text in attrs.items():
         storage.set_trial_user_attr(trial_id, attr, text)
 
@@ -508,45 +515,53 @@ def tune(
     frame = frame[columns].reset_index(drop=True)
     url = storage or s.optuna_storage
     name = study_name or f"study-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
-    shared = _storage(url)
-    study = optuna.create_study(
-        study_name=name,
-        storage=shared,
-        direction="maximize" if chosen.direction == "maximize" else "minimize",
-        load_if_exists=True,
-        pruner=_pruner(pruner),
-        sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True),
-    )
-    optuna.storages.fail_stale_trials(study)  # a crashed earlier run left trials RUNNING
-    mlflow = mlflow_for(s)
-    experiment_id = ensure_experiment(experiment or s.experiment_name, s)
-    tracker = mlflow.MlflowClient()
-    parent = _parent_run(tracker, experiment_id, study, spec, n_trials, url)
-    # Trial runs are logged by one thread of this process, while workers go on computing.
-    logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
-    logged: list[Future[str]] = []
-    limit = max_failures if max_failures is not None else n_trials
-    started = time.perf_counter()
+    shared: Any = _storage(url)  # an RDBStorage: it records heartbeats
     # Workers draw the parameters (with TPE, from the shared history); the driver only
     # creates trials, so a cheap sampler is enough here.
-    study.sampler = optuna.samplers.RandomSampler(seed=seed)
-    with _client(cluster, n_workers, s) as client:
+    with _client(cluster, n_workers, s) as client:  # a bad cluster fails before any state
+        study = optuna.create_study(
+            study_name=name,
+            storage=shared,
+            direction="maximize" if chosen.direction == "maximize" else "minimize",
+            load_if_exists=True,
+            pruner=_pruner(pruner),
+            sampler=optuna.samplers.RandomSampler(seed=seed),
+        )
+        if study.direction.name.lower() != chosen.direction:
+            raise ConfigurationError(
+                f"The study {name!r} exists and {study.direction.name.lower()}s its objective; "
+                f"{chosen.name!r} must be {chosen.direction}d. Resume it with its own metric, or "
+                f"give a new study_name."
+            )
+        optuna.storages.fail_stale_trials(study)  # a crashed earlier run left trials RUNNING
+        mlflow = mlflow_for(s)
+        experiment_id = ensure_experiment(experiment or s.experiment_name, s)
+        tracker = mlflow.MlflowClient()
+        parent = _parent_run(tracker, experiment_id, study, spec, n_trials, url)
+        # Trial runs are logged by one thread of this process, while workers compute.
+        logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
+        logged: list[Future[str]] = []
+        limit = max_failures if max_failures is not None else n_trials
+        started = time.perf_counter()
         slots = max(1, sum(client.nthreads().values()))
         data = client.scatter(frame, broadcast=True, hash=False)
         in_flight: dict[Any, Any] = {}
         failures = 0
         checked = time.monotonic()
         complete = _count(study, optuna.trial.TrialState.COMPLETE)
-        with tqdm(
+        bar = tqdm(
             total=n_trials,
             initial=min(complete, n_trials),
             desc=f"tuning {name}",
             unit="trial",
             disable=not progress,
-        ) as bar:
+        )
+        try:
             while True:
                 out_of_time = timeout is not None and time.perf_counter() - started > timeout
                 stopped = out_of_time or failures >= limit
+                if data.status != "finished":  # its only copy died with a worker
+                    data = client.scatter(frame, broadcast=True, hash=False)
                 # one trial queued beyond the workers keeps them busy while we bookkeep
                 while (
                     not stopped
@@ -554,12 +569,14 @@ def tune(
                     and len(in_flight) < slots + 1
                 ):
                     trial = study.ask()
+                    shared.record_heartbeat(trial._trial_id)  # stale if we die before it runs
                     future = client.submit(
                         run_trial,
                         data,
                         spec,
                         url,
                         name,
+                        study._study_id,
                         trial._trial_id,
                         trial.number,
                         study.pruner,
@@ -575,7 +592,11 @@ def tune(
                     )
                 except TimeoutError:  # nothing finished: time for a stale-trial check
                     done = set()
+                except (CancelledError, asyncio.CancelledError):  # lost with a dead worker
+                    done = {f for f in in_flight if f.done()}
                 if time.monotonic() - checked >= HEARTBEAT_S:
+                    for trial in in_flight.values():  # queued ones have no worker beating yet
+                        shared.record_heartbeat(trial._trial_id)
                     optuna.storages.fail_stale_trials(study)
                     checked = time.monotonic()
                 for future in done:
@@ -586,14 +607,26 @@ def tune(
                             _log_trial, tracker, experiment_id, parent, name, chosen.name, outcome
                         )
                     )
-                    if outcome["state"] == "COMPLETE":
-                        complete += 1
-                        bar.update()
-                    elif outcome["state"] == "FAIL":
+                    if outcome["state"] == "FAIL":
                         failures += 1
                     if on_trial is not None:
                         on_trial(outcome)
-    logger.shutdown(wait=True)
+                # counted from the storage: another driver may be running the same study
+                now_complete = _count(study, optuna.trial.TrialState.COMPLETE)
+                bar.update(max(0, min(now_complete, n_trials) - min(complete, n_trials)))
+                complete = now_complete
+        except BaseException as exc:  # interrupted, or broken: nothing may stay RUNNING
+            from optuna.exceptions import UpdateFinishedTrialError
+
+            for trial in in_flight.values():
+                with contextlib.suppress(UpdateFinishedTrialError):
+                    shared.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            tracker.set_terminated(parent, status="KILLED" if interrupted else "FAILED")
+            raise
+        finally:
+            bar.close()
+            logger.shutdown(wait=True)
     failed = [f.exception() for f in logged if f.exception() is not None]
     if failed:
         raise WorkbenchError(
@@ -663,7 +696,7 @@ def _finish(study: Any, storage: Any, trial: Any, future: Any) -> dict[str, Any]
 
     try:
         outcome = dict(future.result())
-    except Exception as exc:  # the worker died for good (KilledWorker) or the task broke
+    except (Exception, asyncio.CancelledError) as exc:  # its worker died (with its data)
         outcome = {"state": "FAIL", "error": f"{type(exc).__name__}: {exc}", "lost": True}
     state = TrialState[outcome["state"]]
     values = [outcome["value"]] if state == TrialState.COMPLETE else None
@@ -865,6 +898,7 @@ class Tuner:
 
         target = getattr(y, "name", None) or "target"
         frame = pd.DataFrame(x).copy()
+        frame.columns = [str(c) for c in frame.columns]  # a numpy X has integer labels
         frame[target] = list(y) if not isinstance(y, pd.Series) else y.to_numpy()
         self.result_ = tune(frame, target, **self.kwargs)
         self.best_estimator_ = self.result_.best_model
