@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ConfigurationError, DataError
+from workbench._urls import redact_url
 from workbench.features._windows import AGGREGATIONS, add_trailing
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class Source:
         if self.path is not None:
             out["path"] = self.path
         if self.url is not None:
-            out["url"] = _without_password(self.url)
+            out["url"] = redact_url(self.url)
         if self.query is not None:
             out["query"] = self.query
         if self.name is not None:
@@ -161,16 +162,6 @@ class Source:
         raise ConfigurationError(
             f"Unknown source kind {self.kind!r}; use Source.parquet, .csv, .sql or .frame."
         )
-
-
-def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Transformation:

@@ -34,6 +34,7 @@ from workbench._imports import require
 from workbench._settings import Settings, get_settings
 from workbench._sqlite import fast_sqlite
 from workbench._tracking import ensure_experiment, mlflow_for
+from workbench._urls import redact_url
 from workbench.tuning._objective import (
     Metric,
     TuningSpec,
@@ -632,7 +633,7 @@ def tune(
         raise WorkbenchError(
             f"{len(failed)} of {len(logged)} trials of study {name!r} could not be logged to "
             f"MLflow at {s.tracking_uri} (first error: {failed[0]}). The trials themselves "
-            f"are kept in the Optuna storage {_safe_url(url)}."
+            f"are kept in the Optuna storage {redact_url(url)}."
         )
     return _conclude(study, spec, frame, tracker, parent, url, refit, s)
 
@@ -661,7 +662,7 @@ def _parent_run(
         tags={
             "optuna.study": study.study_name,
             "workbench.role": "study",
-            "optuna.storage": _safe_url(url),
+            "optuna.storage": redact_url(url),
         },
     )
     from mlflow.entities import Param
@@ -678,15 +679,6 @@ def _parent_run(
     ]
     tracker.log_batch(run.info.run_id, params=params)
     return str(run.info.run_id)
-
-
-def _safe_url(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def _finish(study: Any, storage: Any, trial: Any, future: Any) -> dict[str, Any]:
