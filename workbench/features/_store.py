@@ -80,6 +80,19 @@ def _parse(reference: str) -> _Ref:
     return _Ref(name, int(number) if at else None, feature)
 
 
+def _pick(ref: _Ref, record: Mapping[str, Any]) -> list[str]:
+    """The features a reference names in a registered version (``*``: all of them)."""
+    names: list[str] = record["definition"]["feature_names"]
+    if ref.feature == "*":
+        return names
+    if ref.feature not in names:
+        raise ConfigurationError(
+            f"The feature view {ref.view!r} version {record['version']} has no feature "
+            f"{ref.feature!r}. Features: {names}."
+        )
+    return [ref.feature]
+
+
 def _frame_hash(frame: pd.DataFrame) -> str:
     import pandas as pd
 
@@ -296,14 +309,7 @@ class FeatureStore:
         for reference in features:
             ref = _parse(reference)
             record = self.registry.version(ref.view, ref.version)
-            names = record["definition"]["feature_names"]
-            chosen = names if ref.feature == "*" else [ref.feature]
-            unknown = [n for n in chosen if n not in names]
-            if unknown:
-                raise ConfigurationError(
-                    f"The feature view {ref.view!r} version {record['version']} has no "
-                    f"feature {unknown[0]!r}. Features: {names}."
-                )
+            chosen = _pick(ref, record)
             bucket = wanted.setdefault((ref.view, record["version"]), [])
             bucket.extend(n for n in chosen if n not in bucket)
         return wanted
@@ -526,13 +532,7 @@ class FeatureStore:
                 raise ConfigurationError(
                     f"Version {number} of {ref.view!r} is not in the online store."
                 )
-            names = record["definition"]["feature_names"]
-            wanted = names if ref.feature == "*" else [ref.feature]
-            if any(n not in names for n in wanted):
-                raise ConfigurationError(
-                    f"The feature view {ref.view!r} has no feature {ref.feature!r}. "
-                    f"Features: {names}."
-                )
+            wanted = _pick(ref, record)
             bucket = chosen.setdefault((ref.view, number), [])
             bucket.extend(n for n in wanted if n not in bucket)
         plan = []

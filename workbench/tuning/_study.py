@@ -90,7 +90,7 @@ class TuningResult:
     def study(self) -> optuna.Study:
         import optuna
 
-        return optuna.load_study(study_name=self.study_name, storage=self.storage)
+        return optuna.load_study(study_name=self.study_name, storage=_storage(self.storage))
 
 
 # ---------------------------------------------------------------- storage and workers
