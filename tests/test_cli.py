@@ -18,7 +18,7 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 def test_top_level_help_lists_every_subcommand_and_examples() -> None:
     out = _run("--help")
     assert out.returncode == 0
-    for command in ("demo", "lab", "dashboard", "serve", "features"):
+    for command in ("demo", "lab", "dashboard", "serve", "features", "package", "promote"):
         assert command in out.stdout
     assert "WORKBENCH_" in out.stdout and "examples:" in out.stdout
 
@@ -31,6 +31,8 @@ def test_top_level_help_lists_every_subcommand_and_examples() -> None:
         ("dashboard", ["monitoring", "--port", "Voilà"]),
         ("serve", ["MODEL_URI", "/invocations", "--log-dir", "--threads", "SIGTERM"]),
         ("features", ["list", "apply", "materialize", "--online", "features.py", "--start"]),
+        ("package", ["MODEL", "--data", "--target", "skops", "fresh process", "--promote"]),
+        ("promote", ["NAME", "--holdout", "--force", "previous_champion", "--metric"]),
     ],
 )
 def test_each_subcommand_has_a_helpful_help(command: str, expected: list[str]) -> None:

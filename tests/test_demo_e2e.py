@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.datasets import ELECTRICITY_FEATURES
+from workbench.packaging import conform
 from workbench.serving import read_inference_log
 
 pytestmark = pytest.mark.slow
@@ -35,13 +36,20 @@ def test_registered_champion_loads_back_and_predicts(demo_project) -> None:  # t
     signature = model.metadata.get_input_schema()
     assert signature.input_names() == list(ELECTRICITY_FEATURES)
     example = pd.read_parquet(r.settings.data_dir / "processed" / "electricity_features.parquet")
-    predictions = model.predict(example[list(ELECTRICITY_FEATURES)].head(20))
+    rows = conform(example[list(ELECTRICITY_FEATURES)].head(20), model.metadata.signature)
+    predictions = model.predict(rows)
     assert len(predictions) == 20 and (predictions > 0).all()
     run = client.get_run(r.model.run_id)
     assert run.data.metrics["valid_r2"] > 0.8  # the model learned something real
-    assert "workbench.serialization" in run.data.tags
-    artifacts = [a.path for a in client.list_artifacts(r.model.run_id, "reference")]
-    assert artifacts == ["reference/reference.parquet"]
+    assert version.tags["serialization"] == "skops"
+    assert version.tags["verified"].startswith("loaded in a fresh process")
+    assert version.tags["feature_views"].startswith("factory_daily@")
+    # the reference data, the contract and the card are stored with the run
+    reference = pd.read_parquet(mlflow.artifacts.download_artifacts(version.tags["reference"]))
+    assert len(reference) > 0 and set(ELECTRICITY_FEATURES) <= set(reference.columns)
+    assert mlflow.artifacts.download_artifacts(version.tags["contract"]).endswith("contract.yaml")
+    assert r.model.card.cost["single_row_ms"] > 0
+    assert "holdout_mae" in r.model.card.metrics
 
 
 def test_every_scored_row_is_in_the_inference_log(demo_project) -> None:  # type: ignore[no-untyped-def]

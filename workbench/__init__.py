@@ -16,6 +16,7 @@ from workbench._exceptions import (
     MissingDependencyError,
     ModelError,
     MonitoringError,
+    PromotionRefused,
     ServingError,
     WorkbenchError,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "MonitoringError",
+    "PromotionRefused",
     "ServingError",
     "Settings",
     "WorkbenchError",

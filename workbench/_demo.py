@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench._exceptions import ServingError, WorkbenchError
+from workbench._exceptions import PromotionRefused, ServingError, WorkbenchError
 from workbench._imports import require
 from workbench._settings import Settings, resolve_settings
 from workbench.data import Contract, load, validate
@@ -114,8 +114,9 @@ def run_demo(
 
     httpx = require("httpx", feature="the demo's HTTP client")
     tqdm = require("tqdm.auto", feature="progress bars").tqdm
+    from workbench._tracking import mlflow_for
     from workbench.monitoring import compute_drift
-    from workbench.packaging import package_model
+    from workbench.packaging import package_model, promote
     from workbench.serving import ScoringServer, read_inference_log
     from workbench.tuning import fit_baseline, time_split
 
@@ -195,22 +196,45 @@ def run_demo(
         f"{metrics} (run {fit.run_id})",
     )
 
-    # 4. register with signature and input example; alias champion. The reference for
-    # monitoring is all the model was developed on (train + validation: one full year, so
-    # seasonal inputs such as temperature compare like with like).
+    # 4. package: verified in a fresh process, model card, registered as @challenger, then
+    # promoted to @champion on the validation rows (the first version has no champion to
+    # beat). The reference for monitoring is all the model was developed on (train +
+    # validation: one full year, so seasonal inputs such as temperature compare like
+    # with like).
     developed_on = pd.concat([fit.train, fit.valid], ignore_index=True)
     reference = developed_on[list(FEATURES)]
     model = package_model(
         fit.model,
-        fit.train[list(FEATURES)],
+        fit.train,
         settings.model_name,
+        target=ELECTRICITY_TARGET,
         run_id=fit.run_id,
-        alias="champion",
         reference=developed_on,
+        contract=contract,
+        holdout=fit.valid,
+        lineage=features.attrs["lineage"],
         description="Daily electricity consumption per factory (demo).",
+        progress=False,
         settings=settings,
     )
-    step(4, f"registered {model.name} version {model.version} as @{model.alias}")
+    cost = model.card.cost
+    packaged = (
+        f"packaged {model.name} v{model.version} ({model.serialization.format}, checked in a "
+        f"fresh process, {cost['single_row_ms']:.1f} ms per row); model card {model.card_uri}"
+    )
+    try:
+        promotion = promote(
+            model.name, fit.valid, target=ELECTRICITY_TARGET, metric="mae", settings=settings
+        )
+        verdict = f"promoted to @champion: {promotion.reason}"
+    except PromotionRefused as refused:  # an earlier run's champion stays; serve that one
+        verdict = f"kept the current @champion: {refused}"
+        champion = (
+            mlflow_for(settings).MlflowClient().get_model_version_by_alias(model.name, "champion")
+        )
+        model = dataclasses.replace(model, version=int(champion.version))
+    model = dataclasses.replace(model, alias="champion", model_uri=f"models:/{model.name}@champion")
+    step(4, f"{packaged}\n        {verdict}")
 
     # 5. serve over HTTP; every request and prediction lands in the inference log
     traffic = features[features["date"] >= change]

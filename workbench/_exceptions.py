@@ -7,6 +7,7 @@
     ├── MissingDependencyError  an optional package is not installed (also an ImportError)
     ├── DataError               input data breaks a rule (names the file, column, rule, value)
     ├── ModelError              a model cannot be trained, logged, registered or loaded
+    │   └── PromotionRefused    a challenger scored worse than the champion on the holdout
     ├── ServingError            the scoring server cannot start or answer
     └── MonitoringError         drift or quality results cannot be computed or read
 
@@ -22,6 +23,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "MonitoringError",
+    "PromotionRefused",
     "ServingError",
     "WorkbenchError",
 ]
@@ -53,3 +55,7 @@ class ServingError(WorkbenchError):
 
 class MonitoringError(WorkbenchError):
     """Drift, integrity or performance results cannot be computed or read."""
+
+
+class PromotionRefused(ModelError):
+    """A challenger scored worse than the champion on the holdout (pass ``force`` to override)."""

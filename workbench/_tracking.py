@@ -12,7 +12,7 @@ from workbench._sqlite import fast_sqlite
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["ensure_experiment", "mlflow_for"]
+__all__ = ["ensure_experiment", "mlflow_for", "ui_url"]
 
 
 def mlflow_for(settings: Settings | None = None) -> ModuleType:
@@ -45,3 +45,20 @@ def ensure_experiment(name: str, settings: Settings | None = None) -> str:
         return str(experiment.experiment_id)
     s.artifact_dir.mkdir(parents=True, exist_ok=True)
     return str(mlflow.create_experiment(name, artifact_location=s.artifact_dir.as_uri()))
+
+
+def ui_url(settings: Settings | None = None, fragment: str = "") -> str:
+    """The MLflow UI address for the settings' store, with ``#/...`` ``fragment`` appended.
+
+    A tracking server serves its own UI; for the embedded SQLite store it is where
+    ``mlflow ui --backend-store-uri <tracking_uri>`` listens by default.
+    """
+    s = settings or get_settings()
+    from workbench._urls import redact_url
+
+    base = (
+        redact_url(s.tracking_uri).rstrip("/")
+        if s.tracking_uri.startswith(("http://", "https://"))
+        else "http://127.0.0.1:5000"
+    )
+    return f"{base}/{fragment}" if fragment else base

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +32,8 @@ from workbench.tuning import (
     tune,
 )
 from workbench.tuning import _study as study_module
+
+from ..conftest import running_mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -377,39 +377,9 @@ def test_cuda_without_a_gpu_is_a_clear_error(data: pd.DataFrame) -> None:
 def test_a_real_mlflow_server(client: Client, data: pd.DataFrame, tmp_path: Path) -> None:
     import dataclasses
 
-    import httpx
     import mlflow
 
-    from workbench.serving._process import free_port
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "artifacts"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with running_mlflow_server(tmp_path) as url:
         settings = dataclasses.replace(resolve_settings(), tracking_uri=url)
         result = tune(
             data,
@@ -431,9 +401,6 @@ def test_a_real_mlflow_server(client: Client, data: pd.DataFrame, tmp_path: Path
         assert len(children) == 3 and all(r.info.status == "FINISHED" for r in children)
         model = mlflow.pyfunc.load_model(f"runs:/{result.parent_run_id}/best_model")
         assert len(model.predict(data.drop(columns="y").head(2))) == 2
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_timeout_stops_new_trials_and_leaves_none_running(

@@ -1,7 +1,39 @@
-"""Packaging a fitted pipeline as an MLflow model in the registry, with an alias."""
+"""Packaging: a fitted pipeline → a verified MLflow model version with a model card.
+
+``package_model`` (or one click on a ``PackageButton`` in a notebook, or ``workbench
+package`` in a shell) logs the pipeline with a serialization chosen on purpose, a
+signature that keeps nullable columns usable, an input example and pinned requirements;
+checks it in a fresh process; measures its cost; registers a version with a model card,
+the reference data and the data contract. ``promote`` moves ``champion`` to a
+``challenger`` that is not worse on a holdout.
+"""
 
 from __future__ import annotations
 
-from workbench.packaging._register import PackagedModel, package_model, pinned_requirements
+from workbench.packaging._card import ModelCard
+from workbench.packaging._register import (
+    PackagedModel,
+    Promotion,
+    card_of,
+    conform,
+    package_model,
+    pinned_requirements,
+    promote,
+)
+from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
+from workbench.packaging._widget import PackageButton
 
-__all__ = ["PackagedModel", "package_model", "pinned_requirements"]
+__all__ = [
+    "ModelCard",
+    "PackageButton",
+    "PackagedModel",
+    "Promotion",
+    "Serialization",
+    "card_of",
+    "choose_serialization",
+    "conform",
+    "infer_signature",
+    "package_model",
+    "pinned_requirements",
+    "promote",
+]

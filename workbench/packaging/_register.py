@@ -1,45 +1,76 @@
-"""Log a pipeline with signature, input example and pinned requirements; register it."""
+"""One call from a fitted pipeline to a verified, documented, registered model version.
+
+``package_model`` logs the pipeline with a serialization chosen on purpose, a signature
+that keeps nullable columns usable, an input example and requirements pinned from the
+installed versions; checks the logged model in a fresh process; measures its cost;
+registers a version with tags, an alias, a model card, the reference data and the data
+contract. ``promote`` moves ``champion`` to the ``challenger`` only when it is not worse
+on a holdout.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import importlib.metadata
+import json
 import logging
+import os
+import platform
 import tempfile
-import warnings
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from workbench._exceptions import ModelError
+from workbench._exceptions import ConfigurationError, DataError, ModelError, PromotionRefused
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
-from workbench._tracking import mlflow_for
+from workbench._tracking import ensure_experiment, mlflow_for, ui_url
+from workbench._urls import redact_url
+from workbench.data._mask import mask_frame
+from workbench.packaging._card import ModelCard, feature_rows, metric_entry, profile_columns
+from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
+from workbench.packaging._verifier import replace_spare, spare_verifier
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PackagedModel", "package_model", "pinned_requirements"]
+    from workbench.data import Contract
+
+__all__ = [
+    "PackagedModel",
+    "Promotion",
+    "card_of",
+    "conform",
+    "package_model",
+    "pinned_requirements",
+    "promote",
+]
 
 _log = logging.getLogger(__name__)
 
 # What a scikit-learn pyfunc needs at load time. Pinned from this environment, which takes
-# ~0.1 s, instead of MLflow's requirement inference (~2.7 s, it re-imports the model).
+# ~0.1 s, instead of MLflow's requirement inference (~2.7 s: it re-imports the model).
 _RUNTIME_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
-
-# skops (MLflow's default sklearn format) refuses HistGradientBoosting and RandomForest as
-# "untrusted types"; cloudpickle loads anything, so it is only for models from our own
-# registry, which the serving layer enforces (models are never loaded from request paths).
-_SERIALIZATION = "cloudpickle"
-_SERIALIZATION_REASON = (
-    "cloudpickle: skops refuses HistGradientBoosting/RandomForest internals as untrusted "
-    "types; models are loaded only from this registry"
-)
+# Where a pipeline's estimators come from → the distribution to pin.
+# (the first one installed is pinned: XGBoost also ships as ``xgboost-cpu``).
+_MODULE_DISTRIBUTIONS = {
+    "xgboost": ("xgboost", "xgboost-cpu"),
+    "lightgbm": ("lightgbm",),
+    "catboost": ("catboost",),
+}
+_STEPS = 6
+_EXAMPLE_ROWS = 5
+_BATCH_ROWS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
 class PackagedModel:
-    """A registered model version.
+    """A registered, verified model version.
 
     Attributes:
         name: Registered model name.
@@ -47,6 +78,14 @@ class PackagedModel:
         alias: Alias that now points at this version.
         run_id: The run the model was logged under.
         model_uri: ``models:/<name>@<alias>``.
+        version_uri: ``models:/<name>/<version>`` (stays put when the alias moves).
+        logged_model_uri: The logged model (``models:/m-...``).
+        serialization: The format chosen and why.
+        card: The model card (also stored with the run, as Markdown, HTML and JSON).
+        card_uri: Where the card's HTML lives (``runs:/<run>/packages/...``).
+        reference_uri: The reference data monitoring compares production against.
+        ui_url: The version's page in the MLflow UI.
+        seconds: Wall time of the packaging, and of the cost measurement within it.
     """
 
     name: str
@@ -54,99 +93,935 @@ class PackagedModel:
     alias: str
     run_id: str
     model_uri: str
+    version_uri: str
+    logged_model_uri: str
+    serialization: Serialization
+    card: ModelCard
+    card_uri: str
+    reference_uri: str
+    ui_url: str
+    seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
-def pinned_requirements(distributions: Iterable[str] = _RUNTIME_DISTRIBUTIONS) -> list[str]:
-    """``name==version`` for each installed distribution (skipping absent ones)."""
+@dataclasses.dataclass(frozen=True)
+class Promotion:
+    """The outcome of :func:`promote`.
+
+    Attributes:
+        name: Registered model name.
+        version: The version now under the ``champion`` alias.
+        previous: The version that held it before (``None`` if there was none).
+        metric: The holdout metric compared, and ``direction`` whether lower is better.
+        challenger_score, champion_score: Their holdout scores (``None`` without a champion).
+        forced: Promoted although it scored worse.
+        rows: Holdout rows compared on.
+        reason: One sentence on why it was (or was not) promoted.
+    """
+
+    name: str
+    version: int
+    previous: int | None
+    metric: str
+    direction: str
+    challenger_score: float
+    champion_score: float | None
+    forced: bool
+    rows: int
+    reason: str
+
+
+def pinned_requirements(
+    distributions: Iterable[str] = _RUNTIME_DISTRIBUTIONS, model: Any = None
+) -> list[str]:
+    """``name==version`` for each installed distribution (skipping absent ones).
+
+    With ``model``, the distributions its estimators come from (XGBoost, LightGBM,
+    CatBoost) are pinned too.
+    """
+    wanted: list[tuple[str, ...]] = [(d,) for d in dict.fromkeys(distributions)]
+    if model is not None:
+        wanted += [
+            _MODULE_DISTRIBUTIONS[m]
+            for m in sorted(_model_modules(model))
+            if m in _MODULE_DISTRIBUTIONS
+        ]
     pins = []
-    for dist in distributions:
-        try:
-            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:
-            _log.debug("%s is not installed; not pinned", dist)
+    for candidates in wanted:
+        for dist in candidates:
+            try:
+                pins.append(f"{dist}=={importlib.metadata.version(dist)}")
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        else:
+            _log.debug("%s is not installed; not pinned", candidates[0])
     return pins
+
+
+def _model_modules(model: Any) -> set[str]:
+    """Top-level modules of the model and every estimator nested in it."""
+    found = {type(model).__module__.split(".")[0]}
+    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+    for value in params.values():
+        if hasattr(value, "fit") or hasattr(value, "transform"):
+            found.add(type(value).__module__.split(".")[0])
+    return found
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _task(model: Any) -> str:
+    from sklearn.base import is_classifier
+
+    return "classification" if is_classifier(model) else "regression"
+
+
+def _steps(model: Any) -> list[str]:
+    if hasattr(model, "steps"):
+        return [type(step).__name__ for _, step in model.steps]
+    return [type(model).__name__]
+
+
+def _final(model: Any) -> Any:
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)[:200]
+
+
+def _input_columns(model: Any, data: pd.DataFrame, target: str | None) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        columns = [str(c) for c in names]
+        absent = [c for c in columns if c not in data.columns]
+        if absent:
+            raise DataError(
+                f"The model was trained on columns {absent} that the packaged data lacks. "
+                f"Data columns: {list(data.columns)}."
+            )
+        return columns
+    return [c for c in data.columns if c != target]
+
+
+def _example(x: pd.DataFrame) -> pd.DataFrame:
+    """The first rows, plus rows with missing values (so the check covers them)."""
+    head = list(x.index[:_EXAMPLE_ROWS])
+    missing = x.isna()
+    extra = []
+    for column in x.columns:
+        rows = missing.index[missing[column]]
+        if len(rows) and rows[0] not in head and rows[0] not in extra:
+            extra.append(rows[0])
+        if len(extra) >= _EXAMPLE_ROWS:
+            break
+    return x.loc[head + extra]
+
+
+def _masked(rows: pd.DataFrame, personal: Sequence[str], x: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with personal inputs replaced: text by its pseudonym, numbers by the median."""
+    import pandas as pd
+
+    present = [c for c in personal if c in rows.columns]
+    if not present:
+        return rows
+    out = rows.copy()
+    for column in present:
+        if pd.api.types.is_numeric_dtype(out[column].dtype) and not pd.api.types.is_bool_dtype(
+            out[column].dtype
+        ):
+            median = x[column].median()
+            out[column] = out[column].where(out[column].isna(), median).astype(out[column].dtype)
+        else:
+            out[column] = mask_frame(out[[column]], [column])[column]
+    return out
+
+
+def _batch_json(x: pd.DataFrame, seed: int = 0) -> str:
+    """1,000 rows as a client would send them (``dataframe_split`` JSON)."""
+    rows = x.sample(n=_BATCH_ROWS, replace=len(x) < _BATCH_ROWS, random_state=seed)
+    split = rows.to_json(orient="split", index=False, date_format="iso")
+    return '{"dataframe_split": ' + split + "}"
+
+
+def _load_contract(contract: Contract | str | Path | None) -> Contract | None:
+    if contract is None:
+        return None
+    from workbench.data import Contract
+
+    return contract if isinstance(contract, Contract) else Contract.load(contract)
+
+
+def _study_metrics(tuning: Any, s: Settings) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The tuning study's summary and the best trial's per-fold scores (from its MLflow run)."""
+    info = {
+        "study": tuning.study_name,
+        "storage": redact_url(tuning.storage),
+        "parent_run": tuning.parent_run_id,
+        "best_family": tuning.best_family,
+        "best_value": tuning.best_value,
+        "trials": f"{tuning.n_complete} complete, {tuning.n_pruned} pruned, "
+        f"{tuning.n_failed} failed",
+        "link": ui_url(s, f"#/runs/{tuning.parent_run_id}"),
+    }
+    client = mlflow_for(s).MlflowClient()
+    parent = client.get_run(tuning.parent_run_id)
+    best = parent.data.tags.get("best_trial")
+    metrics: dict[str, dict[str, Any]] = {}
+    if best is not None:
+        runs = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=(
+                f"tags.mlflow.parentRunId = '{tuning.parent_run_id}' "
+                f"and tags.`optuna.trial` = '{best}'"
+            ),
+            max_results=5,
+        )
+        for run in runs:
+            if run.data.tags.get("optuna.state") != "COMPLETE":
+                continue
+            history = client.get_metric_history(run.info.run_id, f"cv_{tuning.metric}")
+            folds = [m.value for m in sorted(history, key=lambda m: m.step)]
+            if folds:
+                metrics[tuning.metric] = metric_entry(folds, f"cv of best trial {best}")
+            info["best_trial_run"] = run.info.run_id
+            break
+    if tuning.metric not in metrics:
+        metrics[tuning.metric] = metric_entry(tuning.best_value, f"cv mean of trial {best}")
+    return info, metrics
+
+
+def _holdout_metrics(
+    model: Any, holdout: pd.DataFrame, features: list[str], target: str, task: str
+) -> dict[str, dict[str, Any]]:
+    from workbench.tuning._objective import METRICS
+
+    if target not in holdout.columns:
+        raise DataError(f"The holdout lacks the target column {target!r}.")
+    predictions = model.predict(holdout[features])
+    out = {}
+    for name, metric in METRICS[task].items():
+        if metric.proba:
+            continue
+        out[name] = metric_entry(metric.func(holdout[target], predictions), "holdout")
+    return out
+
+
+def _measure_fit(model: Any, x: pd.DataFrame, y: Any) -> float:
+    from sklearn.base import clone
+
+    began = time.perf_counter()
+    clone(model).fit(x, y)
+    return time.perf_counter() - began
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+class _Steps:
+    """Progress through the packaging steps: a tqdm bar, a callback, or nothing."""
+
+    def __init__(self, progress: bool | Callable[[int, int, str], None], name: str) -> None:
+        self.callback = progress if callable(progress) else None
+        self.bar = None
+        if progress is True:
+            tqdm = require("tqdm.auto").tqdm
+            self.bar = tqdm(total=_STEPS, desc=f"packaging {name}", unit="step")
+        self.done = 0
+
+    def __call__(self, text: str) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update()
+        if self.callback is not None:
+            self.callback(self.done, _STEPS, text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------- package_model
 
 
 def package_model(
     model: Any,
-    sample: pd.DataFrame,
-    name: str,
+    data: pd.DataFrame,
+    name: str | None = None,
     *,
-    run_id: str,
-    alias: str = "champion",
+    target: str | None = None,
+    alias: str = "challenger",
+    description: str = "",
+    run_id: str | None = None,
+    experiment: str | None = None,
     reference: pd.DataFrame | None = None,
-    description: str | None = None,
+    contract: Contract | str | Path | None = None,
+    metrics: Mapping[str, float | Sequence[float]] | None = None,
+    holdout: pd.DataFrame | None = None,
+    params: Mapping[str, Any] | None = None,
+    tuning: Any = None,
+    lineage: Mapping[str, Any] | None = None,
+    fit_seconds: float | None = None,
+    measure_cost: bool = True,
+    code_paths: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    progress: bool | Callable[[int, int, str], None] = True,
     settings: Settings | None = None,
 ) -> PackagedModel:
-    """Log ``model`` under ``run_id``, register a new version of ``name``, set ``alias``.
+    """Log, verify, document and register a fitted pipeline; point ``alias`` at it.
 
-    The logged model carries a signature inferred from ``sample`` and the model's own
-    predictions on it, the first rows of ``sample`` as input example, and requirements
-    pinned from the installed versions. ``reference`` (the training data) is stored with
-    the run as ``reference/reference.parquet`` for monitoring to compare against.
+    Steps: (1) predict on ``data`` and infer the signature (nullable integer and boolean
+    columns declared optional doubles, so missing values pass schema enforcement);
+    (2) log the model with skops and the pipeline's own scikit-learn/NumPy/SciPy types
+    trusted, or cloudpickle with the reason recorded, an input example (first rows plus
+    rows with missing values) and requirements pinned from the installed versions;
+    (3) load it back with ``mlflow.pyfunc.load_model`` in a fresh Python process and
+    check it predicts the input example identically, timing single-row and 1,000-row
+    predictions there; (4) take the fit time (given, from the run, or by refitting a
+    clone); (5) register a new version with tags and set ``alias``; (6) store the model
+    card (Markdown, HTML, JSON), the reference data and the data contract with the run.
+    A failure at any step raises with the reason and leaves no registered version.
 
     Args:
-        model: A fitted scikit-learn estimator or pipeline.
-        sample: Input rows representative of training data (columns in model order).
-        name: Registered model name.
-        run_id: Run to log under (from ``workbench.tuning.fit_baseline``).
-        alias: Alias to point at the new version.
-        reference: Reference data for monitoring.
-        description: Free text for the version.
+        model: A fitted scikit-learn estimator or pipeline (preprocessing included).
+        data: Training rows: the model's input columns, and ``target`` if given.
+        name: Registered model name (default: the ``model_name`` setting).
+        target: The target column of ``data`` (for the card, and to measure fit time).
+        alias: Alias for the new version (``challenger`` by default; see :func:`promote`).
+        description: What the model is for; the card's purpose and the version's
+            description.
+        run_id: Run to log under (default: a new run ``package <name>``).
+        experiment: Experiment for a new run (default: the ``experiment_name`` setting).
+        reference: Data monitoring will compare production against (default: ``data``).
+        contract: Data contract (object or YAML path), stored with the model; its
+            nullable columns are optional in the signature, its personal columns are
+            never shown on the card.
+        metrics: Scores to show: a value, or per-fold values (mean and spread shown).
+        holdout: Rows with ``target`` to score the model on for the card.
+        params: Extra parameters to show on the card.
+        tuning: A ``TuningResult``: the study is linked and its best trial's fold scores
+            shown.
+        lineage: The feature-store lineage of the training set (default:
+            ``data.attrs["lineage"]``, which ``get_historical_features`` sets): views and
+            versions go on the card and in the version's tags.
+        fit_seconds: How long training took (else taken from the run's ``fit_seconds``
+            metric, else measured by refitting a clone on ``data``).
+        measure_cost: Measure latency and fit time (turn off for the fastest package).
+        code_paths: Local modules the model needs to load (MLflow ``code_paths``).
+        tags: Extra tags of the model version.
+        progress: A tqdm bar (``True``), nothing (``False``), or
+            ``callback(step, total, text)``.
         settings: Settings to use (default: the process-wide ones).
 
     Returns:
         A :class:`PackagedModel`.
 
     Raises:
-        ModelError: The model cannot predict on ``sample`` or registration fails.
+        DataError: ``data`` is empty or lacks the model's columns or ``target``.
+        ModelError: The model cannot predict on ``data``, cannot be logged, or fails the
+            fresh-process check; nothing is registered.
     """
+
+    began = time.perf_counter()
     s = settings or get_settings()
-    mlflow = mlflow_for(s)
-    models = require("mlflow.models")
-    sklearn_flavor = require("mlflow.sklearn")
-    if sample.empty:
-        raise ModelError(f"The sample for model {name!r} is empty; pass training rows.")
-    try:
-        predictions = model.predict(sample)
-    except Exception as exc:
-        raise ModelError(
-            f"Model {name!r} cannot predict on the sample it is packaged with: {exc}"
-        ) from exc
-    with warnings.catch_warnings():
-        # MLflow hints that integer columns cannot hold missing values; the signature is
-        # inferred from real training rows, which is the remedy the hint itself suggests.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = models.infer_signature(sample, predictions)
-    client = mlflow.MlflowClient()
-    with mlflow.start_run(run_id=run_id):
-        info = sklearn_flavor.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=sample.head(5),
-            pip_requirements=pinned_requirements(),
-            serialization_format=_SERIALIZATION,
-            registered_model_name=name,
+    name = name or s.model_name
+    if data.empty:
+        raise DataError(f"The data to package model {name!r} with is empty; pass training rows.")
+    if target is not None and target not in data.columns:
+        raise DataError(
+            f"The target {target!r} is not a column of the data. Columns: {list(data.columns)}."
         )
-        mlflow.set_tag("workbench.serialization", _SERIALIZATION_REASON)
-        if reference is not None:
+    if holdout is not None and target is None:
+        raise DataError("A holdout needs target= to be scored.")
+    verifier = spare_verifier(take=True)  # it imports MLflow while we log
+    assert verifier is not None
+    steps = _Steps(progress, name)
+    try:
+        mlflow = mlflow_for(s)
+        sklearn_flavor = require("mlflow.sklearn", feature="model packaging")
+        client = mlflow.MlflowClient()
+        the_contract = _load_contract(contract)
+        features = _input_columns(model, data, target)
+        x = data[features]
+        personal = the_contract.pii_columns if the_contract else []
+        # the example is shown in MLflow's UI: no personal value of a real row goes in it
+        example = _masked(_example(x), personal, x)
+        try:  # a sample is enough for the output schema; the example checks missing values
+            predictions = model.predict(x.iloc[:_BATCH_ROWS])
+            expected = model.predict(example)
+        except Exception as exc:
+            raise ModelError(
+                f"Model {name!r} cannot predict on the data it is packaged with: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        nullable = (
+            {c.name for c in the_contract.columns if c.nullable} & set(features)
+            if the_contract
+            else set()
+        )
+        signature = infer_signature(x, predictions, nullable)
+        task = _task(model)
+        steps("signature inferred")
+
+        # 1. log: serialization chosen on purpose, pinned requirements
+        serialization = choose_serialization(model)
+        if run_id is None:
+            run_id = _new_run(client, model, name, experiment or s.experiment_name, s)
+        requirements = pinned_requirements(model=model) + (
+            [f"skops=={importlib.metadata.version('skops')}"]
+            if serialization.format == "skops"
+            else []
+        )
+        with _in_run(mlflow, run_id), _without_mlflow_example_check():
+            info = sklearn_flavor.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=example,
+                pip_requirements=requirements,
+                serialization_format=serialization.format,
+                skops_trusted_types=list(serialization.trusted_types) or None,
+                code_paths=list(code_paths) if code_paths else None,
+            )
+        logged_seconds = time.perf_counter() - began
+        steps(f"logged ({serialization.format})")
+
+        # 2. the fresh process loads and checks it while we gather the card's contents
+        verifier.send(
+            {
+                "tracking_uri": s.tracking_uri,
+                "model_uri": _local_or_uri(client, info),
+                "expected": expected.tolist() if hasattr(expected, "tolist") else list(expected),
+                "batch_json": _batch_json(x) if measure_cost else None,
+            }
+        )
+        card_metrics: dict[str, dict[str, Any]] = {}
+        tuning_info = None
+        if tuning is not None:
+            tuning_info, card_metrics = _study_metrics(tuning, s)
+        run_metrics = client.get_run(run_id).data.metrics
+        for key, value in run_metrics.items():
+            # the run's model scores (not its bookkeeping: fit time, trial counts)
+            if key != "fit_seconds" and not key.startswith("n_") and key not in card_metrics:
+                card_metrics[key] = metric_entry(value, "run")
+        for key, given in (metrics or {}).items():
+            source = "given" if isinstance(given, (int, float)) else "cv folds"
+            card_metrics[key] = metric_entry(given, source)
+        if holdout is not None and target is not None:
+            for key, entry in _holdout_metrics(model, holdout, features, target, task).items():
+                card_metrics[f"holdout_{key}"] = entry
+        lineage = (lineage or data.attrs.get("lineage") or {}).get("views", {})
+        folder = f"packages/{name}/{info.model_id}"
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            # personal columns as the inference log keeps them: stable pseudonyms
+            mask_frame(reference if reference is not None else data, personal).to_parquet(
+                out / "reference.parquet", index=False
+            )
+            if the_contract is not None:
+                the_contract.save(out / "contract.yaml")
+            client.log_artifacts(run_id, str(out), artifact_path=folder)
+        checked = verifier.receive()
+        if not checked.get("ok"):
+            reason = str(checked.get("reason"))
+            client.set_tag(run_id, "workbench.package_error", reason[:5000])
+            raise ModelError(
+                f"Model {name!r} failed its check in a fresh process "
+                f"(mlflow.pyfunc.load_model of {info.model_uri} and a prediction of its "
+                f"input example): {reason}. Nothing was registered."
+                + (
+                    " If the model needs a local module, pass code_paths=[...]."
+                    if "No module named" in reason
+                    else ""
+                )
+            )
+        steps("verified in a fresh process")
+
+        # 3. register (no alias yet), with every tag in one call
+        version_tags = {
+            "task": task,
+            "target": target or "",
+            "serialization": serialization.format,
+            "serialization_reason": serialization.reason[:5000],
+            "verified": "loaded in a fresh process; identical predictions on the input example",
+            "features": ",".join(features)[:5000],
+            "model_card": f"runs:/{run_id}/{folder}/model_card.html",
+            "reference": f"runs:/{run_id}/{folder}/reference.parquet",
+            **({"contract": f"runs:/{run_id}/{folder}/contract.yaml"} if the_contract else {}),
+            **(
+                {"feature_views": ",".join(f"{v}@{d['version']}" for v, d in lineage.items())}
+                if lineage
+                else {}
+            ),
+            **({"tuning_study": tuning.study_name} if tuning is not None else {}),
+            **{k: str(v) for k, v in (tags or {}).items()},
+        }
+        version, created_model = _register(client, name, info, run_id, version_tags, description)
+        steps(f"version {version} registered")
+        try:
+            # 4. cost: the fresh process's timings, and the fit time
+            measure_began = time.perf_counter()
+            cost: dict[str, Any] = {"load_seconds": checked.get("load_seconds")}
+            if measure_cost:
+                timed = verifier.receive()
+                if not timed.get("ok"):
+                    raise ModelError(
+                        f"The model predicted its input example but failed on 1,000 training "
+                        f"rows sent as JSON, as a client would: {timed.get('reason')}"
+                    )
+                cost.update(
+                    {
+                        k: timed.get(k)
+                        for k in (
+                            "single_row_ms",
+                            "batch_rows",
+                            "batch_ms",
+                            "predictions_per_second",
+                        )
+                    }
+                )
+            if fit_seconds is not None:
+                cost.update(fit_seconds=float(fit_seconds), fit_source="given")
+            elif "fit_seconds" in run_metrics:
+                cost.update(fit_seconds=run_metrics["fit_seconds"], fit_source=f"run {run_id}")
+            elif measure_cost and target is not None:
+                cost.update(
+                    fit_seconds=_measure_fit(model, x, data[target]),
+                    fit_source=f"refitting a clone on the {len(x):,} packaged rows",
+                )
+            cost["machine"] = _machine() if measure_cost else None
+            measure_seconds = time.perf_counter() - measure_began
+            steps("cost measured")
+
+            # 5. the card, then the alias (last: everything it points at exists)
+            link = ui_url(s, f"#/models/{quote(name)}/versions/{version}")
+            card = _card(
+                model,
+                data,
+                name=name,
+                version=version,
+                alias=alias,
+                description=description,
+                task=task,
+                run_id=run_id,
+                link=link,
+                target=target,
+                features=features,
+                signature=signature,
+                lineage=lineage,
+                metrics=card_metrics,
+                params=params,
+                tuning=tuning_info,
+                cost=cost,
+                serialization=serialization,
+                requirements=requirements,
+                contract=the_contract,
+            )
             with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "reference.parquet"
-                reference.to_parquet(path, index=False)
-                mlflow.log_artifact(str(path), artifact_path="reference")
-    version = info.registered_model_version
-    if version is None:
-        raise ModelError(f"Model {name!r} was logged but not registered; check the registry.")
-    client.set_registered_model_alias(name, alias, str(version))
-    client.set_model_version_tag(name, str(version), "serialization", _SERIALIZATION)
-    if description:
-        client.update_model_version(name, str(version), description=description)
-    _log.info("registered %s version %s as @%s", name, version, alias)
+                card.save(tmp)
+                client.log_artifacts(run_id, tmp, artifact_path=folder)
+            client.set_registered_model_alias(name, alias, str(version))
+        except Exception as exc:
+            _unregister(client, name, version, created_model)
+            raise ModelError(
+                f"Registering {name!r} version {version} failed ({type(exc).__name__}: {exc}); "
+                f"the version was removed, nothing is half-registered."
+            ) from exc
+        steps(f"card stored, @{alias} → v{version}")
+    finally:
+        steps.close()
+        verifier.close()
+        replace_spare()
+    total = time.perf_counter() - began
+    _log.info("registered %s version %s as @%s in %.2f s", name, version, alias, total)
     return PackagedModel(
         name=name,
-        version=int(version),
+        version=version,
         alias=alias,
         run_id=run_id,
         model_uri=f"models:/{name}@{alias}",
+        version_uri=f"models:/{name}/{version}",
+        logged_model_uri=info.model_uri,
+        serialization=serialization,
+        card=card,
+        card_uri=version_tags["model_card"],
+        reference_uri=version_tags["reference"],
+        ui_url=link,
+        seconds={
+            "total": total,
+            "until_logged": logged_seconds,
+            "cost_measurement": measure_seconds,
+        },
     )
+
+
+_PATCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _in_run(mlflow: Any, run_id: str) -> Iterator[None]:
+    """Resume ``run_id`` whatever the session's active experiment or run.
+
+    ``mlflow.start_run(run_id=...)`` refuses a run of another experiment than the one
+    ``mlflow.set_experiment`` chose, and a second run while one is active; a notebook
+    user who set an experiment, or is inside a run, must still be able to package.
+    """
+    fluent = mlflow.tracking.fluent
+    saved = getattr(fluent, "_active_experiment_id", None)
+    if saved is not None:
+        fluent._active_experiment_id = None
+    try:
+        with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
+            yield
+    finally:
+        if saved is not None:
+            fluent._active_experiment_id = saved
+
+
+@contextlib.contextmanager
+def _without_mlflow_example_check() -> Iterator[None]:
+    """Skip MLflow's in-process check of the input example while logging.
+
+    ``log_model`` loads the model it just saved and predicts the example in this process
+    (0.2 s), and only logs a warning if that fails. The fresh-process check that follows
+    does the same where a server would, compares the predictions, and fails the
+    packaging. If MLflow renames the helper, its check simply runs.
+    """
+    utils = require("mlflow.models.utils")
+    original = getattr(utils, "_validate_serving_input", None)
+    if original is None:
+        yield
+        return
+    with _PATCH_LOCK:
+        setattr(utils, "_validate_serving_input", lambda *args, **kwargs: None)  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(utils, "_validate_serving_input", original)  # noqa: B010
+
+
+def _new_run(client: Any, model: Any, name: str, experiment: str, s: Settings) -> str:
+    """A finished run ``package <name>`` holding the estimator's parameters."""
+    entities = require("mlflow.entities")
+    run = client.create_run(ensure_experiment(experiment, s), run_name=f"package {name}")
+    client.log_batch(
+        run.info.run_id,
+        params=[
+            entities.Param(f"model.{k}", str(_plain(v))[:500])
+            for k, v in sorted(_final(model).get_params(deep=False).items())
+        ],
+    )
+    client.set_terminated(run.info.run_id)
+    return str(run.info.run_id)
+
+
+def _card(
+    model: Any,
+    data: pd.DataFrame,
+    *,
+    name: str,
+    version: int,
+    alias: str,
+    description: str,
+    task: str,
+    run_id: str,
+    link: str,
+    target: str | None,
+    features: list[str],
+    signature: Any,
+    lineage: Mapping[str, Any],
+    metrics: dict[str, dict[str, Any]],
+    params: Mapping[str, Any] | None,
+    tuning: dict[str, Any] | None,
+    cost: dict[str, Any],
+    serialization: Serialization,
+    requirements: list[str],
+    contract: Contract | None,
+) -> ModelCard:
+    import pandas as pd
+
+    times = [c for c in data.columns if pd.api.types.is_datetime64_any_dtype(data[c])]
+    span = f"{times[0]} {data[times[0]].min()} … {data[times[0]].max()}" if times else None
+    profiled = data[[*features, *([target] if target else [])]]
+    return ModelCard(
+        name=name,
+        version=version,
+        alias=alias,
+        purpose=description,
+        task=task,
+        estimator=type(_final(model)).__name__,
+        steps=_steps(model),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        run_id=run_id,
+        model_uri=f"models:/{name}/{version}",
+        ui_url=link,
+        target=target,
+        data={
+            "rows": len(data),
+            "span": span,
+            "profile": profile_columns(profiled, contract.pii_columns if contract else ()),
+        },
+        features=feature_rows(signature),
+        feature_views={
+            view: {"version": v["version"], "fingerprint": v["fingerprint"]}
+            for view, v in lineage.items()
+        },
+        metrics=metrics,
+        params={
+            **{f"model.{k}": _plain(v) for k, v in _final(model).get_params(deep=False).items()},
+            **{k: _plain(v) for k, v in (params or {}).items()},
+        },
+        tuning=tuning,
+        cost=cost,
+        serialization={"format": serialization.format, "reason": serialization.reason},
+        requirements=requirements,
+        contract=(contract.name or "contract.yaml") if contract else None,
+    )
+
+
+def _local_or_uri(client: Any, info: Any) -> str:
+    """The logged model's folder when the artifact store is local (the fresh process then
+    needs no tracking store: opening a SQLite store costs a new process seconds), else its
+    ``models:/`` URI."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    location = str(client.get_logged_model(info.model_id).artifact_location)
+    if location.startswith("file:"):
+        return url2pathname(urlsplit(location).path)
+    if location.startswith("/"):
+        return location
+    return str(info.model_uri)
+
+
+def _register(
+    client: Any,
+    name: str,
+    info: Any,
+    run_id: str,
+    tags: Mapping[str, str],
+    description: str,
+) -> tuple[int, bool]:
+    """Create the version with its tags (and the registered model if new); wait until ready."""
+    exceptions = require("mlflow.exceptions")
+    created = False
+    try:
+        client.get_registered_model(name)
+    except exceptions.MlflowException:
+        client.create_registered_model(name)
+        created = True
+    try:
+        version = client.create_model_version(
+            name,
+            info.model_uri,
+            run_id=run_id,
+            tags=dict(tags),
+            description=description or None,
+            model_id=info.model_id,
+        )
+        deadline = time.monotonic() + 300
+        while version.status == "PENDING_REGISTRATION" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            version = client.get_model_version(name, version.version)
+        if version.status != "READY":
+            raise ModelError(f"Version {version.version} of {name!r} is {version.status}.")
+    except Exception:
+        if created:
+            client.delete_registered_model(name)
+        raise
+    return int(version.version), created
+
+
+def _unregister(client: Any, name: str, version: int, created_model: bool) -> None:
+    try:
+        client.delete_model_version(name, str(version))
+        if created_model and not client.search_model_versions(f"name = '{name}'"):
+            client.delete_registered_model(name)
+    except Exception:  # the original error is the one to report
+        _log.exception("could not remove %s version %s after a failure", name, version)
+
+
+# ---------------------------------------------------------------- promotion
+
+
+def conform(frame: pd.DataFrame, signature: Any) -> pd.DataFrame:
+    """``frame`` with nullable integer/boolean columns as floats where the signature says double.
+
+    Rows that arrive over JSON are already like that; a pandas frame with ``Int64`` or
+    ``boolean`` columns is not, and MLflow's schema enforcement would refuse it.
+    """
+    import pandas as pd
+
+    doubles = [
+        spec.name
+        for spec in signature.inputs.inputs
+        if getattr(spec.type, "name", str(spec.type)) == "double" and spec.name in frame.columns
+    ]
+    casts = {
+        c: "float64"
+        for c in doubles
+        if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype) or frame[c].dtype == object
+    }
+    return frame.astype(casts) if casts else frame
+
+
+def _score_version(
+    name: str, version: str, holdout: pd.DataFrame, target: str, metric: Any
+) -> float:
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    signature = model.metadata.signature
+    columns = (
+        signature.inputs.input_names()
+        if signature is not None
+        else [c for c in holdout.columns if c != target]
+    )
+    absent = [c for c in columns if c not in holdout.columns]
+    if absent:
+        raise DataError(
+            f"The holdout lacks columns {absent} that version {version} of {name!r} needs."
+        )
+    predictions = model.predict(
+        conform(holdout[columns], signature) if signature else holdout[columns]
+    )
+    return float(metric.func(holdout[target], predictions))
+
+
+def promote(
+    name: str,
+    holdout: pd.DataFrame,
+    *,
+    target: str,
+    challenger: str = "challenger",
+    champion: str = "champion",
+    metric: str | None = None,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> Promotion:
+    """Move ``champion`` to the ``challenger``'s version if it is not worse on ``holdout``.
+
+    Both versions are loaded from the registry and scored on the same holdout rows with
+    ``metric`` (default: ``rmse`` for regression, ``accuracy`` for classification; the
+    task is the version's ``task`` tag). A tie promotes. The old champion keeps the alias
+    ``previous_champion`` (for a quick rollback); the ``challenger`` alias stays where it
+    is (until the next package moves it); the new champion is tagged with the scores.
+
+    Raises:
+        PromotionRefused: The challenger scored worse and ``force`` is false (the message
+            gives both scores); nothing is changed.
+        ModelError: An alias is missing.
+        DataError: The holdout lacks the target or a column the models need.
+    """
+    from workbench.tuning._objective import metric_for
+
+    s = settings or get_settings()
+    mlflow = mlflow_for(s)
+    client = mlflow.MlflowClient()
+    exceptions = require("mlflow.exceptions")
+    try:
+        new = client.get_model_version_by_alias(name, challenger)
+    except exceptions.MlflowException as exc:
+        raise ModelError(
+            f"Model {name!r} has no version with alias @{challenger} to promote ({exc})."
+        ) from exc
+    if target not in holdout.columns:
+        raise DataError(
+            f"The holdout has no target column {target!r}. Columns: {list(holdout.columns)}."
+        )
+    if holdout.empty or holdout[target].isna().all():
+        raise DataError(f"The holdout has no rows with a value of {target!r} to compare on.")
+    holdout = holdout[holdout[target].notna()]
+    task = new.tags.get("task", "regression")
+    chosen = metric_for(task, metric or ("rmse" if task == "regression" else "accuracy"))
+    if chosen.proba:
+        raise ConfigurationError(
+            f"Promotion compares predicted values; {chosen.name!r} needs probabilities. "
+            f"Choose one of: regression rmse/mae/mape/r2, classification accuracy/f1."
+        )
+    try:
+        old = client.get_model_version_by_alias(name, champion)
+    except exceptions.MlflowException:
+        old = None
+    new_v = str(new.version)
+    old_v = str(old.version) if old is not None else ""
+    challenger_score = _score_version(name, new_v, holdout, target, chosen)
+    champion_score = None
+    lower = chosen.direction == "minimize"
+    if old is not None and old_v == new_v:
+        reason = f"version {new_v} already holds @{champion}"
+    elif old is None:
+        reason = f"no version held @{champion}"
+    else:
+        champion_score = _score_version(name, old_v, holdout, target, chosen)
+        worse = challenger_score > champion_score if lower else challenger_score < champion_score
+        verdict = (
+            f"challenger v{new_v} {chosen.name}={challenger_score:.6g} vs champion "
+            f"v{old_v} {chosen.name}={champion_score:.6g} on {len(holdout)} holdout rows "
+            f"({'lower' if lower else 'higher'} is better)"
+        )
+        if worse and not force:
+            client.set_model_version_tag(name, new_v, "promotion_refused", verdict[:5000])
+            raise PromotionRefused(
+                f"Not promoting {name!r}: {verdict}. Pass force=True (--force) to promote anyway."
+            )
+        reason = ("forced: " if worse else "") + verdict
+    forced = bool(force and champion_score is not None and reason.startswith("forced"))
+    moved = old is None or old_v != new_v
+    if moved:  # nothing to record when the champion already is this version
+        if old is not None:
+            client.set_registered_model_alias(name, "previous_champion", old_v)
+        client.set_registered_model_alias(name, champion, new_v)
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        for key, value in {
+            "promoted_at": stamp,
+            "promoted_over": old_v,
+            f"holdout_{chosen.name}": f"{challenger_score:.6g}",
+            "promotion": reason[:5000],
+            "forced": str(forced).lower(),
+        }.items():
+            client.set_model_version_tag(name, new_v, key, value)
+    _log.info("promoted %s v%s to @%s: %s", name, new_v, champion, reason)
+    return Promotion(
+        name=name,
+        version=int(new_v),
+        previous=int(old_v) if old is not None and moved else None,
+        metric=chosen.name,
+        direction=chosen.direction,
+        challenger_score=challenger_score,
+        champion_score=champion_score,
+        forced=forced,
+        rows=len(holdout),
+        reason=reason,
+    )
+
+
+def card_of(
+    name: str,
+    version: int | str | None = None,
+    *,
+    alias: str = "champion",
+    settings: Settings | None = None,
+) -> ModelCard:
+    """The model card of a registered version (by number, else by alias)."""
+    s = settings or get_settings()
+    mlflow = mlflow_for(s)
+    client = mlflow.MlflowClient()
+    mv = (
+        client.get_model_version(name, str(version))
+        if version is not None
+        else client.get_model_version_by_alias(name, alias)
+    )
+    uri = mv.tags.get("model_card")
+    if not uri:
+        raise ModelError(
+            f"Version {mv.version} of {name!r} has no model card (not packaged by workbench)."
+        )
+    local = mlflow.artifacts.download_artifacts(uri.replace("model_card.html", "model_card.json"))
+    return ModelCard(**json.loads(Path(local).read_text(encoding="utf-8")))

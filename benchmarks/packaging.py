@@ -1,0 +1,247 @@
+"""Packaging: ``workbench.packaging.package_model`` vs ``mlflow.sklearn.log_model`` defaults.
+
+The same fitted pipelines, in this one process, against one embedded MLflow store
+(SQLite + local artifacts in a temporary folder):
+
+* a ``HistGradientBoostingRegressor`` behind a one-hot ``ColumnTransformer`` — the model
+  MLflow 3's default (skops) refuses; MLflow is then timed again with
+  ``serialization_format="cloudpickle"`` and its other defaults (requirement inference);
+* a ``Ridge`` behind the same encoder plus imputation and scaling — MLflow's defaults
+  refuse it too (``numpy.dtype``, from the encoder's ``dtype`` parameter), so it is timed
+  the same way.
+
+``mlflow.sklearn.log_model`` with defaults logs a model and infers its requirements, and
+that is all. ``package_model`` does more: chooses the serialization, infers a nullable-safe
+signature, logs, loads the model back in a fresh process and checks its predictions,
+registers a version with tags and an alias, and stores the model card, the reference
+data and the contract. Its cost measurement (latency in the fresh process, fit time) is
+reported apart. Target (issue 7): at most 1 s beyond model training, excluding the cost
+measurement.
+
+One-time costs (MLflow's first SQLite connection, imports) are paid by a throwaway call
+of each contender before the clock; the fresh-process checker is warm before each timed
+call, as it is once a ``PackageButton`` is shown or after a first package in a session.
+The very first (cold) call is reported too.
+
+    .venv/bin/python benchmarks/packaging.py [--rows 20000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the ``packaging`` distribution MLflow imports: run as a script,
+# its folder would come first on sys.path and shadow it.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+logging.getLogger("mlflow").setLevel(logging.ERROR)  # its warnings are summarized below
+
+
+def make_data(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(8)})
+    frame["region"] = rng.choice(["north", "centre", "south", "islands"], rows)
+    frame["shifts"] = pd.array(rng.integers(1, 4, rows), dtype="Int64")
+    frame.loc[frame.index % 11 == 0, "shifts"] = pd.NA
+    frame["y"] = (
+        frame["x0"] * 3
+        - frame["x1"] ** 2
+        + frame["region"].map({"north": 1.0, "centre": 0.0, "south": -1.0, "islands": 2.0})
+        + frame["shifts"].fillna(2).astype(float)
+        + rng.normal(0, 0.3, rows)
+    )
+    return frame
+
+
+def pipelines() -> dict[str, object]:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [f"x{i}" for i in range(8)] + ["shifts"]
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    return {
+        "hist_gradient_boosting": Pipeline(
+            [
+                (
+                    "encode",
+                    ColumnTransformer(
+                        [("region", onehot, ["region"])], remainder="passthrough"
+                    ).set_output(transform="pandas"),
+                ),
+                ("model", HistGradientBoostingRegressor(max_iter=200, random_state=0)),
+            ]
+        ),
+        "ridge": Pipeline(
+            [
+                (
+                    "encode",
+                    ColumnTransformer(
+                        [
+                            ("region", onehot, ["region"]),
+                            (
+                                "numbers",
+                                Pipeline(
+                                    [("impute", SimpleImputer()), ("scale", StandardScaler())]
+                                ),
+                                numeric,
+                            ),
+                        ]
+                    ),
+                ),
+                ("model", Ridge()),
+            ]
+        ),
+    }
+
+
+SIGNATURES: dict[str, bool] = {}
+
+
+def mlflow_default(mlflow: object, model: object, x: pd.DataFrame, **options: object) -> float:
+    """``mlflow.sklearn.log_model`` with defaults (plus ``options``) in a new run."""
+    began = time.perf_counter()
+    with mlflow.start_run(run_name="mlflow default"):  # type: ignore[attr-defined]
+        info = mlflow.sklearn.log_model(  # type: ignore[attr-defined]
+            model, name="model", input_example=x.head(5), **options
+        )
+    seconds = time.perf_counter() - began
+    SIGNATURES[type(model.steps[-1][1]).__name__] = info.signature is not None  # type: ignore[attr-defined]
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=20_000, help="training rows (20,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls per contender (3)")
+    args = parser.parse_args()
+
+    from workbench._imports import require
+    from workbench._settings import resolve_settings
+    from workbench._tracking import ensure_experiment, mlflow_for
+    from workbench.packaging import package_model
+    from workbench.packaging._verifier import warm_verifier
+
+    project = Path(tempfile.mkdtemp(prefix="bench-packaging-"))
+    (project / "pyproject.toml").write_text('[project]\nname = "bench"\n')
+    settings = resolve_settings(project)
+    mlflow = mlflow_for(settings)
+    require("mlflow.sklearn")
+
+    mlflow.set_experiment(experiment_id=ensure_experiment("packaging-bench", settings))
+    data = make_data(args.rows)
+    x, y = data.drop(columns="y"), data["y"]
+
+    # the very first call in a fresh session: checker started by the call itself
+    tiny = pipelines()["ridge"].fit(x.head(500).astype({"shifts": "float64"}), y.head(500))  # type: ignore[attr-defined]
+    began = time.perf_counter()
+    first = package_model(
+        tiny,
+        data.head(500).astype({"shifts": "float64"}),
+        "cold",
+        target="y",
+        progress=False,
+        settings=settings,
+    )
+    cold = time.perf_counter() - began
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow_default(  # warm MLflow's own path
+            mlflow,
+            tiny,
+            x.head(500).astype({"shifts": "float64"}),
+            serialization_format="cloudpickle",
+        )
+
+    rows = []
+    for label, model in pipelines().items():
+        frame = data if label == "hist_gradient_boosting" else data.astype({"shifts": "float64"})
+        inputs = frame.drop(columns="y")
+        began = time.perf_counter()
+        model.fit(inputs, frame["y"])  # type: ignore[attr-defined]
+        train_seconds = time.perf_counter() - began
+        theirs, theirs_note, ours, beyond, cost = [], "", [], [], []
+        for i in range(args.repeat):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    theirs.append(mlflow_default(mlflow, model, inputs))
+                    theirs_note = "defaults"
+                except Exception as exc:  # MLflow 3.17's skops default refuses the model
+                    reason = str(exc).split("Root error:")[-1].strip()[:110]
+                    if i == 0:
+                        print(f"  {label}: mlflow.sklearn.log_model with defaults fails: {reason}")
+                    theirs.append(
+                        mlflow_default(mlflow, model, inputs, serialization_format="cloudpickle")
+                    )
+                    theirs_note = 'serialization_format="cloudpickle", other defaults'
+            warm_verifier()
+            began = time.perf_counter()
+            packaged = package_model(
+                model,
+                frame,
+                f"bench-{label}",
+                target="y",
+                fit_seconds=train_seconds,
+                progress=False,
+                settings=settings,
+            )
+            total = time.perf_counter() - began
+            ours.append(total)
+            cost.append(packaged.seconds["cost_measurement"])
+            beyond.append(total - packaged.seconds["cost_measurement"])
+        rows.append(
+            {
+                "model": label,
+                "train_s": train_seconds,
+                "mlflow_log_model_s": statistics.median(theirs),
+                "mlflow_mode": theirs_note,
+                "ours_total_s": statistics.median(ours),
+                "ours_cost_measurement_s": statistics.median(cost),
+                "ours_beyond_training_s": statistics.median(beyond),
+                "serialization": packaged.serialization.format,
+            }
+        )
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(f"\n{args.rows:,} rows, median of {args.repeat} (seconds):")
+        print(table.round(3).to_string(index=False))
+    print(
+        f"\nfirst package_model call of the session (cold checker, 500 rows): {cold:.2f} s "
+        f"(v{first.version})"
+    )
+    for name, has in SIGNATURES.items():
+        if not has:
+            print(
+                f"mlflow.sklearn.log_model logged {name} without a signature: it could not "
+                f"infer one from an input example with a missing value in a nullable integer "
+                f"column (ours declares it an optional double)"
+            )
+    for row in rows:
+        ratio = row["mlflow_log_model_s"] / row["ours_beyond_training_s"]
+        verdict = "met" if row["ours_beyond_training_s"] <= 1.0 else "NOT met"
+        print(
+            f"{row['model']}: ours {row['ours_beyond_training_s']:.2f} s beyond training "
+            f"(target ≤ 1 s: {verdict}); mlflow.sklearn.log_model "
+            f"{row['mlflow_log_model_s']:.2f} s ({row['mlflow_mode']}) = {ratio:.1f}× ours"
+        )
+
+
+if __name__ == "__main__":
+    main()

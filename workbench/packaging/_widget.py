@@ -1,0 +1,191 @@
+"""``PackageButton``: package, verify and register a model with one click in a notebook."""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from workbench._exceptions import WorkbenchError
+from workbench._imports import require
+from workbench._settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.packaging._register import PackagedModel
+
+__all__ = ["PackageButton"]
+
+
+def _result_html(packaged: PackagedModel) -> str:
+    e = html.escape
+    card = packaged.card
+    metrics = ", ".join(
+        f"{e(k)} {v['value']:.4g}" + (f" ± {v['std']:.2g}" if v.get("std") is not None else "")
+        for k, v in list(card.metrics.items())[:6]
+    )
+    cost = card.cost
+    latency = (
+        f"{cost['single_row_ms']:.2f} ms per row, {cost['predictions_per_second']:,.0f} "
+        f"predictions/s"
+        if cost.get("single_row_ms") is not None and cost.get("predictions_per_second")
+        else "not measured"
+    )
+    return (
+        f"<div style='line-height:1.6'>✅ Registered <b>{e(packaged.name)}</b> version "
+        f"<b>{packaged.version}</b> as <code>@{e(packaged.alias)}</code> "
+        f"(<a href='{e(packaged.ui_url)}' target='_blank' rel='noopener'>open in MLflow</a>)"
+        f"<br>Verified in a fresh process; {e(packaged.serialization.format)}: "
+        f"{e(packaged.serialization.reason)}<br>Metrics: {metrics or '—'}<br>"
+        f"Cost: {latency}<br>Model card: <code>{e(packaged.card_uri)}</code></div>"
+    )
+
+
+class PackageButton:
+    """Fields for name, alias and description, a button, progress, and the result.
+
+    A click packages ``model`` with :func:`workbench.packaging.package_model` in a
+    background thread (the kernel stays free): log, check in a fresh process, measure,
+    register, and show the version with a link to its MLflow page. A failure is shown
+    with its reason; nothing is half-registered. Creating the widget warms the
+    fresh-process checker, so the click does not wait for Python to start.
+
+    Args:
+        model: A fitted scikit-learn pipeline.
+        data: Training rows (inputs, and ``target`` if given).
+        target: Target column of ``data``.
+        name: Initial registered model name (default: the ``model_name`` setting).
+        alias: Initial alias (default ``challenger``).
+        description: Initial description.
+        settings: Settings to use.
+        **package_options: Passed on to ``package_model`` (``holdout``, ``tuning``,
+            ``contract``, ``metrics``, ``run_id``, ...).
+
+    Attributes:
+        result: The :class:`PackagedModel` of the last successful click.
+        error: The error message of the last failed click.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        data: pd.DataFrame,
+        *,
+        target: str | None = None,
+        name: str | None = None,
+        alias: str = "challenger",
+        description: str = "",
+        settings: Settings | None = None,
+        **package_options: Any,
+    ) -> None:
+        widgets = require("ipywidgets", feature="notebook widgets")
+        from workbench.packaging._verifier import spare_verifier
+
+        self._model = model
+        self._data = data
+        self._target = target
+        self._settings = settings or get_settings()
+        self._options: Mapping[str, Any] = package_options
+        self.result: PackagedModel | None = None
+        self.error: str | None = None
+        self._done = threading.Event()
+        self._done.set()
+        self._thread: threading.Thread | None = None
+
+        self.name = widgets.Text(value=name or self._settings.model_name, description="Name")
+        self.alias = widgets.Combobox(
+            value=alias,
+            options=["challenger", "champion", "staging"],
+            description="Alias",
+            ensure_option=False,
+        )
+        self.description = widgets.Textarea(
+            value=description, description="Description", placeholder="What is it for?"
+        )
+        self.button = widgets.Button(
+            description="Package and register", button_style="primary", icon="archive"
+        )
+        self.progress = widgets.IntProgress(value=0, min=0, max=6, description="")
+        self.status = widgets.Label(value="ready")
+        self.output = widgets.HTML(value="")
+        self.button.on_click(self._on_click)
+        self.widget = widgets.VBox(
+            [
+                self.name,
+                self.alias,
+                self.description,
+                widgets.HBox([self.button, self.progress, self.status]),
+                self.output,
+            ]
+        )
+        spare_verifier()  # warm the fresh-process checker while the user types
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _on_click(self, _button: Any = None) -> None:
+        if not self._done.is_set():
+            return
+        name = self.name.value.strip()
+        alias = self.alias.value.strip()
+        if not name or not alias:
+            self._fail("Give the model a name and an alias.")
+            return
+        self._done.clear()
+        self.button.disabled = True
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self.status.value = "starting"
+        self.output.value = ""
+        self._thread = threading.Thread(
+            target=self._run, args=(name, alias, self.description.value), daemon=True
+        )
+        self._thread.start()
+
+    def click(self) -> None:
+        """Press the button (as a person would)."""
+        self.button.click()
+
+    def _step(self, done: int, total: int, text: str) -> None:
+        self.progress.max = total
+        self.progress.value = done
+        self.status.value = text
+
+    def _run(self, name: str, alias: str, description: str) -> None:
+        from workbench.packaging._register import package_model
+
+        try:
+            self.result = package_model(
+                self._model,
+                self._data,
+                name,
+                target=self._target,
+                alias=alias,
+                description=description,
+                progress=self._step,
+                settings=self._settings,
+                **self._options,
+            )
+            self.error = None
+            self.progress.bar_style = "success"
+            self.status.value = f"v{self.result.version} @{alias}"
+            self.output.value = _result_html(self.result)
+        except WorkbenchError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # shown, not lost in a thread
+            self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.button.disabled = False
+            self._done.set()
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self.progress.bar_style = "danger"
+        self.status.value = "failed"
+        self.output.value = f"<div style='color:#b00020'>❌ {html.escape(message)}</div>"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current click's work ends; ``False`` on timeout."""
+        return self._done.wait(timeout)
