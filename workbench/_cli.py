@@ -202,7 +202,7 @@ def _load_model(reference: str) -> Any:
     from workbench._exceptions import ModelError
     from workbench._imports import require
 
-    if reference.startswith(("runs:/", "models:/", "m-")) or "://" in reference:
+    if reference.startswith(("runs:/", "models:/")) or "://" in reference:
         mlflow_sklearn = require("mlflow.sklearn", feature="model packaging")
         try:
             return mlflow_sklearn.load_model(reference)
@@ -226,6 +226,10 @@ def _cmd_package(args: argparse.Namespace) -> int:
     from workbench.packaging import package_model, promote
 
     settings = _settings(args)
+    if args.promote and (not args.holdout or not args.target):
+        from workbench._exceptions import ConfigurationError
+
+        raise ConfigurationError("--promote needs --holdout and --target.")
     mlflow_for(settings)
     model = _load_model(args.model)
     data = _read_table(args.data, "data")
@@ -257,11 +261,7 @@ def _cmd_package(args: argparse.Namespace) -> int:
         + f"  model card     {packaged.card_uri}\n"
         f"  MLflow UI      {packaged.ui_url}"
     )
-    if args.promote:
-        if holdout is None or not args.target:
-            from workbench._exceptions import ConfigurationError
-
-            raise ConfigurationError("--promote needs --holdout and --target.")
+    if args.promote and holdout is not None and args.target:
         outcome = promote(
             packaged.name,
             holdout,

@@ -44,7 +44,13 @@ def ensure_experiment(name: str, settings: Settings | None = None) -> str:
     if experiment is not None:
         return str(experiment.experiment_id)
     s.artifact_dir.mkdir(parents=True, exist_ok=True)
-    return str(mlflow.create_experiment(name, artifact_location=s.artifact_dir.as_uri()))
+    try:
+        return str(mlflow.create_experiment(name, artifact_location=s.artifact_dir.as_uri()))
+    except mlflow.exceptions.MlflowException:  # created meanwhile by another thread or process
+        again: Any = mlflow.get_experiment_by_name(name)
+        if again is None:
+            raise
+        return str(again.experiment_id)
 
 
 def ui_url(settings: Settings | None = None, fragment: str = "") -> str:

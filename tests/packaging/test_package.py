@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -40,6 +41,17 @@ from workbench.packaging import (
 from ..conftest import running_mlflow_server
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_spare_checker() -> Iterator[None]:
+    """Keep a spare fresh-process checker warm between calls, as a notebook session does
+    (a plain script starts one per call); only the waiting time changes."""
+    from workbench.packaging import _verifier
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_verifier, "_interactive", lambda: True)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -530,6 +542,14 @@ def test_package_and_promote_from_the_shell(frame: pd.DataFrame, tmp_path: Path)
         timeout=300,
     )
     assert missing.returncode == 2 and "nope.parquet does not exist" in missing.stderr
+    early = subprocess.run(
+        [*command, "--data", str(tmp_path / "train.parquet"), "--name", "y", "--promote"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert early.returncode == 2 and "--promote needs --holdout" in early.stderr
+    assert "registered" not in early.stdout
 
 
 def test_against_a_real_mlflow_server(frame: pd.DataFrame, tmp_path: Path) -> None:
@@ -607,14 +627,94 @@ def test_personal_inputs_never_reach_the_example_the_reference_or_the_card(
     )
     local = Path(mlflow.artifacts.download_artifacts(packaged.version_uri))
     example = mlflow.models.Model.load(str(local)).load_input_example(str(local))
-    assert example["customer"].str.startswith("•••").all()
+    assert example["customer"].isna().all()
     assert (example["age"] == int(people["age"].median())).all()
     stored = (local / "input_example.json").read_text() + (
         local / "serving_input_example.json"
     ).read_text()
     assert not any(name in stored for name in ("Mario", "Anna", "Luca"))
     reference = pd.read_parquet(mlflow.artifacts.download_artifacts(packaged.reference_uri))
-    assert reference["customer"].str.startswith("•••").all()
+    assert list(reference.columns) == ["kwh", "bill"]  # personal columns are not kept
     card = Path(mlflow.artifacts.download_artifacts(packaged.card_uri)).read_text()
     assert "personal: values not shown" in card
     assert not any(name in card for name in ("Mario", "Anna", "Luca"))
+
+
+def test_review_edge_cases(frame: pd.DataFrame, settings: Settings, tmp_path: Path) -> None:
+    from workbench import ConfigurationError
+
+    model = _hgb(frame)
+    data = frame[[*INPUTS, "kwh"]]
+    # @champion moves only through promote()
+    with pytest.raises(ConfigurationError, match="only by promote"):
+        package_model(model, data, "edge", alias="champion", progress=False, settings=settings)
+    # a broken progress callback is logged, not fatal; numpy scalars are metrics too
+    holdout = data.tail(100).copy()
+    holdout.loc[holdout.index[:10], "kwh"] = np.nan  # unlabelled rows are skipped
+
+    def broken(done: int, total: int, text: str) -> None:
+        raise ValueError("callback bug")
+
+    packaged = package_model(
+        model,
+        data,
+        "edge",
+        target="kwh",
+        holdout=holdout,
+        metrics={"r2_cv": np.float32(0.9)},
+        measure_cost=False,
+        progress=broken,
+        settings=settings,
+    )
+    assert packaged.version == 1 and packaged.card.metrics["r2_cv"]["value"] == pytest.approx(0.9)
+    assert np.isfinite(packaged.card.metrics["holdout_rmse"]["value"])
+
+    # an interrupt while the card is written removes the version it had registered
+    def interrupt(done: int, total: int, text: str) -> None:
+        if text == "cost measured":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        package_model(
+            model, data, "edge", measure_cost=False, progress=interrupt, settings=settings
+        )
+    assert _versions(settings, "edge") == ["1"]
+    # a regressor that predicts NaN is refused before anything is logged
+    nan_model = _linear(frame, Ridge(), "kwh")
+    nan_model.named_steps["model"].coef_[0] = np.nan
+    numeric = frame[[*INPUTS, "kwh"]].astype({"shifts": "float64", "holiday": "float64"})
+    with pytest.raises(ModelError, match="predicts NaN or infinity"):
+        package_model(nan_model, numeric, "edge-nan", progress=False, settings=settings)
+    # inputs a signature cannot describe are named
+    mixed = data.assign(region=data["region"].astype(object))
+    mixed.loc[mixed.index[0], "region"] = 3
+    with pytest.raises(DataError, match="'region' mixes value types"):
+        package_model(model, mixed, "edge-mixed", progress=False, settings=settings)
+    # a model that prints JSON to stdout cannot fool the fresh-process check
+    module = _local_module(
+        tmp_path,
+        "wb_chatty",
+        "import json\n"
+        "def chatty(X):\n"
+        "    print(json.dumps({'ok': False, 'reason': 'not from the checker'}))\n"
+        "    return X\n",
+    )
+    try:
+        from wb_chatty import chatty  # type: ignore[import-not-found]
+
+        talker = Pipeline([("say", FunctionTransformer(chatty)), ("model", Ridge())])
+        talker.fit(frame[["temperature"]], frame["kwh"])
+        loud = package_model(
+            talker,
+            frame[["temperature", "kwh"]],
+            "edge-chatty",
+            target="kwh",
+            code_paths=[str(module)],
+            measure_cost=False,
+            progress=False,
+            settings=settings,
+        )
+        assert loud.version == 1
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("wb_chatty", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,7 +320,7 @@ def metric_entry(values: float | Sequence[float], source: str) -> dict[str, Any]
     """``{"value", "std", "folds", "source"}`` from one value or per-fold values."""
     import numpy as np
 
-    if isinstance(values, (int, float)):
+    if isinstance(values, numbers.Real):
         return {"value": float(values), "std": None, "folds": None, "source": source}
     folds = [float(v) for v in values]
     return {

@@ -16,6 +16,8 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
+import math
+import numbers
 import os
 import platform
 import tempfile
@@ -31,7 +33,6 @@ from workbench._imports import require
 from workbench._settings import Settings, get_settings
 from workbench._tracking import ensure_experiment, mlflow_for, ui_url
 from workbench._urls import redact_url
-from workbench.data._mask import mask_frame
 from workbench.packaging._card import ModelCard, feature_rows, metric_entry, profile_columns
 from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
 from workbench.packaging._verifier import replace_spare, spare_verifier
@@ -221,8 +222,52 @@ def _example(x: pd.DataFrame) -> pd.DataFrame:
     return x.loc[head + extra]
 
 
+_PROMOTION_ALIASES = ("champion", "previous_champion")
+
+
+def _check_columns(x: pd.DataFrame) -> None:
+    """Refuse inputs an MLflow signature cannot describe, naming the column."""
+    import pandas as pd
+
+    for column in x.columns:
+        series = x[column]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            raise DataError(
+                f"Input column {column!r} is timezone-aware ({series.dtype}); MLflow signatures "
+                f"take naive datetimes. Convert it, for example with "
+                f".dt.tz_convert('UTC').dt.tz_localize(None), before training."
+            )
+        if series.dtype == "object":
+            kinds = sorted({type(v).__name__ for v in series.dropna().head(10_000)})
+            numeric = {"int", "float", "bool"}
+            if len(kinds) > 1 and not set(kinds) <= numeric:
+                raise DataError(
+                    f"Input column {column!r} mixes value types {kinds}; a signature needs one "
+                    f"type per column. Cast it (for example .astype(str)) before training."
+                )
+
+
+def _check_finite(name: str, *outputs: Any) -> None:
+    """A regressor that predicts NaN or infinity cannot be packaged."""
+    import numpy as np
+
+    for output in outputs:
+        values = np.asarray(output)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise ModelError(
+                f"Model {name!r} predicts NaN or infinity for {bad} of {values.size} training "
+                f"rows; it cannot be packaged."
+            )
+
+
 def _masked(rows: pd.DataFrame, personal: Sequence[str], x: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with personal inputs replaced: text by its pseudonym, numbers by the median."""
+    """``rows`` with personal inputs replaced by values that identify no one.
+
+    Numbers take the column's median (a statistic of many rows); other columns a missing
+    value (a name, an address or a health flag is personal however common it is). The
+    type stays, so a model that takes missing values still predicts the example.
+    """
     import pandas as pd
 
     present = [c for c in personal if c in rows.columns]
@@ -230,13 +275,18 @@ def _masked(rows: pd.DataFrame, personal: Sequence[str], x: pd.DataFrame) -> pd.
         return rows
     out = rows.copy()
     for column in present:
-        if pd.api.types.is_numeric_dtype(out[column].dtype) and not pd.api.types.is_bool_dtype(
-            out[column].dtype
+        series = x[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype
         ):
-            median = x[column].median()
-            out[column] = out[column].where(out[column].isna(), median).astype(out[column].dtype)
+            value: Any = series.median()
         else:
-            out[column] = mask_frame(out[[column]], [column])[column]
+            value = None
+        filled = pd.Series([value] * len(out), index=out.index, dtype=object)
+        try:
+            out[column] = filled.astype(series.dtype)
+        except (TypeError, ValueError):
+            out[column] = filled
     return out
 
 
@@ -301,6 +351,9 @@ def _holdout_metrics(
 
     if target not in holdout.columns:
         raise DataError(f"The holdout lacks the target column {target!r}.")
+    holdout = holdout[holdout[target].notna()]
+    if holdout.empty:
+        raise DataError(f"The holdout has no row with a value of {target!r} to score on.")
     predictions = model.predict(holdout[features])
     out = {}
     for name, metric in METRICS[task].items():
@@ -340,7 +393,10 @@ class _Steps:
             self.bar.set_postfix_str(text)
             self.bar.update()
         if self.callback is not None:
-            self.callback(self.done, _STEPS, text)
+            try:
+                self.callback(self.done, _STEPS, text)
+            except Exception:  # a broken progress callback must not break the packaging
+                _log.exception("the progress callback failed at step %d", self.done)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -371,6 +427,7 @@ def package_model(
     measure_cost: bool = True,
     code_paths: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
+    personal: Sequence[str] = (),
     progress: bool | Callable[[int, int, str], None] = True,
     settings: Settings | None = None,
 ) -> PackagedModel:
@@ -415,6 +472,8 @@ def package_model(
         measure_cost: Measure latency and fit time (turn off for the fastest package).
         code_paths: Local modules the model needs to load (MLflow ``code_paths``).
         tags: Extra tags of the model version.
+        personal: Personal columns besides those the contract marks: left out of the
+            stored reference data and the card, and replaced in the input example.
         progress: A tqdm bar (``True``), nothing (``False``), or
             ``callback(step, total, text)``.
         settings: Settings to use (default: the process-wide ones).
@@ -439,27 +498,41 @@ def package_model(
         )
     if holdout is not None and target is None:
         raise DataError("A holdout needs target= to be scored.")
+    if alias in _PROMOTION_ALIASES:
+        raise ConfigurationError(
+            f"@{alias} is moved only by promote(), which compares the versions on a holdout. "
+            f"Package as @challenger (the default), then promote()."
+        )
     verifier = spare_verifier(take=True)  # it imports MLflow while we log
     assert verifier is not None
-    steps = _Steps(progress, name)
+    steps: _Steps | None = None
     try:
+        steps = _Steps(progress, name)
         mlflow = mlflow_for(s)
         sklearn_flavor = require("mlflow.sklearn", feature="model packaging")
         client = mlflow.MlflowClient()
         the_contract = _load_contract(contract)
         features = _input_columns(model, data, target)
         x = data[features]
-        personal = the_contract.pii_columns if the_contract else []
+        personal = sorted({*(the_contract.pii_columns if the_contract else []), *personal})
+        _check_columns(x)
         # the example is shown in MLflow's UI: no personal value of a real row goes in it
         example = _masked(_example(x), personal, x)
         try:  # a sample is enough for the output schema; the example checks missing values
             predictions = model.predict(x.iloc[:_BATCH_ROWS])
             expected = model.predict(example)
         except Exception as exc:
+            hint = (
+                f" (in the input example, personal columns {personal} hold a missing value "
+                f"or the median instead of a real person's value; the model must take that)"
+                if set(personal) & set(features)
+                else ""
+            )
             raise ModelError(
-                f"Model {name!r} cannot predict on the data it is packaged with: "
+                f"Model {name!r} cannot predict on the data it is packaged with{hint}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        _check_finite(name, predictions, expected)
         nullable = (
             {c.name for c in the_contract.columns if c.nullable} & set(features)
             if the_contract
@@ -511,22 +584,13 @@ def package_model(
             if key != "fit_seconds" and not key.startswith("n_") and key not in card_metrics:
                 card_metrics[key] = metric_entry(value, "run")
         for key, given in (metrics or {}).items():
-            source = "given" if isinstance(given, (int, float)) else "cv folds"
+            source = "given" if isinstance(given, numbers.Real) else "cv folds"
             card_metrics[key] = metric_entry(given, source)
         if holdout is not None and target is not None:
             for key, entry in _holdout_metrics(model, holdout, features, target, task).items():
                 card_metrics[f"holdout_{key}"] = entry
         lineage = (lineage or data.attrs.get("lineage") or {}).get("views", {})
         folder = f"packages/{name}/{info.model_id}"
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp)
-            # personal columns as the inference log keeps them: stable pseudonyms
-            mask_frame(reference if reference is not None else data, personal).to_parquet(
-                out / "reference.parquet", index=False
-            )
-            if the_contract is not None:
-                the_contract.save(out / "contract.yaml")
-            client.log_artifacts(run_id, str(out), artifact_path=folder)
         checked = verifier.receive()
         if not checked.get("ok"):
             reason = str(checked.get("reason"))
@@ -541,6 +605,16 @@ def package_model(
                     else ""
                 )
             )
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            # no personal column in the reference: monitoring never shows them
+            kept = reference if reference is not None else data
+            kept.drop(columns=[c for c in personal if c in kept.columns]).to_parquet(
+                out / "reference.parquet", index=False
+            )
+            if the_contract is not None:
+                the_contract.save(out / "contract.yaml")
+            client.log_artifacts(run_id, str(out), artifact_path=folder)
         steps("verified in a fresh process")
 
         # 3. register (no alias yet), with every tag in one call
@@ -563,8 +637,8 @@ def package_model(
             **{k: str(v) for k, v in (tags or {}).items()},
         }
         version, created_model = _register(client, name, info, run_id, version_tags, description)
-        steps(f"version {version} registered")
         try:
+            steps(f"version {version} registered")
             # 4. cost: the fresh process's timings, and the fit time
             measure_began = time.perf_counter()
             cost: dict[str, Any] = {"load_seconds": checked.get("load_seconds")}
@@ -622,20 +696,24 @@ def package_model(
                 serialization=serialization,
                 requirements=requirements,
                 contract=the_contract,
+                personal=personal,
             )
             with tempfile.TemporaryDirectory() as tmp:
                 card.save(tmp)
                 client.log_artifacts(run_id, tmp, artifact_path=folder)
             client.set_registered_model_alias(name, alias, str(version))
-        except Exception as exc:
+        except BaseException as exc:  # an interrupt too: no version without card and alias
             _unregister(client, name, version, created_model)
+            if not isinstance(exc, Exception):
+                raise
             raise ModelError(
                 f"Registering {name!r} version {version} failed ({type(exc).__name__}: {exc}); "
                 f"the version was removed, nothing is half-registered."
             ) from exc
         steps(f"card stored, @{alias} → v{version}")
     finally:
-        steps.close()
+        if steps is not None:
+            steps.close()
         verifier.close()
         replace_spare()
     total = time.perf_counter() - began
@@ -743,10 +821,15 @@ def _card(
     serialization: Serialization,
     requirements: list[str],
     contract: Contract | None,
+    personal: Sequence[str],
 ) -> ModelCard:
     import pandas as pd
 
-    times = [c for c in data.columns if pd.api.types.is_datetime64_any_dtype(data[c])]
+    times = [
+        c
+        for c in data.columns
+        if pd.api.types.is_datetime64_any_dtype(data[c]) and c not in personal
+    ]
     span = f"{times[0]} {data[times[0]].min()} … {data[times[0]].max()}" if times else None
     profiled = data[[*features, *([target] if target else [])]]
     return ModelCard(
@@ -765,7 +848,7 @@ def _card(
         data={
             "rows": len(data),
             "span": span,
-            "profile": profile_columns(profiled, contract.pii_columns if contract else ()),
+            "profile": profile_columns(profiled, personal),
         },
         features=feature_rows(signature),
         feature_views={
@@ -814,8 +897,11 @@ def _register(
     try:
         client.get_registered_model(name)
     except exceptions.MlflowException:
-        client.create_registered_model(name)
-        created = True
+        try:
+            client.create_registered_model(name)
+            created = True
+        except exceptions.MlflowException:  # another process created it meanwhile
+            client.get_registered_model(name)
     try:
         version = client.create_model_version(
             name,
@@ -831,8 +917,10 @@ def _register(
             version = client.get_model_version(name, version.version)
         if version.status != "READY":
             raise ModelError(f"Version {version.version} of {name!r} is {version.status}.")
-    except Exception:
-        if created:
+    except BaseException:
+        if "version" in locals():
+            _unregister(client, name, int(version.version), created)
+        elif created and not client.search_model_versions(f"name = '{name}'"):
             client.delete_registered_model(name)
         raise
     return int(version.version), created
@@ -875,6 +963,7 @@ def _score_version(
     name: str, version: str, holdout: pd.DataFrame, target: str, metric: Any
 ) -> float:
     import mlflow.pyfunc
+    import numpy as np
 
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     signature = model.metadata.signature
@@ -891,6 +980,9 @@ def _score_version(
     predictions = model.predict(
         conform(holdout[columns], signature) if signature else holdout[columns]
     )
+    values = np.asarray(predictions)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        return math.nan  # sklearn's metrics raise on NaN; promote() refuses a NaN score
     return float(metric.func(holdout[target], predictions))
 
 
@@ -954,13 +1046,25 @@ def promote(
     challenger_score = _score_version(name, new_v, holdout, target, chosen)
     champion_score = None
     lower = chosen.direction == "minimize"
+    if not math.isfinite(challenger_score) and not force:
+        raise PromotionRefused(
+            f"Not promoting {name!r}: challenger v{new_v} scores {chosen.name}="
+            f"{challenger_score} on the holdout (it predicts NaN or infinity)."
+        )
     if old is not None and old_v == new_v:
         reason = f"version {new_v} already holds @{champion}"
     elif old is None:
         reason = f"no version held @{champion}"
     else:
         champion_score = _score_version(name, old_v, holdout, target, chosen)
-        worse = challenger_score > champion_score if lower else challenger_score < champion_score
+        if not math.isfinite(champion_score):  # a broken champion loses to a working one
+            worse = not math.isfinite(challenger_score)
+        elif not math.isfinite(challenger_score):
+            worse = True
+        else:
+            worse = (
+                challenger_score > champion_score if lower else challenger_score < champion_score
+            )
         verdict = (
             f"challenger v{new_v} {chosen.name}={challenger_score:.6g} vs champion "
             f"v{old_v} {chosen.name}={champion_score:.6g} on {len(holdout)} holdout rows "

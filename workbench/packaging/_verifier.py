@@ -134,6 +134,8 @@ def spare_verifier(take: bool = False) -> Verifier | None:
     """Make sure a warm verifier is waiting; with ``take``, hand it over (and start another)."""
     global _spare
     with _lock:
+        if _closing:
+            return Verifier() if take else None
         if _spare is not None and not _spare.alive():
             _spare.close()
             _spare = None
@@ -152,15 +154,31 @@ def warm_verifier(timeout: float = 120.0) -> bool:
     return spare is not None and spare.wait_ready(timeout)
 
 
+def _interactive() -> bool:
+    """A notebook kernel or an interactive interpreter (where a next package is likely)."""
+    return "ipykernel" in sys.modules or hasattr(sys, "ps1") or bool(sys.flags.interactive)
+
+
 def replace_spare() -> None:
-    """Start the next spare verifier in the background (after a check used the last one)."""
-    threading.Thread(target=spare_verifier, name="workbench-verifier", daemon=True).start()
+    """Start the next spare verifier in the background, in interactive sessions.
+
+    A script or a ``workbench package`` command packages once and exits; a spare started
+    there would only be killed at exit.
+    """
+    if _interactive() and not _closing:
+        threading.Thread(target=spare_verifier, name="workbench-verifier", daemon=True).start()
+
+
+_closing = False
 
 
 @atexit.register
 def _close_spare() -> None:
-    if _spare is not None:
-        _spare.close()
+    global _closing
+    with _lock:
+        _closing = True
+        if _spare is not None:
+            _spare.close()
 
 
 # ---------------------------------------------------------------- the fresh process
@@ -202,9 +220,14 @@ _STARTED = time.perf_counter()
 _STARTUP: dict[str, float] = {}
 
 
+_ANSWERS: Any = None  # the real stdout; fd 1 goes to stderr, so a model's print() cannot
+# pass for an answer
+
+
 def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    out = _ANSWERS or sys.stdout
+    out.write(line + "\n")
+    out.flush()
 
 
 def _answer(result: dict[str, Any]) -> None:
@@ -221,7 +244,7 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
     if "://" in local or local.startswith(("models:", "runs:")):
         mlflow.set_tracking_uri(request["tracking_uri"])
         mlflow.set_registry_uri(request["tracking_uri"])
-        local = mlflow.artifacts.download_artifacts(local)
+        local = mlflow.artifacts.download_artifacts(local, dst_path=str(Path.cwd()))
     model = mlflow.pyfunc.load_model(local)
     load_seconds = time.perf_counter() - began
     example = Model.load(local).load_input_example(local)
@@ -259,6 +282,10 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
+    global _ANSWERS
+    _ANSWERS = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     # Import what loading and predicting need while the parent is still logging.
     import mlflow.pyfunc
     import mlflow.pyfunc.scoring_server

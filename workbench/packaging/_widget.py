@@ -97,7 +97,7 @@ class PackageButton:
         self.name = widgets.Text(value=name or self._settings.model_name, description="Name")
         self.alias = widgets.Combobox(
             value=alias,
-            options=["challenger", "champion", "staging"],
+            options=["challenger", "staging"],  # @champion moves only through promote()
             description="Alias",
             ensure_option=False,
         )
