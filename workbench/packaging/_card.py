@@ -320,7 +320,7 @@ def metric_entry(values: float | Sequence[float], source: str) -> dict[str, Any]
     """``{"value", "std", "folds", "source"}`` from one value or per-fold values."""
     import numpy as np
 
-    if isinstance(values, numbers.Real):
+    if isinstance(values, numbers.Real) or not isinstance(values, Iterable):
         return {"value": float(values), "std": None, "folds": None, "source": source}
     folds = [float(v) for v in values]
     return {
