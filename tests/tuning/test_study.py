@@ -478,3 +478,61 @@ def test_review_edge_cases(data: pd.DataFrame, tmp_path: Path) -> None:
         )
         tuner.fit(x, pd.Series(y, name="label"))  # numpy X: integer column labels
         assert tuner.result_.n_complete == 2 and tuner.result_.n_failed == 0
+
+
+def test_string_labels_and_mixed_categories(client: Client) -> None:
+    """XGBoost takes labels 0..k-1 only, and OneHotEncoder refuses a column mixing text and
+    numbers: both arrive from real exports, and tuning handles them."""
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "code": pd.Series(rng.choice(["A1", "B2", "7"], n), dtype=object),
+        }
+    )
+    frame.loc[frame.index % 5 == 0, "code"] = 7  # the same code read as a number
+    frame.loc[frame.index % 17 == 0, "code"] = None
+    frame["label"] = np.where(frame["x"] + (frame["code"] == "A1") > 0.3, "churned", "stayed")
+    tuner = Tuner(
+        task="classification",
+        metric="accuracy",
+        families=["xgboost"],
+        categorical=["code"],
+        n_trials=2,
+        cv=2,
+        cluster=client,
+        study_name="labels",
+        progress=False,
+    )
+    tuner.fit(frame[["x", "code"]], frame["label"])
+    assert tuner.result_.n_complete == 2 and tuner.result_.n_failed == 0
+    assert set(tuner.predict(frame[["x", "code"]].head(20))) <= {"churned", "stayed"}
+    assert list(tuner.best_estimator_.classes_) == ["churned", "stayed"]
+    assert tuner.predict_proba(frame[["x", "code"]].head(3)).shape == (3, 2)
+
+
+class _PruneEverything(optuna.pruners.BasePruner):
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return True
+
+
+def test_a_pruner_that_prunes_everything_stops_the_study(
+    client: Client, data: pd.DataFrame
+) -> None:
+    began = time.monotonic()
+    # 4 pruned stop new trials; the ones already in flight (at most workers + 1) finish
+    with pytest.raises(WorkbenchError, match=r"No trial .* completed \(0 failed, [4-6] pruned\)"):
+        tune(
+            data,
+            "y",
+            families=["ridge"],
+            n_trials=2,
+            cv=3,
+            max_pruned=4,
+            pruner=_PruneEverything(),
+            cluster=client,
+            study_name="prune-all",
+            progress=False,
+        )
+    assert time.monotonic() - began < 120  # stopped by max_pruned, not by a timeout

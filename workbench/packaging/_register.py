@@ -60,6 +60,7 @@ _RUNTIME_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", 
 # Where a pipeline's estimators come from → the distribution to pin.
 # (the first one installed is pinned: XGBoost also ships as ``xgboost-cpu``).
 _MODULE_DISTRIBUTIONS = {
+    "workbench": ("workbench",),
     "xgboost": ("xgboost", "xgboost-cpu"),
     "lightgbm": ("lightgbm",),
     "catboost": ("catboost",),
@@ -166,6 +167,8 @@ def _model_modules(model: Any) -> set[str]:
     for value in params.values():
         if hasattr(value, "fit") or hasattr(value, "transform"):
             found.add(type(value).__module__.split(".")[0])
+        elif callable(value) and isinstance(getattr(value, "__module__", None), str):
+            found.add(value.__module__.split(".")[0])  # a FunctionTransformer's function
     return found
 
 

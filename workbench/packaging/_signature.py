@@ -15,7 +15,7 @@ __all__ = ["Serialization", "choose_serialization", "infer_signature"]
 
 # Types from these packages are what a scikit-learn pipeline is made of; skops may load
 # them. Anything else (XGBoost boosters, a team's own transformers) is not trusted blindly.
-_TRUSTED_ROOTS = ("sklearn", "numpy", "scipy")
+_TRUSTED_ROOTS = ("sklearn", "numpy", "scipy", "workbench")
 
 
 def _nullable_number(series: pd.Series) -> bool:
@@ -114,6 +114,8 @@ def choose_serialization(model: Any) -> Serialization:
             "cloudpickle", (), f"cloudpickle: skops cannot write this model ({reason})"
         )
     foreign = [t for t in untrusted if t.split(".", 1)[0] not in _TRUSTED_ROOTS]
+    # (workbench's own pieces, such as the tuning pipelines' text step, are installed code
+    # like scikit-learn's; the package is pinned with the model when it uses them)
     if foreign:
         return Serialization(
             "cloudpickle",
@@ -122,7 +124,8 @@ def choose_serialization(model: Any) -> Serialization:
             f"trust blindly: {', '.join(foreign[:8])}",
         )
     reason = "skops" + (
-        f", trusting the pipeline's scikit-learn/NumPy/SciPy types: {', '.join(untrusted)}"
+        f", trusting the pipeline's scikit-learn/NumPy/SciPy/workbench types: "
+        f"{', '.join(untrusted)}"
         if untrusted
         else ": every type in the pipeline is trusted by skops"
     )

@@ -118,7 +118,9 @@ def build_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, dev
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    from workbench.tuning._estimators import categories_as_text
 
     numeric = [c for c in spec.features if c not in spec.categorical]
     steps: list[Any] = [SimpleImputer(strategy="median")]
@@ -126,7 +128,9 @@ def build_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, dev
         steps.append(StandardScaler())
     parts: list[tuple[str, Any, list[str]]] = []
     if spec.categorical:
-        parts.append(("categories", OneHotEncoder(handle_unknown="ignore"), list(spec.categorical)))
+        text = FunctionTransformer(categories_as_text, feature_names_out="one-to-one")
+        onehot = OneHotEncoder(handle_unknown="ignore")
+        parts.append(("categories", make_pipeline(text, onehot), list(spec.categorical)))
     if numeric:
         parts.append(("numbers", make_pipeline(*steps), numeric))
     encode = ColumnTransformer(parts, verbose_feature_names_out=False)

@@ -85,8 +85,13 @@ def _xgboost(task: str) -> Callable[[Params, str, int], Any]:
     def build(params: Params, device: str, seed: int) -> Any:
         import xgboost
 
-        cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
-        return cls(**params, tree_method="hist", device=device, random_state=seed, n_jobs=1)
+        options = {"tree_method": "hist", "device": device, "random_state": seed, "n_jobs": 1}
+        if task == "regression":
+            return xgboost.XGBRegressor(**params, **options)
+        from workbench.tuning._estimators import EncodedLabels
+
+        # XGBoost takes labels 0..k-1 only; scikit-learn users have "yes"/"no"
+        return EncodedLabels(xgboost.XGBClassifier(**params, **options))
 
     return build
 

@@ -424,6 +424,7 @@ def tune(
     experiment: str | None = None,
     seed: int = 0,
     max_failures: int | None = None,
+    max_pruned: int | None = None,
     progress: bool = True,
     settings: Settings | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
@@ -463,6 +464,9 @@ def tune(
         experiment: MLflow experiment (default: the ``experiment_name`` setting).
         seed: Seed of samplers, folds and estimators.
         max_failures: Stop after this many FAIL trials (default: ``n_trials``).
+        max_pruned: Stop after this many PRUNED trials in this run (default: 10 ×
+            ``n_trials``): pruned trials do not count toward ``n_trials``, so a pruner
+            that prunes everything would otherwise run until ``timeout``.
         progress: Show a progress bar.
         settings: Settings (default: the process-wide ones).
         on_trial: Called with each finished trial's outcome (for dashboards).
@@ -543,6 +547,8 @@ def tune(
         logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
         logged: list[Future[str]] = []
         limit = max_failures if max_failures is not None else n_trials
+        prune_limit = max_pruned if max_pruned is not None else 10 * n_trials
+        pruned = 0
         started = time.perf_counter()
         slots = max(1, sum(client.nthreads().values()))
         data = client.scatter(frame, broadcast=True, hash=False)
@@ -560,7 +566,7 @@ def tune(
         try:
             while True:
                 out_of_time = timeout is not None and time.perf_counter() - started > timeout
-                stopped = out_of_time or failures >= limit
+                stopped = out_of_time or failures >= limit or pruned >= prune_limit
                 if data.status != "finished":  # its only copy died with a worker
                     data = client.scatter(frame, broadcast=True, hash=False)
                 # one trial queued beyond the workers keeps them busy while we bookkeep
@@ -610,6 +616,8 @@ def tune(
                     )
                     if outcome["state"] == "FAIL":
                         failures += 1
+                    elif outcome["state"] == "PRUNED":
+                        pruned += 1
                     if on_trial is not None:
                         on_trial(outcome)
                 # counted from the storage: another driver may be running the same study
