@@ -216,10 +216,6 @@ def _timed(func: Any, repeat: int) -> float:
     return times[len(times) // 2]
 
 
-_STARTED = time.perf_counter()
-_STARTUP: dict[str, float] = {}
-
-
 _ANSWERS: Any = None  # the real stdout; fd 1 goes to stderr, so a model's print() cannot
 # pass for an answer
 
@@ -254,7 +250,7 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
     same, why = _same(request["expected"], got)
     if not same:
         return {"ok": False, "reason": why}
-    _answer({"ok": True, "load_seconds": load_seconds, **_STARTUP})
+    _answer({"ok": True, "load_seconds": load_seconds})
     result: dict[str, Any] = {"ok": True}
     if request.get("batch_json"):
         import pandas as pd
@@ -306,11 +302,8 @@ def main() -> int:
     except Exception:  # a private helper; without it the check is only slower
         pass
 
-    ready = time.perf_counter()
     _say("ready")
     line = sys.stdin.readline()
-    _STARTUP["ready_seconds"] = ready - _STARTED
-    _STARTUP["idle_seconds"] = time.perf_counter() - ready
     if not line.strip():
         return 0
     try:
