@@ -138,7 +138,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     uvicorn = require("uvicorn", feature="the scoring server")
-    app = create_app(args.model_uri, log_dir=args.log_dir, settings=s)
+    app = create_app(
+        args.model_uri,
+        log_dir=args.log_dir,
+        settings=s,
+        token=os.environ.get("WORKBENCH_SERVE_TOKEN") or None,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
     uvicorn.run(
         app,
         host=args.host or s.host,
@@ -370,9 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         "serve a registered model over REST (MLflow scoring protocol)",
         "Serve MODEL_URI with POST /invocations (dataframe_split, dataframe_records,\n"
-        "instances, inputs, CSV), GET /ping, /health and /version. Every predicted row is\n"
-        "appended to the inference log with its request id (X-Request-ID header).\n"
-        "SIGTERM finishes in-flight requests and flushes the log before exiting.",
+        "instances, inputs, CSV), GET /ping, /health, /version and /metrics (Prometheus).\n"
+        "Every predicted row is appended to the inference log with its request id\n"
+        "(X-Request-ID header). SIGTERM finishes in-flight requests and flushes the log\n"
+        "before exiting. Bodies over --max-body-mb get 413.\n\n"
+        "Authentication: set WORKBENCH_SERVE_TOKEN in the server's environment and every\n"
+        "endpoint but /ping and /health needs 'Authorization: Bearer <token>' (401 otherwise).\n"
+        "The token is read from the environment, never from the command line (which other\n"
+        "users can see), and never logged.",
     )
     serve.add_argument(
         "model_uri",
@@ -388,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads", type=int, default=1, help="BLAS/OpenMP threads for prediction (default 1)"
+    )
+    serve.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=16.0,
+        help="largest request body in MiB; larger ones get 413 (default 16)",
     )
     serve.set_defaults(func=_cmd_serve)
 

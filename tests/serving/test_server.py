@@ -101,3 +101,50 @@ def test_bad_requests_get_4xx_that_say_why(demo_project, rows, tmp_path: Path) -
         r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and "region" in r.json()["message"]
     assert read_inference_log(tmp_path / "log").empty  # failed requests are not logged as scored
+
+
+def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    token = "s3cret-token-for-the-test"
+    one = '{"dataframe_split": ' + rows.head(3).to_json(orient="split", index=False) + "}"
+    json_type = {"Content-Type": "application/json"}
+    with (
+        ScoringServer(
+            demo_project.model.model_uri,
+            log_dir=tmp_path / "log",
+            project_dir=demo_project.settings.project_dir,
+            token=token,
+            max_body_mb=0.01,  # 10 KiB
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        # probes stay open; everything else needs the token
+        assert client.get("/ping").status_code == 200
+        assert client.get("/health").status_code == 200
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+            r = client.post("/invocations", content=one, headers={**json_type, **headers})
+            assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+            assert token not in r.text
+        assert client.get("/metrics").status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        ok = client.post("/invocations", content=one, headers={**json_type, **auth})
+        assert ok.status_code == 200 and len(ok.json()["predictions"]) == 3
+        # a body over the limit: 413 before it is parsed, with or without Content-Length
+        big = '{"dataframe_split": ' + pd.concat([rows] * 20).to_json(orient="split") + "}"
+        r = client.post("/invocations", content=big, headers={**json_type, **auth})
+        assert r.status_code == 413 and "at most 10,485" in r.json()["message"]
+        chunked = client.post(
+            "/invocations",
+            content=(part.encode() for part in (big[:5000], big[5000:])),
+            headers={**json_type, **auth},
+        )
+        assert chunked.status_code == 413
+        text = client.get("/metrics", headers=auth).text
+    assert 'path="/invocations",status="200"} 1' in text
+    assert 'path="/invocations",status="401"} 3' in text
+    assert 'path="/invocations",status="413"} 2' in text
+    assert "workbench_predicted_rows_total" in text and "} 3\n" in text
+    assert 'workbench_request_latency_seconds_count{model="test-electricity"' in text
+    log = read_inference_log(tmp_path / "log")
+    assert len(log) == 3  # only the accepted request was logged
+    server_output = (tmp_path / f"server-{server.port}.log").read_text()
+    assert token not in server_output

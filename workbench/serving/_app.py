@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import io
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +30,68 @@ _log = logging.getLogger(__name__)
 
 _JSON = "application/json"
 _CSV = "text/csv"
+#: Largest request body accepted by default (bytes); larger ones get 413.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Upper bounds (seconds) of the latency histogram buckets on ``/metrics``.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_OPEN = ("/ping", "/health")  # probes stay open when a token is required
+
+
+class Metrics:
+    """Request counters and a latency histogram, rendered in Prometheus' text format."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[str, int], int] = {}
+        self.rows = 0
+        self.buckets = [0] * len(LATENCY_BUCKETS)
+        self.latency_count = 0
+        self.latency_sum = 0.0
+
+    def observe(self, path: str, status: int, seconds: float, rows: int = 0) -> None:
+        with self._lock:
+            self.requests[(path, status)] = self.requests.get((path, status), 0) + 1
+            self.rows += rows
+            if path == "/invocations":
+                self.latency_count += 1
+                self.latency_sum += seconds
+                for i, bound in enumerate(LATENCY_BUCKETS):
+                    if seconds <= bound:
+                        self.buckets[i] += 1
+
+    def render(self, name: str, version: str) -> str:
+        labels = f'model="{name}",version="{version}"'
+        lines = [
+            "# HELP workbench_requests_total Requests answered, by path and status code.",
+            "# TYPE workbench_requests_total counter",
+        ]
+        with self._lock:
+            for (path, status), count in sorted(self.requests.items()):
+                lines.append(
+                    f'workbench_requests_total{{{labels},path="{path}",status="{status}"}} {count}'
+                )
+            errors = sum(c for (_, status), c in self.requests.items() if status >= 400)
+            lines += [
+                "# HELP workbench_request_errors_total Requests answered with a 4xx or 5xx.",
+                "# TYPE workbench_request_errors_total counter",
+                f"workbench_request_errors_total{{{labels}}} {errors}",
+                "# HELP workbench_predicted_rows_total Rows predicted (and logged).",
+                "# TYPE workbench_predicted_rows_total counter",
+                f"workbench_predicted_rows_total{{{labels}}} {self.rows}",
+                "# HELP workbench_request_latency_seconds Latency of /invocations.",
+                "# TYPE workbench_request_latency_seconds histogram",
+            ]
+            for bound, count in zip(LATENCY_BUCKETS, self.buckets, strict=True):
+                lines.append(
+                    f'workbench_request_latency_seconds_bucket{{{labels},le="{bound}"}} {count}'
+                )
+            lines += [
+                f'workbench_request_latency_seconds_bucket{{{labels},le="+Inf"}} '
+                f"{self.latency_count}",
+                f"workbench_request_latency_seconds_sum{{{labels}}} {self.latency_sum:.6f}",
+                f"workbench_request_latency_seconds_count{{{labels}}} {self.latency_count}",
+            ]
+        return "\n".join(lines) + "\n"
 
 
 def _resolve_version(mlflow: Any, model_uri: str) -> tuple[str, str]:
@@ -48,19 +112,27 @@ def create_app(
     log_dir: str | Path | None = None,
     settings: Settings | None = None,
     flush_seconds: float = 1.0,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
     Endpoints: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``,
     ``instances``, ``inputs`` as JSON, or CSV), ``GET /ping``, ``GET /health``,
-    ``GET /version``. Each response to ``/invocations`` carries an ``X-Request-ID``
-    header, and each predicted row is appended to the inference log under that id.
+    ``GET /version``, ``GET /metrics`` (Prometheus text: requests by path and status,
+    errors, predicted rows, a latency histogram). Each response to ``/invocations``
+    carries an ``X-Request-ID`` header, and each predicted row is appended to the
+    inference log under that id. A body over ``max_body_bytes`` gets 413; with a
+    ``token``, every endpoint but ``/ping`` and ``/health`` needs
+    ``Authorization: Bearer <token>`` (checked in constant time, never logged) or gets 401.
 
     Args:
         model_uri: ``models:/name@alias``, ``models:/name/version`` or ``runs:/id/model``.
         log_dir: Inference log folder (default: the settings' ``inference_log_dir``).
         settings: Settings to use (default: the process-wide ones).
         flush_seconds: Longest time a logged row waits in memory.
+        token: Bearer token required by the endpoints (``None``: no authentication).
+        max_body_bytes: Largest request body accepted.
 
     Returns:
         A FastAPI app; the model loads and the log writer starts when the app starts.
@@ -80,6 +152,8 @@ def create_app(
 
     folder = Path(log_dir) if log_dir is not None else Path(s.inference_log_dir)
     state: dict[str, Any] = {}
+    metrics = Metrics()
+    expected = f"Bearer {token}".encode() if token else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -112,13 +186,52 @@ def create_app(
         title="workbench scoring server", version=workbench.__version__, lifespan=lifespan
     )
 
-    def error(status: int, message: str) -> Any:
+    codes = {
+        400: "BAD_REQUEST",
+        401: "UNAUTHENTICATED",
+        413: "REQUEST_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+    }
+
+    def error(status: int, message: str, headers: dict[str, str] | None = None) -> Any:
         return responses.JSONResponse(
-            {
-                "error_code": "BAD_REQUEST" if status == 400 else "UNSUPPORTED_MEDIA_TYPE",
-                "message": message,
-            },
+            {"error_code": codes.get(status, "BAD_REQUEST"), "message": message},
             status_code=status,
+            headers=headers,
+        )
+
+    async def guard(request: Any, call_next: Any) -> Any:
+        """Authentication and request size, before any body is parsed; then metrics."""
+        started = time.perf_counter()
+        path = request.url.path
+        if expected is not None and path not in _OPEN:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                metrics.observe(path, 401, time.perf_counter() - started)
+                return error(
+                    401,
+                    "This server needs 'Authorization: Bearer <token>'.",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            metrics.observe(path, 413, time.perf_counter() - started)
+            return error(
+                413,
+                f"The request body has {int(declared):,} bytes; this server takes at most "
+                f"{max_body_bytes:,}. Send fewer rows per request.",
+            )
+        response = await call_next(request)
+        rows = int(response.headers.get("x-predicted-rows", 0))
+        metrics.observe(path, response.status_code, time.perf_counter() - started, rows)
+        return response
+
+    app.middleware("http")(guard)
+
+    async def prometheus() -> Any:
+        return responses.PlainTextResponse(
+            metrics.render(state["name"], state["version"]),
+            media_type="text/plain; version=0.0.4",
         )
 
     async def ping() -> Any:
@@ -143,6 +256,12 @@ def create_app(
         started = time.perf_counter()
         mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = await request.body()
+        if len(body) > max_body_bytes:  # sent without a Content-Length (chunked)
+            return error(
+                413,
+                f"The request body has {len(body):,} bytes; this server takes at most "
+                f"{max_body_bytes:,}. Send fewer rows per request.",
+            )
         try:
             if mime == _JSON:
                 try:
@@ -187,7 +306,9 @@ def create_app(
         buffer = io.StringIO()
         scoring.predictions_to_json(predictions, buffer)
         return responses.Response(
-            buffer.getvalue(), media_type=_JSON, headers={"X-Request-ID": request_id}
+            buffer.getvalue(),
+            media_type=_JSON,
+            headers={"X-Request-ID": request_id, "X-Predicted-Rows": str(len(logged))},
         )
 
     # FastAPI injects the request by its annotation, which must be the real class; fastapi
@@ -197,4 +318,5 @@ def create_app(
     app.add_api_route("/ping", ping, methods=["GET"])
     app.add_api_route("/health", health, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
+    app.add_api_route("/metrics", prometheus, methods=["GET"])
     return app  # type: ignore[no-any-return]

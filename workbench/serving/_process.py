@@ -37,6 +37,8 @@ class ScoringServer:
         port: Port (a free one when ``None``).
         project_dir: Project folder whose settings the server uses.
         startup_timeout: Seconds to wait for ``/ping``.
+        token: Bearer token the server requires (passed through its environment).
+        max_body_mb: Largest request body in MiB (default: the server's, 16).
 
     Example::
 
@@ -53,6 +55,8 @@ class ScoringServer:
         port: int | None = None,
         project_dir: str | Path | None = None,
         startup_timeout: float = 120.0,
+        token: str | None = None,
+        max_body_mb: float | None = None,
     ):
         self.model_uri = model_uri
         self.log_dir = Path(log_dir)
@@ -60,6 +64,8 @@ class ScoringServer:
         self.port = port or free_port(host)
         self.project_dir = project_dir
         self.startup_timeout = startup_timeout
+        self.token = token
+        self.max_body_mb = max_body_mb
         self.process: subprocess.Popen[bytes] | None = None
         self._stderr_path = self.log_dir.parent / f"server-{self.port}.log"
 
@@ -72,6 +78,8 @@ class ScoringServer:
         env = dict(os.environ)
         if self.project_dir is not None:
             env["WORKBENCH_PROJECT_DIR"] = str(self.project_dir)
+        if self.token is not None:  # by environment: a command line is visible to all users
+            env["WORKBENCH_SERVE_TOKEN"] = self.token
         self._stderr_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable,
@@ -86,6 +94,8 @@ class ScoringServer:
             "--log-dir",
             str(self.log_dir),
         ]
+        if self.max_body_mb is not None:
+            cmd += ["--max-body-mb", str(self.max_body_mb)]
         with self._stderr_path.open("wb") as err:
             self.process = subprocess.Popen(cmd, env=env, stdout=err, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
