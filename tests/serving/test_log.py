@@ -86,3 +86,39 @@ def test_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ServingError, match="does not exist"):
         read_inference_log(tmp_path / "nope")
     assert read_inference_log(tmp_path).empty
+
+
+def test_actuals_are_checked_recorded_and_joined(tmp_path: Path) -> None:
+    from workbench import DataError
+    from workbench.serving import join_actuals, log_actuals, read_actuals
+
+    writer = InferenceLogWriter(tmp_path)
+    writer.append(
+        pd.DataFrame(
+            {
+                "x": [1.0, 2.0, 3.0],
+                "prediction": [10.0, 20.0, 30.0],
+                "request_id": ["a", "a", "b"],
+                "row_in_request": [0, 1, 0],
+                "timestamp": pd.Timestamp.now(tz="UTC"),
+                "model_name": "m",
+                "model_version": "1",
+                "latency_ms": 1.0,
+            }
+        )
+    )
+    writer.close()
+    assert log_actuals(tmp_path, ["a", "b"], [11.0, 29.0]) == 2
+    assert log_actuals(tmp_path, ["a"], [19.0], rows=[1]) == 1
+    assert log_actuals(tmp_path, ["a"], [12.0]) == 1  # a correction: the latest counts
+    with pytest.raises(DataError, match=r"1 of 2 actuals .* \['zzz#0'\]; nothing was recorded"):
+        log_actuals(tmp_path, ["b", "zzz"], [1.0, 2.0])
+    with pytest.raises(DataError, match="one value and one row per request id"):
+        log_actuals(tmp_path, ["a", "b"], [1.0])
+    assert len(read_actuals(tmp_path)) == 3
+    joined = join_actuals(read_inference_log(tmp_path), tmp_path)
+    assert joined.set_index(["request_id", "row_in_request"])["actual"].to_dict() == {
+        ("a", 0): 12.0,
+        ("a", 1): 19.0,
+        ("b", 0): 29.0,
+    }

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from workbench.datasets import ELECTRICITY_FEATURES
-from workbench.serving import ScoringServer, read_inference_log
+from workbench.serving import ScoringServer, join_actuals, read_inference_log
 
 pytestmark = pytest.mark.slow
 
@@ -128,6 +128,21 @@ def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> Non
         auth = {"Authorization": f"Bearer {token}"}
         ok = client.post("/invocations", content=one, headers={**json_type, **auth})
         assert ok.status_code == 200 and len(ok.json()["predictions"]) == 3
+        # ground truth arrives later, by request id and row
+        request_id = ok.headers["X-Request-ID"]
+        truth = [{"request_id": request_id, "row": i, "actual": 100.0 + i} for i in range(3)]
+        recorded = client.post("/actuals", json={"actuals": truth}, headers=auth)
+        assert recorded.status_code == 200 and recorded.json() == {"recorded": 3}
+        stray = client.post(
+            "/actuals", json={"actuals": [{"request_id": "nope", "actual": 1}]}, headers=auth
+        )
+        assert stray.status_code == 400 and "nope#0" in stray.json()["message"]
+        assert (
+            client.post("/actuals", json={"actuals": [{"actual": 1}]}, headers=auth).json()[
+                "message"
+            ]
+            == "actuals[0] needs a 'request_id' and an 'actual'."
+        )
         # a body over the limit: 413 before it is parsed, with or without Content-Length
         big = '{"dataframe_split": ' + pd.concat([rows] * 20).to_json(orient="split") + "}"
         r = client.post("/invocations", content=big, headers={**json_type, **auth})
@@ -146,5 +161,7 @@ def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> Non
     assert 'workbench_request_latency_seconds_count{model="test-electricity"' in text
     log = read_inference_log(tmp_path / "log")
     assert len(log) == 3  # only the accepted request was logged
+    joined = join_actuals(log, tmp_path / "log")
+    assert joined["actual"].tolist() == [100.0, 101.0, 102.0]
     server_output = (tmp_path / f"server-{server.port}.log").read_text()
     assert token not in server_output

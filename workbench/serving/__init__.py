@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workbench.serving._actuals import join_actuals, log_actuals, read_actuals
 from workbench.serving._app import create_app
 from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, read_inference_log
 from workbench.serving._process import ScoringServer
@@ -11,5 +12,8 @@ __all__ = [
     "InferenceLogWriter",
     "ScoringServer",
     "create_app",
+    "join_actuals",
+    "log_actuals",
+    "read_actuals",
     "read_inference_log",
 ]

@@ -319,4 +319,36 @@ def create_app(
     app.add_api_route("/health", health, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/metrics", prometheus, methods=["GET"])
+
+    async def actuals(request: Any) -> Any:
+        """``{"actuals": [{"request_id": ..., "actual": ..., "row": 0}, ...]}``."""
+        from workbench._exceptions import DataError
+        from workbench.serving._actuals import log_actuals
+
+        try:
+            payload = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return error(400, f"The request body is not valid JSON: {exc}.")
+        items = payload.get("actuals") if isinstance(payload, dict) else None
+        if not isinstance(items, list):
+            return error(400, 'The body must be {"actuals": [{"request_id": ..., "actual": ...}]}.')
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or "request_id" not in item or "actual" not in item:
+                return error(400, f"actuals[{i}] needs a 'request_id' and an 'actual'.")
+            if not isinstance(item.get("row", 0), int):
+                return error(400, f"actuals[{i}].row must be an integer.")
+        state["writer"].flush()  # requests answered a moment ago are on disk to check
+        try:
+            recorded = log_actuals(
+                folder,
+                [str(item["request_id"]) for item in items],
+                [item["actual"] for item in items],
+                rows=[int(item.get("row", 0)) for item in items],
+            )
+        except DataError as exc:
+            return error(400, str(exc))
+        return {"recorded": recorded}
+
+    actuals.__annotations__["request"] = fastapi.Request
+    app.add_api_route("/actuals", actuals, methods=["POST"])
     return app  # type: ignore[no-any-return]
