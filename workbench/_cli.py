@@ -144,6 +144,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         settings=s,
         token=os.environ.get("WORKBENCH_SERVE_TOKEN") or None,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        reload_seconds=args.reload_seconds or None,
     )
     uvicorn.run(
         app,
@@ -399,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads", type=int, default=1, help="BLAS/OpenMP threads for prediction (default 1)"
+    )
+    serve.add_argument(
+        "--reload-seconds",
+        type=float,
+        default=10.0,
+        help="for models:/name@alias, check the alias this often and serve the version it "
+        "moves to without dropping requests; SIGHUP checks at once; 0 never (default 10)",
     )
     serve.add_argument(
         "--max-body-mb",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -41,6 +42,7 @@ def test_n_requests_give_n_log_rows_in_every_format(demo_project, rows, tmp_path
             "status": "ok",
             "model_name": "test-electricity",
             "model_version": str(demo_project.model.version),
+            "reloads": 0,
         }
         assert client.get("/version").json()["model_uri"].endswith("@champion")
         for i in range(len(rows)):
@@ -165,3 +167,73 @@ def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> Non
     assert joined["actual"].tolist() == [100.0, 101.0, 102.0]
     server_output = (tmp_path / f"server-{server.port}.log").read_text()
     assert token not in server_output
+
+
+def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) -> None:
+    import threading
+
+    import numpy as np
+    from sklearn.dummy import DummyRegressor
+    from sklearn.pipeline import Pipeline
+
+    from workbench._settings import resolve_settings
+    from workbench.packaging import package_model, promote
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(project)
+    frame = pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50.0)})
+
+    def version(constant: float) -> None:
+        model = Pipeline([("m", DummyRegressor(strategy="constant", constant=constant))])
+        model.fit(frame[["x"]], frame["y"])
+        package_model(model, frame, "moving", target="y", progress=False, settings=settings)
+        promote("moving", frame, target="y", force=True, settings=settings)
+
+    version(1.0)
+    body = '{"dataframe_split": ' + frame[["x"]].head(1).to_json(orient="split", index=False) + "}"
+    answers: list[tuple[int, float]] = []
+    done = threading.Event()
+    with (
+        ScoringServer(
+            "models:/moving@champion",
+            log_dir=tmp_path / "log",
+            project_dir=project,
+            reload_seconds=0.5,
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+
+        def traffic() -> None:
+            with httpx.Client(base_url=server.url, timeout=30) as own:
+                while not done.is_set():
+                    r = own.post(
+                        "/invocations", content=body, headers={"Content-Type": "application/json"}
+                    )
+                    value = r.json()["predictions"][0] if r.status_code == 200 else float("nan")
+                    answers.append((r.status_code, value))
+
+        sender = threading.Thread(target=traffic)
+        sender.start()
+        try:
+            time.sleep(1.0)
+            version(2.0)  # @champion moves to version 2
+            deadline = time.monotonic() + 60
+            while client.get("/health").json()["model_version"] != "2":
+                assert time.monotonic() < deadline, "the server never followed the alias"
+                time.sleep(0.2)
+            time.sleep(1.0)
+        finally:
+            done.set()
+            sender.join()
+        health = client.get("/health").json()
+    assert health["reloads"] == 1
+    assert answers and all(status == 200 for status, _ in answers)  # none dropped
+    values = [v for _, v in answers]
+    assert values[0] == 1.0 and values[-1] == 2.0
+    switch = values.index(2.0)
+    assert set(values[:switch]) == {1.0} and set(values[switch:]) == {2.0}
+    log = read_inference_log(tmp_path / "log")
+    assert len(log) == len(answers)  # every answered request is in the log...
+    assert set(log["model_version"]) == {"1", "2"}  # ...under the version that answered it

@@ -7,6 +7,7 @@ import hmac
 import io
 import json
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -114,6 +115,7 @@ def create_app(
     flush_seconds: float = 1.0,
     token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    reload_seconds: float | None = 10.0,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
@@ -133,6 +135,9 @@ def create_app(
         flush_seconds: Longest time a logged row waits in memory.
         token: Bearer token required by the endpoints (``None``: no authentication).
         max_body_bytes: Largest request body accepted.
+        reload_seconds: For ``models:/name@alias``, how often to check where the alias
+            points; when it moves (or on SIGHUP), the new version is loaded in the
+            background and swapped in between requests, none dropped. ``None``: never.
 
     Returns:
         A FastAPI app; the model loads and the log writer starts when the app starts.
@@ -155,12 +160,9 @@ def create_app(
     metrics = Metrics()
     expected = f"Bearer {token}".encode() if token else None
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        mlflow = mlflow_for(s)
+    def load(uri: str) -> tuple[Any, Any]:
         pyfunc = require("mlflow.pyfunc")
-        name, version = _resolve_version(mlflow, model_uri)
-        model = pyfunc.load_model(model_uri)
+        model = pyfunc.load_model(uri)
         schema = model.metadata.get_input_schema()
         inputs = schema.input_names() if schema is not None else []
         clash = sorted(set(inputs) & set(LOG_COLUMNS))
@@ -168,17 +170,60 @@ def create_app(
             raise ServingError(
                 f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
             )
+        return model, schema
+
+    alias = model_uri.removeprefix("models:/").partition("@")[2]
+    wake = threading.Event()
+    stop = threading.Event()
+
+    def watch(mlflow: Any, name: str) -> None:
+        """Follow the alias: load the version it moves to, then swap it in at once."""
+        client = mlflow.MlflowClient()
+        while not stop.is_set():
+            wake.wait(reload_seconds)
+            wake.clear()
+            if stop.is_set():
+                return
+            try:
+                moved = str(client.get_model_version_by_alias(name, alias).version)
+                if moved == state["current"][2]:
+                    continue
+                model, schema = load(f"models:/{name}/{moved}")
+                state["current"] = (model, schema, moved)  # one assignment: no torn reads
+                state["reloads"] += 1
+                _log.info("@%s moved: now serving %s version %s", alias, name, moved)
+            except Exception:  # keep serving the loaded version
+                _log.exception(
+                    "reloading %s@%s failed; still serving the loaded version", name, alias
+                )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        mlflow = mlflow_for(s)
+        name, version = _resolve_version(mlflow, model_uri)
+        model, schema = load(model_uri)
         state.update(
-            model=model,
-            schema=schema,
+            current=(model, schema, version),
             name=name,
-            version=version,
+            reloads=0,
             writer=InferenceLogWriter(folder, flush_seconds=flush_seconds),
         )
+        watcher = None
+        if alias and reload_seconds is not None:
+            watcher = threading.Thread(
+                target=watch, args=(mlflow, name), name="alias-watch", daemon=True
+            )
+            watcher.start()
+            with contextlib.suppress(ValueError, AttributeError):  # main thread, POSIX only
+                signal.signal(signal.SIGHUP, lambda *_: wake.set())
         _log.info("serving %s (version %s), logging to %s", name, version, folder)
         try:
             yield
         finally:
+            stop.set()
+            wake.set()
+            if watcher is not None:
+                watcher.join(timeout=30)
             state["writer"].close()
             _log.info("inference log flushed: %d rows", state["writer"].rows_written)
 
@@ -230,15 +275,20 @@ def create_app(
 
     async def prometheus() -> Any:
         return responses.PlainTextResponse(
-            metrics.render(state["name"], state["version"]),
+            metrics.render(state["name"], state["current"][2]),
             media_type="text/plain; version=0.0.4",
         )
 
     async def ping() -> Any:
         return responses.PlainTextResponse("\n")
 
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "model_name": state["name"], "model_version": state["version"]}
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "model_name": state["name"],
+            "model_version": state["current"][2],
+            "reloads": state["reloads"],
+        }
 
     async def version() -> dict[str, str]:
         mlflow = require("mlflow")
@@ -247,7 +297,7 @@ def create_app(
             "mlflow": mlflow.__version__,
             "model_uri": model_uri,
             "model_name": state["name"],
-            "model_version": state["version"],
+            "model_version": state["current"][2],
         }
 
     async def invocations(request: Any) -> Any:
@@ -255,6 +305,7 @@ def create_app(
         exceptions = require("mlflow.exceptions")
         started = time.perf_counter()
         mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        model, schema, model_version = state["current"]  # this request's model, whole
         body = await request.body()
         if len(body) > max_body_bytes:  # sent without a Content-Length (chunked)
             return error(
@@ -272,20 +323,20 @@ def create_app(
                     return error(
                         400, 'The JSON body must be an object such as {"dataframe_split": {...}}.'
                     )
-                data = scoring.infer_and_parse_data(payload, state["schema"])
+                data = scoring.infer_and_parse_data(payload, schema)
             elif mime == _CSV:
                 try:
                     text = body.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     return error(400, f"The CSV body is not UTF-8 text: {exc}.")
-                data = scoring.parse_csv_input(io.StringIO(text), state["schema"])
+                data = scoring.parse_csv_input(io.StringIO(text), schema)
             else:
                 return error(
                     415,
                     f"Content type {mime or '(none)'!r} is not supported; use "
                     f"{_JSON!r} or {_CSV!r}.",
                 )
-            predictions = state["model"].predict(data)
+            predictions = model.predict(data)
         except exceptions.MlflowException as exc:
             return error(400, exc.message)
         except (ValueError, TypeError, KeyError) as exc:
@@ -300,7 +351,7 @@ def create_app(
         logged["row_in_request"] = range(len(logged))
         logged["timestamp"] = pd.Timestamp.now(tz="UTC")
         logged["model_name"] = state["name"]
-        logged["model_version"] = state["version"]
+        logged["model_version"] = model_version
         logged["latency_ms"] = latency_ms
         state["writer"].append(logged)
         buffer = io.StringIO()

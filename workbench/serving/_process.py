@@ -39,6 +39,7 @@ class ScoringServer:
         startup_timeout: Seconds to wait for ``/ping``.
         token: Bearer token the server requires (passed through its environment).
         max_body_mb: Largest request body in MiB (default: the server's, 16).
+        reload_seconds: How often the server checks where its alias points (default 10).
 
     Example::
 
@@ -57,6 +58,7 @@ class ScoringServer:
         startup_timeout: float = 120.0,
         token: str | None = None,
         max_body_mb: float | None = None,
+        reload_seconds: float | None = None,
     ):
         self.model_uri = model_uri
         self.log_dir = Path(log_dir)
@@ -66,6 +68,7 @@ class ScoringServer:
         self.startup_timeout = startup_timeout
         self.token = token
         self.max_body_mb = max_body_mb
+        self.reload_seconds = reload_seconds
         self.process: subprocess.Popen[bytes] | None = None
         self._stderr_path = self.log_dir.parent / f"server-{self.port}.log"
 
@@ -96,6 +99,8 @@ class ScoringServer:
         ]
         if self.max_body_mb is not None:
             cmd += ["--max-body-mb", str(self.max_body_mb)]
+        if self.reload_seconds is not None:
+            cmd += ["--reload-seconds", str(self.reload_seconds)]
         with self._stderr_path.open("wb") as err:
             self.process = subprocess.Popen(cmd, env=env, stdout=err, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
