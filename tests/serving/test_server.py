@@ -237,3 +237,57 @@ def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) 
     log = read_inference_log(tmp_path / "log")
     assert len(log) == len(answers)  # every answered request is in the log...
     assert set(log["model_version"]) == {"1", "2"}  # ...under the version that answered it
+
+
+def test_personal_columns_are_masked_in_the_inference_log(tmp_path: Path) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from workbench._settings import resolve_settings
+    from workbench.data import ColumnContract, Contract
+    from workbench.data._mask import mask_value
+    from workbench.packaging import package_model
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(project)
+    people = pd.DataFrame(
+        {"customer": ["Mario Rossi", "Anna Bianchi"] * 20, "kwh": [float(i) for i in range(40)]}
+    )
+    people["bill"] = people["kwh"] * 0.3
+    contract = Contract(
+        columns=[
+            ColumnContract("customer", "str", pii=True),
+            ColumnContract("kwh", "float"),
+            ColumnContract("bill", "float"),
+        ]
+    )
+    encode = ColumnTransformer(
+        [("who", OneHotEncoder(handle_unknown="ignore"), ["customer"])], remainder="passthrough"
+    )
+    model = Pipeline([("encode", encode), ("model", Ridge())]).fit(
+        people[["customer", "kwh"]], people["bill"]
+    )
+    package_model(
+        model, people, "bills", target="bill", contract=contract, progress=False, settings=settings
+    )
+    body = (
+        '{"dataframe_split": '
+        + people[["customer", "kwh"]].head(2).to_json(orient="split", index=False)
+        + "}"
+    )
+    with (
+        ScoringServer(
+            "models:/bills@challenger", log_dir=tmp_path / "log", project_dir=project
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 200
+    log = read_inference_log(tmp_path / "log")
+    assert log["customer"].tolist() == [mask_value("Mario Rossi"), mask_value("Anna Bianchi")]
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "log").glob("segment-*.parquet"))
+    assert b"Mario" not in raw and b"Anna" not in raw

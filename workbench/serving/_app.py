@@ -20,6 +20,7 @@ from workbench._exceptions import ServingError
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
 from workbench._tracking import mlflow_for
+from workbench.data._mask import mask_frame
 from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
 
 if TYPE_CHECKING:
@@ -160,6 +161,17 @@ def create_app(
     metrics = Metrics()
     expected = f"Bearer {token}".encode() if token else None
 
+    def personal_columns(mlflow: Any, name: str, version: str) -> list[str]:
+        """Columns the version's data contract (stored by ``package_model``) marks personal."""
+        if version == "-":
+            return []
+        tags = mlflow.MlflowClient().get_model_version(name, version).tags
+        if "contract" not in tags:
+            return []
+        from workbench.data import Contract
+
+        return Contract.load(mlflow.artifacts.download_artifacts(tags["contract"])).pii_columns
+
     def load(uri: str) -> tuple[Any, Any]:
         pyfunc = require("mlflow.pyfunc")
         model = pyfunc.load_model(uri)
@@ -189,7 +201,9 @@ def create_app(
                 if moved == state["current"][2]:
                     continue
                 model, schema = load(f"models:/{name}/{moved}")
-                state["current"] = (model, schema, moved)  # one assignment: no torn reads
+                personal = personal_columns(mlflow, name, moved)
+                # one assignment: a request reads all of it or none of it
+                state["current"] = (model, schema, moved, personal)
                 state["reloads"] += 1
                 _log.info("@%s moved: now serving %s version %s", alias, name, moved)
             except Exception:  # keep serving the loaded version
@@ -203,7 +217,7 @@ def create_app(
         name, version = _resolve_version(mlflow, model_uri)
         model, schema = load(model_uri)
         state.update(
-            current=(model, schema, version),
+            current=(model, schema, version, personal_columns(mlflow, name, version)),
             name=name,
             reloads=0,
             writer=InferenceLogWriter(folder, flush_seconds=flush_seconds),
@@ -305,7 +319,7 @@ def create_app(
         exceptions = require("mlflow.exceptions")
         started = time.perf_counter()
         mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        model, schema, model_version = state["current"]  # this request's model, whole
+        model, schema, model_version, personal = state["current"]  # this request's, whole
         body = await request.body()
         if len(body) > max_body_bytes:  # sent without a Content-Length (chunked)
             return error(
@@ -353,6 +367,8 @@ def create_app(
         logged["model_name"] = state["name"]
         logged["model_version"] = model_version
         logged["latency_ms"] = latency_ms
+        if personal:  # stable pseudonyms, never the values (the contract's pii columns)
+            logged = mask_frame(logged, personal)
         state["writer"].append(logged)
         buffer = io.StringIO()
         scoring.predictions_to_json(predictions, buffer)
