@@ -145,6 +145,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         token=os.environ.get("WORKBENCH_SERVE_TOKEN") or None,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         reload_seconds=args.reload_seconds or None,
+        inference_log=not args.no_log,
     )
     uvicorn.run(
         app,
@@ -400,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads", type=int, default=1, help="BLAS/OpenMP threads for prediction (default 1)"
+    )
+    serve.add_argument(
+        "--no-log",
+        action="store_true",
+        help="do not write the inference log (to measure its cost; monitoring needs it)",
     )
     serve.add_argument(
         "--reload-seconds",

@@ -117,6 +117,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     reload_seconds: float | None = 10.0,
+    inference_log: bool = True,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
@@ -139,6 +140,7 @@ def create_app(
         reload_seconds: For ``models:/name@alias``, how often to check where the alias
             points; when it moves (or on SIGHUP), the new version is loaded in the
             background and swapped in between requests, none dropped. ``None``: never.
+        inference_log: Log every prediction (turn off only to measure what logging costs).
 
     Returns:
         A FastAPI app; the model loads and the log writer starts when the app starts.
@@ -358,6 +360,25 @@ def create_app(
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - started) * 1000.0
         frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+        rows = len(frame)
+        if inference_log:
+            log_rows(frame, predictions, request_id, model_version, personal, latency_ms)
+        buffer = io.StringIO()
+        scoring.predictions_to_json(predictions, buffer)
+        return responses.Response(
+            buffer.getvalue(),
+            media_type=_JSON,
+            headers={"X-Request-ID": request_id, "X-Predicted-Rows": str(rows)},
+        )
+
+    def log_rows(
+        frame: pd.DataFrame,
+        predictions: Any,
+        request_id: str,
+        model_version: str,
+        personal: list[str],
+        latency_ms: float,
+    ) -> None:
         logged = frame.reset_index(drop=True).copy()
         values = predictions.to_numpy() if hasattr(predictions, "to_numpy") else predictions
         logged["prediction"] = list(values) if getattr(values, "ndim", 1) > 1 else values
@@ -370,13 +391,6 @@ def create_app(
         if personal:  # stable pseudonyms, never the values (the contract's pii columns)
             logged = mask_frame(logged, personal)
         state["writer"].append(logged)
-        buffer = io.StringIO()
-        scoring.predictions_to_json(predictions, buffer)
-        return responses.Response(
-            buffer.getvalue(),
-            media_type=_JSON,
-            headers={"X-Request-ID": request_id, "X-Predicted-Rows": str(len(logged))},
-        )
 
     # FastAPI injects the request by its annotation, which must be the real class; fastapi
     # is imported lazily, so the annotation is set here before the route is added.
