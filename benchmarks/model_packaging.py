@@ -23,28 +23,22 @@ of each contender before the clock; the fresh-process checker is warm before eac
 call, as it is once a ``PackageButton`` is shown or after a first package in a session.
 The very first (cold) call is reported too.
 
-    .venv/bin/python benchmarks/packaging.py [--rows 20000] [--repeat 3]
+    .venv/bin/python benchmarks/model_packaging.py [--rows 20000] [--repeat 3]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import time
+import warnings
 from pathlib import Path
 
-# This file is named like the ``packaging`` distribution MLflow imports: run as a script,
-# its folder would come first on sys.path and shadow it.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 logging.getLogger("mlflow").setLevel(logging.ERROR)  # its warnings are summarized below
