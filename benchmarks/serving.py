@@ -146,6 +146,8 @@ def main() -> None:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        # mlflow models serve execs `uvicorn` by name: the venv's scripts must be on PATH
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     uri = "models:/bench@champion"
     contenders = {
