@@ -150,6 +150,10 @@ def main() -> None:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     uri = "models:/bench@champion"
+
+    def workbench_serve(port: int) -> list[str]:
+        return [sys.executable, "-m", "workbench", "serve", uri, "--port", str(port)]
+
     contenders = {
         "mlflow models serve": lambda port: [
             sys.executable,
@@ -166,27 +170,8 @@ def main() -> None:
             "--port",
             str(port),
         ],
-        "workbench (log on)": lambda port: [
-            sys.executable,
-            "-m",
-            "workbench",
-            "serve",
-            uri,
-            "--port",
-            str(port),
-            "--log-dir",
-            str(work / "log"),
-        ],
-        "workbench (log off)": lambda port: [
-            sys.executable,
-            "-m",
-            "workbench",
-            "serve",
-            uri,
-            "--port",
-            str(port),
-            "--no-log",
-        ],
+        "workbench (log on)": lambda port: [*workbench_serve(port), "--log-dir", str(work / "log")],
+        "workbench (log off)": lambda port: [*workbench_serve(port), "--no-log"],
     }
     scenarios = [
         ("1 row, c=1", single, 1),

@@ -261,6 +261,13 @@ def create_app(
             headers=headers,
         )
 
+    def too_large(size: int) -> Any:
+        return error(
+            413,
+            f"The request body has {size:,} bytes; this server takes at most "
+            f"{max_body_bytes:,}. Send fewer rows per request.",
+        )
+
     async def guard(request: Any, call_next: Any) -> Any:
         """Authentication and request size, before any body is parsed; then metrics."""
         started = time.perf_counter()
@@ -277,11 +284,7 @@ def create_app(
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             metrics.observe(path, 413, time.perf_counter() - started)
-            return error(
-                413,
-                f"The request body has {int(declared):,} bytes; this server takes at most "
-                f"{max_body_bytes:,}. Send fewer rows per request.",
-            )
+            return too_large(int(declared))
         response = await call_next(request)
         rows = int(response.headers.get("x-predicted-rows", 0))
         metrics.observe(path, response.status_code, time.perf_counter() - started, rows)
@@ -324,11 +327,7 @@ def create_app(
         model, schema, model_version, personal = state["current"]  # this request's, whole
         body = await request.body()
         if len(body) > max_body_bytes:  # sent without a Content-Length (chunked)
-            return error(
-                413,
-                f"The request body has {len(body):,} bytes; this server takes at most "
-                f"{max_body_bytes:,}. Send fewer rows per request.",
-            )
+            return too_large(len(body))
         try:
             if mime == _JSON:
                 try:
