@@ -107,11 +107,6 @@ class Verifier:
         result: dict[str, Any] = json.loads(line)
         return result
 
-    def run(self, request: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
-        """:meth:`send`, then the first answer."""
-        self.send(request)
-        return self.receive(timeout)
-
     def close(self) -> None:
         if self.alive():
             self.process.kill()

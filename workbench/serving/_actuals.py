@@ -8,13 +8,12 @@ one when joined.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import DataError, ServingError
+from workbench.serving._log import write_segment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,11 +84,7 @@ def log_actuals(
         return 0
     out = folder / ACTUALS
     out.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    name = f"actuals-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-    tmp = out / f".{name}.tmp"
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(out / name)
+    write_segment(frame, out, "actuals")
     return len(frame)
 
 

@@ -35,6 +35,16 @@ LOG_COLUMNS = (
 )
 
 
+def write_segment(frame: pd.DataFrame, folder: Path, prefix: str) -> Path:
+    """``frame`` as ``<folder>/<prefix>-<UTC time>-<random>.parquet``, written under a hidden
+    name and renamed into place, so a reader never sees half a file."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    name = f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+    tmp = folder / f".{name}.tmp"
+    frame.to_parquet(tmp, index=False)
+    return tmp.replace(folder / name)
+
+
 class InferenceLogWriter:
     """Collects logged rows in memory and writes them as Parquet segments.
 
@@ -87,11 +97,7 @@ class InferenceLogWriter:
         if not batch:
             return 0
         frame = pd.concat(batch, ignore_index=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        name = f"segment-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = self.folder / f".{name}.tmp"
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(self.folder / name)
+        write_segment(frame, self.folder, "segment")
         self.rows_written += len(frame)
         return len(frame)
 
