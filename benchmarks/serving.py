@@ -1,7 +1,14 @@
 """Serving: ``workbench serve`` vs ``mlflow models serve``, the same registered model.
 
-One registered model (a HistGradientBoosting pipeline with one-hot categories, packaged
-with ``package_model``), served in turn by
+Two registered models (packaged with ``package_model``):
+
+* ``numeric``: HistGradientBoosting on 8 numeric columns (about 1.5 ms a one-row
+  prediction here): what the servers themselves cost shows;
+* ``pipeline``: the same with a one-hot ``ColumnTransformer`` for a text column (about
+  8 ms a one-row prediction here, scikit-learn's own validation and pandas indexing):
+  at concurrency 1 the model's time bounds any server.
+
+Each is served in turn by
 
 * ``mlflow models serve --env-manager local`` (MLflow's own scoring server),
 * ``workbench serve`` with the inference log on,
@@ -66,8 +73,18 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 180)
 
 
 def parse_seconds(text: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:
+        raise RuntimeError(f"wrk printed a latency this script does not read: {text!r}")
+    number, unit = found.groups()
     return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def _match(pattern: str, text: str) -> str:
+    found = re.search(pattern, text, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return found.group(1)
 
 
 def run_wrk(url: str, body: Path, connections: int, seconds: int) -> dict[str, float]:
@@ -83,53 +100,42 @@ def run_wrk(url: str, body: Path, connections: int, seconds: int) -> dict[str, f
         check=True,
     ).stdout
     result = {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "requests": float(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-        "p50_ms": parse_seconds(re.search(r"50%\s+(\S+)", out).group(1)) * 1000,  # type: ignore[union-attr]
-        "p99_ms": parse_seconds(re.search(r"99%\s+(\S+)", out).group(1)) * 1000,  # type: ignore[union-attr]
+        "rps": float(_match(r"Requests/sec:\s+([\d.]+)", out)),
+        "requests": float(_match(r"(\d+) requests in", out)),
+        "p50_ms": parse_seconds(_match(r"^\s+50%\s+(\S+)", out)) * 1000,
+        "p99_ms": parse_seconds(_match(r"^\s+99%\s+(\S+)", out)) * 1000,
         "non_2xx": float(m.group(1)) if (m := re.search(r"Non-2xx.*?:\s+(\d+)", out)) else 0.0,
     }
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="seconds per scenario (10)")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk")
-
+def register(settings: object, frame: pd.DataFrame, name: str, text_column: bool) -> None:
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from workbench._settings import resolve_settings
     from workbench.packaging import package_model, promote
 
-    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
-    settings = resolve_settings(work)
-    rng = np.random.default_rng(0)
-    n = 20_000
-    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
-    frame["region"] = rng.choice(["north", "centre", "south"], n)
-    frame["y"] = (
-        frame["x0"] * 3
-        - frame["x1"]
-        + frame["region"].map({"north": 1.0, "centre": 0.0, "south": -1.0})
-    )
-    encode = ColumnTransformer(
-        [("region", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["region"])],
-        remainder="passthrough",
-    )
-    model = Pipeline([("encode", encode), ("model", HistGradientBoostingRegressor(max_iter=100))])
-    model.fit(frame.drop(columns="y"), frame["y"])
+    model = HistGradientBoostingRegressor(max_iter=100)
+    data = frame if text_column else frame.drop(columns="region")
+    if text_column:
+        encode = ColumnTransformer(
+            [("region", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["region"])],
+            remainder="passthrough",
+        )
+        model = Pipeline([("encode", encode), ("model", model)])
+    model.fit(data.drop(columns="y"), data["y"])
     package_model(
-        model, frame, "bench", target="y", measure_cost=False, progress=False, settings=settings
+        model, data, name, target="y", measure_cost=False, progress=False, settings=settings
     )
-    promote("bench", frame.tail(1000), target="y", settings=settings)
-    inputs = frame.drop(columns="y")
+    promote(name, data.tail(1000), target="y", settings=settings)
+
+
+def serve_all(
+    uri: str, env: dict[str, str], work: Path, inputs: pd.DataFrame, seconds: int
+) -> tuple[list[dict[str, object]], int, int]:
+    """Every contender on every scenario: rows, answered requests and log rows (log on)."""
     single = work / "single.json"
     single.write_text(
         '{"dataframe_split": ' + inputs.head(1).to_json(orient="split", index=False) + "}"
@@ -139,38 +145,16 @@ def main() -> None:
         '{"dataframe_split": ' + inputs.head(1000).to_json(orient="split", index=False) + "}"
     )
 
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "WORKBENCH_PROJECT_DIR": str(work),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        # mlflow models serve execs `uvicorn` by name: the venv's scripts must be on PATH
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
-    uri = "models:/bench@champion"
-
     def workbench_serve(port: int) -> list[str]:
         return [sys.executable, "-m", "workbench", "serve", uri, "--port", str(port)]
 
+    log_dir = work / f"log-{uri.split('/')[-1].split('@')[0]}"
     contenders = {
         "mlflow models serve": lambda port: [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "serve",
-            "-m",
-            uri,
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            *(sys.executable, "-m", "mlflow", "models", "serve", "-m", uri),
+            *("--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)),
         ],
-        "workbench (log on)": lambda port: [*workbench_serve(port), "--log-dir", str(work / "log")],
+        "workbench (log on)": lambda port: [*workbench_serve(port), "--log-dir", str(log_dir)],
         "workbench (log off)": lambda port: [*workbench_serve(port), "--no-log"],
     }
     scenarios = [
@@ -179,8 +163,8 @@ def main() -> None:
         ("1 row, c=32", single, 32),
         ("1000 rows, c=1", batch, 1),
     ]
-    rows = []
-    answered_logged = 0
+    rows: list[dict[str, object]] = []
+    answered = 0
     for label, command in contenders.items():
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -196,12 +180,12 @@ def main() -> None:
                     timeout=30,
                 )
             for name, body, connections in scenarios:
-                result = run_wrk(url, body, connections, args.seconds)
+                result = run_wrk(url, body, connections, seconds)
                 rows.append({"server": label, "scenario": name, **result})
                 if label == "workbench (log on)":
-                    answered_logged += int(result["requests"] - result["non_2xx"])
+                    answered += int(result["requests"] - result["non_2xx"])
                 print(
-                    f"  {label:22s} {name:15s} {result['rps']:9.1f} req/s  "
+                    f"  {uri:28s} {label:22s} {name:15s} {result['rps']:9.1f} req/s  "
                     f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms",
                     flush=True,
                 )
@@ -210,23 +194,25 @@ def main() -> None:
             server.wait(timeout=60)
     from workbench.serving import read_inference_log
 
-    logged = read_inference_log(work / "log")
+    logged = read_inference_log(log_dir)["request_id"].nunique()
+    return rows, answered, int(logged)
+
+
+def report(uri: str, rows: list[dict[str, object]]) -> dict[str, float]:
     table = pd.DataFrame(rows)
     wide = table.pivot(index="scenario", columns="server", values="rps")
-    print("\nrequests/s\n" + wide.round(1).to_string())
-    print(
-        "\np99 ms\n"
-        + table.pivot(index="scenario", columns="server", values="p99_ms").round(2).to_string()
-    )
+    p99 = table.pivot(index="scenario", columns="server", values="p99_ms")
+    print(f"\n{uri}: requests/s\n" + wide.round(1).to_string())
+    print(f"\n{uri}: p99 ms\n" + p99.round(2).to_string())
     ours, off, theirs = (
         wide["workbench (log on)"],
         wide["workbench (log off)"],
         wide["mlflow models serve"],
     )
-    p99 = table.pivot(index="scenario", columns="server", values="p99_ms")
     checks = {
         "≥ 2× MLflow at c=1 (log on)": ours["1 row, c=1"] / theirs["1 row, c=1"],
         "≥ 3× MLflow at c=32 (log on)": ours["1 row, c=32"] / theirs["1 row, c=32"],
+        "1000-row batch vs MLflow": ours["1000 rows, c=1"] / theirs["1000 rows, c=1"],
         "logging cost < 10 % (c=1)": 1 - ours["1 row, c=1"] / off["1 row, c=1"],
         "logging cost < 10 % (c=32)": 1 - ours["1 row, c=32"] / off["1 row, c=32"],
         "p99 c=32 < 1/3 of MLflow's": p99.loc["1 row, c=32", "workbench (log on)"]
@@ -234,14 +220,59 @@ def main() -> None:
     }
     print()
     for name, value in checks.items():
-        print(f"{name:32s} {value:6.2f}")
-    rows_logged = int(logged["request_id"].nunique())
-    print(
-        f"\ninference log: {len(logged):,} rows from {rows_logged:,} requests; wrk counted "
-        f"{answered_logged:,} answered requests (it does not count those in flight when it "
-        f"stops, which the server still answered and logged)"
+        print(f"  {name:32s} {value:6.2f}")
+    return {k: round(float(v), 3) for k, v in checks.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="seconds per scenario (10)")
+    parser.add_argument(
+        "--models",
+        default="numeric,pipeline",
+        help="which models to serve, comma-separated (default: numeric,pipeline)",
     )
-    print(json.dumps({k: round(float(v), 3) for k, v in checks.items()}))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+
+    from workbench._settings import resolve_settings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
+    settings = resolve_settings(work)
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
+    frame["region"] = rng.choice(["north", "centre", "south"], n)
+    frame["y"] = (
+        frame["x0"] * 3
+        - frame["x1"]
+        + frame["region"].map({"north": 1.0, "centre": 0.0, "south": -1.0})
+    )
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "WORKBENCH_PROJECT_DIR": str(work),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        # mlflow models serve execs `uvicorn` by name: the venv's scripts must be on PATH
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    results = {}
+    for model in args.models.split(","):
+        text_column = model == "pipeline"
+        register(settings, frame, f"bench-{model}", text_column)
+        inputs = frame.drop(columns=["y"] if text_column else ["y", "region"])
+        uri = f"models:/bench-{model}@champion"
+        rows, answered, logged = serve_all(uri, env, work, inputs, args.seconds)
+        results[model] = report(uri, rows)
+        print(
+            f"  inference log: {logged:,} requests logged; wrk counted {answered:,} answered "
+            f"(it does not count those in flight when it stops, which were answered and logged)"
+        )
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -152,6 +152,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or s.host,
         port=args.port or s.serve_port,
         log_level="warning",
+        access_log=False,  # the inference log is the record; a line per request costs
+        proxy_headers=False,  # client addresses are not used, so do not parse them
         timeout_graceful_shutdown=30,
     )
     return 0

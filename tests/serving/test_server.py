@@ -291,3 +291,106 @@ def test_personal_columns_are_masked_in_the_inference_log(tmp_path: Path) -> Non
     assert log["customer"].tolist() == [mask_value("Mario Rossi"), mask_value("Anna Bianchi")]
     raw = b"".join(p.read_bytes() for p in (tmp_path / "log").glob("segment-*.parquet"))
     assert b"Mario" not in raw and b"Anna" not in raw
+
+
+def test_every_acknowledged_request_is_logged_under_load_and_across_shutdown(  # type: ignore[no-untyped-def]
+    demo_project, rows, tmp_path: Path
+) -> None:
+    """32 clients keep sending until SIGTERM: each 200 is in the log, with all its rows."""
+    import threading
+
+    log_dir = tmp_path / "log"
+    server = ScoringServer(
+        demo_project.model.model_uri,
+        log_dir=log_dir,
+        project_dir=demo_project.settings.project_dir,
+    ).start()
+    acknowledged: dict[str, int] = {}
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        size = 1 + k % 3  # 1, 2 or 3 rows a request
+        part = rows.iloc[k % 30 : k % 30 + size]
+        body = '{"dataframe_split": ' + part.to_json(orient="split", index=False) + "}"
+        with httpx.Client(base_url=server.url, timeout=60) as own:
+            while True:
+                try:
+                    r = own.post(
+                        "/invocations", content=body, headers={"Content-Type": "application/json"}
+                    )
+                except httpx.HTTPError:  # the server has stopped taking requests
+                    return
+                with lock:
+                    if r.status_code == 200:
+                        acknowledged[r.headers["X-Request-ID"]] = len(r.json()["predictions"])
+                    else:
+                        refused.append(r.status_code)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        code = server.stop()  # SIGTERM while 32 clients are sending
+        for t in threads:
+            t.join(timeout=60)
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught (exit -15)
+    assert code in (0, -15), server.output()
+    assert "Traceback" not in server.output()
+    assert refused == [] and len(acknowledged) >= 300
+    log = read_inference_log(log_dir)
+    per_request = log.groupby("request_id").size().to_dict()
+    assert per_request == acknowledged  # exactly once: every 200, every row, nothing else
+
+
+def test_fuzzing_from_the_openapi_document_finds_no_server_error(  # type: ignore[no-untyped-def]
+    demo_project, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    token = "fuzz-token"
+    auth = {"Authorization": f"Bearer {token}"}
+    with (
+        ScoringServer(
+            demo_project.model.model_uri,
+            log_dir=tmp_path / "log",
+            project_dir=demo_project.settings.project_dir,
+            token=token,
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30, headers=auth) as client,
+    ):
+        document = client.get("/openapi.json").json()
+        body = document["paths"]["/invocations"]["post"]["requestBody"]["content"]
+        record = body["application/json"]["schema"]["anyOf"][1]["properties"]
+        columns = record["dataframe_records"]["items"]["properties"]
+        assert set(columns) == set(ELECTRICITY_FEATURES)  # the signature, field by field
+        schema_file = tmp_path / "openapi.json"
+        schema_file.write_text(json.dumps(document))
+        run = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("st")),
+                *("run", str(schema_file), "--url", server.url),
+                *("--checks", "not_a_server_error", "--max-examples", "30", "--seed", "8"),
+                *("--generation-database", "none", "--workers", "1", "--no-color"),
+                *("--request-timeout", "30", "-H", f"Authorization: Bearer {token}"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=tmp_path,  # its cache folder goes there, not into the checkout
+        )
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        metrics = client.get("/metrics").text
+    answered = {
+        line.split('status="')[1][:3]: int(float(line.rsplit(" ", 1)[1]))
+        for line in metrics.splitlines()
+        if line.startswith("workbench_requests_total") and 'path="/invocations"' in line
+    }
+    # the fuzzer reached the model (some 200s) and was refused with 4xx, never a 5xx
+    assert answered.get("200", 0) > 0 and answered.get("400", 0) > 0
+    assert not any(code.startswith("5") for code in answered)

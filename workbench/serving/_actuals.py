@@ -8,12 +8,13 @@ one when joined.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import DataError, ServingError
-from workbench.serving._log import write_segment
+from workbench.serving._log import LogFolder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,8 +51,8 @@ def log_actuals(
     """
     import pandas as pd
 
-    folder = Path(log_dir)
-    if not folder.is_dir():
+    folder = LogFolder(log_dir)
+    if not folder.exists():
         raise ServingError(f"No inference log at {folder}: the folder does not exist.")
     ids = [str(r) if r is not None else "" for r in request_ids]
     positions = list(rows) if rows is not None else [0] * len(ids)
@@ -63,6 +64,13 @@ def log_actuals(
     empty = [i for i, r in enumerate(ids) if not r.strip()]
     if empty:
         raise DataError(f"Request ids at positions {empty[:5]} are empty.")
+    kinds = {_kind(v) for v in values}
+    if len(kinds - {"missing"}) > 1:
+        first = next(i for i, v in enumerate(values) if _kind(v) != _kind(values[0]))
+        raise DataError(
+            f"Actuals must all be numbers, all text or all true/false; value {first} is "
+            f"{values[first]!r} after {values[0]!r}."
+        )
     frame = pd.DataFrame(
         {
             "request_id": ids,
@@ -82,18 +90,26 @@ def log_actuals(
             )
     if frame.empty:
         return 0
-    out = folder / ACTUALS
-    out.mkdir(exist_ok=True)
-    write_segment(frame, out, "actuals")
+    out = folder.child(ACTUALS)
+    out.mkdir()
+    out.write(frame, "actuals")
     return len(frame)
 
 
-def _logged_keys(folder: Path) -> set[tuple[str, int]]:
-    import pandas as pd
+def _kind(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "missing"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, numbers.Real):
+        return "number"
+    return type(value).__name__
 
+
+def _logged_keys(folder: LogFolder) -> set[tuple[str, int]]:
     keys: set[tuple[str, int]] = set()
     for segment in folder.glob("segment-*.parquet"):
-        part = pd.read_parquet(segment, columns=["request_id", "row_in_request"])
+        part = folder.read(segment, columns=["request_id", "row_in_request"])
         keys.update(zip(part["request_id"], part["row_in_request"].astype(int), strict=True))
     return keys
 
@@ -102,10 +118,11 @@ def read_actuals(log_dir: str | Path) -> pd.DataFrame:
     """Every recorded actual, the latest per (request id, row) only."""
     import pandas as pd
 
-    files = sorted((Path(log_dir) / ACTUALS).glob("actuals-*.parquet"))
+    place = LogFolder(log_dir).child(ACTUALS)
+    files = place.glob("actuals-*.parquet") if place.exists() else []
     if not files:
         return pd.DataFrame(columns=["request_id", "row_in_request", "actual", "recorded_at"])
-    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frame = pd.concat([place.read(f) for f in files], ignore_index=True)
     frame = frame.sort_values("recorded_at", kind="stable")
     latest = frame.drop_duplicates(["request_id", "row_in_request"], keep="last")
     return latest.reset_index(drop=True)

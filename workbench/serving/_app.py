@@ -1,16 +1,15 @@
-"""The scoring app: MLflow's ``/invocations`` protocol, predicting inline, logging rows."""
+"""The scoring app: MLflow's ``/invocations`` protocol, batched prediction, every row logged."""
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hmac
-import io
 import json
 import logging
 import signal
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,12 @@ from workbench._exceptions import ServingError
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
 from workbench._tracking import mlflow_for
-from workbench.data._mask import mask_frame
+from workbench.serving._batch import Batcher, Loaded
 from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
+from workbench.serving._payload import InputSpec, is_text
+from workbench.serving._scoring import CSV as _CSV
+from workbench.serving._scoring import JSON as _JSON
+from workbench.serving._scoring import Reply, Scorer, too_large, unauthenticated
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -30,8 +33,6 @@ __all__ = ["create_app"]
 
 _log = logging.getLogger(__name__)
 
-_JSON = "application/json"
-_CSV = "text/csv"
 #: Largest request body accepted by default (bytes); larger ones get 413.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 #: Upper bounds (seconds) of the latency histogram buckets on ``/metrics``.
@@ -108,6 +109,66 @@ def _resolve_version(mlflow: Any, model_uri: str) -> tuple[str, str]:
     return name, version or "-"
 
 
+def _openapi_body(spec: InputSpec) -> dict[str, Any]:
+    """The ``/invocations`` request body as JSON Schema, from the model's signature."""
+    kinds = {
+        "double": {"type": "number"},
+        "float": {"type": "number"},
+        "long": {"type": "integer"},
+        "integer": {"type": "integer"},
+        "boolean": {"type": "boolean"},
+        "string": {"type": "string"},
+        "datetime": {"type": "string", "format": "date-time"},
+    }
+    properties: dict[str, Any] = {}
+    for name, kind, required in spec.columns:
+        one = kinds.get(kind, {})
+        nullable = not required or kind == "double"  # a JSON null is a missing double
+        properties[name] = {"anyOf": [one, {"type": "null"}]} if nullable else one
+    record = {
+        "type": "object",
+        "properties": properties,
+        "required": [n for n, _, required in spec.columns if required],
+    }
+    records = {"type": "array", "items": record, "minItems": 1}
+    split = {
+        "type": "object",
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string", "enum": spec.names}},
+            "data": {"type": "array", "items": {"type": "array"}, "minItems": 1},
+        },
+        "required": ["columns", "data"],
+    }
+
+    def shape(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": {key: schema}, "required": [key]}
+
+    return {
+        "required": True,
+        "content": {
+            _JSON: {
+                "schema": {
+                    "anyOf": [
+                        shape("dataframe_split", split),
+                        shape("dataframe_records", records),
+                        shape("inputs", records),
+                        shape("instances", records),
+                    ]
+                }
+            },
+            _CSV: {"schema": {"type": "string"}},
+        },
+    }
+
+
+_ERROR_RESPONSES = {
+    "400": "The body does not fit the model's signature; the message names the field.",
+    "401": "A token is required and was missing or wrong.",
+    "413": "The body is larger than the server takes.",
+    "415": "The content type is neither application/json nor text/csv.",
+}
+
+
 def create_app(
     model_uri: str,
     *,
@@ -118,21 +179,29 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     reload_seconds: float | None = 10.0,
     inference_log: bool = True,
+    max_batch_rows: int = 4096,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
     Endpoints: ``POST /invocations`` (``dataframe_split``, ``dataframe_records``,
-    ``instances``, ``inputs`` as JSON, or CSV), ``GET /ping``, ``GET /health``,
-    ``GET /version``, ``GET /metrics`` (Prometheus text: requests by path and status,
-    errors, predicted rows, a latency histogram). Each response to ``/invocations``
+    ``instances``, ``inputs`` as JSON, or CSV), ``POST /actuals``, ``GET /ping``,
+    ``GET /health``, ``GET /version``, ``GET /metrics`` (Prometheus text: requests by path
+    and status, errors, predicted rows, a latency histogram), ``GET /openapi.json`` (whose
+    ``/invocations`` body is the model's signature). Each response to ``/invocations``
     carries an ``X-Request-ID`` header, and each predicted row is appended to the
-    inference log under that id. A body over ``max_body_bytes`` gets 413; with a
-    ``token``, every endpoint but ``/ping`` and ``/health`` needs
-    ``Authorization: Bearer <token>`` (checked in constant time, never logged) or gets 401.
+    inference log under that id before the response is sent. A body over
+    ``max_body_bytes`` gets 413; with a ``token``, every endpoint but ``/ping`` and
+    ``/health`` needs ``Authorization: Bearer <token>`` (checked in constant time, never
+    logged) or gets 401.
+
+    Requests are parsed straight to the signature's column types (a value that does not
+    fit gets a 400 naming the column, row and value), and predicted on one prediction
+    thread that merges the requests waiting at that moment into one model call.
 
     Args:
         model_uri: ``models:/name@alias``, ``models:/name/version`` or ``runs:/id/model``.
-        log_dir: Inference log folder (default: the settings' ``inference_log_dir``).
+        log_dir: Inference log folder or fsspec URL (default: the settings'
+            ``inference_log_dir``).
         settings: Settings to use (default: the process-wide ones).
         flush_seconds: Longest time a logged row waits in memory.
         token: Bearer token required by the endpoints (``None``: no authentication).
@@ -141,6 +210,7 @@ def create_app(
             points; when it moves (or on SIGHUP), the new version is loaded in the
             background and swapped in between requests, none dropped. ``None``: never.
         inference_log: Log every prediction (turn off only to measure what logging costs).
+        max_batch_rows: Most rows merged into one model call.
 
     Returns:
         A FastAPI app; the model loads and the log writer starts when the app starts.
@@ -156,9 +226,9 @@ def create_app(
     s = settings or get_settings()
     fastapi = require("fastapi", feature="the scoring server")
     responses = require("fastapi.responses")
-    import pandas as pd
+    openapi_utils = require("fastapi.openapi.utils")
 
-    folder = Path(log_dir) if log_dir is not None else Path(s.inference_log_dir)
+    folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
     state: dict[str, Any] = {}
     metrics = Metrics()
     expected = f"Bearer {token}".encode() if token else None
@@ -174,17 +244,17 @@ def create_app(
 
         return Contract.load(mlflow.artifacts.download_artifacts(tags["contract"])).pii_columns
 
-    def load(uri: str) -> tuple[Any, Any]:
+    def load(mlflow: Any, uri: str, name: str, version: str) -> Loaded:
         pyfunc = require("mlflow.pyfunc")
         model = pyfunc.load_model(uri)
         schema = model.metadata.get_input_schema()
-        inputs = schema.input_names() if schema is not None else []
+        inputs = schema.input_names() if schema is not None and schema.has_input_names() else []
         clash = sorted(set(inputs) & set(LOG_COLUMNS))
         if clash:
             raise ServingError(
                 f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
             )
-        return model, schema
+        return Loaded.of(model, version, personal_columns(mlflow, name, version))
 
     alias = model_uri.removeprefix("models:/").partition("@")[2]
     wake = threading.Event()
@@ -200,13 +270,12 @@ def create_app(
                 return
             try:
                 moved = str(client.get_model_version_by_alias(name, alias).version)
-                if moved == state["current"][2]:
+                if moved == state["current"].version:
                     continue
-                model, schema = load(f"models:/{name}/{moved}")
-                personal = personal_columns(mlflow, name, moved)
                 # one assignment: a request reads all of it or none of it
-                state["current"] = (model, schema, moved, personal)
+                state["current"] = load(mlflow, f"models:/{name}/{moved}", name, moved)
                 state["reloads"] += 1
+                app.openapi_schema = None  # the new version's signature
                 _log.info("@%s moved: now serving %s version %s", alias, name, moved)
             except Exception:  # keep serving the loaded version
                 _log.exception(
@@ -217,12 +286,12 @@ def create_app(
     async def lifespan(app: Any) -> AsyncIterator[None]:
         mlflow = mlflow_for(s)
         name, version = _resolve_version(mlflow, model_uri)
-        model, schema = load(model_uri)
         state.update(
-            current=(model, schema, version, personal_columns(mlflow, name, version)),
+            current=load(mlflow, model_uri, name, version),
             name=name,
             reloads=0,
             writer=InferenceLogWriter(folder, flush_seconds=flush_seconds),
+            batcher=Batcher(max_rows=max_batch_rows),
         )
         watcher = None
         if alias and reload_seconds is not None:
@@ -232,69 +301,96 @@ def create_app(
             watcher.start()
             with contextlib.suppress(ValueError, AttributeError):  # main thread, POSIX only
                 signal.signal(signal.SIGHUP, lambda *_: wake.set())
+        # Everything loaded so far (MLflow, scikit-learn, the model) lives as long as the
+        # server: moved out of the collector's sight, a full collection stays short
+        # instead of pausing every request for a scan of the whole heap.
+        gc.collect()
+        gc.freeze()
         _log.info("serving %s (version %s), logging to %s", name, version, folder)
         try:
             yield
-        finally:
+        finally:  # requests in flight have been answered (and logged) by now
             stop.set()
             wake.set()
             if watcher is not None:
                 watcher.join(timeout=30)
+            state["batcher"].close()
             state["writer"].close()
             _log.info("inference log flushed: %d rows", state["writer"].rows_written)
 
-    app = fastapi.FastAPI(
+    class ScoringApp(fastapi.FastAPI):  # type: ignore[misc,name-defined]
+        """FastAPI, with ``POST /invocations`` answered before the middleware stack."""
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if (
+                scope["type"] == "http"
+                and scope["method"] == "POST"
+                and scope["path"] == "/invocations"
+            ):
+                await scorer(scope, receive, send)
+                return
+            await super().__call__(scope, receive, send)
+
+    app = ScoringApp(
         title="workbench scoring server", version=workbench.__version__, lifespan=lifespan
     )
 
-    codes = {
-        400: "BAD_REQUEST",
-        401: "UNAUTHENTICATED",
-        413: "REQUEST_TOO_LARGE",
-        415: "UNSUPPORTED_MEDIA_TYPE",
-    }
-
-    def error(status: int, message: str, headers: dict[str, str] | None = None) -> Any:
-        return responses.JSONResponse(
-            {"error_code": codes.get(status, "BAD_REQUEST"), "message": message},
-            status_code=status,
-            headers=headers,
+    def error(reply: Reply) -> Any:
+        return responses.Response(
+            reply.body, status_code=reply.status, media_type=_JSON, headers=reply.header_dict()
         )
 
-    def too_large(size: int) -> Any:
-        return error(
-            413,
-            f"The request body has {size:,} bytes; this server takes at most "
-            f"{max_body_bytes:,}. Send fewer rows per request.",
-        )
+    class Guard:
+        """Authentication and request size before any body is read; then metrics.
 
-    async def guard(request: Any, call_next: Any) -> Any:
-        """Authentication and request size, before any body is parsed; then metrics."""
-        started = time.perf_counter()
-        path = request.url.path
-        if expected is not None and path not in _OPEN:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                metrics.observe(path, 401, time.perf_counter() - started)
-                return error(
-                    401,
-                    "This server needs 'Authorization: Bearer <token>'.",
-                    {"WWW-Authenticate": "Bearer"},
-                )
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            metrics.observe(path, 413, time.perf_counter() - started)
-            return too_large(int(declared))
-        response = await call_next(request)
-        rows = int(response.headers.get("x-predicted-rows", 0))
-        metrics.observe(path, response.status_code, time.perf_counter() - started, rows)
-        return response
+        A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` costs a task and a
+        stream copy per request, a large share of a one-row prediction.
+        """
 
-    app.middleware("http")(guard)
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await self.inner(scope, receive, send)
+                return
+            started = time.perf_counter()
+            path = scope["path"]
+            headers = dict(scope["headers"])
+            refusal = None
+            if (
+                expected is not None
+                and path not in _OPEN
+                and not hmac.compare_digest(headers.get(b"authorization", b""), expected)
+            ):
+                refusal = error(unauthenticated())
+            declared = headers.get(b"content-length", b"")
+            if refusal is None and declared.isdigit() and int(declared) > max_body_bytes:
+                refusal = error(too_large(int(declared), max_body_bytes))
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                metrics.observe(path, refusal.status_code, time.perf_counter() - started)
+                return
+            seen = {"status": 500, "rows": 0}
+
+            async def sending(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    seen["status"] = message["status"]
+                    for key, value in message.get("headers", ()):
+                        if key == b"x-predicted-rows":
+                            seen["rows"] = int(value)
+                await send(message)
+
+            try:
+                await self.inner(scope, receive, sending)
+            finally:
+                metrics.observe(path, seen["status"], time.perf_counter() - started, seen["rows"])
+
+    app.add_middleware(Guard)
 
     async def prometheus() -> Any:
         return responses.PlainTextResponse(
-            metrics.render(state["name"], state["current"][2]),
+            metrics.render(state["name"], state["current"].version),
             media_type="text/plain; version=0.0.4",
         )
 
@@ -305,7 +401,7 @@ def create_app(
         return {
             "status": "ok",
             "model_name": state["name"],
-            "model_version": state["current"][2],
+            "model_version": state["current"].version,
             "reloads": state["reloads"],
         }
 
@@ -316,89 +412,43 @@ def create_app(
             "mlflow": mlflow.__version__,
             "model_uri": model_uri,
             "model_name": state["name"],
-            "model_version": state["current"][2],
+            "model_version": state["current"].version,
         }
 
-    async def invocations(request: Any) -> Any:
-        scoring = require("mlflow.pyfunc.scoring_server")
-        exceptions = require("mlflow.exceptions")
-        started = time.perf_counter()
-        mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        model, schema, model_version, personal = state["current"]  # this request's, whole
-        body = await request.body()
-        if len(body) > max_body_bytes:  # sent without a Content-Length (chunked)
-            return too_large(len(body))
-        try:
-            if mime == _JSON:
-                try:
-                    payload = json.loads(body)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    return error(400, f"The request body is not valid JSON: {exc}.")
-                if not isinstance(payload, dict):
-                    return error(
-                        400, 'The JSON body must be an object such as {"dataframe_split": {...}}.'
-                    )
-                data = scoring.infer_and_parse_data(payload, schema)
-            elif mime == _CSV:
-                try:
-                    text = body.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    return error(400, f"The CSV body is not UTF-8 text: {exc}.")
-                data = scoring.parse_csv_input(io.StringIO(text), schema)
-            else:
-                return error(
-                    415,
-                    f"Content type {mime or '(none)'!r} is not supported; use "
-                    f"{_JSON!r} or {_CSV!r}.",
-                )
-            predictions = model.predict(data)
-        except exceptions.MlflowException as exc:
-            return error(400, exc.message)
-        except (ValueError, TypeError, KeyError) as exc:
-            return error(400, f"The input does not fit the model: {exc}")
-        request_id = uuid.uuid4().hex
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-        rows = len(frame)
-        if inference_log:
-            log_rows(frame, predictions, request_id, model_version, personal, latency_ms)
-        buffer = io.StringIO()
-        scoring.predictions_to_json(predictions, buffer)
-        return responses.Response(
-            buffer.getvalue(),
-            media_type=_JSON,
-            headers={"X-Request-ID": request_id, "X-Predicted-Rows": str(rows)},
-        )
+    scorer = Scorer(
+        state, metrics, token=token, max_body_bytes=max_body_bytes, inference_log=inference_log
+    )
 
-    def log_rows(
-        frame: pd.DataFrame,
-        predictions: Any,
-        request_id: str,
-        model_version: str,
-        personal: list[str],
-        latency_ms: float,
-    ) -> None:
-        logged = frame.reset_index(drop=True).copy()
-        values = predictions.to_numpy() if hasattr(predictions, "to_numpy") else predictions
-        logged["prediction"] = list(values) if getattr(values, "ndim", 1) > 1 else values
-        logged["request_id"] = request_id
-        logged["row_in_request"] = range(len(logged))
-        logged["timestamp"] = pd.Timestamp.now(tz="UTC")
-        logged["model_name"] = state["name"]
-        logged["model_version"] = model_version
-        logged["latency_ms"] = latency_ms
-        if personal:  # stable pseudonyms, never the values (the contract's pii columns)
-            logged = mask_frame(logged, personal)
-        state["writer"].append(logged)
+    async def invocations(request: Any) -> Any:
+        # reached only when the app is called with another path prefix (mounted): the
+        # app's __call__ hands /invocations to the scorer before any routing
+        reply = await scorer.reply(request.scope, request.receive)
+        if reply is None:
+            return responses.Response(status_code=400)
+        return responses.Response(
+            reply.body, status_code=reply.status, media_type=_JSON, headers=reply.header_dict()
+        )
 
     # FastAPI injects the request by its annotation, which must be the real class; fastapi
     # is imported lazily, so the annotation is set here before the route is added.
     invocations.__annotations__["request"] = fastapi.Request
-    app.add_api_route("/invocations", invocations, methods=["POST"])
+    app.add_api_route(
+        "/invocations",
+        invocations,
+        methods=["POST"],
+        summary="Predict",
+        responses={
+            "200": {"description": 'Predictions, as {"predictions": [...]}.'},
+            **{code: {"description": text} for code, text in _ERROR_RESPONSES.items()},
+        },
+    )
     app.add_api_route("/ping", ping, methods=["GET"])
     app.add_api_route("/health", health, methods=["GET"])
     app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/metrics", prometheus, methods=["GET"])
+
+    def bad(message: str) -> Any:
+        return error(Reply.error(400, message))
 
     async def actuals(request: Any) -> Any:
         """``{"actuals": [{"request_id": ..., "actual": ..., "row": 0}, ...]}``."""
@@ -408,17 +458,25 @@ def create_app(
         try:
             payload = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return error(400, f"The request body is not valid JSON: {exc}.")
+            return bad(f"The request body is not valid JSON: {exc}.")
+        except RecursionError:
+            return bad("The request body is JSON nested too deeply.")
         items = payload.get("actuals") if isinstance(payload, dict) else None
         if not isinstance(items, list):
-            return error(400, 'The body must be {"actuals": [{"request_id": ..., "actual": ...}]}.')
+            return bad('The body must be {"actuals": [{"request_id": ..., "actual": ...}]}.')
         for i, item in enumerate(items):
             if not isinstance(item, dict) or "request_id" not in item or "actual" not in item:
-                return error(400, f"actuals[{i}] needs a 'request_id' and an 'actual'.")
-            if not isinstance(item.get("row", 0), int):
-                return error(400, f"actuals[{i}].row must be an integer.")
-        state["writer"].flush()  # requests answered a moment ago are on disk to check
+                return bad(f"actuals[{i}] needs a 'request_id' and an 'actual'.")
+            row = item.get("row", 0)
+            if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < 2**63:
+                return bad(f"actuals[{i}].row must be a row number (an integer from 0).")
+            if isinstance(item["actual"], dict | list):
+                return bad(f"actuals[{i}].actual must be a single value.")
+            texts = [v for v in (item["request_id"], item["actual"]) if isinstance(v, str)]
+            if not all(is_text(v) for v in texts):
+                return bad(f"actuals[{i}] holds text that is not valid Unicode.")
         try:
+            state["writer"].flush()  # requests answered a moment ago are on disk to check
             recorded = log_actuals(
                 folder,
                 [str(item["request_id"]) for item in items],
@@ -426,9 +484,57 @@ def create_app(
                 rows=[int(item.get("row", 0)) for item in items],
             )
         except DataError as exc:
-            return error(400, str(exc))
+            return bad(str(exc))
+        except ServingError as exc:  # the log could not be written: the server's fault
+            return error(Reply.error(500, str(exc)))
         return {"recorded": recorded}
 
     actuals.__annotations__["request"] = fastapi.Request
-    app.add_api_route("/actuals", actuals, methods=["POST"])
-    return app  # type: ignore[no-any-return]
+    app.add_api_route(
+        "/actuals",
+        actuals,
+        methods=["POST"],
+        summary="Record ground truth for logged predictions",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    _JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["actuals"],
+                            "properties": {
+                                "actuals": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["request_id", "actual"],
+                                        "properties": {
+                                            "request_id": {"type": "string"},
+                                            "actual": {"type": ["number", "string", "boolean"]},
+                                            "row": {"type": "integer", "minimum": 0},
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+
+    def openapi() -> dict[str, Any]:
+        document: dict[str, Any] | None = app.openapi_schema
+        if document is None:
+            document = openapi_utils.get_openapi(
+                title=app.title, version=app.version, routes=app.routes
+            )
+            if "current" in state:
+                post = document["paths"]["/invocations"]["post"]
+                post["requestBody"] = _openapi_body(state["current"].spec)
+            app.openapi_schema = document
+        return document
+
+    app.openapi = openapi
+    return app

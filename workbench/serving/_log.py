@@ -11,15 +11,20 @@ import datetime as dt
 import logging
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from workbench._exceptions import ServingError
+from workbench._imports import require
+from workbench.data._mask import mask_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_COLUMNS", "InferenceLogWriter", "read_inference_log"]
+__all__ = ["LOG_COLUMNS", "InferenceLogWriter", "LogFolder", "LoggedRequest", "read_inference_log"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,14 +40,157 @@ LOG_COLUMNS = (
 )
 
 
-def write_segment(frame: pd.DataFrame, folder: Path, prefix: str) -> Path:
-    """``frame`` as ``<folder>/<prefix>-<UTC time>-<random>.parquet``, written under a hidden
-    name and renamed into place, so a reader never sees half a file."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    name = f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-    tmp = folder / f".{name}.tmp"
-    frame.to_parquet(tmp, index=False)
-    return tmp.replace(folder / name)
+class LogFolder:
+    """Where segments live: a local folder (atomic rename) or any fsspec URL.
+
+    On object stores (``s3://``, ``gs://``, ``memory://`` ...) a segment is written to its
+    final name in one upload, which is atomic there; locally it is written under a hidden
+    name and renamed into place.
+    """
+
+    def __init__(self, location: str | Path):
+        text = str(location)
+        self.url = text
+        self.local = "://" not in text or text.startswith("file://")
+        if self.local:
+            self.path = Path(text.removeprefix("file://"))
+            self.fs: Any = None
+        else:
+            fsspec = require("fsspec", feature="an inference log at a URL")
+            self.fs, root = fsspec.core.url_to_fs(text)
+            self.path = Path(root)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def child(self, name: str) -> LogFolder:
+        return LogFolder(self.url.rstrip("/") + "/" + name)
+
+    def exists(self) -> bool:
+        return self.path.is_dir() if self.local else bool(self.fs.isdir(str(self.path)))
+
+    def mkdir(self) -> None:
+        if self.local:
+            self.path.mkdir(parents=True, exist_ok=True)
+        else:
+            self.fs.makedirs(str(self.path), exist_ok=True)
+
+    def glob(self, pattern: str) -> list[str]:
+        if self.local:
+            return sorted(str(p) for p in self.path.glob(pattern))
+        return sorted(self.fs.glob(f"{self.path}/{pattern}"))
+
+    def read(self, file: str, columns: list[str] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
+        if self.local:
+            return pd.read_parquet(file, columns=columns)
+        with self.fs.open(file, "rb") as handle:
+            return pd.read_parquet(handle, columns=columns)
+
+    def write(self, frame: pd.DataFrame, prefix: str) -> str:
+        """``frame`` as ``<prefix>-<UTC time>-<random>.parquet``; a reader never sees half."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        if not self.local:
+            target = f"{self.path}/{name}"
+            with self.fs.open(target, "wb") as handle:
+                frame.to_parquet(handle, index=False)
+            return target
+        tmp = self.path / f".{name}.tmp"
+        try:
+            frame.to_parquet(tmp, index=False)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return str(tmp.replace(self.path / name))
+
+
+def write_segment(frame: pd.DataFrame, folder: str | Path | LogFolder, prefix: str) -> str:
+    """``frame`` as ``<folder>/<prefix>-<UTC time>-<random>.parquet``, written atomically."""
+    place = folder if isinstance(folder, LogFolder) else LogFolder(folder)
+    return place.write(frame, prefix)
+
+
+@dataclass
+class LoggedRequest:
+    """One answered request, as the server hands it to the writer (no DataFrame built)."""
+
+    request_id: str
+    timestamp_ns: int
+    model_name: str
+    model_version: str
+    latency_ms: float
+    inputs: dict[str, np.ndarray]
+    rows: int
+    predictions: Any
+    personal: tuple[str, ...] = ()
+
+
+def _row_count(item: Any) -> int:
+    return item.rows if isinstance(item, LoggedRequest) else len(item)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)
+
+
+def _prediction_column(requests: list[LoggedRequest]) -> Any:
+    parts = [
+        p.to_numpy() if hasattr(p, "to_numpy") else np.asarray(p)
+        for p in (r.predictions for r in requests)
+    ]
+    if all(p.ndim == 1 for p in parts):
+        return np.concatenate(parts)
+    return [row for p in parts for row in (p if p.ndim > 1 else p[:, None])]
+
+
+def _frame_of(requests: list[LoggedRequest]) -> pd.DataFrame:
+    """The log rows of consecutive requests with the same inputs and personal columns."""
+    import pandas as pd
+
+    counts = [r.rows for r in requests]
+    data: dict[str, Any] = {
+        name: np.concatenate([r.inputs[name] for r in requests]) for name in requests[0].inputs
+    }
+    data["prediction"] = _prediction_column(requests)
+    data["request_id"] = np.repeat([r.request_id for r in requests], counts)
+    data["row_in_request"] = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
+    data["timestamp"] = pd.to_datetime(
+        np.repeat([r.timestamp_ns for r in requests], counts), unit="ns", utc=True
+    )
+    data["model_name"] = np.repeat([r.model_name for r in requests], counts)
+    data["model_version"] = np.repeat([r.model_version for r in requests], counts)
+    data["latency_ms"] = np.repeat([r.latency_ms for r in requests], counts)
+    frame = pd.DataFrame(data)
+    if requests[0].personal:  # stable pseudonyms, never the values (the contract's pii)
+        frame = mask_frame(frame, requests[0].personal)
+    return frame
+
+
+def _frames(batch: list[Any]) -> list[pd.DataFrame]:
+    frames: list[pd.DataFrame] = []
+    run: list[LoggedRequest] = []
+    for item in batch:
+        if isinstance(item, LoggedRequest) and (
+            not run or (list(item.inputs), item.personal) == (list(run[0].inputs), run[0].personal)
+        ):
+            run.append(item)
+            continue
+        if run:
+            frames.append(_frame_of(run))
+            run = []
+        if isinstance(item, LoggedRequest):
+            run = [item]
+        else:
+            frames.append(item)
+    if run:
+        frames.append(_frame_of(run))
+    return frames
 
 
 class InferenceLogWriter:
@@ -50,56 +198,119 @@ class InferenceLogWriter:
 
     A background thread flushes every ``flush_seconds`` or as soon as ``max_rows`` rows
     are pending; :meth:`close` flushes whatever is left. Rows appended before ``close``
-    returns are on disk after it.
+    returns are on disk after it. A segment that cannot be written (disk full, store
+    unreachable) keeps its rows pending for the next try; ``close`` then raises, saying
+    how many rows are unwritten. Rows that no Parquet file can hold are set aside as JSON
+    under ``rejected/`` with the reason (:meth:`flush`).
 
     Args:
-        folder: Where segments go (created if absent).
+        folder: Where segments go (created if absent): a folder or an fsspec URL.
         max_rows: Pending rows that trigger a flush.
         flush_seconds: Longest time a row waits in memory.
     """
 
     def __init__(self, folder: str | Path, *, max_rows: int = 10_000, flush_seconds: float = 1.0):
-        self.folder = Path(folder)
+        self.folder = LogFolder(folder)
         self.max_rows = max_rows
         self.flush_seconds = flush_seconds
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir()
         except OSError as exc:
             raise ServingError(
-                f"The inference log folder {self.folder} cannot be created: {exc.strerror}."
+                f"The inference log folder {self.folder} cannot be created: {exc.strerror or exc}."
             ) from exc
-        self._pending: list[pd.DataFrame] = []
+        self._pending: list[Any] = []
         self._pending_rows = 0
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
         self.rows_written = 0
+        self.rows_rejected = 0
+        self.failed_writes = 0
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
 
-    def append(self, rows: pd.DataFrame) -> None:
-        """Queue rows for the next segment."""
+    @property
+    def pending_rows(self) -> int:
+        return self._pending_rows
+
+    def append(self, rows: pd.DataFrame | LoggedRequest) -> None:
+        """Queue rows (a frame, or one answered request) for the next segment."""
         if self._closed.is_set():
             raise ServingError("The inference log writer is closed; rows cannot be appended.")
         with self._lock:
             self._pending.append(rows)
-            self._pending_rows += len(rows)
+            self._pending_rows += _row_count(rows)
             full = self._pending_rows >= self.max_rows
         if full:
             self._wake.set()
 
     def flush(self) -> int:
-        """Write pending rows now; returns how many were written."""
+        """Write pending rows now; returns how many were written.
+
+        Rows the store cannot take (a disk full, an unreachable bucket) stay pending for
+        the next try. Rows that cannot be stored at all (text that is not valid Unicode,
+        say) are found by halving the batch and set aside under ``rejected/`` as JSON
+        with the reason; the others are written.
+
+        Raises:
+            ServingError: The store failed; the rows not yet written stay pending.
+        """
         import pandas as pd
 
-        with self._lock:
-            batch, self._pending, self._pending_rows = self._pending, [], 0
-        if not batch:
-            return 0
-        frame = pd.concat(batch, ignore_index=True)
-        write_segment(frame, self.folder, "segment")
-        self.rows_written += len(frame)
-        return len(frame)
+        with self._write_lock:
+            with self._lock:
+                batch, self._pending, self._pending_rows = self._pending, [], 0
+            written = 0
+            parts = [batch] if batch else []
+            while parts:
+                items = parts.pop()
+                try:
+                    frames = _frames(items)
+                    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                    self.folder.write(frame, "segment")
+                except OSError as exc:  # the store: all not yet written waits for the next try
+                    unwritten = [item for part in (items, *reversed(parts)) for item in part]
+                    with self._lock:
+                        self._pending[:0] = unwritten
+                        self._pending_rows += sum(map(_row_count, unwritten))
+                    self.failed_writes += 1
+                    self.rows_written += written
+                    raise ServingError(
+                        f"Writing an inference log segment to {self.folder} failed "
+                        f"({type(exc).__name__}: {exc}); {self._pending_rows:,} rows stay "
+                        f"pending."
+                    ) from exc
+                except Exception as exc:
+                    if len(items) == 1:
+                        self._reject(items[0], exc)
+                    else:
+                        half = len(items) // 2
+                        parts += [items[half:], items[:half]]
+                    continue
+                written += len(frame)
+            self.rows_written += written
+            return written
+
+    def _reject(self, item: Any, exc: Exception) -> None:
+        import json
+
+        record = vars(item) if isinstance(item, LoggedRequest) else {"rows": item.to_dict("list")}
+        text = json.dumps(
+            {"reason": f"{type(exc).__name__}: {exc}", **record}, default=_jsonable
+        )  # ensure_ascii: lone surrogates are escaped, not lost
+        place = self.folder.child("rejected")
+        place.mkdir()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        target = f"{place.path}/rejected-{stamp}-{uuid.uuid4().hex[:8]}.json"
+        if place.local:
+            Path(target).write_text(text)
+        else:
+            with place.fs.open(target, "w") as handle:
+                handle.write(text)
+        self.rows_rejected += _row_count(item)
+        _log.error("inference log rows set aside in %s: %s", target, exc)
 
     def _run(self) -> None:
         while not self._closed.is_set():
@@ -107,11 +318,15 @@ class InferenceLogWriter:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # keep serving; the rows stay counted as lost in the log
-                _log.exception("writing an inference log segment failed")
+            except ServingError:  # keep serving; the rows wait for the next try
+                _log.exception("the inference log could not be written")
 
     def close(self) -> None:
-        """Stop the background thread and write every pending row."""
+        """Stop the background thread and write every pending row.
+
+        Raises:
+            ServingError: Pending rows could not be written (the message says how many).
+        """
         if self._closed.is_set():
             return
         self._closed.set()
@@ -121,19 +336,20 @@ class InferenceLogWriter:
 
 
 def read_inference_log(folder: str | Path) -> pd.DataFrame:
-    """Read every segment of an inference log into one frame, oldest first.
+    """Read every segment of an inference log (a folder or an fsspec URL) into one frame,
+    oldest first.
 
     Raises:
         ServingError: The folder does not exist.
     """
     import pandas as pd
 
-    path = Path(folder)
-    if not path.is_dir():
-        raise ServingError(f"No inference log at {path}: the folder does not exist.")
-    segments = sorted(path.glob("segment-*.parquet"))
+    place = LogFolder(folder)
+    if not place.exists():
+        raise ServingError(f"No inference log at {place}: the folder does not exist.")
+    segments = place.glob("segment-*.parquet")
     if not segments:
         empty: pd.DataFrame = pd.DataFrame(columns=list(LOG_COLUMNS))
         return empty
-    frame: pd.DataFrame = pd.concat([pd.read_parquet(p) for p in segments], ignore_index=True)
+    frame: pd.DataFrame = pd.concat([place.read(p) for p in segments], ignore_index=True)
     return frame.sort_values(["timestamp", "row_in_request"], kind="stable").reset_index(drop=True)
