@@ -45,7 +45,7 @@ def test_small_reference_uses_ks_and_chisquare_with_scipy_values() -> None:
     expected = shares.to_numpy() * counts.sum()
     assert color.statistic == pytest.approx(stats.chisquare(counts, expected).pvalue)
     assert snap.column("level").test == "chisquare"
-    assert snap.column("flag").test == "chisquare"
+    assert snap.column("flag").test == "z"  # two values: the proportions test
     assert set(snap.drifted_columns) == {"x", "color"}
 
 
@@ -55,7 +55,7 @@ def test_large_reference_uses_normed_wasserstein_and_jensen_shannon() -> None:
     x = snap.column("x")
     assert x.test == "wasserstein" and x.threshold == 0.1
     normed = stats.wasserstein_distance(ref["x"], cur["x"]) / np.std(ref["x"])
-    assert x.statistic == pytest.approx(normed)
+    assert x.statistic == pytest.approx(normed, rel=0.01)  # on 1,000 cut points
     color = snap.column("color")
     assert color.test == "jensenshannon"
     p = ref["color"].value_counts(normalize=True).sort_index()

@@ -14,14 +14,20 @@ from workbench.monitoring._drift import (
     latest_snapshot,
 )
 from workbench.monitoring._figures import distribution_figure, drift_table_figure
+from workbench.monitoring._stats import TESTS
+from workbench.monitoring._summary import ReferenceProfile, Summary, summarize
 from workbench.monitoring._widgets import DriftExplorer
 
 __all__ = [
+    "TESTS",
     "ColumnDrift",
     "DriftExplorer",
     "DriftSnapshot",
+    "ReferenceProfile",
+    "Summary",
     "compute_drift",
     "distribution_figure",
     "drift_table_figure",
     "latest_snapshot",
+    "summarize",
 ]

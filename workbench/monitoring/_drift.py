@@ -21,16 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import MonitoringError
-from workbench._imports import require
+from workbench.monitoring._stats import TESTS, default_test, shares
+from workbench.monitoring._summary import NumericCounts, ReferenceProfile, Summary, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ColumnDrift", "DriftSnapshot", "compute_drift", "latest_snapshot"]
-
-_SMALL_REFERENCE = 1000
-_FEW_DISTINCT = 5
-_BINS = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,110 +169,96 @@ def latest_snapshot(folder: str | Path) -> Path:
     return candidates[-1]
 
 
-def _is_numeric(series: pd.Series) -> bool:
-    import pandas as pd
-
-    return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
-
-
-def _numeric(column: str, ref: pd.Series, cur: pd.Series, small: bool) -> ColumnDrift:
-    import numpy as np
-
-    stats = require("scipy.stats", feature="drift tests")
-    r, c = ref.dropna().to_numpy(dtype=float), cur.dropna().to_numpy(dtype=float)
-    if small:
-        test, threshold = "ks", 0.05
-        statistic = float(stats.ks_2samp(r, c).pvalue)
-        drifted = statistic < threshold
-    else:
-        test, threshold = "wasserstein", 0.1
-        spread = float(np.std(r))
-        distance = float(stats.wasserstein_distance(r, c))
-        statistic = distance / spread if spread > 0 else (0.0 if distance == 0 else float("inf"))
-        drifted = statistic >= threshold
-    low, high = float(min(r.min(), c.min())), float(max(r.max(), c.max()))
-    edges = np.linspace(low, high if high > low else low + 1.0, _BINS + 1)
-    ref_hist = np.histogram(r, edges)[0] / max(len(r), 1)
-    cur_hist = np.histogram(c, edges)[0] / max(len(c), 1)
-    return ColumnDrift(
-        column=column,
-        kind="numeric",
-        test=test,
-        statistic=statistic,
-        threshold=threshold,
-        drifted=bool(drifted),
-        bins=tuple(float(e) for e in edges[:-1]),
-        reference=tuple(float(v) for v in ref_hist),
-        current=tuple(float(v) for v in cur_hist),
-        reference_missing=float(ref.isna().mean()),
-        current_missing=float(cur.isna().mean()),
-        reference_mean=float(r.mean()),
-        current_mean=float(c.mean()),
-        bin_width=float(edges[1] - edges[0]),
+def _column_result(
+    name: str,
+    profile: ReferenceProfile,
+    summary: Summary,
+    test_name: str,
+    threshold: float | None,
+) -> ColumnDrift:
+    ref, cur = profile.summary.columns[name], summary.columns[name]
+    if cur.rows - cur.missing == 0:
+        raise MonitoringError(
+            f"Column {name!r} has no values in the current data; drop it or fix it."
+        )
+    test = TESTS.get(test_name)
+    if test is None:
+        raise MonitoringError(
+            f"No drift test {test_name!r} (column {name!r}). Tests: {sorted(TESTS)}."
+        )
+    numeric = profile.tested_as_numeric(name)
+    if test.numeric_only and not numeric:
+        raise MonitoringError(
+            f"Column {name!r} is tested as categorical ({profile.distinct[name]} distinct "
+            f"values); {test_name!r} applies to numeric columns only."
+        )
+    edges = profile.edges.get(name)
+    statistic = float(test.compute(ref, cur, edges))
+    bound = test.threshold if threshold is None else float(threshold)
+    keys, ref_share, cur_share = shares(ref, cur, edges)
+    width = None
+    bins: tuple[Any, ...] = tuple(keys)
+    if numeric:
+        bins = tuple(float(k) for k in keys)
+        width = float(bins[1] - bins[0]) if len(bins) > 1 else 1.0
+    means = (
+        (ref.mean, cur.mean)
+        if isinstance(ref, NumericCounts) and isinstance(cur, NumericCounts)
+        else (None, None)
     )
-
-
-def _categorical(column: str, ref: pd.Series, cur: pd.Series, small: bool) -> ColumnDrift:
-    import numpy as np
-
-    stats = require("scipy.stats", feature="drift tests")
-    distance = require("scipy.spatial.distance")
-    r, c = ref.dropna().astype(str), cur.dropna().astype(str)
-    keys = sorted(set(r.unique()) | set(c.unique()))
-    ref_counts = r.value_counts().reindex(keys, fill_value=0).to_numpy(dtype=float)
-    cur_counts = c.value_counts().reindex(keys, fill_value=0).to_numpy(dtype=float)
-    ref_share = ref_counts / max(ref_counts.sum(), 1.0)
-    cur_share = cur_counts / max(cur_counts.sum(), 1.0)
-    if small:
-        test, threshold = "chisquare", 0.05
-        # Expected current counts under the reference's shares (as Evidently does); a
-        # category unseen in the reference gets a tiny share so the test stays defined.
-        expected = np.maximum(ref_share, 1e-6)
-        expected = expected / expected.sum() * cur_counts.sum()
-        statistic = float(stats.chisquare(cur_counts, expected).pvalue) if len(keys) > 1 else 1.0
-        drifted = statistic < threshold
-    else:
-        test, threshold = "jensenshannon", 0.1
-        statistic = float(distance.jensenshannon(ref_share, cur_share)) if len(keys) else 0.0
-        drifted = statistic >= threshold
     return ColumnDrift(
-        column=column,
-        kind="categorical",
-        test=test,
+        column=name,
+        kind="numeric" if numeric else "categorical",
+        test=test_name,
         statistic=statistic,
-        threshold=threshold,
-        drifted=bool(drifted),
-        bins=tuple(keys),
+        threshold=bound,
+        drifted=test.drifted(statistic, bound),
+        bins=bins,
         reference=tuple(float(v) for v in ref_share),
         current=tuple(float(v) for v in cur_share),
-        reference_missing=float(ref.isna().mean()),
-        current_missing=float(cur.isna().mean()),
+        reference_missing=ref.missing / max(ref.rows, 1),
+        current_missing=cur.missing / max(cur.rows, 1),
+        reference_mean=means[0],
+        current_mean=means[1],
+        bin_width=width,
     )
 
 
 def compute_drift(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
+    reference: pd.DataFrame | ReferenceProfile,
+    current: Any,
     columns: Sequence[str] | None = None,
     *,
+    tests: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
     drift_share: float = 0.5,
     metadata: Mapping[str, Any] | None = None,
+    progress: bool = True,
 ) -> DriftSnapshot:
     """Test every column of ``columns`` for drift from ``reference`` to ``current``.
 
+    The test per column follows Evidently's default rules (module doc) unless ``tests``
+    names another for that column; ``thresholds`` overrides the bound per column.
+
     Args:
-        reference: The data the model was trained on.
-        current: Production data (for example the inference log's inputs).
-        columns: Columns to test (default: every column the two frames share).
+        reference: The data the model was trained on, or its stored
+            :class:`ReferenceProfile` (computed once, see ``ReferenceProfile.from_frame``).
+        current: Production data: a pandas frame, a Dask frame (summarised partition by
+            partition, never collected), or a :class:`Summary`.
+        columns: Columns to test (default: every profiled column the current data has).
+        tests: Test per column, by name (``ks``, ``chisquare``, ``z``, ``wasserstein``,
+            ``jensenshannon``, ``psi``, ``kl``, ``hellinger``).
+        thresholds: Threshold per column (a p-value bound or a distance).
         drift_share: Share of drifted columns that makes the dataset drift, in (0, 1].
         metadata: Context stored with the snapshot.
+        progress: Show a progress bar over a Dask frame's partitions.
 
     Returns:
         A :class:`DriftSnapshot`.
 
     Raises:
-        MonitoringError: A column is missing, a frame is empty, or ``drift_share`` is out
-            of range.
+        MonitoringError: A column is missing or empty, a test is unknown or does not
+            apply, or ``drift_share`` is out of range.
 
     Example:
         >>> import pandas as pd
@@ -286,34 +269,48 @@ def compute_drift(
     """
     if not 0 < drift_share <= 1:
         raise MonitoringError(f"drift_share must be in (0, 1]. Got {drift_share!r} instead.")
-    names = (
-        list(columns)
-        if columns is not None
-        else [c for c in reference.columns if c in current.columns]
-    )
-    for label, frame in (("reference", reference), ("current", current)):
-        absent = [c for c in names if c not in frame.columns]
-        if absent:
-            raise MonitoringError(f"The {label} frame lacks columns {absent}.")
-        if frame.empty:
-            raise MonitoringError(f"The {label} frame is empty; drift needs rows on both sides.")
-    small = len(reference) <= _SMALL_REFERENCE
+    if isinstance(reference, ReferenceProfile):
+        profile = reference
+    else:
+        shared = [
+            c for c in reference.columns if c in getattr(current, "columns", reference.columns)
+        ]
+        profile = ReferenceProfile.from_frame(reference, columns if columns is not None else shared)
+    names = list(columns) if columns is not None else profile.columns
+    unknown = [c for c in names if c not in profile.columns]
+    if unknown:
+        raise MonitoringError(f"The reference frame lacks columns {unknown}.")
+    if isinstance(current, Summary):
+        summary = current
+    else:
+        if getattr(current, "columns", None) is not None:
+            absent = [c for c in names if c not in current.columns]
+            if absent:
+                raise MonitoringError(f"The current frame lacks columns {absent}.")
+        if not hasattr(current, "to_delayed") and len(current) == 0:
+            raise MonitoringError("The current frame is empty; drift needs rows on both sides.")
+        subset = ReferenceProfile(
+            {k: v for k, v in profile.edges.items() if k in names},
+            {k: profile.distinct[k] for k in names},
+            Summary({k: profile.summary.columns[k] for k in names}),
+            {k: v for k, v in profile.exact.items() if k in names},
+        )
+        summary = summarize(current[names], subset, progress=progress)
+    chosen = dict(tests or {})
+    bounds = dict(thresholds or {})
+    stray = sorted((set(chosen) | set(bounds)) - set(names))
+    if stray:
+        raise MonitoringError(f"tests/thresholds name columns that are not tested: {stray}.")
     results = []
     for name in names:
-        ref, cur = reference[name], current[name]
-        if ref.dropna().empty or cur.dropna().empty:
-            raise MonitoringError(
-                f"Column {name!r} has no values in the "
-                f"{'reference' if ref.dropna().empty else 'current'} frame; drop it or fix it."
-            )
-        numeric = _is_numeric(ref) and ref.nunique() > _FEW_DISTINCT
-        results.append(
-            _numeric(name, ref, cur, small) if numeric else _categorical(name, ref, cur, small)
+        test_name = chosen.get(name) or default_test(
+            profile.rows, profile.tested_as_numeric(name), profile.distinct[name]
         )
+        results.append(_column_result(name, profile, summary, test_name, bounds.get(name)))
     return DriftSnapshot(
         columns=tuple(results),
-        reference_rows=len(reference),
-        current_rows=len(current),
+        reference_rows=profile.rows,
+        current_rows=summary.rows,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         drift_share=drift_share,
         metadata=dict(metadata or {}),
