@@ -77,9 +77,7 @@ def test_chisquare_z_and_the_share_distances_are_scipys() -> None:
         distance.euclidean(np.sqrt(p), np.sqrt(q)) / np.sqrt(2)
     )
     # the two-proportion z-test is the 2×2 chi-square without continuity correction
-    table = pd.crosstab(
-        np.r_[np.zeros(len(ref)), np.ones(len(cur))], np.r_[ref["yes"], cur["yes"]]
-    )
+    table = pd.crosstab(np.r_[np.zeros(len(ref)), np.ones(len(cur))], np.r_[ref["yes"], cur["yes"]])
     assert _statistic(ref, cur, "yes", "z") == pytest.approx(
         stats.chi2_contingency(table, correction=False).pvalue
     )
@@ -128,7 +126,7 @@ def test_tests_and_thresholds_are_chosen_per_column() -> None:
     assert (snap.column("x").test, snap.column("x").threshold) == ("psi", 10.0)
     assert not snap.column("x").drifted  # the bound was raised
     assert snap.column("yes").drifted  # a distance ≥ 0 always drifts
-    with pytest.raises(MonitoringError, match="No drift test 'bogus'.*column 'x'"):
+    with pytest.raises(MonitoringError, match=r"No drift test 'bogus'.*column 'x'"):
         compute_drift(ref, cur, tests={"x": "bogus"})
     with pytest.raises(MonitoringError, match="'color' is tested as categorical"):
         compute_drift(ref, cur, tests={"color": "ks"})
@@ -165,9 +163,10 @@ def test_a_dask_run_equals_the_pandas_run_and_profiles_round_trip(tmp_path: Path
         assert ours.test == theirs.test and ours.drifted == theirs.drifted
         assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-12)
         assert ours.current == pytest.approx(theirs.current, rel=1e-12)
-    assert summarize(cur, profile).to_dict() == summarize(
-        dd.from_pandas(cur, npartitions=3), profile, progress=False
-    ).to_dict()
+    assert (
+        summarize(cur, profile).to_dict()
+        == summarize(dd.from_pandas(cur, npartitions=3), profile, progress=False).to_dict()
+    )
 
 
 def test_a_snapshot_round_trips_exactly(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from workbench.datasets import ELECTRICITY_FEATURES
-from workbench.serving import ScoringServer, join_actuals, read_inference_log
+from workbench.serving import ScoringServer, join_actuals, read_errors, read_inference_log
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +103,9 @@ def test_bad_requests_get_4xx_that_say_why(demo_project, rows, tmp_path: Path) -
         r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and "region" in r.json()["message"]
     assert read_inference_log(tmp_path / "log").empty  # failed requests are not logged as scored
+    errors = read_errors(tmp_path / "log")  # ...but as errors, for monitoring to count
+    assert errors["status"].tolist() == [415, 400, 400, 400]
+    assert "region" in errors["message"].iloc[-1] and errors["request_id"].is_unique
 
 
 def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

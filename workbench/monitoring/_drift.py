@@ -277,9 +277,7 @@ def compute_drift(
         ]
         profile = ReferenceProfile.from_frame(reference, columns if columns is not None else shared)
     names = list(columns) if columns is not None else profile.columns
-    unknown = [c for c in names if c not in profile.columns]
-    if unknown:
-        raise MonitoringError(f"The reference frame lacks columns {unknown}.")
+    profile = profile.subset(names)
     if isinstance(current, Summary):
         summary = current
     else:
@@ -289,13 +287,7 @@ def compute_drift(
                 raise MonitoringError(f"The current frame lacks columns {absent}.")
         if not hasattr(current, "to_delayed") and len(current) == 0:
             raise MonitoringError("The current frame is empty; drift needs rows on both sides.")
-        subset = ReferenceProfile(
-            {k: v for k, v in profile.edges.items() if k in names},
-            {k: profile.distinct[k] for k in names},
-            Summary({k: profile.summary.columns[k] for k in names}),
-            {k: v for k, v in profile.exact.items() if k in names},
-        )
-        summary = summarize(current[names], subset, progress=progress)
+        summary = summarize(current[names], profile, progress=progress)
     chosen = dict(tests or {})
     bounds = dict(thresholds or {})
     stray = sorted((set(chosen) | set(bounds)) - set(names))

@@ -10,7 +10,7 @@ from workbench.monitoring._drift import DriftSnapshot
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["distribution_figure", "drift_table_figure"]
+__all__ = ["distribution_figure", "drift_table_figure", "metric_figure"]
 
 RED, GREEN = "#d62728", "#2ca02c"
 REFERENCE_COLOR, CURRENT_COLOR = "#1f77b4", "#ff7f0e"
@@ -88,5 +88,68 @@ def distribution_figure(snapshot: DriftSnapshot, column: str) -> go.Figure:
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         margin={"l": 50, "r": 10, "t": 60, "b": 40},
         height=380,
+    )
+    return fig
+
+
+def metric_figure(
+    frame: Any,
+    metric: str,
+    *,
+    threshold: tuple[str, float] | None = None,
+    estimated: Any = None,
+    title: str | None = None,
+) -> go.Figure:
+    """A metric per window (``performance_over_time``, ``drift_over_time().frame()``,
+    ``errors_over_time``), its threshold as a dashed line and the windows that cross it in
+    red; with ``estimated`` (``CBPE.estimate_over_time``), the estimate beside the realized
+    value.
+
+    Args:
+        frame: One row per window, with ``window`` and ``metric`` columns.
+        metric: The column to draw.
+        threshold: ``("max", bound)`` or ``("min", bound)``, as ``check_thresholds``.
+        estimated: A frame of estimates with the same ``window`` and ``metric`` columns.
+        title: Figure title (default: the metric's name).
+    """
+    go_: Any = require("plotly.graph_objects", feature="monitoring figures")
+    fig = go_.Figure()
+    x, y = list(frame["window"]), [float(v) for v in frame[metric]]
+    crossed = [False] * len(y)
+    if threshold is not None:
+        direction, bound = threshold
+        crossed = [(v > bound if direction == "max" else v < bound) for v in y]
+    fig.add_trace(
+        go_.Scatter(
+            x=x,
+            y=y,
+            mode="lines+markers",
+            name=f"{metric} (realized)" if estimated is not None else metric,
+            line={"color": REFERENCE_COLOR},
+            marker={"color": [RED if c else REFERENCE_COLOR for c in crossed], "size": 8},
+        )
+    )
+    if estimated is not None:
+        fig.add_trace(
+            go_.Scatter(
+                x=list(estimated["window"]),
+                y=[float(v) for v in estimated[metric]],
+                mode="lines+markers",
+                name=f"{metric} (estimated)",
+                line={"color": CURRENT_COLOR, "dash": "dot"},
+            )
+        )
+    if threshold is not None:
+        fig.add_hline(
+            y=threshold[1],
+            line={"color": RED, "dash": "dash"},
+            annotation_text=f"{threshold[0]} {threshold[1]:g}",
+        )
+    fig.update_layout(
+        title=title or metric,
+        xaxis_title="window",
+        yaxis_title=metric,
+        height=320,
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
     )
     return fig

@@ -258,6 +258,31 @@ class ReferenceProfile:
                 distinct[name] = len(counts[name].counts)  # type: ignore[union-attr]
         return cls(edges, distinct, Summary(counts), exact)
 
+    def merged(self, other: ReferenceProfile) -> ReferenceProfile:
+        """This profile and ``other``'s columns together (``other`` wins a name clash)."""
+        return ReferenceProfile(
+            {**self.edges, **other.edges},
+            {**self.distinct, **other.distinct},
+            Summary({**self.summary.columns, **other.summary.columns}),
+            {**self.exact, **other.exact},
+        )
+
+    def subset(self, columns: Sequence[str]) -> ReferenceProfile:
+        """The profile of ``columns`` only.
+
+        Raises:
+            MonitoringError: A column is not profiled.
+        """
+        unknown = [c for c in columns if c not in self.summary.columns]
+        if unknown:
+            raise MonitoringError(f"The reference lacks columns {unknown}; it has {self.columns}.")
+        return ReferenceProfile(
+            {k: v for k, v in self.edges.items() if k in columns},
+            {k: self.distinct[k] for k in columns},
+            Summary({k: self.summary.columns[k] for k in columns}),
+            {k: v for k, v in self.exact.items() if k in columns},
+        )
+
     def summarize(self, frame: pd.DataFrame) -> Summary:
         """Counts of ``frame`` (current rows) against this profile.
 
@@ -346,3 +371,64 @@ def summarize(current: Any, profile: ReferenceProfile, *, progress: bool = True)
             total = total + part
         return total
     return profile.summarize(current)
+
+
+def _window_keys(frame: pd.DataFrame, window: str, time_column: str) -> pd.Series:
+    import pandas as pd
+
+    times = pd.to_datetime(frame[time_column], utc=True)
+    offset = pd.tseries.frequencies.to_offset(window)
+    if isinstance(offset, pd.offsets.Tick):
+        return times.dt.floor(offset)
+    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return naive.dt.to_period(window).dt.start_time.dt.tz_localize("UTC")
+
+
+def _summaries_of(
+    frame: pd.DataFrame, profile: ReferenceProfile, window: str, time_column: str
+) -> dict[Any, Summary]:
+    keys = _window_keys(frame, window, time_column)
+    return {key: profile.summarize(part) for key, part in frame.groupby(keys, sort=True)}
+
+
+def summarize_by_window(
+    current: Any,
+    profile: ReferenceProfile,
+    window: str,
+    *,
+    time_column: str = "timestamp",
+    progress: bool = True,
+) -> dict[Any, Summary]:
+    """One :class:`Summary` per time window (``"1h"``, ``"1D"``, ``"1W"``), keyed by the
+    window's start; a Dask frame is summarised partition by partition and the windows
+    that span partitions are merged.
+
+    Raises:
+        MonitoringError: The time column is missing or the window is not a frequency.
+    """
+    import pandas as pd
+
+    if time_column not in current.columns:
+        raise MonitoringError(
+            f"Windows need the time column {time_column!r}; the data has {list(current.columns)}."
+        )
+    try:
+        pd.tseries.frequencies.to_offset(window)
+    except (ValueError, TypeError) as exc:
+        raise MonitoringError(
+            f"Window {window!r} is not a pandas frequency such as '1h', '1D' or '1W': {exc}"
+        ) from exc
+    if not hasattr(current, "to_delayed"):
+        return _summaries_of(current, profile, window, time_column)
+    from dask.delayed import delayed
+
+    from workbench._progress import compute_with_progress
+
+    tasks = [
+        delayed(_summaries_of)(part, profile, window, time_column) for part in current.to_delayed()
+    ]
+    merged: dict[Any, Summary] = {}
+    for partial in compute_with_progress(tasks, desc="drift by window", show=progress):
+        for key, summary in partial.items():
+            merged[key] = merged[key] + summary if key in merged else summary
+    return dict(sorted(merged.items()))

@@ -409,6 +409,30 @@ class _Steps:
 # ---------------------------------------------------------------- package_model
 
 
+def _reference_profile(model: Any, reference: pd.DataFrame, features: list[str]) -> Any:
+    """What monitoring compares production with: every usable column of the reference
+    (personal ones already dropped) and the model's predictions on it (up to 50,000 rows),
+    for prediction drift."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.monitoring import ReferenceProfile
+
+    usable = [
+        c
+        for c in reference.columns
+        if reference[c].notna().any() and not pd.api.types.is_datetime64_any_dtype(reference[c])
+    ]
+    profile = ReferenceProfile.from_frame(reference, usable)
+    inputs = [c for c in features if c in reference.columns]
+    if len(inputs) == len(features) and len(reference):
+        predictions = np.asarray(model.predict(reference[features].head(50_000)))
+        if predictions.ndim == 1:
+            scored = ReferenceProfile.from_frame(pd.DataFrame({"prediction": predictions}))
+            profile = profile.merged(scored)
+    return profile
+
+
 def package_model(
     model: Any,
     data: pd.DataFrame,
@@ -612,9 +636,9 @@ def package_model(
             out = Path(tmp)
             # no personal column in the reference: monitoring never shows them
             kept = reference if reference is not None else data
-            kept.drop(columns=[c for c in personal if c in kept.columns]).to_parquet(
-                out / "reference.parquet", index=False
-            )
+            kept = kept.drop(columns=[c for c in personal if c in kept.columns])
+            kept.to_parquet(out / "reference.parquet", index=False)
+            _reference_profile(model, kept, features).save(out / "reference_profile.json")
             if the_contract is not None:
                 the_contract.save(out / "contract.yaml")
             client.log_artifacts(run_id, str(out), artifact_path=folder)
@@ -630,6 +654,7 @@ def package_model(
             "features": ",".join(features)[:5000],
             "model_card": f"runs:/{run_id}/{folder}/model_card.html",
             "reference": f"runs:/{run_id}/{folder}/reference.parquet",
+            "reference_profile": f"runs:/{run_id}/{folder}/reference_profile.json",
             **({"contract": f"runs:/{run_id}/{folder}/contract.yaml"} if the_contract else {}),
             **(
                 {"feature_views": ",".join(f"{v}@{d['version']}" for v, d in lineage.items())}

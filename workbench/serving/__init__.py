@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from workbench.serving._actuals import join_actuals, log_actuals, read_actuals
 from workbench.serving._app import create_app
-from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, read_inference_log
+from workbench.serving._log import (
+    LOG_COLUMNS,
+    InferenceLogWriter,
+    read_errors,
+    read_inference_log,
+)
 from workbench.serving._process import ScoringServer
 
 __all__ = [
@@ -15,5 +20,6 @@ __all__ = [
     "join_actuals",
     "log_actuals",
     "read_actuals",
+    "read_errors",
     "read_inference_log",
 ]

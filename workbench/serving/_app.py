@@ -291,6 +291,11 @@ def create_app(
             name=name,
             reloads=0,
             writer=InferenceLogWriter(folder, flush_seconds=flush_seconds),
+            errors=InferenceLogWriter(
+                folder.rstrip("/") + "/errors", flush_seconds=flush_seconds, prefix="errors"
+            )
+            if inference_log
+            else None,
             batcher=Batcher(max_rows=max_batch_rows),
         )
         watcher = None
@@ -316,6 +321,8 @@ def create_app(
                 watcher.join(timeout=30)
             state["batcher"].close()
             state["writer"].close()
+            if state["errors"] is not None:
+                state["errors"].close()
             _log.info("inference log flushed: %d rows", state["writer"].rows_written)
 
     class ScoringApp(fastapi.FastAPI):  # type: ignore[misc,name-defined]

@@ -24,7 +24,15 @@ from workbench.data._mask import mask_frame
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_COLUMNS", "InferenceLogWriter", "LogFolder", "LoggedRequest", "read_inference_log"]
+__all__ = [
+    "ERROR_COLUMNS",
+    "LOG_COLUMNS",
+    "InferenceLogWriter",
+    "LogFolder",
+    "LoggedRequest",
+    "read_errors",
+    "read_inference_log",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -207,10 +215,20 @@ class InferenceLogWriter:
         folder: Where segments go (created if absent): a folder or an fsspec URL.
         max_rows: Pending rows that trigger a flush.
         flush_seconds: Longest time a row waits in memory.
+        prefix: File name prefix of the segments (``segment``; ``errors`` for the log of
+            refused requests).
     """
 
-    def __init__(self, folder: str | Path, *, max_rows: int = 10_000, flush_seconds: float = 1.0):
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        max_rows: int = 10_000,
+        flush_seconds: float = 1.0,
+        prefix: str = "segment",
+    ):
         self.folder = LogFolder(folder)
+        self.prefix = prefix
         self.max_rows = max_rows
         self.flush_seconds = flush_seconds
         try:
@@ -269,7 +287,7 @@ class InferenceLogWriter:
                 try:
                     frames = _frames(items)
                     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-                    self.folder.write(frame, "segment")
+                    self.folder.write(frame, self.prefix)
                 except OSError as exc:  # the store: all not yet written waits for the next try
                     unwritten = [item for part in (items, *reversed(parts)) for item in part]
                     with self._lock:
@@ -333,6 +351,23 @@ class InferenceLogWriter:
         self._wake.set()
         self._thread.join()
         self.flush()
+
+
+ERROR_COLUMNS = ("request_id", "timestamp", "status", "error_code", "message", "model_version")
+
+
+def read_errors(folder: str | Path) -> pd.DataFrame:
+    """The requests the server refused (4xx) or failed (5xx), from ``<folder>/errors/``:
+    ``request_id``, ``timestamp``, ``status``, ``error_code``, ``message``,
+    ``model_version``; oldest first, empty when there were none."""
+    import pandas as pd
+
+    place = LogFolder(folder).child("errors")
+    files = place.glob("errors-*.parquet") if place.exists() else []
+    if not files:
+        return pd.DataFrame(columns=list(ERROR_COLUMNS))
+    frame = pd.concat([place.read(f) for f in files], ignore_index=True)
+    return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
 def read_inference_log(folder: str | Path) -> pd.DataFrame:

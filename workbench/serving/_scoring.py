@@ -129,9 +129,35 @@ class Scorer:
             reply = Reply.error(500, f"The server failed: {type(exc).__name__}: {exc}")
         if reply is None:  # the client went away before it finished sending
             return
+        if reply.status >= 400:
+            self.log_error(reply)
         await reply.send(send)
         self.metrics.observe(
             "/invocations", reply.status, time.perf_counter() - started, reply.rows
+        )
+
+    def log_error(self, reply: Reply) -> None:
+        """Record a refused or failed request in ``<log>/errors/`` (monitoring counts them)."""
+        errors = self.state.get("errors")
+        if errors is None:
+            return
+        import pandas as pd
+
+        body = json.loads(reply.body)
+        request_id = uuid.uuid4().hex
+        reply.headers.append((b"x-request-id", request_id.encode()))
+        current = self.state.get("current")
+        errors.append(
+            pd.DataFrame(
+                {
+                    "request_id": [request_id],
+                    "timestamp": [pd.Timestamp.now(tz="UTC")],
+                    "status": [reply.status],
+                    "error_code": [body.get("error_code", "")],
+                    "message": [str(body.get("message", ""))[:1000]],
+                    "model_version": [current.version if current is not None else ""],
+                }
+            )
         )
 
     async def reply(self, scope: Any, receive: Any) -> Reply | None:

@@ -1,0 +1,282 @@
+"""Monitoring over time: windows, performance, CBPE, alerts, integrity, errors, MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import MonitoringError
+from workbench.monitoring import (
+    CBPE,
+    ReferenceProfile,
+    check_integrity,
+    check_thresholds,
+    drift_over_time,
+    errors_over_time,
+    log_to_mlflow,
+    metric_figure,
+    performance_over_time,
+    windows,
+)
+
+
+def _log(days: int = 6, per_day: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A regression log whose inputs drift and whose errors grow from day 3 on."""
+    rng = np.random.default_rng(seed)
+    n = days * per_day
+    day = np.repeat(np.arange(days), per_day)
+    x = rng.normal(np.where(day >= 3, 2.0, 0.0), 1.0, n)
+    actual = 3 * x + rng.normal(0, 1, n)
+    noise = np.where(day >= 3, 4.0, 1.0)
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2024-07-01", tz="UTC")
+            + pd.to_timedelta(day * 24 * 3600 + rng.integers(0, 24 * 3600, n), unit="s"),
+            "x": x,
+            "stable": rng.normal(0, 1, n),
+            "prediction": actual + rng.normal(0, noise, n),
+            "actual": actual,
+        }
+    )
+
+
+def test_windows_by_time_and_by_count() -> None:
+    log = _log()
+    assert [len(part) for _, part in windows(log, "1D")] == [400] * 6
+    keys = [start for start, _ in windows(log, "1D")]
+    assert keys[0] == pd.Timestamp("2024-07-01", tz="UTC")
+    assert sum(len(p) for _, p in windows(log, "1h")) == len(log)
+    assert [len(p) for _, p in windows(log, 1000)] == [1000, 1000, 400]
+    with pytest.raises(MonitoringError, match="neither a row count nor a pandas frequency"):
+        windows(log, "fortnightly")
+    with pytest.raises(MonitoringError, match="time column 'when'"):
+        windows(log, "1D", time_column="when")
+
+
+def test_regression_metrics_per_window_and_alerts() -> None:
+    from sklearn import metrics
+
+    log = _log()
+    log.loc[log.index % 5 == 0, "actual"] = np.nan  # actuals not in yet for some rows
+    table = performance_over_time(log, task="regression", window="1D")
+    assert list(table.columns) == ["window", "rows", "labelled", "mae", "rmse", "mape", "r2"]
+    first = log[(log["timestamp"] < pd.Timestamp("2024-07-02", tz="UTC")) & log["actual"].notna()]
+    assert table.loc[0, "labelled"] == len(first) == 320
+    assert table.loc[0, "rmse"] == pytest.approx(
+        np.sqrt(metrics.mean_squared_error(first["actual"], first["prediction"]))
+    )
+    r2 = metrics.r2_score(first["actual"], first["prediction"])
+    assert table.loc[0, "r2"] == pytest.approx(r2)
+    alerts = check_thresholds(table, {"rmse": ("max", 2.0), "r2": ("min", 0.5)})
+    flagged = {(a.metric, a.window.day) for a in alerts}
+    assert {("rmse", d) for d in (4, 5, 6)} <= flagged
+    assert not any(day < 4 for _, day in flagged)
+    assert "above the maximum 2" in next(a for a in alerts if a.metric == "rmse").reason
+    fig = metric_figure(table, "rmse", threshold=("max", 2.0))
+    assert fig.data[0].y[0] == pytest.approx(table.loc[0, "rmse"])
+    assert fig.data[0].marker.color[-1] == "#d62728"  # the crossing windows in red
+
+
+def test_classification_metrics_match_sklearn() -> None:
+    from sklearn import metrics
+
+    rng = np.random.default_rng(1)
+    n = 900
+    actual = rng.choice(["no", "yes"], n, p=[0.7, 0.3])
+    score = np.clip((actual == "yes") * 0.5 + rng.normal(0.25, 0.25, n), 0, 1)
+    log = pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(np.arange(n), "min"),
+            "actual": actual,
+            "prediction": np.where(score >= 0.5, "yes", "no"),
+            "score": score,
+        }
+    )
+    table = performance_over_time(log, task="classification", window=300, score="score")
+    part = log.iloc[:300]
+    assert table.loc[0, "f1"] == pytest.approx(
+        metrics.f1_score(part["actual"], part["prediction"], pos_label="yes")
+    )
+    assert table.loc[0, "roc_auc"] == pytest.approx(
+        metrics.roc_auc_score(part["actual"] == "yes", part["score"])
+    )
+    with pytest.raises(MonitoringError, match=r"columns \['truth'\]"):
+        performance_over_time(log, task="classification", actual="truth")
+
+
+def test_cbpe_estimates_what_is_later_realized_under_covariate_shift() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+
+    def sample(n: int, centre: float) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.normal(centre, 1.0, (n, 2))
+        p = 1 / (1 + np.exp(-(2 * x[:, 0] - x[:, 1])))
+        return x, (rng.random(n) < p).astype(int)
+
+    x_train, y_train = sample(5000, 0.0)
+    model = LogisticRegression().fit(x_train, y_train)
+    x_ref, y_ref = sample(5000, 0.0)
+    cbpe = CBPE().fit(model.predict_proba(x_ref)[:, 1], y_ref)
+    for centre in (0.0, 0.6, 1.2):  # production drifts where the model is less sure
+        x_cur, y_cur = sample(4000, centre)
+        scores = model.predict_proba(x_cur)[:, 1]
+        estimate = cbpe.estimate(scores)
+        predicted = (scores >= 0.5).astype(int)
+        realized = float((predicted == y_cur).mean())
+        assert estimate["accuracy"] == pytest.approx(realized, abs=0.03)
+        tp = ((predicted == 1) & (y_cur == 1)).sum()
+        assert estimate["precision"] == pytest.approx(tp / predicted.sum(), abs=0.04)
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(np.arange(400), "h"),
+            "score": model.predict_proba(sample(400, 0.0)[0])[:, 1],
+        }
+    )
+    per_day = cbpe.estimate_over_time(frame, "score", window="1D")
+    assert len(per_day) == 17 and per_day["accuracy"].between(0, 1).all()
+
+
+def test_drift_per_window_pandas_and_dask_agree_and_alert(tmp_path: Path) -> None:
+    import dask.dataframe as dd
+
+    log = _log()
+    earlier = _log(seed=9)
+    before = earlier["timestamp"] < pd.Timestamp("2024-07-04", tz="UTC")
+    reference = earlier.loc[before, ["x", "stable", "prediction"]]
+    profile = ReferenceProfile.from_frame(reference)
+    timeline = drift_over_time(profile, log, "1D", ["x", "stable", "prediction"])
+    table = timeline.frame()
+    assert len(table) == 6 and table["rows"].tolist() == [400] * 6
+    assert table["dataset_drift"].tolist() == [False] * 3 + [True] * 3
+    assert {a.window[:10] for a in timeline.alerts()} == {"2024-07-04", "2024-07-05", "2024-07-06"}
+    assert "x" in timeline.alerts()[0].reason
+    on_dask = drift_over_time(
+        profile, dd.from_pandas(log, npartitions=5), "1D", ["x", "stable", "prediction"]
+    ).frame()
+    pd.testing.assert_frame_equal(on_dask, table, rtol=1e-12)
+
+
+def test_integrity_names_type_range_category_and_missing_problems() -> None:
+    from workbench.data import ColumnContract, Contract
+
+    contract = Contract(
+        columns=[
+            ColumnContract("kwh", "float", min=0, max=1000),
+            ColumnContract("region", "category", categories=("north", "south")),
+            ColumnContract("meter", "str", nullable=True),
+        ]
+    )
+    reference = ReferenceProfile.from_frame(
+        pd.DataFrame(
+            {
+                "kwh": [10.0, 20.0, 30.0] * 10,
+                "region": ["north", "south"] * 15,
+                "meter": ["a", "b", "c"] * 10,
+            }
+        )
+    )
+    batch = pd.DataFrame(
+        {
+            "kwh": ["12.5", "lots", "-4", "5000", "7"],
+            "region": ["north", "east", "south", "north", "north"],
+            "meter": ["a", None, None, "z", None],
+        }
+    )
+    report = check_integrity(batch, contract, reference, source="batch-7")
+    problems = {(r["column"], r["problem"]): r for r in report.violations.to_dict("records")}
+    assert problems[("kwh", "type error")]["examples"] == ["lots"]
+    assert problems[("kwh", "out of range")]["count"] == 2
+    assert problems[("region", "unknown category")]["examples"] == ["east"]
+    assert problems[("meter", "missing-value surge")]["count"] == 3
+    assert problems[("meter", "new category")]["examples"] == ["z"]
+    assert report.quarantined == 3 and not report.ok
+    assert any("kwh" in a.reason and "type error" in a.reason for a in report.alerts)
+
+
+def test_errors_per_window_from_the_error_log(tmp_path: Path) -> None:
+    from workbench.serving import InferenceLogWriter
+
+    writer = InferenceLogWriter(tmp_path / "errors", prefix="errors", flush_seconds=60)
+    times = pd.to_datetime(["2024-07-01 10:00", "2024-07-01 11:00", "2024-07-02 09:00"], utc=True)
+    writer.append(
+        pd.DataFrame(
+            {
+                "request_id": ["a", "b", "c"],
+                "timestamp": times,
+                "status": [400, 415, 500],
+                "error_code": ["BAD_REQUEST", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR"],
+                "message": ["x", "y", "z"],
+                "model_version": ["1", "1", "1"],
+            }
+        )
+    )
+    writer.close()
+    table = errors_over_time(tmp_path, "1D")
+    assert table["errors"].tolist() == [2, 1]
+    assert table["client_errors"].tolist() == [2, 0] and table["server_errors"].tolist() == [0, 1]
+    assert table["415"].tolist() == [1, 0]
+    assert errors_over_time(tmp_path / "elsewhere", "1D").empty
+
+
+def test_results_are_recorded_in_mlflow(tmp_path: Path) -> None:
+    import mlflow
+
+    from workbench._settings import resolve_settings
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(tmp_path)
+    log = _log()
+    profile = ReferenceProfile.from_frame(log.head(1200)[["x", "stable"]])
+    timeline = drift_over_time(profile, log, "1D", progress=False)
+    table = performance_over_time(log, task="regression", window="1D")
+    alerts = check_thresholds(table, {"rmse": ("max", 2.0)})
+    run_id = log_to_mlflow(
+        "daily check", timeline=timeline, performance=table, alerts=alerts, settings=settings
+    )
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    client = mlflow.MlflowClient()
+    history = client.get_metric_history(run_id, "performance.rmse")
+    assert [m.step for m in history] == list(range(6))
+    assert [m.value for m in history] == pytest.approx(table["rmse"].tolist())
+    assert len(client.get_metric_history(run_id, "drift.x")) == 6
+    files = {f.path for f in client.list_artifacts(run_id)}
+    assert {"alerts.json", "performance.json", "snapshots"} <= files
+
+
+def test_the_profile_stored_with_the_model_feeds_prediction_drift(tmp_path: Path) -> None:
+    from sklearn.linear_model import Ridge
+
+    from workbench._settings import resolve_settings
+    from workbench.monitoring import compute_drift, reference_profile_of
+    from workbench.packaging import package_model
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(tmp_path)
+    rng = np.random.default_rng(4)
+    train = pd.DataFrame({"x": rng.normal(0, 1, 3000), "who": rng.choice(["ann", "bob"], 3000)})
+    train["y"] = 2 * train["x"] + rng.normal(0, 0.1, 3000)
+    model = Ridge().fit(train[["x"]], train["y"])
+    package_model(
+        model,
+        train[["x", "y"]].assign(who=train["who"]),
+        "profiled",
+        target="y",
+        personal=["who"],
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    profile = reference_profile_of("profiled", alias="challenger", settings=settings)
+    assert set(profile.columns) == {"x", "y", "prediction"}  # personal columns never stored
+    later = pd.DataFrame({"x": rng.normal(1.5, 1, 2000)})
+    later["prediction"] = model.predict(later[["x"]])
+    snap = compute_drift(profile, later, ["x", "prediction"])
+    assert snap.drifted_columns == ["x", "prediction"]
+    with pytest.raises(MonitoringError, match=r"No registered version profiled@champion"):
+        reference_profile_of("profiled", alias="champion", settings=settings)
