@@ -63,7 +63,12 @@ def test_every_scored_row_is_in_the_inference_log(demo_project) -> None:  # type
 
 def test_drift_flags_the_regime_change_and_not_the_stable_features(demo_project) -> None:  # type: ignore[no-untyped-def]
     snap = demo_project.snapshot
-    assert set(snap.drifted_columns) == {"production_volume", "consumption_kwh_30d_mean"}
+    # the new production line moves its inputs, hence the predictions; nothing else moves
+    assert set(snap.drifted_columns) == {
+        "production_volume",
+        "consumption_kwh_30d_mean",
+        "prediction",
+    }
     for stable in ("temperature_c", "day_of_week", "is_holiday", "region"):
         assert not snap.column(stable).drifted, stable
     assert demo_project.snapshot_path.parent == demo_project.settings.monitoring_dir
@@ -112,3 +117,19 @@ def test_training_set_comes_from_the_feature_store(demo_project) -> None:  # typ
     params = mlflow.MlflowClient().get_run(r.model.run_id).data.params
     assert params["feature_view"] == f"factory_daily@{record['version']}"
     assert record["fingerprint"].startswith(params["feature_view_fingerprint"])
+
+
+def test_actuals_give_weekly_performance_alerts_and_an_mlflow_run(demo_project) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    from workbench._tracking import mlflow_for
+
+    r = demo_project
+    table = r.performance
+    assert table["labelled"].sum() == r.n_scored_rows  # every scored row got its actual
+    assert (table["mae"] > 0).all() and table["rmse"].ge(table["mae"]).all()
+    bound = 1.5 * r.metrics["mae"]
+    assert [a.window for a in r.alerts] == table.loc[table["mae"] > bound, "window"].tolist()
+    mlflow_for(r.settings)
+    run = mlflow.MlflowClient().get_run(r.monitoring_run_id)
+    assert "performance.mae" in run.data.metrics and "drift.production_volume" in run.data.metrics

@@ -27,7 +27,9 @@ from workbench.datasets import (
 )
 
 if TYPE_CHECKING:
-    from workbench.monitoring import DriftSnapshot
+    import pandas as pd
+
+    from workbench.monitoring import Alert, DriftSnapshot
     from workbench.packaging import PackagedModel
 
 __all__ = ["DemoResult", "find_app", "run_demo"]
@@ -49,8 +51,11 @@ class DemoResult:
         n_requests: Scoring requests sent over HTTP.
         n_scored_rows: Rows in those requests.
         n_logged_rows: Rows found in the inference log afterwards.
-        snapshot: The drift snapshot.
+        snapshot: The drift snapshot (inputs and predictions).
         snapshot_path: Where it was saved.
+        performance: Realized metrics per week of traffic, once the actuals were recorded.
+        alerts: Weeks whose MAE crossed 1.5× the validation MAE.
+        monitoring_run_id: The MLflow run holding the monitoring results.
         report_path: The executed monitoring notebook (``None`` when skipped).
     """
 
@@ -67,6 +72,9 @@ class DemoResult:
     n_logged_rows: int
     snapshot: DriftSnapshot
     snapshot_path: Path
+    performance: pd.DataFrame
+    alerts: list[Alert]
+    monitoring_run_id: str
     report_path: Path | None
 
 
@@ -115,9 +123,16 @@ def run_demo(
     httpx = require("httpx", feature="the demo's HTTP client")
     tqdm = require("tqdm.auto", feature="progress bars").tqdm
     from workbench._tracking import mlflow_for
-    from workbench.monitoring import compute_drift
+    from workbench.monitoring import (
+        DriftTimeline,
+        check_thresholds,
+        compute_drift,
+        log_to_mlflow,
+        performance_over_time,
+        reference_profile_of,
+    )
     from workbench.packaging import package_model, promote
-    from workbench.serving import ScoringServer, read_inference_log
+    from workbench.serving import ScoringServer, join_actuals, log_actuals, read_inference_log
     from workbench.tuning import fit_baseline, time_split
 
     settings = resolve_settings(project_dir)
@@ -202,7 +217,6 @@ def run_demo(
     # validation: one full year, so seasonal inputs such as temperature compare like
     # with like).
     developed_on = pd.concat([fit.train, fit.valid], ignore_index=True)
-    reference = developed_on[list(FEATURES)]
     model = package_model(
         fit.model,
         fit.train,
@@ -245,6 +259,7 @@ def run_demo(
     ) as server:
         step(5, f"scoring server on {server.url} serving {model.model_uri}")
         days = list(traffic.groupby("date", sort=True))
+        answered: list[tuple[str, pd.DataFrame]] = []  # request id, the day's rows
         with httpx.Client(base_url=server.url, timeout=30.0) as client:
             for _day, batch in tqdm(days, desc="scoring days", unit="request"):
                 # pandas writes NaN as null, as MLflow's own clients do
@@ -259,6 +274,7 @@ def run_demo(
                         f"The scoring server answered {response.status_code}: {response.text}"
                     )
                 n_requests += 1
+                answered.append((response.headers["X-Request-ID"], batch))
     logged = read_inference_log(log_dir)
     if logged.empty:
         raise ServingError(f"The inference log at {log_dir} is empty after the run.")
@@ -268,25 +284,56 @@ def run_demo(
         f"{len(this_run)} rows in the inference log ({log_dir})"
     )
 
-    # 6. drift between training data and logged traffic
+    # 6. monitoring: the inputs and the predictions against the reference profile stored
+    # with the model; the true consumption (known here at once, in production days
+    # later) recorded by request id; realized error per week of traffic, alerts over 1.5×
+    # the validation MAE; all of it recorded in MLflow
+    profile = reference_profile_of(model.name, alias="champion", settings=settings)
+    window_start = str(this_run["timestamp"].min())
     snapshot = compute_drift(
-        reference,
+        profile,
         this_run,
-        FEATURES,
+        [*FEATURES, "prediction"],
         metadata={
             "model_name": model.name,
             "model_version": model.version,
             "model_uri": model.model_uri,
-            "window_start": str(this_run["timestamp"].min()),
+            "window": window_start,
+            "window_start": window_start,
             "window_end": str(this_run["timestamp"].max()),
         },
+        progress=False,
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     snapshot_path = snapshot.save(settings.monitoring_dir / f"drift-{stamp}.json")
+    log_actuals(
+        log_dir,
+        [request_id for request_id, rows in answered for _ in range(len(rows))],
+        [float(v) for _, rows in answered for v in rows[ELECTRICITY_TARGET]],
+        rows=[i for _, rows in answered for i in range(len(rows))],
+    )
+    scored = join_actuals(this_run, log_dir)
+    week = 7 * max(len(rows) for _, rows in answered)
+    performance = performance_over_time(scored, task="regression", window=week)
+    bound = 1.5 * fit.metrics["mae"]
+    alerts = check_thresholds(performance, {"mae": ("max", bound)})
+    performance.to_json(
+        settings.monitoring_dir / f"performance-{stamp}.json", orient="records", date_format="iso"
+    )
+    monitoring_run = log_to_mlflow(
+        f"{model.name} v{model.version}: demo traffic",
+        timeline=DriftTimeline((snapshot,)),
+        performance=performance,
+        alerts=alerts,
+        experiment=f"monitoring/{model.name}",
+        settings=settings,
+    )
     step(
         6,
         f"drift in {snapshot.drifted_columns or 'no columns'} "
-        f"({len(snapshot.drifted_columns)}/{len(snapshot.columns)}) → {snapshot_path}",
+        f"({len(snapshot.drifted_columns)}/{len(snapshot.columns)}) → {snapshot_path}\n"
+        f"        MAE per week of traffic {performance['mae'].round(1).tolist()}; "
+        f"{len(alerts)} weeks over {bound:.1f} (1.5× validation); MLflow run {monitoring_run}",
     )
 
     # 7. the monitoring dashboard, executed by papermill
@@ -329,5 +376,8 @@ def run_demo(
         n_logged_rows=len(this_run),
         snapshot=snapshot,
         snapshot_path=snapshot_path,
+        performance=performance,
+        alerts=alerts,
+        monitoring_run_id=monitoring_run,
         report_path=report_path,
     )
