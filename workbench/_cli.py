@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="for models:/name@alias, check the alias this often and serve the version it "
-        "moves to without dropping requests; SIGHUP checks at once; 0 never (default 10)",
+        "moves to without dropping requests; SIGHUP checks at once; 0: only on SIGHUP "
+        "(default 10)",
     )
     serve.add_argument(
         "--max-body-mb",

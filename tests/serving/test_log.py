@@ -122,3 +122,45 @@ def test_actuals_are_checked_recorded_and_joined(tmp_path: Path) -> None:
         ("a", 1): 19.0,
         ("b", 0): 29.0,
     }
+
+
+def test_pandas_duckdb_and_dask_read_the_same_log(tmp_path: Path) -> None:
+    import dask.dataframe as dd
+    import duckdb
+    import numpy as np
+
+    from workbench.serving._log import LoggedRequest
+
+    writer = InferenceLogWriter(tmp_path, flush_seconds=60)
+    for i in range(30):
+        writer.append(
+            LoggedRequest(
+                request_id=f"r{i:02d}",
+                timestamp_ns=1_700_000_000_000_000_000 + i * 1_000_000,
+                model_name="m",
+                model_version="1" if i < 15 else "2",
+                latency_ms=1.5,
+                inputs={
+                    "x": np.arange(3.0) + i,
+                    "region": np.array(["a", "b", None], dtype=object),
+                },
+                rows=3,
+                predictions=np.arange(3.0) * i,
+            )
+        )
+        if i % 10 == 9:
+            writer.flush()  # three segments
+    writer.close()
+    assert len(list(tmp_path.glob("segment-*.parquet"))) == 3
+    ours = read_inference_log(tmp_path)
+    pattern = str(tmp_path / "segment-*.parquet")
+    counted = duckdb.sql(
+        f"SELECT model_version, count(*) AS n, sum(prediction) AS total "
+        f"FROM read_parquet('{pattern}') GROUP BY model_version ORDER BY model_version"
+    ).fetchall()
+    expected = ours.groupby("model_version")["prediction"].agg(["size", "sum"])
+    assert counted == [(v, int(n), float(t)) for v, (n, t) in expected.iterrows()]
+    on_dask = dd.read_parquet(pattern).compute()
+    assert len(on_dask) == len(ours) == 90
+    assert sorted(on_dask["request_id"]) == sorted(ours["request_id"])
+    assert ours["region"].isna().sum() == 30 and str(ours["timestamp"].dt.tz) == "UTC"

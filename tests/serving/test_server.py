@@ -242,6 +242,49 @@ def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) 
     assert set(log["model_version"]) == {"1", "2"}  # ...under the version that answered it
 
 
+def test_sighup_makes_the_server_check_its_alias_at_once(tmp_path: Path) -> None:
+    import signal
+
+    import numpy as np
+    from sklearn.dummy import DummyRegressor
+
+    from workbench._settings import resolve_settings
+    from workbench.packaging import package_model, promote
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(project)
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0)})
+
+    def version(constant: float) -> None:
+        model = DummyRegressor(strategy="constant", constant=constant).fit(frame[["x"]], frame["y"])
+        package_model(
+            model, frame, "hup", target="y", measure_cost=False, progress=False, settings=settings
+        )
+        promote("hup", frame, target="y", force=True, settings=settings)
+
+    version(1.0)
+    body = {"dataframe_records": [{"x": 1.0}]}
+    with (
+        ScoringServer(
+            "models:/hup@champion", log_dir=tmp_path / "log", project_dir=project, reload_seconds=0
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        assert client.post("/invocations", json=body).json()["predictions"] == [1.0]
+        version(2.0)
+        time.sleep(1.5)  # no polling: still version 1
+        assert client.get("/health").json()["model_version"] == "1"
+        assert server.process is not None
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while client.get("/health").json()["model_version"] != "2":
+            assert time.monotonic() < deadline, "SIGHUP did not reload"
+            time.sleep(0.2)
+        assert client.post("/invocations", json=body).json()["predictions"] == [2.0]
+
+
 def test_personal_columns_are_masked_in_the_inference_log(tmp_path: Path) -> None:
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import Ridge

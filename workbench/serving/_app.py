@@ -208,7 +208,8 @@ def create_app(
         max_body_bytes: Largest request body accepted.
         reload_seconds: For ``models:/name@alias``, how often to check where the alias
             points; when it moves (or on SIGHUP), the new version is loaded in the
-            background and swapped in between requests, none dropped. ``None``: never.
+            background and swapped in between requests, none dropped. ``None``: only
+            on SIGHUP.
         inference_log: Log every prediction (turn off only to measure what logging costs).
         max_batch_rows: Most rows merged into one model call.
 
@@ -299,7 +300,7 @@ def create_app(
             batcher=Batcher(max_rows=max_batch_rows),
         )
         watcher = None
-        if alias and reload_seconds is not None:
+        if alias:  # polls every reload_seconds (None: only on SIGHUP)
             watcher = threading.Thread(
                 target=watch, args=(mlflow, name), name="alias-watch", daemon=True
             )
