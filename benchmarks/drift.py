@@ -27,14 +27,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _venvs import tool_python
 
 HERE = Path(__file__).resolve().parent
-EVIDENTLY_VENV = HERE / ".venv-evidently"
 DRIFTED = ["num_0", "num_1", "num_2", "cat_0", "cat_1"]
 
 CHILD = r"""
@@ -124,15 +123,11 @@ def make_frames(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def ensure_evidently() -> Path:
-    python = EVIDENTLY_VENV / "bin" / "python"
-    if not python.exists():
-        print("creating benchmarks/.venv-evidently (Evidently 0.7.23 needs pandas < 3) ...")
-        venv.create(EVIDENTLY_VENV, with_pip=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "evidently==0.7.23", "pandas<3", "pyarrow"],
-            check=True,
-        )
-    return python
+    return tool_python(
+        "evidently",
+        ["evidently==0.7.23", "pandas<3", "pyarrow"],
+        "Evidently 0.7.23 needs pandas < 3",
+    )
 
 
 def run(python: str, which: str, folder: Path) -> dict[str, object]:

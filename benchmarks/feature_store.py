@@ -33,14 +33,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-import venv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _venvs import tool_python
 
 HERE = Path(__file__).resolve().parent
-FEAST_VENV = HERE / ".venv-feast"
 FEATURES = [f"f{i}" for i in range(5)]
 TTL = dt.timedelta(days=30)
 
@@ -164,15 +163,7 @@ def mismatches(a: pd.DataFrame, b: pd.DataFrame) -> int:
 
 
 def ensure_feast() -> Path:
-    python = FEAST_VENV / "bin" / "python"
-    if not python.exists():
-        print("creating benchmarks/.venv-feast (Feast needs pandas < 3) ...", flush=True)
-        venv.create(FEAST_VENV, with_pip=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "feast[duckdb]==0.67.0", "pandas<3"],
-            check=True,
-        )
-    return python
+    return tool_python("feast", ["feast[duckdb]==0.67.0", "pandas<3"], "Feast needs pandas < 3")
 
 
 def run_feast(kind: str, tmp: Path, features_path: Path, rows_path: Path) -> dict[str, float]:

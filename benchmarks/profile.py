@@ -26,14 +26,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _venvs import tool_python
 
 HERE = Path(__file__).resolve().parent
-YDATA_VENV = HERE / ".venv-ydata"
 
 CHILD = r"""
 import json, resource, sys, time
@@ -89,15 +88,9 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
 
 
 def ensure_ydata() -> Path:
-    python = YDATA_VENV / "bin" / "python"
-    if not python.exists():
-        print("creating benchmarks/.venv-ydata (ydata-profiling needs pandas < 3) ...")
-        venv.create(YDATA_VENV, with_pip=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "ydata-profiling", "pandas<3", "pyarrow"],
-            check=True,
-        )
-    return python
+    return tool_python(
+        "ydata", ["ydata-profiling", "pandas<3", "pyarrow"], "ydata-profiling needs pandas < 3"
+    )
 
 
 def run(python: str, which: str, path: Path, repeat: int) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,16 @@ def rows(demo_project) -> pd.DataFrame:  # type: ignore[no-untyped-def]
         demo_project.settings.data_dir / "processed" / "electricity_features.parquet"
     )
     return frame[list(ELECTRICITY_FEATURES)].head(40).reset_index(drop=True)
+
+
+def demo_server(demo_project, tmp_path: Path, **options: object) -> ScoringServer:  # type: ignore[no-untyped-def]
+    """The demo project's champion, logging to ``tmp_path/log``."""
+    return ScoringServer(
+        demo_project.model.model_uri,
+        log_dir=tmp_path / "log",
+        project_dir=demo_project.settings.project_dir,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def test_n_requests_give_n_log_rows_in_every_format(demo_project, rows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -83,10 +94,9 @@ def test_n_requests_give_n_log_rows_in_every_format(demo_project, rows, tmp_path
 
 def test_bad_requests_get_4xx_that_say_why(demo_project, rows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with (
-        ScoringServer(
-            demo_project.model.model_uri,
-            log_dir=tmp_path / "log",
-            project_dir=demo_project.settings.project_dir,
+        demo_server(
+            demo_project,
+            tmp_path,
         ) as server,
         httpx.Client(base_url=server.url, timeout=30) as client,
     ):
@@ -113,10 +123,9 @@ def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> Non
     one = '{"dataframe_split": ' + rows.head(3).to_json(orient="split", index=False) + "}"
     json_type = {"Content-Type": "application/json"}
     with (
-        ScoringServer(
-            demo_project.model.model_uri,
-            log_dir=tmp_path / "log",
-            project_dir=demo_project.settings.project_dir,
+        demo_server(
+            demo_project,
+            tmp_path,
             token=token,
             max_body_mb=0.01,  # 10 KiB
         ) as server,
@@ -172,12 +181,10 @@ def test_token_size_limit_and_metrics(demo_project, rows, tmp_path: Path) -> Non
     assert token not in server_output
 
 
-def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) -> None:
-    import threading
-
+def _champion_maker(tmp_path: Path, name: str) -> tuple[Path, Callable[[float], None]]:
+    """A project, and a function that registers a constant model as ``name@champion``."""
     import numpy as np
     from sklearn.dummy import DummyRegressor
-    from sklearn.pipeline import Pipeline
 
     from workbench._settings import resolve_settings
     from workbench.packaging import package_model, promote
@@ -186,16 +193,24 @@ def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) 
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "p"\n')
     settings = resolve_settings(project)
-    frame = pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50.0)})
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0)})
 
     def version(constant: float) -> None:
-        model = Pipeline([("m", DummyRegressor(strategy="constant", constant=constant))])
-        model.fit(frame[["x"]], frame["y"])
-        package_model(model, frame, "moving", target="y", progress=False, settings=settings)
-        promote("moving", frame, target="y", force=True, settings=settings)
+        model = DummyRegressor(strategy="constant", constant=constant).fit(frame[["x"]], frame["y"])
+        package_model(
+            model, frame, name, target="y", measure_cost=False, progress=False, settings=settings
+        )
+        promote(name, frame, target="y", force=True, settings=settings)
 
+    return project, version
+
+
+def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) -> None:
+    import threading
+
+    project, version = _champion_maker(tmp_path, "moving")
     version(1.0)
-    body = '{"dataframe_split": ' + frame[["x"]].head(1).to_json(orient="split", index=False) + "}"
+    body = '{"dataframe_split": {"columns": ["x"], "data": [[0.0]]}}'
     answers: list[tuple[int, float]] = []
     done = threading.Event()
     with (
@@ -245,25 +260,7 @@ def test_the_server_follows_its_alias_without_dropping_requests(tmp_path: Path) 
 def test_sighup_makes_the_server_check_its_alias_at_once(tmp_path: Path) -> None:
     import signal
 
-    import numpy as np
-    from sklearn.dummy import DummyRegressor
-
-    from workbench._settings import resolve_settings
-    from workbench.packaging import package_model, promote
-
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "p"\n')
-    settings = resolve_settings(project)
-    frame = pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0)})
-
-    def version(constant: float) -> None:
-        model = DummyRegressor(strategy="constant", constant=constant).fit(frame[["x"]], frame["y"])
-        package_model(
-            model, frame, "hup", target="y", measure_cost=False, progress=False, settings=settings
-        )
-        promote("hup", frame, target="y", force=True, settings=settings)
-
+    project, version = _champion_maker(tmp_path, "hup")
     version(1.0)
     body = {"dataframe_records": [{"x": 1.0}]}
     with (
@@ -402,10 +399,9 @@ def test_fuzzing_from_the_openapi_document_finds_no_server_error(  # type: ignor
     token = "fuzz-token"
     auth = {"Authorization": f"Bearer {token}"}
     with (
-        ScoringServer(
-            demo_project.model.model_uri,
-            log_dir=tmp_path / "log",
-            project_dir=demo_project.settings.project_dir,
+        demo_server(
+            demo_project,
+            tmp_path,
             token=token,
         ) as server,
         httpx.Client(base_url=server.url, timeout=30, headers=auth) as client,
