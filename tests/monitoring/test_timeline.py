@@ -160,6 +160,13 @@ def test_drift_per_window_pandas_and_dask_agree_and_alert(tmp_path: Path) -> Non
         profile, dd.from_pandas(log, npartitions=5), "1D", ["x", "stable", "prediction"]
     ).frame()
     pd.testing.assert_frame_equal(on_dask, table, rtol=1e-12)
+    by_count = drift_over_time(profile, log, 1200, ["x", "stable"]).frame()
+    assert by_count["window"].tolist() == [0, 1200] and by_count["dataset_drift"].tolist() == [
+        False,
+        True,
+    ]
+    with pytest.raises(MonitoringError, match="Count windows need the rows in one order"):
+        drift_over_time(profile, dd.from_pandas(log, npartitions=2), 100, ["x"])
 
 
 def test_integrity_names_type_range_category_and_missing_problems() -> None:
@@ -276,7 +283,9 @@ def test_the_profile_stored_with_the_model_feeds_prediction_drift(tmp_path: Path
     assert set(profile.columns) == {"x", "y", "prediction"}  # personal columns never stored
     later = pd.DataFrame({"x": rng.normal(1.5, 1, 2000)})
     later["prediction"] = model.predict(later[["x"]])
-    snap = compute_drift(profile, later, ["x", "prediction"])
-    assert snap.drifted_columns == ["x", "prediction"]
+    later["actual"] = 2 * later["x"]  # recorded later, by request id
+    # prediction drift, and target drift: the actuals against the reference's target
+    snap = compute_drift(profile, later.rename(columns={"actual": "y"}), ["x", "prediction", "y"])
+    assert snap.drifted_columns == ["x", "prediction", "y"]
     with pytest.raises(MonitoringError, match=r"No registered version profiled@champion"):
         reference_profile_of("profiled", alias="champion", settings=settings)

@@ -54,8 +54,9 @@ class DriftTimeline:
 
         rows = []
         for snap in self.snapshots:
+            label = snap.metadata["window"]
             record: dict[str, Any] = {
-                "window": pd.Timestamp(snap.metadata["window"]),
+                "window": int(label[4:]) if label.startswith("row ") else pd.Timestamp(label),
                 "rows": snap.current_rows,
                 "share_drifted": snap.share_drifted,
                 "dataset_drift": snap.dataset_drift,
@@ -84,7 +85,7 @@ class DriftTimeline:
 def drift_over_time(
     reference: pd.DataFrame | ReferenceProfile,
     current: Any,
-    window: str = "1D",
+    window: str | int = "1D",
     columns: Sequence[str] | None = None,
     *,
     time_column: str = "timestamp",
@@ -100,7 +101,8 @@ def drift_over_time(
     Args:
         reference: Training data or its stored :class:`ReferenceProfile`.
         current: The log, with ``time_column``.
-        window: A pandas frequency: ``"1h"``, ``"1D"``, ``"1W"``.
+        window: A pandas frequency (``"1h"``, ``"1D"``, ``"1W"``), or a row count for
+            consecutive blocks of that many rows (pandas only).
         columns: Columns to test (default: the profiled columns the log has).
         time_column: The timestamp column.
         tests, thresholds, drift_share: As :func:`compute_drift`.
@@ -123,9 +125,21 @@ def drift_over_time(
         else [c for c in profile.columns if c in current.columns]
     )
     profile = profile.subset(names)
-    per_window = summarize_by_window(
-        current[[*names, time_column]], profile, window, time_column=time_column, progress=progress
-    )
+    subset = current[[*names, time_column]]
+    if isinstance(window, int) and not isinstance(window, bool):  # every N rows, in time order
+        if hasattr(current, "to_delayed"):
+            raise MonitoringError(
+                "Count windows need the rows in one order; on a Dask frame use a time "
+                "window ('1h', '1D', '1W')."
+            )
+        per_window = {
+            start: profile.summarize(part)
+            for start, part in windows(subset, window, time_column=time_column)
+        }
+    else:
+        per_window = summarize_by_window(
+            subset, profile, str(window), time_column=time_column, progress=progress
+        )
     snapshots = tuple(
         compute_drift(
             profile,
@@ -134,7 +148,7 @@ def drift_over_time(
             tests=tests,
             thresholds=thresholds,
             drift_share=drift_share,
-            metadata={**(metadata or {}), "window": start.isoformat()},
+            metadata={**(metadata or {}), "window": _window_label(start)},
         )
         for start, summary in per_window.items()
         if summary.rows >= min_rows
@@ -142,6 +156,10 @@ def drift_over_time(
     if not snapshots:
         raise MonitoringError(f"No {window} window has at least {min_rows} rows to test.")
     return DriftTimeline(snapshots)
+
+
+def _window_label(start: Any) -> str:
+    return start.isoformat() if hasattr(start, "isoformat") else f"row {start}"
 
 
 @dataclass(frozen=True)
