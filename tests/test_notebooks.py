@@ -28,15 +28,27 @@ def test_committed_without_outputs_and_with_a_parameters_cell(notebook: Path) ->
     assert any("parameters" in c.metadata.get("tags", []) for c in code)
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(REPO).as_posix())
-def test_notebook_executes(notebook: Path, demo_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+RUNS = [
+    *[(n, "") for n in NOTEBOOKS],
+    (REPO / "apps" / "monitoring.ipynb", "snapshot"),  # the app on one saved snapshot
+]
+
+
+@pytest.mark.parametrize(
+    ("notebook", "variant"),
+    RUNS,
+    ids=lambda v: v.relative_to(REPO).as_posix() if isinstance(v, Path) else v or "default",
+)
+def test_notebook_executes(notebook: Path, variant: str, demo_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     features = demo_project.settings.data_dir / "processed" / "electricity_features.parquet"
+    project = str(demo_project.settings.project_dir)
     apps = {
-        "monitoring": {"snapshot_path": str(demo_project.snapshot_path)},
-        "explore": {"data_path": str(features)},
+        ("monitoring", ""): {"project_dir": project, "model_name": "test-electricity"},
+        ("monitoring", "snapshot"): {"snapshot_path": str(demo_project.snapshot_path)},
+        ("explore", ""): {"data_path": str(features)},
     }
     if notebook.parent.name == "apps":
-        parameters = apps[notebook.stem]
+        parameters = apps[(notebook.stem, variant)]
     else:
         project = tmp_path / "project"
         project.mkdir()

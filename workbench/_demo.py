@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -345,7 +346,12 @@ def run_demo(
         papermill.execute_notebook(
             str(find_app("monitoring", settings.project_dir)),
             str(report_path),
-            parameters={"snapshot_path": str(snapshot_path)},
+            parameters={
+                "project_dir": str(settings.project_dir),
+                "model_name": model.name,
+                # the MAE bound of step 6, drawn and alerted on by the dashboard
+                "thresholds": json.dumps({"mae": ["max", bound]}),
+            },
             cwd=str(settings.project_dir),
             progress_bar=True,
         )

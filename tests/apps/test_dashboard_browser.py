@@ -99,7 +99,7 @@ def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignor
         content = page.content()
         browser.close()
     # no source code on the page, and nothing fetched from outside this machine
-    assert "latest_snapshot(" not in content and "DriftExplorer(" not in content
+    assert "open_dashboard(" not in content and "DriftExplorer(" not in content
     assert outside == []
     assert not [e for e in console_errors if "setData" in e]
 

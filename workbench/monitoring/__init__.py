@@ -15,6 +15,12 @@
 
 from __future__ import annotations
 
+from workbench.monitoring._dashboard import (
+    LogOverview,
+    MonitoringDashboard,
+    collect,
+    open_dashboard,
+)
 from workbench.monitoring._drift import (
     ColumnDrift,
     DriftSnapshot,
@@ -56,10 +62,13 @@ __all__ = [
     "DriftSnapshot",
     "DriftTimeline",
     "IntegrityReport",
+    "LogOverview",
+    "MonitoringDashboard",
     "ReferenceProfile",
     "Summary",
     "check_integrity",
     "check_thresholds",
+    "collect",
     "compute_drift",
     "distribution_figure",
     "drift_over_time",
@@ -68,6 +77,7 @@ __all__ = [
     "latest_snapshot",
     "log_to_mlflow",
     "metric_figure",
+    "open_dashboard",
     "performance_over_time",
     "reference_profile_of",
     "summarize",

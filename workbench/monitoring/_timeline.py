@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -334,7 +336,23 @@ def reference_profile_of(
             f"{name}@{alias} (version {version.version}) has no stored reference profile; "
             f"package it again with workbench.packaging.package_model."
         )
-    return ReferenceProfile.load(mlflow.artifacts.download_artifacts(uri))
+    # a file of a few hundred KB: no progress bar (it would land on the dashboard's page)
+    with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+        return ReferenceProfile.load(mlflow.artifacts.download_artifacts(uri))
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def log_to_mlflow(

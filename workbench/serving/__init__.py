@@ -7,6 +7,7 @@ from workbench.serving._app import create_app
 from workbench.serving._log import (
     LOG_COLUMNS,
     InferenceLogWriter,
+    LogFolder,
     read_errors,
     read_inference_log,
 )
@@ -15,6 +16,7 @@ from workbench.serving._process import ScoringServer
 __all__ = [
     "LOG_COLUMNS",
     "InferenceLogWriter",
+    "LogFolder",
     "ScoringServer",
     "create_app",
     "join_actuals",

@@ -1,0 +1,109 @@
+"""The monitoring dashboard's data (one pass, windows that add up) and its widget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import MonitoringError
+from workbench.monitoring import (
+    MonitoringDashboard,
+    ReferenceProfile,
+    collect,
+    compute_drift,
+    performance_over_time,
+)
+from workbench.serving import InferenceLogWriter, read_inference_log
+from workbench.serving._log import LoggedRequest
+
+DAY_NS = 86_400 * 10**9
+START = pd.Timestamp("2024-07-01", tz="UTC").value
+
+
+def _write_log(folder: Path, days: int = 6, per_day: int = 50, rows: int = 4) -> None:
+    """Requests of ``rows`` rows; ``x`` moves from day 3 on; latency grows with the day."""
+    rng = np.random.default_rng(0)
+    writer = InferenceLogWriter(folder, flush_seconds=3600)
+    for day in range(days):
+        for i in range(per_day):
+            shift = 2.0 if day >= 3 else 0.0
+            writer.append(
+                LoggedRequest(
+                    request_id=f"d{day}-r{i}",
+                    timestamp_ns=START + day * DAY_NS + i * 10**9,
+                    model_name="m",
+                    model_version="1",
+                    latency_ms=1.0 + day,
+                    inputs={
+                        "x": rng.normal(shift, 1, rows),
+                        "kind": np.array(rng.choice(["a", "b"], rows), dtype=object),
+                    },
+                    rows=rows,
+                    predictions=rng.normal(0, 1, rows),
+                )
+            )
+        writer.flush()  # a segment a day, several partitions for Dask
+    writer.close()
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> tuple[Path, ReferenceProfile]:
+    _write_log(tmp_path)
+    rng = np.random.default_rng(1)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 3000), "kind": rng.choice(["a", "b"], 3000)})
+    return tmp_path, ReferenceProfile.from_frame(reference)
+
+
+def test_one_pass_gives_windows_that_add_up_to_the_whole_log(logged) -> None:  # type: ignore[no-untyped-def]
+    folder, profile = logged
+    overview = collect(folder, profile, window="1D", progress=False)
+    assert len(overview.starts) == 6
+    assert overview.kpis() == {
+        "rows": 1200,
+        "requests": 300,
+        "latency_p50_ms": pytest.approx(3.0, rel=0.06),  # the 150th of 300: day 2, 3 ms
+        "latency_p95_ms": pytest.approx(6.0, rel=0.06),
+    }
+    log = read_inference_log(folder)
+    whole = compute_drift(profile, log[["x", "kind"]])
+    assert overview.drift().column("x").statistic == pytest.approx(
+        whole.column("x").statistic, rel=1e-12
+    )
+    first_days = overview.drift(overview.starts[0], overview.starts[2])
+    assert first_days.drifted_columns == [] and overview.drift().drifted_columns == ["x"]
+    assert overview.between(overview.starts[3]).rows == 600
+    with pytest.raises(MonitoringError, match="No window"):
+        overview.between(pd.Timestamp("2030-01-01", tz="UTC"))
+    with pytest.raises(MonitoringError, match="No inference log segments"):
+        collect(folder / "nowhere", profile, progress=False)
+
+
+def test_the_widget_redraws_for_a_date_range_and_a_feature(logged) -> None:  # type: ignore[no-untyped-def]
+    folder, profile = logged
+    overview = collect(folder, profile, window="1D", model_name="m", model_version="1")
+    log = read_inference_log(folder)
+    log["actual"] = log["prediction"] + np.where(log["timestamp"].dt.day >= 4, 3.0, 0.1)
+    performance = performance_over_time(log, task="regression", window="1D")
+    errors = pd.DataFrame(
+        {"window": overview.starts[:2], "errors": [2, 5], "client_errors": [2, 5]}
+    )
+    board = MonitoringDashboard(
+        overview, performance=performance, errors=errors, thresholds={"mae": ("max", 1.0)}
+    )
+    assert [board.tabs.get_title(i) for i in range(4)] == [
+        "Drift",
+        "Performance",
+        "Errors",
+        "Alerts (3)",
+    ]
+    assert "1,200" in board.kpis.value and "7" in board.kpis.value  # rows, errors
+    assert board.snapshot.drifted_columns == ["x"]
+    board.range.value = (overview.starts[0], overview.starts[2])  # the first three days
+    assert board.snapshot.drifted_columns == []
+    assert "600" in board.kpis.value
+    board.picker.value = "kind"
+    assert board.figure.layout.title.text and "kind" in board.figure.layout.title.text
+    assert board.metric_figure.data[0].y[-1] == pytest.approx(3.0)

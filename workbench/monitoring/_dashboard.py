@@ -1,0 +1,382 @@
+"""The monitoring dashboard: one pass over the inference log, summaries to the browser.
+
+:func:`collect` reads the log (a folder of Parquet segments, any size) with Dask, and per
+partition and time window keeps only what the dashboard draws: the drift counts of each
+profiled column, the number of rows and requests, and a histogram of latencies. Windows
+add up across partitions (a request's rows are in one segment), so the result is the
+same as one pass over the whole log, and a date range is a sum of windows, drawn again
+without touching the log. :class:`MonitoringDashboard` is the widget on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench._exceptions import MonitoringError
+from workbench.monitoring._drift import DriftSnapshot, compute_drift
+from workbench.monitoring._performance import Alert, check_thresholds, performance_over_time
+from workbench.monitoring._summary import ReferenceProfile, Summary, _window_keys
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench._settings import Settings
+
+__all__ = ["LogOverview", "MonitoringDashboard", "collect", "open_dashboard"]
+
+#: Latency histogram bin edges (ms), log-spaced from 0.1 ms to 100 s.
+LATENCY_EDGES = np.concatenate([[0.0], np.logspace(-1, 5, 121)])
+
+
+@dataclasses.dataclass
+class WindowStats:
+    """One window of the log: drift counts, rows, requests, latency histogram."""
+
+    summary: Summary
+    rows: int
+    requests: int
+    latency: np.ndarray
+
+    def __add__(self, other: WindowStats) -> WindowStats:
+        return WindowStats(
+            self.summary + other.summary,
+            self.rows + other.rows,
+            self.requests + other.requests,
+            self.latency + other.latency,
+        )
+
+
+def _stats_of(part: pd.DataFrame, profile: ReferenceProfile, window: str) -> dict[Any, WindowStats]:
+    out = {}
+    for key, rows in part.groupby(_window_keys(part, window, "timestamp"), sort=True):
+        per_request = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
+        out[key] = WindowStats(
+            profile.summarize(rows),
+            len(rows),
+            len(per_request),
+            np.histogram(per_request, LATENCY_EDGES)[0],
+        )
+    return out
+
+
+def _quantile(histogram: np.ndarray, q: float) -> float:
+    total = histogram.sum()
+    if total == 0:
+        return float("nan")
+    position = np.searchsorted(np.cumsum(histogram), q * total)
+    return float(LATENCY_EDGES[min(position + 1, len(LATENCY_EDGES) - 1)])
+
+
+@dataclasses.dataclass
+class LogOverview:
+    """What :func:`collect` keeps of a log: per window, and what to do with a range."""
+
+    profile: ReferenceProfile
+    windows: dict[Any, WindowStats]
+    model_name: str
+    model_version: str
+
+    @property
+    def starts(self) -> list[Any]:
+        return list(self.windows)
+
+    def between(self, first: Any = None, last: Any = None) -> WindowStats:
+        """The windows from ``first`` to ``last`` (inclusive; default: all), added up."""
+        chosen = [
+            stats
+            for start, stats in self.windows.items()
+            if (first is None or start >= first) and (last is None or start <= last)
+        ]
+        if not chosen:
+            raise MonitoringError(f"No window of the log between {first} and {last}.")
+        total = chosen[0]
+        for stats in chosen[1:]:
+            total = total + stats
+        return total
+
+    def drift(self, first: Any = None, last: Any = None) -> DriftSnapshot:
+        stats = self.between(first, last)
+        return compute_drift(
+            self.profile,
+            stats.summary,
+            metadata={
+                "model_name": self.model_name,
+                "model_version": self.model_version,
+                "window_start": str(first if first is not None else self.starts[0]),
+                "window_end": str(last if last is not None else self.starts[-1]),
+            },
+        )
+
+    def kpis(self, first: Any = None, last: Any = None) -> dict[str, float]:
+        stats = self.between(first, last)
+        return {
+            "rows": stats.rows,
+            "requests": stats.requests,
+            "latency_p50_ms": _quantile(stats.latency, 0.5),
+            "latency_p95_ms": _quantile(stats.latency, 0.95),
+        }
+
+
+def collect(
+    log_dir: str | Path,
+    profile: ReferenceProfile,
+    *,
+    window: str = "1D",
+    model_name: str = "",
+    model_version: str = "",
+    progress: bool = True,
+) -> LogOverview:
+    """Summaries of the inference log at ``log_dir`` per ``window``, in one Dask pass.
+
+    Raises:
+        MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
+    """
+    import dask.dataframe as dd
+    from dask.delayed import delayed
+
+    from workbench._progress import compute_with_progress
+    from workbench.serving import LogFolder
+
+    place = LogFolder(log_dir)
+    segments = place.glob("segment-*.parquet") if place.exists() else []
+    if not segments:
+        raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
+    log = dd.read_parquet(segments if place.local else f"{place}/segment-*.parquet")
+    names = [c for c in profile.columns if c in log.columns]
+    if not names:
+        raise MonitoringError(
+            f"The log at {log_dir} has none of the profiled columns {profile.columns}."
+        )
+    subset = profile.subset(names)
+    needed = [*names, "timestamp", "request_id", "latency_ms"]
+    tasks = [delayed(_stats_of)(p, subset, window) for p in log[needed].to_delayed()]
+    merged: dict[Any, WindowStats] = {}
+    for partial in compute_with_progress(tasks, desc="reading the log", show=progress):
+        for key, stats in partial.items():
+            merged[key] = merged[key] + stats if key in merged else stats
+    if not merged:
+        raise MonitoringError(f"The inference log at {log_dir} has no rows.")
+    return LogOverview(subset, dict(sorted(merged.items())), model_name, model_version)
+
+
+def _kpi_html(cells: list[tuple[str, str, str]]) -> str:
+    boxes = "".join(
+        f"<div style='padding:8px 16px;border:1px solid #ddd;border-radius:6px'>"
+        f"<div style='font-size:11px;color:#666'>{label}</div>"
+        f"<div style='font-size:18px;color:{color}'>{value}</div></div>"
+        for label, value, color in cells
+    )
+    return f"<div style='display:flex;gap:12px;flex-wrap:wrap'>{boxes}</div>"
+
+
+class MonitoringDashboard:
+    """KPIs, drift, performance, errors and alerts of a served model, for a date range.
+
+    Everything is computed once from the log's summaries (:func:`collect`); moving the
+    date range adds up windows again, no log is read. Display with
+    ``display(dashboard.widget)`` (JupyterLab or Voilà).
+
+    Args:
+        overview: From :func:`collect`.
+        performance: Realized metrics per window (``performance_over_time``), if actuals.
+        estimated: Estimated metrics per window (``CBPE.estimate_over_time``), if any.
+        errors: Errors per window (``errors_over_time``).
+        thresholds: ``{"mae": ("max", 4.0)}``: drawn, and alerted on.
+        metric: The performance metric drawn first.
+    """
+
+    def __init__(
+        self,
+        overview: LogOverview,
+        *,
+        performance: pd.DataFrame | None = None,
+        estimated: pd.DataFrame | None = None,
+        errors: pd.DataFrame | None = None,
+        thresholds: dict[str, tuple[str, float]] | None = None,
+        metric: str | None = None,
+    ):
+        from workbench._display import figure_output
+        from workbench._imports import require
+        from workbench.monitoring._figures import (
+            distribution_figure,
+            drift_table_figure,
+            metric_figure,
+        )
+
+        widgets: Any = require("ipywidgets", feature="notebook widgets")
+        self._widgets, self._show = widgets, figure_output
+        self._distribution_figure = distribution_figure
+        self._drift_table_figure = drift_table_figure
+        self.overview = overview
+        self.performance = performance
+        self.estimated = estimated
+        self.errors = errors
+        self.thresholds = dict(thresholds or {})
+        self.alerts: list[Alert] = []
+        if performance is not None and self.thresholds:
+            usable = {k: v for k, v in self.thresholds.items() if k in performance.columns}
+            self.alerts = check_thresholds(performance, usable)
+        starts = overview.starts
+        daily = all(getattr(s, "hour", 0) == 0 and getattr(s, "minute", 0) == 0 for s in starts)
+        labels = [str(s)[:10] if daily else str(s)[:16] for s in starts]
+        self.range = widgets.SelectionRangeSlider(
+            options=list(zip(labels, starts, strict=True)),
+            index=(0, len(starts) - 1),
+            description="dates",
+            layout=widgets.Layout(width="90%"),
+            style={"description_width": "initial"},
+            continuous_update=False,
+        )
+        self.kpis = widgets.HTML()
+        self.table = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.picker = widgets.Dropdown(description="feature")
+        self.distribution = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.snapshot = overview.drift()
+        names = [c.column for c in self.snapshot.columns]
+        self.picker.options = names
+        self.picker.value = (self.snapshot.drifted_columns or names)[0]
+        self.figure = distribution_figure(self.snapshot, self.picker.value)
+        tabs = [
+            widgets.VBox([self.table, self.picker, self.distribution]),
+        ]
+        titles = ["Drift"]
+        self.metric_output = widgets.Output(layout=widgets.Layout(width="100%"))
+        if performance is not None and len(performance):
+            metrics = [
+                c
+                for c in performance.columns
+                if c not in ("window", "rows", "labelled") and performance[c].notna().any()
+            ]
+            first = metric if metric in metrics else metrics[0]
+            self.metric_picker = widgets.Dropdown(
+                options=metrics, value=first, description="metric"
+            )
+            self.metric_picker.observe(lambda _: self._draw_metric(metric_figure), names="value")
+            self._draw_metric(metric_figure)
+            tabs.append(widgets.VBox([self.metric_picker, self.metric_output]))
+            titles.append("Performance")
+        self.errors_output = widgets.Output(layout=widgets.Layout(width="100%"))
+        if errors is not None and len(errors):
+            self._show(
+                self.errors_output,
+                metric_figure(errors, "errors", title="refused or failed requests"),
+            )
+            tabs.append(self.errors_output)
+            titles.append("Errors")
+        alert_rows = "".join(f"<li>{a.reason}</li>" for a in self.alerts) or "<li>none</li>"
+        tabs.append(widgets.HTML(f"<ul>{alert_rows}</ul>"))
+        titles.append(f"Alerts ({len(self.alerts)})")
+        self.tabs = widgets.Tab(children=tabs)
+        for i, title in enumerate(titles):
+            self.tabs.set_title(i, title)
+        self.picker.observe(self._redraw_distribution, names="value")
+        self.range.observe(self._redraw_range, names="value")
+        self._draw()
+        self.widget = widgets.VBox([self.kpis, self.range, self.tabs])
+
+    def _draw_metric(self, metric_figure: Any) -> None:
+        assert self.performance is not None
+        name = self.metric_picker.value
+        estimated = (
+            self.estimated
+            if self.estimated is not None and name in self.estimated.columns
+            else None
+        )
+        self.metric_figure = metric_figure(
+            self.performance, name, threshold=self.thresholds.get(name), estimated=estimated
+        )
+        self._show(self.metric_output, self.metric_figure)
+
+    def _draw(self) -> None:
+        first, last = self.range.value
+        self.snapshot = self.overview.drift(first, last)
+        kpis = self.overview.kpis(first, last)
+        drifted = len(self.snapshot.drifted_columns)
+        color = "#d62728" if self.snapshot.dataset_drift else ("#ff7f0e" if drifted else "#2ca02c")
+        errors = 0
+        if self.errors is not None and len(self.errors):
+            inside = (self.errors["window"] >= first) & (self.errors["window"] <= last)
+            errors = int(self.errors.loc[inside, "errors"].sum())
+        meta = self.snapshot.metadata
+        self.kpis.value = _kpi_html(
+            [
+                (
+                    "model",
+                    f"{meta.get('model_name', '-')} v{meta.get('model_version', '-')}",
+                    "#222",
+                ),
+                ("requests", f"{kpis['requests']:,}", "#222"),
+                ("rows scored", f"{kpis['rows']:,}", "#222"),
+                ("errors", f"{errors:,}", "#d62728" if errors else "#2ca02c"),
+                (
+                    "latency p50 / p95",
+                    f"{kpis['latency_p50_ms']:.3g} / {kpis['latency_p95_ms']:.3g} ms",
+                    "#222",
+                ),
+                ("drifted features", f"{drifted} / {len(self.snapshot.columns)}", color),
+                ("alerts", f"{len(self.alerts)}", "#d62728" if self.alerts else "#2ca02c"),
+            ]
+        )
+        self._show(self.table, self._drift_table_figure(self.snapshot))
+        self._redraw_distribution({"new": self.picker.value})
+
+    def _redraw_range(self, change: dict[str, Any]) -> None:
+        self._draw()
+
+    def _redraw_distribution(self, change: dict[str, Any]) -> None:
+        self.figure = self._distribution_figure(self.snapshot, change["new"])
+        self._show(self.distribution, self.figure)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def open_dashboard(
+    model_name: str,
+    *,
+    alias: str = "champion",
+    log_dir: str | Path | None = None,
+    window: str = "1D",
+    thresholds: dict[str, tuple[str, float]] | None = None,
+    settings: Settings | None = None,
+    progress: bool = True,
+) -> MonitoringDashboard:
+    """The dashboard of ``model_name@alias`` over its inference log: drift from the
+    reference profile stored with the version, realized performance where actuals were
+    recorded (``log_actuals``), errors from the server's error log."""
+    import dask.dataframe as dd
+
+    from workbench._settings import get_settings
+    from workbench._tracking import mlflow_for
+    from workbench.monitoring._timeline import errors_over_time, reference_profile_of
+    from workbench.serving import join_actuals, read_actuals
+
+    s = settings or get_settings()
+    folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
+    profile = reference_profile_of(model_name, alias=alias, settings=s)
+    version = mlflow_for(s).MlflowClient().get_model_version_by_alias(model_name, alias)
+    overview = collect(
+        folder,
+        profile,
+        window=window,
+        model_name=model_name,
+        model_version=str(version.version),
+        progress=progress,
+    )
+    performance = None
+    if len(read_actuals(folder)):
+        columns = ["request_id", "row_in_request", "prediction", "timestamp"]
+        log = dd.read_parquet(f"{folder.rstrip('/')}/segment-*.parquet", columns=columns)
+        joined = join_actuals(log.compute(), folder)
+        if joined["actual"].notna().any():
+            performance = performance_over_time(
+                joined, task=version.tags.get("task", "regression"), window=window
+            )
+    errors = errors_over_time(folder, window)
+    return MonitoringDashboard(
+        overview, performance=performance, errors=errors, thresholds=thresholds
+    )
