@@ -46,6 +46,8 @@ def test_notebook_executes(notebook: Path, variant: str, demo_project, tmp_path:
         ("monitoring", ""): {"project_dir": project, "model_name": "test-electricity"},
         ("monitoring", "snapshot"): {"snapshot_path": str(demo_project.snapshot_path)},
         ("explore", ""): {"data_path": str(features)},
+        ("model_card", ""): {"project_dir": project, "model_name": "test-electricity"},
+        ("experiments", ""): {"project_dir": project},
     }
     if notebook.parent.name == "apps":
         parameters = apps[(notebook.stem, variant)]

@@ -130,3 +130,36 @@ def test_explorer_app_redraws_when_a_column_is_picked(  # type: ignore[no-untype
         page.screenshot(path=str(artifacts_dir / "explorer-column.png"), full_page=True)
         browser.close()
     assert outside == []
+
+
+@pytest.mark.parametrize(
+    ("app", "code", "control", "choice"),
+    [
+        ("model_card", "CardViewer(", None, None),
+        ("experiments", "ExperimentsView(", "select", None),
+    ],
+)
+def test_card_and_experiment_apps_draw_without_source_or_outside_requests(  # type: ignore[no-untyped-def]
+    app: str, code: str, control: str | None, choice: str | None, demo_project, artifacts_dir: Path
+) -> None:
+    with _voila(app, demo_project) as url, sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        outside: list[str] = []
+        page.on("request", lambda r: outside.append(r.url)
+                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+                and not r.url.startswith(("data:", "blob:")) else None)
+        page.goto(url, timeout=120_000)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+        titles = page.eval_on_selector_all(
+            ".js-plotly-plot .gtitle", "els => els.map(e => e.textContent || '')"
+        )
+        assert titles, "no figure title drawn"
+        if app == "model_card":
+            assert any("metrics" in t for t in titles), titles
+            assert page.locator("text=Model card: test-electricity").count() >= 1
+        page.screenshot(path=str(artifacts_dir / f"{app}.png"), full_page=True)
+        content = page.content()
+        browser.close()
+    assert code not in content and "resolve_settings(" not in content
+    assert outside == []

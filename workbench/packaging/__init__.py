@@ -21,9 +21,11 @@ from workbench.packaging._register import (
     promote,
 )
 from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
+from workbench.packaging._viewer import CardViewer
 from workbench.packaging._widget import PackageButton
 
 __all__ = [
+    "CardViewer",
     "ModelCard",
     "PackageButton",
     "PackagedModel",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from workbench.tuning._baseline import FitResult, fit_baseline, regression_metrics, time_split
 from workbench.tuning._compare import compare_runs, family_figure, param_figure
 from workbench.tuning._dashboard import TuningDashboard, study_figures
+from workbench.tuning._experiments import ExperimentsView
 from workbench.tuning._objective import METRICS, Metric
 from workbench.tuning._spaces import FAMILIES, Family, available_families
 from workbench.tuning._study import (
@@ -26,6 +27,7 @@ from workbench.tuning._study import (
 __all__ = [
     "FAMILIES",
     "METRICS",
+    "ExperimentsView",
     "Family",
     "FitResult",
     "Metric",
