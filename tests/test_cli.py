@@ -94,3 +94,47 @@ def test_features_apply_materialize_list(tmp_path: Path) -> None:
     missing = _run("features", "materialize", "nope", cwd=tmp_path)
     assert missing.returncode == 2 and "No feature view named 'nope'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_run_notebooks_executes_each_and_reports_the_failures(tmp_path: Path) -> None:
+    import nbformat
+
+    root = tmp_path / "project"
+    for folder in ("notebooks", "apps"):
+        (root / folder).mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "p"\n')
+
+    def notebook(path: Path, *cells: str) -> None:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell(
+                'project_dir = ""\nsize = 1', metadata={"tags": ["parameters"]}
+            ),
+            *[nbformat.v4.new_code_cell(c) for c in cells],
+        ]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nbformat.write(nb, path)
+
+    notebook(root / "notebooks" / "01_ok.ipynb", "print('size is', size * 2)")
+    notebook(root / "notebooks" / "02_bad.ipynb", "raise ValueError('boom')")
+    notebook(root / "apps" / "app.ipynb", "print(project_dir)")
+    out = tmp_path / "build"
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "workbench", "run-notebooks"),
+            *("--project-dir", str(root), "--out", str(out)),
+            *("-p", "size=21", "-p", "unused=1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "FAILED notebooks/02_bad.ipynb" in run.stdout and "ValueError: boom" in run.stdout
+    assert "2 of 3 notebooks ran" in run.stdout
+    executed = nbformat.read(out / "notebooks" / "01_ok.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "size is 42" in printed  # the -p value reached the notebook that declares it
+    for name in ("notebooks/01_ok", "notebooks/02_bad", "apps/app"):
+        assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
+    assert "boom" in (out / "notebooks" / "02_bad.html").read_text()
