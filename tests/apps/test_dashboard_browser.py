@@ -59,6 +59,15 @@ def dashboard(demo_project) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield url
 
 
+def _outside_requests(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The URLs ``page`` requests from anywhere but this machine, as they happen."""
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url)
+            if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+            and not r.url.startswith(("data:", "blob:")) else None)
+    return outside
+
+
 def _launch(playwright):  # type: ignore[no-untyped-def]
     executable = CHROMIUM if Path(CHROMIUM).exists() else None  # else Playwright's own build
     return playwright.chromium.launch(executable_path=executable, args=ARGS)
@@ -67,14 +76,11 @@ def _launch(playwright):  # type: ignore[no-untyped-def]
 def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignore[no-untyped-def]
     dashboard, demo_project, artifacts_dir: Path
 ) -> None:
-    outside: list[str] = []
     console_errors: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        page.on("request", lambda r: outside.append(r.url)
-                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
-                and not r.url.startswith(("data:", "blob:")) else None)
+        outside = _outside_requests(page)
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.goto(dashboard, timeout=120_000)
         # Both figures drawn: the table's cells and the distribution's bars are SVG.
@@ -111,10 +117,7 @@ def test_explorer_app_redraws_when_a_column_is_picked(  # type: ignore[no-untype
     with _voila("explore", demo_project) as url, sync_api.sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        outside: list[str] = []
-        page.on("request", lambda r: outside.append(r.url)
-                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
-                and not r.url.startswith(("data:", "blob:")) else None)
+        outside = _outside_requests(page)
         page.goto(url, timeout=120_000)
         page.wait_for_selector(".lm-TabBar-tab", timeout=120_000)
         page.locator(".lm-TabBar-tab", has_text="Column").first.click()
@@ -145,10 +148,7 @@ def test_card_and_experiment_apps_draw_without_source_or_outside_requests(  # ty
     with _voila(app, demo_project) as url, sync_api.sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        outside: list[str] = []
-        page.on("request", lambda r: outside.append(r.url)
-                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
-                and not r.url.startswith(("data:", "blob:")) else None)
+        outside = _outside_requests(page)
         page.goto(url, timeout=120_000)
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
         titles = page.eval_on_selector_all(
