@@ -93,12 +93,14 @@ def test_the_widget_redraws_for_a_date_range_and_a_feature(logged) -> None:  # t
     board = MonitoringDashboard(
         overview, performance=performance, errors=errors, thresholds={"mae": ("max", 1.0)}
     )
-    assert [board.tabs.get_title(i) for i in range(4)] == [
+    assert [board.tabs.get_title(i) for i in range(5)] == [
         "Drift",
         "Performance",
         "Errors",
+        "Integrity",
         "Alerts (3)",
     ]
+    assert "No logged row breaks the data contract" in board.integrity.value
     assert "1,200" in board.kpis.value and "7" in board.kpis.value  # rows, errors
     assert board.snapshot.drifted_columns == ["x"]
     board.range.value = (overview.starts[0], overview.starts[2])  # the first three days
@@ -107,3 +109,28 @@ def test_the_widget_redraws_for_a_date_range_and_a_feature(logged) -> None:  # t
     board.picker.value = "kind"
     assert board.figure.layout.title.text and "kind" in board.figure.layout.title.text
     assert board.metric_figure.data[0].y[-1] == pytest.approx(3.0)
+
+
+def test_rows_breaking_the_contract_are_counted_per_window(logged) -> None:  # type: ignore[no-untyped-def]
+    from workbench.data import ColumnContract, Contract
+
+    folder, profile = logged
+    contract = Contract(
+        columns=[
+            ColumnContract("x", "float", min=-1.0, max=3.0),
+            ColumnContract("kind", "category", categories=("a",)),
+        ]
+    )
+    overview = collect(folder, profile, window="1D", contract=contract, progress=False)
+    log = read_inference_log(folder)
+    table = overview.integrity().set_index(["column", "problem"])
+    assert table.loc[("x", "out of range"), "rows"] == ((log["x"] < -1) | (log["x"] > 3)).sum()
+    assert table.loc[("kind", "unknown category"), "rows"] == (log["kind"] == "b").sum()
+    first_day = overview.integrity(overview.starts[0], overview.starts[0])
+    day = log[log["timestamp"] < pd.Timestamp("2024-07-02", tz="UTC")]
+    assert (
+        first_day.set_index(["column", "problem"]).loc[("x", "out of range"), "rows"]
+        == ((day["x"] < -1) | (day["x"] > 3)).sum()
+    )
+    board = MonitoringDashboard(overview)
+    assert "unknown category" in board.integrity.value and "out of range" in board.integrity.value

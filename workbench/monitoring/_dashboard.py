@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench._settings import Settings
+    from workbench.data import Contract
 
 __all__ = ["LogOverview", "MonitoringDashboard", "collect", "open_dashboard"]
 
@@ -34,23 +35,55 @@ LATENCY_EDGES = np.concatenate([[0.0], np.logspace(-1, 5, 121)])
 
 @dataclasses.dataclass
 class WindowStats:
-    """One window of the log: drift counts, rows, requests, latency histogram."""
+    """One window of the log: drift counts, rows, requests, latency histogram, and the
+    rows breaking each rule of the data contract (``(column, problem) → rows``)."""
 
     summary: Summary
     rows: int
     requests: int
     latency: np.ndarray
+    integrity: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
     def __add__(self, other: WindowStats) -> WindowStats:
+        integrity = dict(self.integrity)
+        for key, count in other.integrity.items():
+            integrity[key] = integrity.get(key, 0) + count
         return WindowStats(
             self.summary + other.summary,
             self.rows + other.rows,
             self.requests + other.requests,
             self.latency + other.latency,
+            integrity,
         )
 
 
-def _stats_of(part: pd.DataFrame, profile: ReferenceProfile, window: str) -> dict[Any, WindowStats]:
+def _violations(rows: pd.DataFrame, contract: Contract | None) -> dict[tuple[str, str], int]:
+    """Rows breaking the contract's column rules, counted (the values the model saw)."""
+    import pandas as pd
+
+    found: dict[tuple[str, str], int] = {}
+    for rule in contract.columns if contract is not None else ():
+        if rule.name not in rows.columns:
+            continue
+        values = rows[rule.name]
+        checks = {}
+        if not rule.nullable:
+            checks["missing value"] = int(values.isna().sum())
+        if rule.min is not None or rule.max is not None:
+            numbers = pd.to_numeric(values, errors="coerce")
+            low = float("-inf") if rule.min is None else rule.min
+            high = float("inf") if rule.max is None else rule.max
+            checks["out of range"] = int(((numbers < low) | (numbers > high)).sum())
+        if rule.categories:
+            present = values.dropna().astype(str)
+            checks["unknown category"] = int((~present.isin(rule.categories)).sum())
+        found.update({(rule.name, k): v for k, v in checks.items() if v})
+    return found
+
+
+def _stats_of(
+    part: pd.DataFrame, profile: ReferenceProfile, window: str, contract: Contract | None = None
+) -> dict[Any, WindowStats]:
     out = {}
     for key, rows in part.groupby(_window_keys(part, window, "timestamp"), sort=True):
         per_request = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
@@ -59,6 +92,7 @@ def _stats_of(part: pd.DataFrame, profile: ReferenceProfile, window: str) -> dic
             len(rows),
             len(per_request),
             np.histogram(per_request, LATENCY_EDGES)[0],
+            _violations(rows, contract),
         )
     return out
 
@@ -111,6 +145,19 @@ class LogOverview:
             },
         )
 
+    def integrity(self, first: Any = None, last: Any = None) -> pd.DataFrame:
+        """Rows breaking the data contract in the range: ``column``, ``problem``,
+        ``rows``, ``share`` (empty when none, or when the version has no contract)."""
+        import pandas as pd
+
+        stats = self.between(first, last)
+        table = pd.DataFrame(
+            [(c, p, n) for (c, p), n in sorted(stats.integrity.items())],
+            columns=["column", "problem", "rows"],
+        )
+        table["share"] = table["rows"] / max(stats.rows, 1)
+        return table
+
     def kpis(self, first: Any = None, last: Any = None) -> dict[str, float]:
         stats = self.between(first, last)
         return {
@@ -128,9 +175,11 @@ def collect(
     window: str = "1D",
     model_name: str = "",
     model_version: str = "",
+    contract: Contract | None = None,
     progress: bool = True,
 ) -> LogOverview:
-    """Summaries of the inference log at ``log_dir`` per ``window``, in one Dask pass.
+    """Summaries of the inference log at ``log_dir`` per ``window``, in one Dask pass
+    (with ``contract``, the rows breaking each of its column rules too).
 
     Raises:
         MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
@@ -152,8 +201,9 @@ def collect(
             f"The log at {log_dir} has none of the profiled columns {profile.columns}."
         )
     subset = profile.subset(names)
-    needed = [*names, "timestamp", "request_id", "latency_ms"]
-    tasks = [delayed(_stats_of)(p, subset, window) for p in log[needed].to_delayed()]
+    ruled = [r.name for r in contract.columns if r.name in log.columns] if contract else []
+    needed = list(dict.fromkeys([*names, *ruled, "timestamp", "request_id", "latency_ms"]))
+    tasks = [delayed(_stats_of)(p, subset, window, contract) for p in log[needed].to_delayed()]
     merged: dict[Any, WindowStats] = {}
     for partial in compute_with_progress(tasks, desc="reading the log", show=progress):
         for key, stats in partial.items():
@@ -267,6 +317,9 @@ class MonitoringDashboard:
             )
             tabs.append(self.errors_output)
             titles.append("Errors")
+        self.integrity = widgets.HTML()
+        tabs.append(self.integrity)
+        titles.append("Integrity")
         alert_rows = "".join(f"<li>{a.reason}</li>" for a in self.alerts) or "<li>none</li>"
         tabs.append(widgets.HTML(f"<ul>{alert_rows}</ul>"))
         titles.append(f"Alerts ({len(self.alerts)})")
@@ -321,6 +374,13 @@ class MonitoringDashboard:
                 ("alerts", f"{len(self.alerts)}", "#d62728" if self.alerts else "#2ca02c"),
             ]
         )
+        broken = self.overview.integrity(first, last)
+        self.integrity.value = (
+            "<p>No logged row breaks the data contract in these dates.</p>"
+            if broken.empty
+            else "<p>Rows the model received that break the data contract:</p>"
+            + broken.to_html(index=False, float_format=lambda v: f"{v:.2%}")
+        )
         self._show(self.table, self._drift_table_figure(self.snapshot))
         self._redraw_distribution({"new": self.picker.value})
 
@@ -359,12 +419,22 @@ def open_dashboard(
     folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
     profile = reference_profile_of(model_name, alias=alias, settings=s)
     version = mlflow_for(s).MlflowClient().get_model_version_by_alias(model_name, alias)
+    contract = None
+    if version.tags.get("contract"):
+        from workbench.data import Contract
+        from workbench.monitoring._timeline import _environment
+
+        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+            contract = Contract.load(
+                mlflow_for(s).artifacts.download_artifacts(version.tags["contract"])
+            )
     overview = collect(
         folder,
         profile,
         window=window,
         model_name=model_name,
         model_version=str(version.version),
+        contract=contract,
         progress=progress,
     )
     performance = None
