@@ -163,3 +163,16 @@ def test_card_and_experiment_apps_draw_without_source_or_outside_requests(  # ty
         browser.close()
     assert code not in content and "resolve_settings(" not in content
     assert outside == []
+
+
+def test_the_voila_server_offers_the_app_and_nothing_else(dashboard) -> None:  # type: ignore[no-untyped-def]
+    """No file browser, no terminal, no kernel or contents API: only the app's page."""
+    with httpx.Client(base_url=dashboard, timeout=30, follow_redirects=False) as client:
+        assert client.get("").status_code == 200
+        for path in ("api/kernels", "api/contents", "api/terminals", "api/sessions", "tree",
+                     "lab", "notebooks/monitoring.ipynb", "voila/render/../../etc/passwd"):
+            r = client.get(path, follow_redirects=True)  # Voilà sends unknown paths to
+            assert r.status_code in (403, 404, 405), (path, r.status_code, r.url)  # its files
+        r = client.post("api/kernels", json={"name": "python3"})
+        assert r.status_code in (302, 403, 404, 405), r.status_code
+        assert "python3" not in r.text
