@@ -134,3 +134,97 @@ def test_rows_breaking_the_contract_are_counted_per_window(logged) -> None:  # t
     )
     board = MonitoringDashboard(overview)
     assert "unknown category" in board.integrity.value and "out of range" in board.integrity.value
+
+
+@pytest.mark.slow
+def test_performance_is_estimated_before_labels_and_realized_after(tmp_path: Path) -> None:
+    """A classifier packaged with a holdout, served for real: before any label the dashboard
+    shows the CBPE estimate from the logged class probabilities (and alerts on it); once
+    actuals are logged, the realized accuracy is drawn beside the estimate, and close to it."""
+    import httpx
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from workbench._settings import resolve_settings
+    from workbench.monitoring import open_dashboard
+    from workbench.packaging import package_model
+    from workbench.serving import ScoringServer, log_actuals
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(project)
+    rng = np.random.default_rng(7)
+
+    def rows(n: int) -> pd.DataFrame:
+        frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+        frame["churn"] = np.where(frame["a"] + rng.normal(0, 0.7, n) > 0, "yes", "no")
+        return frame
+
+    train, holdout, served = rows(3000), rows(2000), rows(600)
+    model = HistGradientBoostingClassifier(max_iter=40).fit(train[["a", "b"]], train["churn"])
+    packaged = package_model(
+        model,
+        train,
+        "churn",
+        target="churn",
+        holdout=holdout,
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    from workbench._tracking import mlflow_for
+
+    tags = mlflow_for(settings).MlflowClient().get_model_version("churn", packaged.version).tags
+    assert tags["reference_scores"].endswith("reference_scores.parquet")
+    log_dir = tmp_path / "log"
+    ids: list[str] = []
+    with (
+        ScoringServer("models:/churn@challenger", log_dir=log_dir, project_dir=project) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        for start in range(0, len(served), 20):
+            part = served.iloc[start : start + 20][["a", "b"]]
+            r = client.post("/invocations", json={"dataframe_records": part.to_dict("records")})
+            assert r.status_code == 200, r.text
+            ids.append(r.headers["x-request-id"])
+    logged = read_inference_log(log_dir)
+    assert {"proba_no", "proba_yes"} <= set(logged.columns)
+    np.testing.assert_allclose(
+        logged["proba_yes"].sort_values().to_numpy(),
+        np.sort(model.predict_proba(served[["a", "b"]])[:, 1]),
+    )
+
+    before = open_dashboard(
+        "churn",
+        alias="challenger",
+        log_dir=log_dir,
+        thresholds={"accuracy": ("min", 0.999)},
+        settings=settings,
+        progress=False,
+    )
+    assert before.performance is None and before.estimated is not None
+    estimate = float(before.estimated["accuracy"].iloc[0])
+    assert 0.6 < estimate < 0.99
+    assert [a.metric for a in before.alerts] == ["estimated accuracy"]
+    assert "Performance (estimated)" in [
+        before.tabs.get_title(i) for i in range(len(before.tabs.children))
+    ]
+    assert "estimated, no labels yet" in before.metric_figure.layout.title.text
+
+    log_actuals(
+        log_dir,
+        [i for i in ids for _ in range(20)],
+        served["churn"].tolist(),
+        rows=[r for _ in ids for r in range(20)],
+    )
+    after = open_dashboard(
+        "churn", alias="challenger", log_dir=log_dir, settings=settings, progress=False
+    )
+    assert after.performance is not None and after.estimated is not None
+    realized = float(after.performance["accuracy"].iloc[0])
+    assert realized == pytest.approx((model.predict(served[["a", "b"]]) == served["churn"]).mean())
+    assert abs(realized - estimate) < 0.06
+    assert [t.name for t in after.metric_figure.data] == [
+        "accuracy (realized)",
+        "accuracy (estimated)",
+    ]

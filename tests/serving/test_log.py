@@ -4,11 +4,13 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from workbench import ServingError
 from workbench.serving import InferenceLogWriter, read_inference_log
+from workbench.serving._log import LoggedRequest
 
 
 def _rows(n: int, request: str) -> pd.DataFrame:
@@ -164,3 +166,27 @@ def test_pandas_duckdb_and_dask_read_the_same_log(tmp_path: Path) -> None:
     assert len(on_dask) == len(ours) == 90
     assert sorted(on_dask["request_id"]) == sorted(ours["request_id"])
     assert ours["region"].isna().sum() == 30 and str(ours["timestamp"].dt.tz) == "UTC"
+
+
+def test_class_probabilities_are_logged_one_column_per_class(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path, flush_seconds=3600)
+    for i, scored in enumerate([True, True, False]):
+        writer.append(
+            LoggedRequest(
+                request_id=f"r{i}",
+                timestamp_ns=1_700_000_000 * 10**9 + i,
+                model_name="m",
+                model_version="1",
+                latency_ms=1.0,
+                inputs={"x": np.array([0.1, 0.2])},
+                rows=2,
+                predictions=np.array(["no", "yes"], dtype=object),
+                scores=np.array([[0.7, 0.3], [0.2, 0.8]]) if scored else None,
+                classes=("no", "yes") if scored else (),
+            )
+        )
+    writer.close()
+    log = read_inference_log(tmp_path)
+    assert {"proba_no", "proba_yes"} <= set(log.columns)
+    assert log["proba_yes"].tolist()[:4] == [0.3, 0.8, 0.3, 0.8]
+    assert log["proba_yes"].isna().tolist()[4:] == [True, True]  # a request without scores

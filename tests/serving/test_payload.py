@@ -176,7 +176,7 @@ def test_merged_requests_get_their_own_predictions(logged: Loaded) -> None:
         futures = [batcher.submit(logged, one) for one in singles]
         gate.set()
         blocker.result(timeout=30)
-        got = [f.result(timeout=30) for f in futures]
+        got = [f.result(timeout=30).predictions for f in futures]
         expected = logged.predict(_concat(singles))
         np.testing.assert_allclose(np.concatenate(got), expected)
         assert batcher.merged >= 40 and batcher.calls <= 3
@@ -194,7 +194,8 @@ def test_one_failing_request_fails_alone(logged: Loaded) -> None:
         first, broken, last = (batcher.submit(logged, c) for c in (good, bad, good))
         gate.set()
         blocker.result(timeout=30)
-        assert len(first.result(timeout=30)) == 3 and len(last.result(timeout=30)) == 3
+        assert len(first.result(timeout=30).predictions) == 3
+        assert len(last.result(timeout=30).predictions) == 3
         with pytest.raises(ValueError):
             broken.result(timeout=30)
     finally:
@@ -225,9 +226,9 @@ class _Slow:
     def __init__(self, inner: Loaded, gate: threading.Event) -> None:
         self.inner, self.gate = inner, gate
 
-    def predict(self, data: Columns) -> object:
+    def predict_scored(self, data: Columns) -> object:
         self.gate.wait(30)
-        return self.inner.predict(data)
+        return self.inner.predict_scored(data)
 
 
 def test_the_log_writer_takes_an_fsspec_url() -> None:
@@ -318,3 +319,67 @@ def test_text_that_is_not_unicode_is_refused_at_the_door(logged: Loaded) -> None
                 ' {"x": 1, "count": 1, "region": "\\ud800"}]}'
             )
         )
+
+
+@pytest.mark.parametrize("kind", ["forest", "logistic"])
+def test_a_classifier_gives_its_class_probabilities_beside_its_labels(
+    tmp_path: Path, kind: str
+) -> None:
+    """One predict_proba call for an argmax classifier (labels derived from it), predict and
+    predict_proba otherwise; either way exactly what scikit-learn predicts, and merged
+    requests get their own rows of scores."""
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    labels = np.where(frame["a"] + rng.normal(0, 0.5, 400) > 0, "yes", "no").astype(object)
+    labels[:40] = "maybe"
+    model = (
+        RandomForestClassifier(n_estimators=20, random_state=0)
+        if kind == "forest"
+        else make_pipeline(StandardScaler(), LogisticRegression())
+    ).fit(frame, labels)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(frame, model.predict(frame)),
+                serialization_format="cloudpickle",
+                pip_requirements=["scikit-learn"],
+            )
+        loaded = Loaded.of(mlflow.pyfunc.load_model(info.model_uri), "1", [])
+    finally:
+        mlflow.set_tracking_uri("")
+    assert loaded.classes == ("maybe", "no", "yes")
+    assert loaded.from_scores is (kind == "forest")
+    singles = [
+        loaded.spec.parse_json({"dataframe_records": frame.iloc[i : i + 3].to_dict("records")})
+        for i in range(0, 60, 3)
+    ]
+    answer = loaded.predict_scored(_concat(singles))
+    assert answer.scores is not None
+    np.testing.assert_array_equal(answer.predictions, model.predict(frame.head(60)))
+    np.testing.assert_allclose(answer.scores, model.predict_proba(frame.head(60)))
+    batcher = Batcher()
+    try:
+        gate = threading.Event()
+        blocker = batcher.submit(_Slow(loaded, gate), singles[0])
+        futures = [batcher.submit(loaded, one) for one in singles]
+        gate.set()
+        blocker.result(timeout=30)
+        got = [f.result(timeout=30) for f in futures]
+        assert batcher.merged >= len(singles)
+    finally:
+        batcher.close()
+    np.testing.assert_allclose(np.concatenate([g.scores for g in got]), answer.scores)
+    assert all(g.scores.shape == (3, 3) for g in got)
+    assert np.concatenate([g.predictions for g in got]).tolist() == answer.predictions.tolist()
+    without = Loaded.of(loaded.model, "1", [], scores=False)
+    assert without.scorer is None and without.predict_scored(singles[0]).scores is None

@@ -19,6 +19,7 @@ from workbench.monitoring._dashboard import (
     LogOverview,
     MonitoringDashboard,
     collect,
+    estimate_from_log,
     open_dashboard,
 )
 from workbench.monitoring._drift import (
@@ -74,6 +75,7 @@ __all__ = [
     "drift_over_time",
     "drift_table_figure",
     "errors_over_time",
+    "estimate_from_log",
     "latest_snapshot",
     "log_to_mlflow",
     "metric_figure",

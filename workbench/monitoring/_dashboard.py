@@ -18,7 +18,12 @@ import numpy as np
 
 from workbench._exceptions import MonitoringError
 from workbench.monitoring._drift import DriftSnapshot, compute_drift
-from workbench.monitoring._performance import Alert, check_thresholds, performance_over_time
+from workbench.monitoring._performance import (
+    CBPE,
+    Alert,
+    check_thresholds,
+    performance_over_time,
+)
 from workbench.monitoring._summary import ReferenceProfile, Summary, _window_keys
 
 if TYPE_CHECKING:
@@ -27,7 +32,13 @@ if TYPE_CHECKING:
     from workbench._settings import Settings
     from workbench.data import Contract
 
-__all__ = ["LogOverview", "MonitoringDashboard", "collect", "open_dashboard"]
+__all__ = [
+    "LogOverview",
+    "MonitoringDashboard",
+    "collect",
+    "estimate_from_log",
+    "open_dashboard",
+]
 
 #: Latency histogram bin edges (ms), log-spaced from 0.1 ms to 100 s.
 LATENCY_EDGES = np.concatenate([[0.0], np.logspace(-1, 5, 121)])
@@ -270,6 +281,13 @@ class MonitoringDashboard:
         if performance is not None and self.thresholds:
             usable = {k: v for k, v in self.thresholds.items() if k in performance.columns}
             self.alerts = check_thresholds(performance, usable)
+        if estimated is not None and len(estimated) and self.thresholds:
+            # before labels, the estimate is what can cross a bound (said as estimated)
+            named = estimated.rename(columns={k: f"estimated {k}" for k in self.thresholds})
+            self.alerts += check_thresholds(
+                named,
+                {f"estimated {k}": v for k, v in self.thresholds.items() if k in estimated},
+            )
         starts = overview.starts
         daily = all(getattr(s, "hour", 0) == 0 and getattr(s, "minute", 0) == 0 for s in starts)
         labels = [str(s)[:10] if daily else str(s)[:16] for s in starts]
@@ -295,12 +313,10 @@ class MonitoringDashboard:
         ]
         titles = ["Drift"]
         self.metric_output = widgets.Output(layout=widgets.Layout(width="100%"))
-        if performance is not None and len(performance):
-            metrics = [
-                c
-                for c in performance.columns
-                if c not in ("window", "rows", "labelled") and performance[c].notna().any()
-            ]
+        metrics = _metrics(performance) + [
+            m for m in _metrics(estimated) if m not in _metrics(performance)
+        ]
+        if metrics:
             first = metric if metric in metrics else metrics[0]
             self.metric_picker = widgets.Dropdown(
                 options=metrics, value=first, description="metric"
@@ -308,7 +324,7 @@ class MonitoringDashboard:
             self.metric_picker.observe(lambda _: self._draw_metric(metric_figure), names="value")
             self._draw_metric(metric_figure)
             tabs.append(widgets.VBox([self.metric_picker, self.metric_output]))
-            titles.append("Performance")
+            titles.append("Performance" if performance is not None else "Performance (estimated)")
         self.errors_output = widgets.Output(layout=widgets.Layout(width="100%"))
         if errors is not None and len(errors):
             self._show(
@@ -332,16 +348,17 @@ class MonitoringDashboard:
         self.widget = widgets.VBox([self.kpis, self.range, self.tabs])
 
     def _draw_metric(self, metric_figure: Any) -> None:
-        assert self.performance is not None
         name = self.metric_picker.value
-        estimated = (
-            self.estimated
-            if self.estimated is not None and name in self.estimated.columns
-            else None
-        )
-        self.metric_figure = metric_figure(
-            self.performance, name, threshold=self.thresholds.get(name), estimated=estimated
-        )
+        threshold = self.thresholds.get(name)
+        estimated = self.estimated if name in _metrics(self.estimated) else None
+        if name in _metrics(self.performance):
+            self.metric_figure = metric_figure(
+                self.performance, name, threshold=threshold, estimated=estimated
+            )
+        else:  # no labels yet: the estimate alone, its windows past the bound in red
+            self.metric_figure = metric_figure(
+                estimated, name, threshold=threshold, title=f"{name} (estimated, no labels yet)"
+            )
         self._show(self.metric_output, self.metric_figure)
 
     def _draw(self) -> None:
@@ -395,6 +412,17 @@ class MonitoringDashboard:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+def _metrics(frame: pd.DataFrame | None) -> list[str]:
+    """The metric columns of a per-window frame that have a value somewhere."""
+    if frame is None or not len(frame):
+        return []
+    return [
+        c
+        for c in frame.columns
+        if c not in ("window", "rows", "labelled") and frame[c].notna().any()
+    ]
+
+
 def open_dashboard(
     model_name: str,
     *,
@@ -407,8 +435,11 @@ def open_dashboard(
 ) -> MonitoringDashboard:
     """The dashboard of ``model_name@alias`` over its inference log: drift from the
     reference profile stored with the version, realized performance where actuals were
-    recorded (``log_actuals``), errors from the server's error log."""
+    recorded (``log_actuals``), for a classifier the performance estimated from the logged
+    class probabilities before labels (:func:`estimate_from_log`), errors from the
+    server's error log."""
     import dask.dataframe as dd
+    import pandas as pd
 
     from workbench._settings import get_settings
     from workbench._tracking import mlflow_for
@@ -446,7 +477,76 @@ def open_dashboard(
             performance = performance_over_time(
                 joined, task=version.tags.get("task", "regression"), window=window
             )
+    estimated = None
+    if version.tags.get("reference_scores"):
+        from workbench.monitoring._timeline import _environment
+
+        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+            local = mlflow_for(s).artifacts.download_artifacts(version.tags["reference_scores"])
+        estimated = estimate_from_log(
+            folder, pd.read_parquet(local), model_version=str(version.version), window=window
+        )
     errors = errors_over_time(folder, window)
     return MonitoringDashboard(
-        overview, performance=performance, errors=errors, thresholds=thresholds
+        overview,
+        performance=performance,
+        estimated=estimated,
+        errors=errors,
+        thresholds=thresholds,
     )
+
+
+def estimate_from_log(
+    folder: str | Path,
+    reference_scores: pd.DataFrame,
+    *,
+    model_version: str | None = None,
+    window: str | int = "1D",
+) -> pd.DataFrame | None:
+    """Performance estimated per window before labels arrive (confidence-based, CBPE).
+
+    Calibrates :class:`CBPE` on the classifier's scores and labels of the reference
+    (``reference_scores.parquet``, stored by ``package_model``: a ``label`` column and one
+    ``proba_<class>`` column per class), then reads only the logged scores of
+    ``model_version`` (the server logs them for scikit-learn classifiers).
+
+    Returns:
+        One row per window with ``accuracy`` (and ``precision``, ``recall``, ``f1`` for
+        two classes), or ``None`` when the log holds no scores of this version.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from workbench.serving._log import LogFolder
+
+    columns = [c for c in reference_scores.columns if c.startswith("proba_")]
+    if "label" not in reference_scores.columns or len(columns) < 2:
+        raise MonitoringError(
+            "Reference scores need a 'label' column and one 'proba_<class>' column per "
+            f"class; got {list(reference_scores.columns)}."
+        )
+    by_name = {str(v): v for v in reference_scores["label"].dropna().unique().tolist()}
+    classes = [by_name.get(c.removeprefix("proba_"), c.removeprefix("proba_")) for c in columns]
+    used = columns[1:] if len(columns) == 2 else columns  # binary: the positive class
+    cbpe = CBPE().fit(reference_scores[used], reference_scores["label"], classes=classes)
+    place = LogFolder(folder)
+    files = place.glob("segment-*.parquet")
+    if not files:
+        return None
+    filesystem = None if place.local else place.fs
+    first = ds.dataset(files[0], format="parquet", filesystem=filesystem).schema
+    schema = pa.schema(
+        [
+            first.field("timestamp"),
+            pa.field("model_version", pa.string()),
+            *(pa.field(c, pa.float64()) for c in used),
+        ]
+    )
+    data = ds.dataset(files, format="parquet", filesystem=filesystem, schema=schema)
+    condition = ds.field(used[0]).is_valid()
+    if model_version is not None:
+        condition = condition & (ds.field("model_version") == model_version)
+    frame = data.to_table(filter=condition).to_pandas()
+    if frame.empty:
+        return None
+    return cbpe.estimate_over_time(frame, used, window=window)

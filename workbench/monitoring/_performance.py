@@ -182,7 +182,7 @@ class CBPE:
     classes: tuple[Any, ...] = ()
     _calibrators: tuple[Any, ...] = ()
 
-    def fit(self, scores: Any, labels: Sequence[Any], classes: Sequence[Any] | None = None) -> CBPE:
+    def fit(self, scores: Any, labels: Any, classes: Sequence[Any] | None = None) -> CBPE:
         """Calibrate the scores against the reference labels (isotonic, per class)."""
         from sklearn.isotonic import IsotonicRegression
 

@@ -433,6 +433,32 @@ def _reference_profile(model: Any, reference: pd.DataFrame, features: list[str])
     return profile
 
 
+def _reference_scores(
+    model: Any, rows: pd.DataFrame | None, features: list[str], target: str | None
+) -> pd.DataFrame | None:
+    """A classifier's class probabilities on labelled rows it was not fitted on (the
+    holdout, else the reference), beside the labels: monitoring calibrates its performance
+    estimate (CBPE) on them. ``None`` for a regressor or without labelled rows."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.serving._log import score_column
+
+    if rows is None or target is None or target not in rows.columns or rows.empty:
+        return None
+    if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
+        return None
+    if any(c not in rows.columns for c in features):
+        return None
+    labelled = rows[rows[target].notna()].head(50_000)
+    scores = np.asarray(model.predict_proba(labelled[features]), dtype=float)
+    frame = pd.DataFrame(
+        {score_column(c): scores[:, i] for i, c in enumerate(np.asarray(model.classes_).tolist())}
+    )
+    frame.insert(0, "label", labelled[target].to_numpy())
+    return frame
+
+
 def package_model(
     model: Any,
     data: pd.DataFrame,
@@ -639,6 +665,11 @@ def package_model(
             kept = kept.drop(columns=[c for c in personal if c in kept.columns])
             kept.to_parquet(out / "reference.parquet", index=False)
             _reference_profile(model, kept, features).save(out / "reference_profile.json")
+            scored = _reference_scores(
+                model, holdout if holdout is not None else kept, features, target
+            )
+            if scored is not None and task == "classification":
+                scored.to_parquet(out / "reference_scores.parquet", index=False)
             if the_contract is not None:
                 the_contract.save(out / "contract.yaml")
             client.log_artifacts(run_id, str(out), artifact_path=folder)
@@ -656,6 +687,11 @@ def package_model(
             "reference": f"runs:/{run_id}/{folder}/reference.parquet",
             "reference_profile": f"runs:/{run_id}/{folder}/reference_profile.json",
             **({"contract": f"runs:/{run_id}/{folder}/contract.yaml"} if the_contract else {}),
+            **(
+                {"reference_scores": f"runs:/{run_id}/{folder}/reference_scores.parquet"}
+                if scored is not None and task == "classification"
+                else {}
+            ),
             **(
                 {"feature_views": ",".join(f"{v}@{d['version']}" for v, d in lineage.items())}
                 if lineage

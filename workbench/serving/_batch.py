@@ -14,7 +14,7 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -24,7 +24,25 @@ from workbench.serving._payload import Columns, InputSpec
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Batcher", "Loaded"]
+__all__ = ["Batcher", "Loaded", "Predicted"]
+
+
+#: Classifiers whose ``predict`` is ``classes_[argmax(predict_proba)]``: one call gives both.
+_ARGMAX_CLASSIFIERS = (
+    "DecisionTreeClassifier",
+    "ExtraTreeClassifier",
+    "ExtraTreesClassifier",
+    "HistGradientBoostingClassifier",
+    "RandomForestClassifier",
+)
+
+
+class Predicted(NamedTuple):
+    """One model call's answer: the predictions and, for a classifier, the probability
+    of each class (one column per class, in ``Loaded.classes`` order)."""
+
+    predictions: Any
+    scores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -39,17 +57,46 @@ class Loaded:
     #: The flavor's own predict (scikit-learn's ``predict`` or ``predict_proba``), called
     #: directly when the parser has already cast every column to the signature's type.
     direct: Callable[[Any], Any] | None = field(default=None, compare=False)
+    #: A scikit-learn classifier's ``predict_proba``: its scores are logged beside the
+    #: predictions, so that monitoring can estimate performance before labels arrive.
+    scorer: Callable[[Any], Any] | None = field(default=None, compare=False)
+    classes: tuple[Any, ...] = ()
+    #: ``predict`` is the argmax of ``predict_proba``: one call gives both.
+    from_scores: bool = False
+    #: ``classes_`` as scikit-learn holds it (its dtype is ``predict``'s).
+    labels: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, model: Any, version: str, personal: list[str]) -> Loaded:
+    def of(cls, model: Any, version: str, personal: list[str], *, scores: bool = True) -> Loaded:
         schema = model.metadata.get_input_schema()
         spec = InputSpec.from_schema(schema)
         conf = model.metadata.flavors.get("python_function", {})
-        direct = None
+        direct = scorer = None
+        classes: tuple[Any, ...] = ()
+        from_scores = False
+        labels = None
         if spec.supported and conf.get("loader_module") == "mlflow.sklearn":
             raw = model.get_raw_model()
-            direct = getattr(raw, conf.get("predict_fn", "predict"), None)
-        return cls(model, schema, spec, version, tuple(personal), direct)
+            predict_fn = conf.get("predict_fn", "predict")
+            direct = getattr(raw, predict_fn, None)
+            if scores and predict_fn == "predict" and _is_classifier(raw):
+                scorer = raw.predict_proba
+                labels = np.asarray(raw.classes_)
+                classes = tuple(labels.tolist())
+                final = raw.steps[-1][1] if hasattr(raw, "steps") else raw
+                from_scores = type(final).__name__ in _ARGMAX_CLASSIFIERS
+        return cls(
+            model,
+            schema,
+            spec,
+            version,
+            tuple(personal),
+            direct,
+            scorer,
+            classes,
+            from_scores,
+            labels,
+        )
 
     def predict(self, data: Any) -> Any:
         if self.direct is not None and isinstance(data, Columns):
@@ -58,12 +105,32 @@ class Loaded:
             data = self.spec.frame(data)
         return self.model.predict(data)
 
+    def predict_scored(self, data: Any) -> Predicted:
+        """The predictions, with the class probabilities where the model gives them."""
+        if self.scorer is None or not isinstance(data, Columns):
+            return Predicted(self.predict(data))
+        frame = self.spec.frame(data)
+        scores = np.asarray(self.scorer(frame), dtype=float)
+        if self.from_scores:
+            assert self.labels is not None
+            return Predicted(self.labels[np.argmax(scores, axis=1)], scores)
+        assert self.direct is not None
+        return Predicted(self.direct(frame), scores)
+
+
+def _is_classifier(model: Any) -> bool:
+    from sklearn.base import is_classifier
+
+    return bool(
+        is_classifier(model) and hasattr(model, "predict_proba") and hasattr(model, "classes_")
+    )
+
 
 @dataclass
 class _Item:
     loaded: Loaded
     data: Any  # Columns, or what MLflow's parser returned
-    future: Future[Any]
+    future: Future[Predicted]
 
 
 def _rows(data: Any) -> int:
@@ -107,11 +174,11 @@ class Batcher:
         self._thread = threading.Thread(target=self._run, name="predict", daemon=True)
         self._thread.start()
 
-    def submit(self, loaded: Loaded, data: Any) -> Future[Any]:
-        """Queue one request's input; the future resolves to its predictions."""
+    def submit(self, loaded: Loaded, data: Any) -> Future[Predicted]:
+        """Queue one request's input; the future resolves to its :class:`Predicted`."""
         if self._closed:
             raise ServingError("The prediction thread has stopped; the server is shutting down.")
-        future: Future[Any] = Future()
+        future: Future[Predicted] = Future()
         self._queue.put(_Item(loaded, data, future))
         return future
 
@@ -157,16 +224,23 @@ class Batcher:
         if len(group) > 1:
             try:
                 merged = _merge(group)
-                parts = _slices(group[0].loaded.predict(merged), [it.data.rows for it in group])
+                answer = group[0].loaded.predict_scored(merged)
+                sizes = [it.data.rows for it in group]
+                parts = _slices(answer.predictions, sizes)
+                scores = (
+                    _slices(answer.scores, sizes)
+                    if answer.scores is not None
+                    else [None] * len(group)
+                )
             except Exception:
                 pass
             else:
                 self.merged += len(group)
-                for item, part in zip(group, parts, strict=True):
-                    item.future.set_result(part)
+                for item, part, score in zip(group, parts, scores, strict=True):
+                    item.future.set_result(Predicted(part, score))
                 return
         for item in group:
             try:
-                item.future.set_result(item.loaded.predict(item.data))
+                item.future.set_result(item.loaded.predict_scored(item.data))
             except BaseException as exc:
                 item.future.set_exception(exc)

@@ -133,6 +133,10 @@ class LoggedRequest:
     rows: int
     predictions: Any
     personal: tuple[str, ...] = ()
+    #: A classifier's class probabilities (one column per class in ``classes``), logged
+    #: as ``proba_<class>`` columns for performance estimation before labels.
+    scores: np.ndarray | None = None
+    classes: tuple[Any, ...] = ()
 
 
 def _row_count(item: Any) -> int:
@@ -166,6 +170,10 @@ def _frame_of(requests: list[LoggedRequest]) -> pd.DataFrame:
         name: np.concatenate([r.inputs[name] for r in requests]) for name in requests[0].inputs
     }
     data["prediction"] = _prediction_column(requests)
+    if requests[0].scores is not None:
+        scores = np.concatenate([r.scores for r in requests if r.scores is not None])
+        for i, label in enumerate(requests[0].classes):
+            data[score_column(label)] = scores[:, i]
     data["request_id"] = np.repeat([r.request_id for r in requests], counts)
     data["row_in_request"] = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
     data["timestamp"] = pd.to_datetime(
@@ -180,13 +188,22 @@ def _frame_of(requests: list[LoggedRequest]) -> pd.DataFrame:
     return frame
 
 
+def score_column(label: Any) -> str:
+    """The log column of a class's probability."""
+    return f"proba_{label}"
+
+
+def _shape(request: LoggedRequest) -> tuple[Any, ...]:
+    """Requests with the same shape become one frame."""
+    scored = request.scores is not None
+    return list(request.inputs), request.personal, scored, request.classes if scored else ()
+
+
 def _frames(batch: list[Any]) -> list[pd.DataFrame]:
     frames: list[pd.DataFrame] = []
     run: list[LoggedRequest] = []
     for item in batch:
-        if isinstance(item, LoggedRequest) and (
-            not run or (list(item.inputs), item.personal) == (list(run[0].inputs), run[0].personal)
-        ):
+        if isinstance(item, LoggedRequest) and (not run or _shape(item) == _shape(run[0])):
             run.append(item)
             continue
         if run:

@@ -200,7 +200,7 @@ class Scorer:
         if rows == 0:
             return Reply.error(400, "The request has no rows to predict.")
         try:
-            predictions = await asyncio.wrap_future(self.state["batcher"].submit(loaded, data))
+            answer = await asyncio.wrap_future(self.state["batcher"].submit(loaded, data))
         except self._mlflow_exception as exc:
             return Reply.error(400, getattr(exc, "message", str(exc)))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
@@ -210,6 +210,7 @@ class Scorer:
         except Exception as exc:  # the model itself failed: say so, not as bad input
             _log.exception("the model failed on a request")
             return Reply.error(500, f"The model failed: {type(exc).__name__}: {exc}")
+        predictions = answer.predictions
         request_id = uuid.uuid4().hex
         if self.inference_log:  # before the answer: an acknowledged request is logged
             inputs = (
@@ -228,6 +229,8 @@ class Scorer:
                     rows=rows,
                     predictions=predictions,
                     personal=loaded.personal,
+                    scores=answer.scores,
+                    classes=loaded.classes,
                 )
             )
         if isinstance(predictions, np.ndarray):
