@@ -1,21 +1,79 @@
-"""Progress bars (tqdm.auto: a widget in notebooks, text in a terminal) over Dask tasks."""
+"""Progress bars (tqdm.auto: a widget in notebooks, text in a terminal) over Dask tasks,
+computed on local threads or on the Dask cluster the settings name."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
+from workbench._exceptions import ConfigurationError
 from workbench._imports import require
 
-__all__ = ["compute_with_progress"]
+__all__ = ["compute_with_progress", "scheduler_client"]
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def scheduler_client(address: str) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``, made once per
+    address and process (not installed as Dask's default scheduler).
+
+    Raises:
+        ConfigurationError: No scheduler answers there.
+    """
+    distributed = require("distributed", feature="computing on a Dask scheduler")
+    with _lock:
+        client = _clients.get(address)
+        if client is not None and client.status == "running":
+            return client
+        try:
+            client = distributed.Client(address, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigurationError(
+                f"No Dask scheduler answers at {address} (the dask_scheduler setting, or "
+                f"WORKBENCH_DASK_SCHEDULER): {exc}. Start one (`dask scheduler`) or unset it "
+                f"to compute on local threads."
+            ) from None
+        _clients[address] = client
+        return client
+
+
+def _address(scheduler: str | None) -> str | None:
+    if scheduler is not None:
+        return None if scheduler in ("", "local", "threads") else scheduler
+    from workbench._settings import get_settings
+
+    return get_settings().dask_scheduler
 
 
 def compute_with_progress(
-    tasks: Sequence[Any], *, desc: str, unit: str = "partition", show: bool = True
+    tasks: Sequence[Any],
+    *,
+    desc: str,
+    unit: str = "partition",
+    show: bool = True,
+    scheduler: str | None = None,
 ) -> list[Any]:
-    """``dask.compute`` the delayed ``tasks`` on threads, advancing a bar per finished task."""
+    """Compute the delayed ``tasks``, advancing a bar per finished task.
+
+    Where: ``scheduler`` (a ``tcp://`` address, or ``"local"`` for threads), by default
+    the ``dask_scheduler`` setting: unset, on threads of this process; set, on that
+    cluster's workers (a task's exception is raised here as it was there).
+    """
     dask = require("dask", feature="partitioned computation")
     tqdm = require("tqdm.auto").tqdm
+    address = _address(scheduler)
+    if address is not None:
+        distributed = require("distributed", feature="computing on a Dask scheduler")
+        client = scheduler_client(address)
+        futures = client.compute(list(tasks))
+        with tqdm(total=len(futures), desc=desc, unit=unit, disable=not show) as bar:
+            for _ in distributed.as_completed(futures, loop=client.loop):
+                bar.update()
+        return list(client.gather(futures))
+
     from dask.callbacks import Callback
 
     keys = {t.key for t in tasks}

@@ -117,6 +117,7 @@ def point_in_time(
     dtypes: dict[str, Any],
     engine: str = "duckdb",
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """The features of each entity row as of its time, in the entity rows' order.
 
@@ -131,6 +132,8 @@ def point_in_time(
         dtypes: The stored dtype of each feature (results are cast back to it).
         engine: ``duckdb`` or ``dask``.
         progress: Show a progress bar (Dask engine).
+        scheduler: Where the Dask engine computes: a scheduler address, ``"local"``
+            (threads), or ``None`` for the ``dask_scheduler`` setting.
 
     Returns:
         One row per entity row (same order, a fresh RangeIndex), the ``features``; integer
@@ -158,7 +161,7 @@ def point_in_time(
     elif engine == "duckdb":
         found = _duckdb(left, files, keys, time, features, ttl)
     else:
-        found = _dask(left, files, keys, time, features, ttl, progress)
+        found = _dask(left, files, keys, time, features, ttl, progress, scheduler)
     out = found.reindex(pd.RangeIndex(rows))[list(features)]
     return _cast(out, dtypes)
 
@@ -282,6 +285,7 @@ def _dask(
     features: Sequence[str],
     ttl: dt.timedelta | None,
     progress: bool,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     import pandas as pd
 
@@ -300,7 +304,11 @@ def _dask(
         _asof, lazy, right, keys, time, features, ttl, meta=meta, align_dataframes=False
     )
     parts = compute_with_progress(
-        joined.to_delayed(), desc="point-in-time join", unit="bucket", show=progress
+        joined.to_delayed(),
+        desc="point-in-time join",
+        unit="bucket",
+        show=progress,
+        scheduler=scheduler,
     )
     found: pd.DataFrame = pd.concat(parts, ignore_index=True).set_index(ROW)
     return found

@@ -17,6 +17,7 @@ from workbench._exceptions import ConfigurationError, DataError
 from workbench._settings import Settings, get_settings
 from workbench.features._definitions import (
     Calendar,
+    Custom,
     FeatureView,
     _as_utc_naive,
     load_definitions,
@@ -247,7 +248,7 @@ class FeatureStore:
         definition = self.view(view)
         rows = definition.source.read(self.settings.project_dir)
         record = self._register(definition, rows)
-        frame, rejected = definition.compute(rows, self.settings.country)
+        frame, rejected = self._compute(definition, rows, progress)
         times = frame[definition.timestamp]
         first = _timestamp(start, "start") if start is not None else times.min()
         last = _timestamp(end, "end") if end is not None else times.max()
@@ -303,6 +304,48 @@ class FeatureStore:
         self.registry.add_run(view, record["version"], run)
         return {"view": view, "version": record["version"], **run}
 
+    def _compute(
+        self, definition: FeatureView, rows: pd.DataFrame, progress: bool
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``definition.compute``: here, or with the ``dask_scheduler`` setting on that
+        cluster's workers, the rows split by a hash of the entity key (lags, windows and
+        calendar features look at one entity at a time, so the result is the same). A
+        view with a :class:`Custom` step is computed here: its function may look across
+        entities, and the workers may not be able to import it."""
+        import pandas as pd
+        from dask.delayed import delayed
+
+        from workbench._progress import compute_with_progress, scheduler_client
+
+        country = self.settings.country
+        address = self.settings.dask_scheduler
+        custom = any(isinstance(step, Custom) for step in definition.transformations)
+        if not address or custom or len(rows) < 2:
+            return definition.compute(rows, country)
+        workers = max(len(scheduler_client(address).scheduler_info()["workers"]), 1)
+        buckets = min(2 * workers, len(rows))
+        keys = [k for k in definition.keys if k in rows.columns]
+        if not keys:  # compute raises the clear error about the absent columns
+            return definition.compute(rows, country)
+        bucket = pd.util.hash_pandas_object(rows[keys], index=False).to_numpy() % buckets
+        tasks = [
+            delayed(definition.compute)(rows[bucket == b], country)
+            for b in range(buckets)
+            if (bucket == b).any()
+        ]
+        parts = compute_with_progress(
+            tasks,
+            desc=f"computing {definition.name}",
+            unit="bucket",
+            show=progress,
+            scheduler=address,
+        )
+        order = [*definition.keys, definition.timestamp]
+        frame = pd.concat([f for f, _ in parts], ignore_index=True)
+        frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
+        rejected = pd.concat([r for _, r in parts], ignore_index=True)
+        return frame, rejected
+
     def _resolve(self, features: Sequence[str]) -> dict[tuple[str, int], list[str]]:
         """(view, version) → feature names, for references like ``view@2:feature``."""
         wanted: dict[tuple[str, int], list[str]] = {}
@@ -320,7 +363,7 @@ class FeatureStore:
         features: Sequence[str],
         *,
         timestamp: str | None = None,
-        engine: str = "duckdb",
+        engine: str | None = None,
         full_names: bool = False,
         progress: bool = True,
     ) -> pd.DataFrame:
@@ -336,8 +379,9 @@ class FeatureStore:
             features: References ``view:feature``, ``view@version:feature`` (a pinned
                 version: reproduces an old training set) or ``view:*``.
             timestamp: The time column of ``entity_df`` (default: its only datetime one).
-            engine: ``duckdb`` (default, embedded) or ``dask`` (feature data larger than
-                memory); both give the same result.
+            engine: ``duckdb`` (embedded; the default) or ``dask`` (feature data larger
+                than memory; the default when the ``dask_scheduler`` setting names a
+                cluster, which then computes the join); both give the same result.
             full_names: Name columns ``view__feature`` instead of ``feature``.
             progress: Show progress (Dask engine).
 
@@ -352,6 +396,8 @@ class FeatureStore:
         """
         import pandas as pd
 
+        if engine is None:
+            engine = "dask" if self.settings.dask_scheduler else "duckdb"
         if engine not in ENGINES:
             raise DataError(f"The engine must be one of {list(ENGINES)}. Got {engine!r}.")
         time = self._entity_time(entity_df, timestamp)
@@ -402,6 +448,7 @@ class FeatureStore:
                 dtypes=dtypes,
                 engine=engine,
                 progress=progress,
+                scheduler=self.settings.dask_scheduler or "local",
             )
             versions_asked = sum(1 for v, _ in wanted if v == view)
             prefix = f"{view}@{version}" if versions_asked > 1 else view

@@ -188,9 +188,11 @@ def collect(
     model_version: str = "",
     contract: Contract | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> LogOverview:
     """Summaries of the inference log at ``log_dir`` per ``window``, in one Dask pass
-    (with ``contract``, the rows breaking each of its column rules too).
+    (with ``contract``, the rows breaking each of its column rules too), on local
+    threads or on the cluster at ``scheduler`` (default: the ``dask_scheduler`` setting).
 
     Raises:
         MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
@@ -216,7 +218,9 @@ def collect(
     needed = list(dict.fromkeys([*names, *ruled, "timestamp", "request_id", "latency_ms"]))
     tasks = [delayed(_stats_of)(p, subset, window, contract) for p in log[needed].to_delayed()]
     merged: dict[Any, WindowStats] = {}
-    for partial in compute_with_progress(tasks, desc="reading the log", show=progress):
+    for partial in compute_with_progress(
+        tasks, desc="reading the log", show=progress, scheduler=scheduler
+    ):
         for key, stats in partial.items():
             merged[key] = merged[key] + stats if key in merged else stats
     if not merged:
@@ -467,6 +471,7 @@ def open_dashboard(
         model_version=str(version.version),
         contract=contract,
         progress=progress,
+        scheduler=s.dask_scheduler or "local",
     )
     performance = None
     if len(read_actuals(folder)):
