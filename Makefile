@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install demo test lint typecheck pytest browser clean
+.PHONY: help install demo test lint typecheck pytest browser postgres clean
 
 help:
 	@echo "make demo   set up .venv and run the whole lifecycle on generated data"
@@ -32,6 +32,14 @@ browser: install
 		apt-get update -qq && apt-get install -y -qq chromium; \
 	else $(BIN)/playwright install chromium; fi
 
+# PostgreSQL for the shared-state tests (tests/scale start their own server on 127.0.0.1):
+# Debian's package where we are root and it is missing.
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else echo "tests/scale need PostgreSQL (initdb, pg_ctl): install your system's package"; fi
+
 lint: install
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/ruff format --check workbench tests benchmarks
@@ -39,7 +47,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install browser
+pytest: install browser postgres
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

@@ -70,8 +70,9 @@ def artifacts_dir() -> Path:
 
 
 @contextlib.contextmanager
-def running_mlflow_server(folder: Path) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1 (SQLite backend, proxied artifacts); its URL."""
+def running_mlflow_server(folder: Path, backend_store_uri: str | None = None) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite backend unless told, proxied
+    artifacts); its URL."""
     import httpx
 
     from workbench.serving._process import free_port
@@ -88,7 +89,7 @@ def running_mlflow_server(folder: Path) -> Iterator[str]:
             "--port",
             str(port),
             "--backend-store-uri",
-            f"sqlite:///{folder / 'server.db'}",
+            backend_store_uri or f"sqlite:///{folder / 'server.db'}",
             "--artifacts-destination",
             str(folder / "artifacts"),
         ],
