@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench.serving._actuals import join_actuals, log_actuals, read_actuals
 from workbench.serving._app import create_app
+from workbench.serving._journal import read_lost
 from workbench.serving._log import (
     LOG_COLUMNS,
     InferenceLogWriter,
@@ -24,4 +25,5 @@ __all__ = [
     "read_actuals",
     "read_errors",
     "read_inference_log",
+    "read_lost",
 ]

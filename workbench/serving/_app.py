@@ -291,7 +291,7 @@ def create_app(
             current=load(mlflow, model_uri, name, version),
             name=name,
             reloads=0,
-            writer=InferenceLogWriter(folder, flush_seconds=flush_seconds),
+            writer=InferenceLogWriter(folder, flush_seconds=flush_seconds, journal=inference_log),
             errors=InferenceLogWriter(
                 folder.rstrip("/") + "/errors", flush_seconds=flush_seconds, prefix="errors"
             )

@@ -20,6 +20,7 @@ import numpy as np
 from workbench._exceptions import ServingError
 from workbench._imports import require
 from workbench.data._mask import mask_frame
+from workbench.serving._journal import Journal, recover
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -228,12 +229,18 @@ class InferenceLogWriter:
     how many rows are unwritten. Rows that no Parquet file can hold are set aside as JSON
     under ``rejected/`` with the reason (:meth:`flush`).
 
+    With ``journal`` (local folders), each answered request is noted in
+    ``<folder>/.journal/`` as it is appended, so that if the process is killed before
+    writing its last batch, the next writer on the folder records what was lost under
+    ``lost/`` (see :mod:`workbench.serving._journal`); ``recovered`` holds those records.
+
     Args:
         folder: Where segments go (created if absent): a folder or an fsspec URL.
         max_rows: Pending rows that trigger a flush.
         flush_seconds: Longest time a row waits in memory.
         prefix: File name prefix of the segments (``segment``; ``errors`` for the log of
             refused requests).
+        journal: Keep the journal of acknowledged requests (local folders only).
     """
 
     def __init__(
@@ -243,6 +250,7 @@ class InferenceLogWriter:
         max_rows: int = 10_000,
         flush_seconds: float = 1.0,
         prefix: str = "segment",
+        journal: bool = False,
     ):
         self.folder = LogFolder(folder)
         self.prefix = prefix
@@ -254,6 +262,21 @@ class InferenceLogWriter:
             raise ServingError(
                 f"The inference log folder {self.folder} cannot be created: {exc.strerror or exc}."
             ) from exc
+        self.journal: Journal | None = None
+        self.recovered: list[dict[str, Any]] = []
+        if self.folder.local:  # refused now, not at the first flush
+            try:
+                probe = self.folder.path / f".probe-{uuid.uuid4().hex}"
+                probe.write_bytes(b"")
+                probe.unlink()
+                if journal:
+                    self.recovered = recover(self.folder)
+                    self.journal = Journal(self.folder.path / ".journal")
+            except OSError as exc:
+                raise ServingError(
+                    f"The inference log folder {self.folder} is not writable: "
+                    f"{exc.strerror or exc}."
+                ) from exc
         self._pending: list[Any] = []
         self._pending_rows = 0
         self._lock = threading.Lock()
@@ -275,6 +298,12 @@ class InferenceLogWriter:
         if self._closed.is_set():
             raise ServingError("The inference log writer is closed; rows cannot be appended.")
         with self._lock:
+            if self.journal is not None and isinstance(rows, LoggedRequest):
+                try:
+                    self.journal.note(rows.request_id, rows.rows, rows.timestamp_ns)
+                except OSError as exc:  # a full disk: the rows still go to the log
+                    _log.error("the journal of acknowledged requests stopped: %s", exc)
+                    self.journal = None
             self._pending.append(rows)
             self._pending_rows += _row_count(rows)
             full = self._pending_rows >= self.max_rows
@@ -297,6 +326,8 @@ class InferenceLogWriter:
         with self._write_lock:
             with self._lock:
                 batch, self._pending, self._pending_rows = self._pending, [], 0
+                if batch and self.journal is not None:
+                    self.journal.rotate()  # the file rotated out names this batch
             written = 0
             parts = [batch] if batch else []
             while parts:
@@ -326,6 +357,8 @@ class InferenceLogWriter:
                     continue
                 written += len(frame)
             self.rows_written += written
+            if self.journal is not None:
+                self.journal.settle()  # every row it named is stored or set aside
             return written
 
     def _reject(self, item: Any, exc: Exception) -> None:
@@ -368,6 +401,8 @@ class InferenceLogWriter:
         self._wake.set()
         self._thread.join()
         self.flush()
+        if self.journal is not None:
+            self.journal.close()
 
 
 ERROR_COLUMNS = ("request_id", "timestamp", "status", "error_code", "message", "model_version")
