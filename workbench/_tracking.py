@@ -33,7 +33,9 @@ def mlflow_for(settings: Settings | None = None) -> ModuleType:
 
 
 def ensure_experiment(name: str, settings: Settings | None = None) -> str:
-    """Get or create the experiment ``name``, with artifacts under the settings' folder.
+    """Get or create the experiment ``name``, with artifacts under the settings' folder;
+    on a tracking server (``http(s)://``) where the server puts them (its proxied artifact
+    store, reachable by every machine), unless ``artifact_dir`` is set explicitly.
 
     Returns:
         The experiment id.
@@ -43,9 +45,13 @@ def ensure_experiment(name: str, settings: Settings | None = None) -> str:
     experiment: Any = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
-    s.artifact_dir.mkdir(parents=True, exist_ok=True)
+    server = s.tracking_uri.startswith(("http://", "https://"))
+    location = None
+    if not server or s.sources.get("artifact_dir", "default") != "default":
+        s.artifact_dir.mkdir(parents=True, exist_ok=True)
+        location = s.artifact_dir.as_uri()
     try:
-        return str(mlflow.create_experiment(name, artifact_location=s.artifact_dir.as_uri()))
+        return str(mlflow.create_experiment(name, artifact_location=location))
     except mlflow.exceptions.MlflowException:  # created meanwhile by another thread or process
         again: Any = mlflow.get_experiment_by_name(name)
         if again is None:

@@ -394,6 +394,9 @@ def test_a_real_mlflow_server(client: Client, data: pd.DataFrame, tmp_path: Path
         )
         tracker = mlflow.MlflowClient(url)
         parent = tracker.get_run(result.parent_run_id)
+        # artifacts go to the server's store, which every machine reaches, not to this disk
+        experiment = tracker.get_experiment(parent.info.experiment_id)
+        assert experiment.artifact_location.startswith("mlflow-artifacts:")
         children = tracker.search_runs(
             [parent.info.experiment_id],
             filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'",
