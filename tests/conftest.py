@@ -69,6 +69,20 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
+_MLFLOW_SERVERS: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def stop_mlflow_server(url: str) -> None:
+    """Stop a server of :func:`running_mlflow_server` now (its workers too), as an outage."""
+    import signal
+
+    server = _MLFLOW_SERVERS.pop(url, None)
+    if server is not None and server.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 @contextlib.contextmanager
 def running_mlflow_server(folder: Path, backend_store_uri: str | None = None) -> Iterator[str]:
     """A real ``mlflow server`` on 127.0.0.1 (SQLite backend unless told, proxied
@@ -95,8 +109,10 @@ def running_mlflow_server(folder: Path, backend_store_uri: str | None = None) ->
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: stopped with its workers
     )
     url = f"http://127.0.0.1:{port}"
+    _MLFLOW_SERVERS[url] = server
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -109,5 +125,5 @@ def running_mlflow_server(folder: Path, backend_store_uri: str | None = None) ->
                 time.sleep(0.5)
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _MLFLOW_SERVERS[url] = server
+        stop_mlflow_server(url)

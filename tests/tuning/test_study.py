@@ -33,7 +33,7 @@ from workbench.tuning import (
 )
 from workbench.tuning import _study as study_module
 
-from ..conftest import running_mlflow_server
+from ..conftest import running_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -539,3 +539,72 @@ def test_a_pruner_that_prunes_everything_stops_the_study(
             progress=False,
         )
     assert time.monotonic() - began < 120  # stopped by max_pruned, not by a timeout
+
+
+def test_mlflow_unreachable_mid_study_loses_no_trial(
+    client: Client, data: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tracking server goes away after the first trial: the study still completes in
+    the Optuna storage, tune says how many trials MLflow lacks, and sync_to_mlflow logs
+    exactly those once the server is back (the same store, another port)."""
+    import dataclasses
+
+    import mlflow
+
+    from workbench.tuning import sync_to_mlflow
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    base = resolve_settings()
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    stops: list[object] = []
+    with pytest.raises(WorkbenchError) as caught, running_mlflow_server(tmp_path) as url:
+        settings = dataclasses.replace(base, tracking_uri=url)
+
+        def stop_after_first(outcome: dict[str, object]) -> None:
+            if not stops:
+                stops.append(outcome)
+                stop_mlflow_server(url)
+
+        tune(
+            data,
+            "y",
+            families=["ridge"],
+            n_trials=5,
+            cv=2,
+            pruner=None,
+            cluster=client,
+            study_name="outage",
+            storage=storage,
+            refit=False,
+            settings=settings,
+            progress=False,
+            on_trial=stop_after_first,
+        )
+    message = str(caught.value)
+    assert "could not be logged to MLflow" in message
+    assert "kept in the Optuna storage" in message and "sync_to_mlflow('outage')" in message
+    study = optuna.load_study(study_name="outage", storage=storage)
+    assert _states(study)["COMPLETE"] == 5 and _states(study)["RUNNING"] == 0
+
+    with running_mlflow_server(tmp_path) as url:  # the same backend store, back again
+        settings = dataclasses.replace(base, tracking_uri=url)
+        synced = sync_to_mlflow("outage", storage=storage, settings=settings)
+        assert synced >= 3  # the first trials may have been logged before the outage
+        assert sync_to_mlflow("outage", storage=storage, settings=settings) == 0
+        tracker = mlflow.MlflowClient(url)
+        experiment = tracker.get_experiment_by_name(settings.experiment_name)
+        runs = tracker.search_runs(
+            [experiment.experiment_id], filter_string="tags.`optuna.study` = 'outage'"
+        )
+        trials = sorted(
+            int(r.data.tags["optuna.trial"]) for r in runs if "optuna.trial" in r.data.tags
+        )
+        assert trials == [0, 1, 2, 3, 4]  # each trial exactly once
+        values = {
+            int(r.data.tags["optuna.trial"]): r.data.metrics["rmse"]
+            for r in runs
+            if "optuna.trial" in r.data.tags
+        }
+        assert values == {t.number: pytest.approx(t.value) for t in study.trials}
+        assert all(r.info.status == "FINISHED" for r in runs if "optuna.trial" in r.data.tags)

@@ -20,6 +20,7 @@ from workbench.tuning._study import (
     TuningJob,
     TuningResult,
     local_cluster,
+    sync_to_mlflow,
     trials_frame,
     tune,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "param_figure",
     "regression_metrics",
     "study_figures",
+    "sync_to_mlflow",
     "time_split",
     "trials_frame",
     "tune",

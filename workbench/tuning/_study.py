@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-__all__ = ["Tuner", "TuningJob", "TuningResult", "local_cluster", "tune"]
+__all__ = ["Tuner", "TuningJob", "TuningResult", "local_cluster", "sync_to_mlflow", "tune"]
 
 HEARTBEAT_S = 2
 GRACE_S = 8
@@ -267,9 +267,16 @@ def run_trial(
 
 
 def _log_trial(
-    client: Any, experiment_id: str, parent: str, study_name: str, metric: str, outcome: Any
+    client: Any,
+    experiment_id: str,
+    parent: str,
+    study_name: str,
+    metric: str,
+    outcome: Any,
+    run_id: str | None = None,
 ) -> str:
-    """One trial as a nested MLflow run: parameters, the metric per fold, how it ended."""
+    """One trial as a nested MLflow run: parameters, the metric per fold, how it ended
+    (into ``run_id``, a run whose logging was cut off, when given)."""
     from mlflow.entities import Metric as MlflowMetric
     from mlflow.entities import Param
 
@@ -292,17 +299,18 @@ def _log_trial(
         **{k: str(outcome[k]) for k in ("worker", "family", "gpu") if outcome.get(k)},
         **({"error": outcome["error"][:5000]} if "error" in outcome else {}),
     }
-    run = client.create_run(
-        experiment_id,
-        run_name=f"trial-{outcome['number']}",
-        tags=tags,
-        start_time=int(outcome.get("began", time.time()) * 1000),
-    )
+    if run_id is None:
+        run_id = client.create_run(
+            experiment_id,
+            run_name=f"trial-{outcome['number']}",
+            tags=tags,
+            start_time=int(outcome.get("began", time.time()) * 1000),
+        ).info.run_id
     params = [Param(k, str(v)[:6000]) for k, v in outcome.get("params", {}).items()]
-    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    client.log_batch(run_id, metrics=metrics, params=params)
     status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(outcome["state"], "FAILED")
-    client.set_terminated(run.info.run_id, status=status, end_time=stamp)
-    return str(run.info.run_id)
+    client.set_terminated(run_id, status=status, end_time=stamp)  # last: the run is whole
+    return str(run_id)
 
 
 # ---------------------------------------------------------------- clusters
@@ -640,10 +648,108 @@ def tune(
     if failed:
         raise WorkbenchError(
             f"{len(failed)} of {len(logged)} trials of study {name!r} could not be logged to "
-            f"MLflow at {s.tracking_uri} (first error: {failed[0]}). The trials themselves "
-            f"are kept in the Optuna storage {redact_url(url)}."
+            f"MLflow at {redact_url(s.tracking_uri)} (first error: {failed[0]}). The trials "
+            f"themselves are kept in the Optuna storage {redact_url(url)}; when MLflow is "
+            f"back, sync_to_mlflow({name!r}) logs the missing ones."
         )
     return _conclude(study, spec, frame, tracker, parent, url, refit, s)
+
+
+def sync_to_mlflow(
+    study_name: str,
+    *,
+    storage: str | None = None,
+    experiment: str | None = None,
+    metric: str | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Log the finished trials of a study that MLflow does not have yet (after it was
+    unreachable during :func:`tune`), each as a nested run under the study's run, as
+    ``tune`` logs them; a trial already logged is left alone, so running it twice logs
+    nothing twice.
+
+    Args:
+        study_name: The Optuna study.
+        storage: Its RDB URL (default: the ``optuna_storage`` setting).
+        experiment: MLflow experiment (default: the ``experiment_name`` setting).
+        metric: The metric's name in the runs (default: the study run's ``metric`` param).
+        settings: Settings (default: the process-wide ones).
+
+    Returns:
+        How many trials were logged.
+
+    Raises:
+        ConfigurationError: No such study in the storage.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    s = settings or get_settings()
+    url = storage or s.optuna_storage
+    try:
+        study = optuna.load_study(study_name=study_name, storage=_storage(url))
+    except KeyError:
+        raise ConfigurationError(
+            f"No study {study_name!r} in the Optuna storage {redact_url(url)}."
+        ) from None
+    mlflow = mlflow_for(s)
+    experiment_id = ensure_experiment(experiment or s.experiment_name, s)
+    tracker = mlflow.MlflowClient()
+    found = tracker.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`optuna.study` = '{study_name}' and tags.`workbench.role` = 'study'",
+        max_results=1,
+    )
+    if found:
+        parent = str(found[0].info.run_id)
+        name = metric or found[0].data.params.get("metric", "value")
+    else:
+        parent = str(
+            tracker.create_run(
+                experiment_id,
+                run_name=study_name,
+                tags={
+                    "optuna.study": study_name,
+                    "workbench.role": "study",
+                    "optuna.storage": redact_url(url),
+                },
+            ).info.run_id
+        )
+        name = metric or "value"
+    logged = {
+        r.data.tags.get("optuna.trial"): r
+        for r in tracker.search_runs(
+            [experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+            max_results=50_000,
+        )
+    }
+    count = 0
+    for trial in study.get_trials(deepcopy=False):
+        run = logged.get(str(trial.number))
+        if not trial.state.is_finished() or (run is not None and run.info.status != "RUNNING"):
+            continue  # running, or logged whole (a trial's run is terminated last)
+        began = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+        ended = trial.datetime_complete.timestamp() if trial.datetime_complete else began
+        outcome: dict[str, Any] = {
+            "number": trial.number,
+            "state": trial.state.name,
+            "params": dict(trial.params),
+            "scores": [trial.intermediate_values[k] for k in sorted(trial.intermediate_values)],
+            "began": began,
+            "ended": ended,
+            "seconds": ended - began,
+            "worker": trial.user_attrs.get("worker"),
+            "family": trial.params.get("family"),
+        }
+        if trial.state == TrialState.COMPLETE:
+            outcome["value"] = trial.value
+        if trial.user_attrs.get("error"):
+            outcome["error"] = str(trial.user_attrs["error"])
+        run_id = run.info.run_id if run is not None else None  # cut off: completed
+        _log_trial(tracker, experiment_id, parent, study_name, name, outcome, run_id)
+        count += 1
+    return count
 
 
 def _count(study: Any, state: Any) -> int:
