@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import TYPE_CHECKING
 
 from workbench.data._contract import ColumnContract, Contract
@@ -15,6 +16,8 @@ __all__ = ["CoercionResult", "coerce", "coerce_column"]
 _TRUE = {"true", "t", "yes", "y", "1", "si", "sì", "vero"}
 _FALSE = {"false", "f", "no", "n", "0", "falso"}
 FAILURE_COLUMNS = ["row", "column", "check", "value"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +82,11 @@ def _parse_text(s: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.Serie
         value[key.isin(_FALSE).fillna(False).to_numpy(dtype=bool)] = False
         return value, present & value.isna()
     if spec.dtype == "datetime":
-        value = pd.to_datetime(s, format=spec.date_format or "ISO8601", errors="coerce")
+        fmt = spec.date_format or "ISO8601"
+        try:
+            value = pd.to_datetime(s, format=fmt, errors="coerce")
+        except ValueError:  # cells in different time zones, or some with one and some not
+            return _mixed_zones(s, fmt)
         return value, present & value.isna()
     if spec.dtype == "category":
         lookup = {c.casefold(): c for c in spec.categories}
@@ -89,6 +96,56 @@ def _parse_text(s: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.Serie
         value = mapped.where(mapped.notna(), s).astype("string")
         return value, pd.Series(False, index=s.index)
     return s, pd.Series(False, index=s.index)
+
+
+def _mixed_zones(s: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
+    """Dates whose cells disagree on time zones: (value, failed).
+
+    Offsets that differ between cells (summer and winter time) are one instant each:
+    they are converted to UTC. When some cells have a time zone and others do not, the
+    column's reading is ambiguous: the kind most cells use is kept, the others fail.
+    """
+    import pandas as pd
+
+    present = s.notna()
+    kinds = []
+    for cell, here in zip(s, present, strict=True):
+        stamp = pd.to_datetime(cell, format=fmt, errors="coerce") if here else pd.NaT
+        zone = getattr(stamp, "tzinfo", None)
+        kinds.append("" if stamp is pd.NaT else "aware" if zone is not None else "naive")
+    kind = pd.Series(kinds, index=s.index)
+    aware, naive = kind == "aware", kind == "naive"
+    odd = aware if aware.sum() <= naive.sum() else naive
+    if odd.any():
+        _log.warning(
+            "%d distinct date(s) %s a time zone, unlike most of the column (e.g. %r): "
+            "they fail as type:datetime. Write every date with a time zone, or none.",
+            int(odd.sum()),
+            "with" if odd is aware else "without",
+            s[odd].iloc[0],
+        )
+    kept = s.mask(odd)
+    value = pd.to_datetime(kept, format=fmt, errors="coerce", utc=bool((aware & ~odd).any()))
+    return value, present & (value.isna() | odd)
+
+
+def _text(uniques: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Distinct cells as text: (text, failed); bytes that are not UTF-8 fail."""
+    import pandas as pd
+
+    try:
+        return pd.Series(uniques, dtype="string"), pd.Series(False, index=range(len(uniques)))
+    except (TypeError, ValueError):  # bytes cells (Parquet binary) that are not UTF-8
+        texts: list[str | None] = []
+        for cell in uniques:
+            if isinstance(cell, bytes):
+                try:
+                    cell = cell.decode("utf-8")
+                except UnicodeDecodeError:
+                    cell = None
+            texts.append(None if cell is None else str(cell))
+        text = pd.Series(texts, dtype="string")
+        return text, text.isna()
 
 
 def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.Series]:
@@ -113,16 +170,25 @@ def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.S
         return raw.astype("boolean"), no_failures
     if spec.dtype == "datetime" and pd.api.types.is_datetime64_any_dtype(dtype):
         return raw, no_failures
-    if spec.dtype in ("float", "int") and pd.api.types.is_numeric_dtype(dtype):
+    # True/False are not numbers a contract means (a numeric dtype to pandas, though)
+    number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if spec.dtype in ("float", "int") and number:
         value = raw.astype("float64")
         return _to_contract_number(value, value.notna(), spec)
 
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    except TypeError:  # cells holding lists, dicts or arrays (nested Parquet): never a value
+        nested = raw.map(lambda cell: not pd.api.types.is_hashable(cell)).astype(bool)
+        scalars, bad = coerce_column(raw.mask(nested), spec)
+        return scalars, bad | nested
     if len(uniques) == 0:  # every cell missing (or no rows): typed, all missing
         return _parse_text(pd.Series(pd.NA, index=raw.index, dtype="string"), spec)
-    text = pd.Series(uniques, dtype="string").str.strip()
+    text, undecodable = _text(uniques)
+    text = text.str.strip()
     text = text.mask(text == "")
     value_u, bad_u = _parse_text(text, spec)
+    bad_u = bad_u | undecodable  # both indexed by the distinct values
     safe = np.where(codes < 0, 0, codes)
     missing = codes < 0
     value = value_u.take(safe).mask(missing)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
+import gzip
+import io
 import logging
+import re
+import warnings
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench._exceptions import DataError
 from workbench._imports import require
@@ -35,28 +42,139 @@ def _read_csv(path: Path, contract: Contract | None, encoding: str, delimiter: s
     pd = require("pandas")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes); expected a header and rows.")
+
+    def parse(longer_rows: Literal["error", "ignore"]) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter(longer_rows, pd.errors.ParserWarning)
+            # index_col=False: rows longer than the header must not become an index,
+            # which would shift every value one column to the right
+            return pd.read_csv(
+                path,
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                encoding=encoding,
+                index_col=False,
+            )
+
     try:
-        frame = pd.read_csv(
-            path, sep=delimiter, dtype=str, keep_default_na=False, encoding=encoding
-        )
+        try:
+            frame = parse("error")
+        except pd.errors.ParserWarning:  # rows longer than the header
+            _check_row_lengths(path, contract, encoding, delimiter)
+            frame = parse("ignore")  # only empty cells (trailing delimiters) were past it
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not readable as {encoding} text ({exc.reason} at byte {exc.start}). "
-            f"Pass the file's encoding, for example encoding='latin-1' or 'cp1252'."
-        ) from exc
+        raise DataError(f"{path}: {_undecodable(path, encoding, exc)}") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file has no header and no rows.") from exc
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: not a well-formed CSV ({exc}).") from exc
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: not a well-formed CSV ({str(exc).strip()}).") from exc
+    except LookupError as exc:
+        raise DataError(f"{path}: unknown encoding {encoding!r} ({exc}).") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or mislabelled .gz
+        raise DataError(f"{path}: cannot be read or decompressed ({exc}).") from exc
+    _check_unique_header(path, list(frame.columns), encoding, delimiter)
+    _check_delimiter(path, list(frame.columns), contract, encoding, delimiter)
+    return frame
+
+
+def _check_delimiter(
+    path: Path, columns: list[str], contract: Contract | None, encoding: str, delimiter: str
+) -> None:
+    """Raise when one column was read where the file seems to use another delimiter."""
     expected_many = contract is not None and len(contract.columns) > 1
-    if frame.shape[1] == 1 and (expected_many or contract is None):
+    if len(columns) == 1 and (expected_many or contract is None):
         sniffed = _sniff_delimiter(path, encoding)
         if sniffed and sniffed != delimiter:
             raise DataError(
-                f"{path}: read as a single column {frame.columns[0]!r} with delimiter "
+                f"{path}: read as a single column {columns[0]!r} with delimiter "
                 f"{delimiter!r}; the file seems to use {sniffed!r}. Pass delimiter={sniffed!r}."
             )
-    return frame
+
+
+def _open_binary(path: Path) -> Any:
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
+
+
+def _undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
+    """Where the text stops being ``encoding``, and which encoding to pass instead.
+
+    pandas decodes in chunks, so the exception's offset is within a chunk: the file is
+    decoded again here, on this rare path, to name the line and byte.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    where, offset, line = exc.reason, 0, 1  # offset: of the first byte not yet decoded
+    with _open_binary(path) as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        while True:
+            chunk = fh.read(1 << 20)
+            pending = decoder.getstate()[0]
+            data = pending + chunk  # what the decoder sees, positions included
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as inner:
+                line += data[: inner.start].count(b"\n")
+                where = (
+                    f"{inner.reason}: {data[inner.start : inner.end]!r} at line {line}, "
+                    f"byte {offset + inner.start}"
+                )
+                break
+            if not chunk:
+                break
+            done = len(data) - len(decoder.getstate()[0])
+            line += data[:done].count(b"\n")
+            offset += done
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        hint = "It starts with a UTF-16 byte-order mark: pass encoding='utf-16'."
+    else:
+        hint = "Pass the file's encoding, for example encoding='latin-1' or 'cp1252'."
+    return f"not readable as {encoding} text ({where}). {hint}"
+
+
+def _records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each record, as the csv module reads them."""
+    limit = csv.field_size_limit(2**31 - 1)  # pandas reads cells of any size: so must this
+    try:
+        with io.TextIOWrapper(_open_binary(path), encoding=encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            for cells in reader:
+                yield reader.line_num, cells
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _check_row_lengths(
+    path: Path, contract: Contract | None, encoding: str, delimiter: str
+) -> None:
+    """Raise when a row has more (non-empty) cells than the header names columns.
+
+    Empty cells past the header's width are trailing delimiters, and carry nothing.
+    """
+    records = _records(path, encoding, delimiter)
+    _, header = next(records)
+    _check_delimiter(path, header, contract, encoding, delimiter)  # the likelier cause
+    for line, cells in records:
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            raise DataError(
+                f"{path}: line {line} has {len(cells)} fields, but the header names "
+                f"{len(header)} columns; the extra values {cells[len(header) :][:5]!r} "
+                f"belong to no column. Fix the row or the header."
+            )
+
+
+def _check_unique_header(path: Path, columns: list[str], encoding: str, delimiter: str) -> None:
+    """Raise when the header names a column twice (pandas renames the second ``a.1``)."""
+    mangled = {c.rsplit(".", 1)[0] for c in columns if re.fullmatch(r".+\.\d+", c)}
+    if not mangled & set(columns):
+        return
+    _, header = next(_records(path, encoding, delimiter))
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise DataError(
+            f"{path}: the header names column(s) {twice} more than once; which one holds "
+            f"the values is ambiguous. Rename or drop the duplicates."
+        )
 
 
 def load(
@@ -65,7 +183,7 @@ def load(
     contract: Contract | None = None,
     query: str | None = None,
     encoding: str = "utf-8",
-    delimiter: str = ",",
+    delimiter: str | None = None,
 ) -> pd.DataFrame:
     """Read raw rows from a CSV or Parquet file, a SQL query, or a DataFrame.
 
@@ -79,7 +197,7 @@ def load(
         contract: The contract the rows will be validated against.
         query: SQL to run when ``source`` is a database URL.
         encoding: Text encoding of a CSV.
-        delimiter: Field delimiter of a CSV.
+        delimiter: Field delimiter of a CSV (default: a tab for ``.tsv``, else a comma).
 
     Returns:
         The raw rows.
@@ -106,6 +224,8 @@ def load(
             raise DataError(f"{path}: no such file (working directory: {Path.cwd()}).")
         suffix = "".join(path.suffixes[-2:]).lower()
         if suffix.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            if delimiter is None:
+                delimiter = "\t" if suffix.endswith(".tsv") else ","
             frame = _read_csv(path, contract, encoding, delimiter)
         elif suffix.endswith((".parquet", ".pq")):
             if path.stat().st_size == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["ValidationResult", "check_columns", "validate"]
 
 _log = logging.getLogger(__name__)
+
+#: Longest cell text shown in a quarantined row's reasons (``failures`` keeps it whole).
+_SHOWN = 80
 
 _PANDERA_CHECKS = {
     "not_nullable": "missing value",
@@ -75,6 +79,12 @@ class ValidationResult:
         return table.sort_values(["rows", "column"], ascending=[False, True]).reset_index(drop=True)
 
 
+def _brief(value: Any) -> str:
+    """A cell as shown in a reason: a megabyte cell must not become a megabyte reason."""
+    text = str(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 30]}... ({len(text):,} characters)"
+
+
 def check_columns(columns: Sequence[str], contract: Contract, source: str) -> None:
     """Raise a :class:`DataError` naming the absent (and unexpected) columns.
 
@@ -92,6 +102,9 @@ def check_columns(columns: Sequence[str], contract: Contract, source: str) -> No
             if close:
                 hints.append(f"{close[0]!r} → {name!r}?")
         hint = f" Did the header change: {', '.join(hints)}" if hints else ""
+        blank = [c for c in extra if re.fullmatch(r"Unnamed: \d+", c)]  # pandas' name
+        if blank:
+            hint += f" The header cell(s) {blank} are empty: name them."
         raise DataError(
             f"{source}: the contract needs column(s) {absent}, which are absent. "
             f"Columns found: {found}.{hint}"
@@ -229,10 +242,9 @@ def validate(
     quarantine = mask_frame(data[is_bad], pii) if pii else data[is_bad].copy()
     quarantine.insert(0, "_row", bad_rows)
     if len(bad_rows):
+        named = failures["column"] + ": " + failures["check"]
         labels = np.where(
-            failures["value"].isna(),
-            failures["column"] + ": " + failures["check"],
-            failures["column"] + ": " + failures["check"] + " (" + failures["value"].map(str) + ")",
+            failures["value"].isna(), named, named + " (" + failures["value"].map(_brief) + ")"
         )
         reasons = pd.Series(labels).groupby(failures["row"].to_numpy()).agg("; ".join)
         quarantine["_reasons"] = reasons.reindex(bad_rows).to_numpy()

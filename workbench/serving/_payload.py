@@ -10,8 +10,11 @@ the value. What this parser does not cover (tensor signatures, array or object c
 
 from __future__ import annotations
 
+import csv
 import io
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -155,9 +158,27 @@ class InputSpec:
         import pandas as pd
 
         try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                # index_col=False: a row longer than the header must not turn its first
+                # values into an index and shift the rest into the wrong columns
+                frame = pd.read_csv(
+                    io.StringIO(text), dtype=str, keep_default_na=False, index_col=False
+                )
+        except pd.errors.ParserWarning:
+            raise PayloadError(
+                "The CSV body has a row with more values than the header has column names."
+            ) from None
         except (ValueError, pd.errors.ParserError) as exc:
-            raise PayloadError(f"The CSV body cannot be read: {exc}") from exc
+            raise PayloadError(f"The CSV body cannot be read: {str(exc).strip()}") from exc
+        if any(re.fullmatch(r".+\.\d+", str(c)) for c in frame.columns):  # "a.1": a second "a"?
+            header = next(csv.reader(io.StringIO(text)))
+            twice = sorted({c for c in header if header.count(c) > 1})
+            if twice:
+                raise PayloadError(
+                    f"CSV: the header names the column(s) {twice} more than once; send each "
+                    f"column once."
+                )
         by_name: dict[str, Any] = {}
         for name, kind, _ in self.columns:
             if name not in frame.columns:
@@ -174,6 +195,8 @@ class InputSpec:
     def _convert(self, by_name: dict[str, Any], rows: int, where: str) -> Columns:
         # Every column must be there, optional ones too (their values may be null): the
         # model needs them all, and a misspelt name must not turn into missing values.
+        if rows == 0:  # said first: with no rows, every column is "missing" too
+            raise PayloadError(f"{where}: the request has no rows to predict.")
         missing = [name for name in self.names if name not in by_name]
         if missing:
             raise PayloadError(
@@ -227,6 +250,11 @@ def _csv_scalar(text: str, kind: str) -> Any:
     if kind == "boolean":
         lowered = text.strip().lower()
         return {"true": True, "false": False, "1": True, "0": False}.get(lowered, text)
+    if kind in ("long", "integer"):
+        try:  # exactly, however long: a float would round past 2**53 and overflow at 1e308
+            return int(text)
+        except ValueError:
+            pass
     try:
         number = float(text)
     except ValueError:
@@ -245,26 +273,42 @@ def _column(name: str, kind: str, required: bool, values: list[Any], where: str)
         integer = kind in ("long", "integer")
         try:
             arr = np.asarray(values)
-        except ValueError:
+        except (ValueError, OverflowError):
             arr = np.asarray(values, dtype=object)
-        if arr.dtype.kind in "iu" and arr.ndim == 1:
+        # uint64 holds whole numbers from 2**63, which int64 would wrap to negative ones
+        if arr.ndim == 1 and (arr.dtype.kind == "i" or (arr.dtype.kind == "u" and not integer)):
             return arr.astype(np.int64 if integer else np.float64, copy=False)
         if arr.dtype.kind == "f" and arr.ndim == 1 and not integer:
-            return arr.astype(np.float64, copy=False)
+            infinite = np.isinf(arr)
+            if not infinite.any():  # NaN is a missing value, like null; ±inf is no value
+                return arr.astype(np.float64, copy=False)
+            i = int(np.argmax(infinite))
+            raise _refuse(where, name, i, values[i], f"a finite number ({kind})")
         out = np.empty(len(values), dtype=np.float64)
         for i, v in enumerate(values):
             if v is None:
                 if integer and required:
                     raise _refuse(where, name, i, v, f"a whole number ({kind}), not missing")
                 out[i] = math.nan
-            elif isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float):
                 raise _refuse(where, name, i, v, f"a number ({kind})")
-            elif integer and not float(v).is_integer():
-                raise _refuse(where, name, i, v, f"a whole number ({kind})")
-            elif integer and not -(2**63) <= v < 2**63:
-                raise _refuse(where, name, i, v, f"a whole number ({kind}) within 64 bits")
-            else:
+            if integer and isinstance(v, int):  # exact: no detour through a float
+                if not -(2**63) <= v < 2**63:
+                    raise _refuse(where, name, i, v, f"a whole number ({kind}) within 64 bits")
                 out[i] = v
+                continue
+            try:
+                number = float(v)
+            except OverflowError:  # an integer past the largest float (about 1.8e308)
+                raise _refuse(where, name, i, v, f"a finite number ({kind})") from None
+            if integer and not number.is_integer():
+                raise _refuse(where, name, i, v, f"a whole number ({kind})")
+            if integer and not -(2**63) <= number < 2**63:
+                raise _refuse(where, name, i, v, f"a whole number ({kind}) within 64 bits")
+            if math.isinf(number):
+                raise _refuse(where, name, i, v, f"a finite number ({kind})")
+            out[i] = number
         if integer and not np.isnan(out).any():
             return out.astype(np.int64)
         return out
@@ -295,6 +339,6 @@ def _column(name: str, kind: str, required: bool, values: list[Any], where: str)
             continue
         try:
             pd.Timestamp(v)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise _refuse(where, name, i, v, "a date-time (ISO 8601 text)") from None
     return np.asarray(pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601"))

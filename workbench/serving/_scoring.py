@@ -17,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,19 @@ def unauthenticated() -> Reply:
     return Reply.error(
         401, "This server needs 'Authorization: Bearer <token>'.", {"WWW-Authenticate": "Bearer"}
     )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice: which value counts is ambiguous
+    (Python keeps the last, other parsers the first), and a model input must not be a guess."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        twice = sorted(k for k, n in counts.items() if n > 1)
+        raise PayloadError(
+            f"The JSON body names the key(s) {twice} twice in one object; send each key once."
+        )
+    return obj
 
 
 class Scorer:
@@ -194,7 +208,7 @@ class Scorer:
             return Reply.error(400, str(exc))
         except self._mlflow_exception as exc:
             return Reply.error(400, getattr(exc, "message", str(exc)))
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
             return Reply.error(400, f"The request body cannot be read: {exc}")
         rows = data.rows if isinstance(data, Columns) else len(data)
         if rows == 0:
@@ -251,11 +265,18 @@ class Scorer:
         scoring = require("mlflow.pyfunc.scoring_server")
         if mime == JSON:
             try:
-                payload = json.loads(body)
+                payload = json.loads(body, object_pairs_hook=_unique_keys)
+            except PayloadError:
+                raise
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise PayloadError(f"The request body is not valid JSON: {exc}.") from None
             except RecursionError:
                 raise PayloadError("The request body is JSON nested too deeply.") from None
+            except ValueError as exc:  # a number longer than Python reads (4300 digits)
+                reason = str(exc).split(";")[0]  # not the advice meant for the server
+                raise PayloadError(
+                    f"The request body holds a value JSON cannot read: {reason}."
+                ) from None
             if not isinstance(payload, dict):
                 raise PayloadError(
                     'The JSON body must be an object such as {"dataframe_split": {...}}.'
