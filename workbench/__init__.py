@@ -20,6 +20,7 @@ from workbench._exceptions import (
     ServingError,
     WorkbenchError,
 )
+from workbench._init import init_project
 from workbench._settings import Settings, get_settings, reset_settings, resolve_settings
 
 __version__ = "0.1.0"
@@ -36,6 +37,7 @@ __all__ = [
     "WorkbenchError",
     "__version__",
     "get_settings",
+    "init_project",
     "reset_settings",
     "resolve_settings",
 ]

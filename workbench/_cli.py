@@ -1,5 +1,5 @@
-"""The ``workbench`` command: ``demo``, ``lab``, ``dashboard``, ``serve``, ``features``,
-``package``, ``promote``.
+"""The ``workbench`` command: ``init``, ``demo``, ``lab``, ``dashboard``, ``serve``,
+``features``, ``package``, ``promote``.
 
 Imports stay inside the subcommands so ``workbench --help`` answers at once.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,7 @@ SQLite, inference log, snapshots). Servers bind 127.0.0.1 unless told otherwise.
 
 _EXAMPLES = """\
 examples:
+  workbench init churn-model                     a new project, wired to the workbench
   workbench demo                                 the whole lifecycle on generated data
   workbench serve models:/electricity-consumption@champion --port 5005
   workbench dashboard                            the monitoring app in Voilà
@@ -49,6 +51,35 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "project_dir", None):
         os.environ["WORKBENCH_PROJECT_DIR"] = str(Path(args.project_dir).resolve())
     return resolve_settings(args.project_dir if getattr(args, "project_dir", None) else None)
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from workbench._init import init_project, project_names
+
+    target = Path(args.name).expanduser()
+    if target.name in ("", ".", ".."):  # `workbench init .`: this (empty) folder
+        target = target.resolve()
+    names = project_names(target.name, args.package)
+    root = init_project(names.name, target.parent, package=names.package)
+    here = Path.cwd()
+    shown = root.relative_to(here) if root.is_relative_to(here) else root
+    print(
+        f"created {names.name!r} in {root} (package {names.package}, model {names.distribution})\n"
+        f"  pyproject.toml       the package and its [tool.workbench] settings\n"
+        f"  data/raw/            the sample export, electricity.csv (data/interim, processed, "
+        f"external: empty)\n"
+        f"  contracts/           electricity.yaml, the export's data contract\n"
+        f"  {names.package + '/':<20} dataset.py, features.py (feature views), modeling.py\n"
+        f"  notebooks/           01_explore_and_validate, 02_train_and_package\n"
+        f"  tests/               the contract, the feature views, the training set\n"
+        f"  models/, references/, reports/figures/, Makefile, README.md, "
+        f".github/workflows/ci.yml\n"
+        f"next:\n"
+        + (f"  cd {shlex.quote(str(shown))}\n" if root != here else "")
+        + "  make demo    # .venv, then the notebooks: validate, features, train, package\n"
+        "  make test    # ruff and the project's tests"
+    )
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -373,6 +404,33 @@ def build_parser() -> argparse.ArgumentParser:
             help="project folder (default: nearest folder with a pyproject.toml)",
         )
         return p
+
+    init = sub.add_parser(
+        "init",
+        help="create a new project (Cookiecutter Data Science layout) wired to the workbench",
+        description="Create the folder NAME holding a project laid out like Cookiecutter Data\n"
+        "Science v2 (data/raw, interim, processed, external; notebooks; models;\n"
+        "reports/figures; references; a package) and wired to the workbench: a\n"
+        "pyproject.toml with [tool.workbench] settings, feature views in\n"
+        "<package>/features.py, a data contract in contracts/, a sample export in\n"
+        "data/raw (generated, no download), starter notebooks with a parameters cell,\n"
+        "tests, a Makefile (make demo, make test, make notebooks) and a GitHub Actions\n"
+        "workflow that runs the tests and executes the notebooks with papermill.\n\n"
+        "NAME may be a path; its last part names the project, and the package is that\n"
+        "name in lower case with '_' for other characters ('My Project' -> my_project).\n"
+        "An existing folder is used only if it is empty; nothing is ever overwritten.\n\n"
+        "  workbench init churn-model\n"
+        "  workbench init ~/projects/'Energy Forecast' --package energy\n"
+        "  workbench init .                 # this empty folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("name", metavar="NAME", help="the new project's folder (a name or a path)")
+    init.add_argument(
+        "--package",
+        metavar="PACKAGE",
+        help="Python package name (default: derived from NAME)",
+    )
+    init.set_defaults(func=_cmd_init)
 
     demo = add(
         "demo",
