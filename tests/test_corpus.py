@@ -457,26 +457,25 @@ def test_refusals_are_counted_as_errors_and_never_logged_as_predictions(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn logs a traceback when the app's startup fails: the alias must be "
-    "resolved before uvicorn.run (workbench/_cli.py::_cmd_serve or create_app), which "
-    "this task may not edit",
-)
 def test_serving_an_unknown_alias_exits_with_an_error_naming_it(demo_project) -> None:  # type: ignore[no-untyped-def]
     from workbench.serving._process import free_port
 
     name = demo_project.model.model_uri.removeprefix("models:/").partition("@")[0]
     port = str(free_port())
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(demo_project.settings.project_dir)}
-    run = subprocess.run(
-        [sys.executable, "-m", "workbench", "serve", f"models:/{name}@nope", "--port", port],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode != 0, output
-    assert "nope" in output and name in output, output
-    assert "Traceback" not in output, output
+    for uri, says in (
+        (f"models:/{name}@nope", "'champion']"),
+        ("models:/no-such-model@champion", f"registered models: ['{name}'"),
+        ("/tmp/model.pkl", "must be a registry or run URI"),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "workbench", "serve", uri, "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+        )
+        output = run.stdout + run.stderr
+        assert run.returncode == 2, output
+        assert uri in output and says in output, output
+        assert "Traceback" not in output, output

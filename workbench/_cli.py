@@ -211,9 +211,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         os.environ[var] = str(args.threads)
     from workbench._imports import require
     from workbench.serving import create_app
+    from workbench.serving._app import check_model_uri
 
     s = _settings(args)
     uvicorn = require("uvicorn", feature="the scoring server")
+    check_model_uri(args.model_uri, s)  # a wrong name or alias: an error, not a traceback
     app = create_app(
         args.model_uri,
         log_dir=args.log_dir,

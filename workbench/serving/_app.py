@@ -109,6 +109,40 @@ def _resolve_version(mlflow: Any, model_uri: str) -> tuple[str, str]:
     return name, version or "-"
 
 
+def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[str, str]:
+    """The registered model and version ``model_uri`` points at now, before a server
+    starts on it.
+
+    Raises:
+        ServingError: Not a registry or run URI, or no such model, version or alias; the
+            message names it and what the registry has instead.
+    """
+    if not model_uri.startswith(("models:/", "runs:/")):
+        raise ServingError(
+            f"The model URI must be a registry or run URI (models:/name@alias, "
+            f"models:/name/version, runs:/id/model). Got {model_uri!r}."
+        )
+    s = settings or get_settings()
+    mlflow = mlflow_for(s)
+    try:
+        return _resolve_version(mlflow, model_uri)
+    except mlflow.exceptions.MlflowException as exc:
+        from workbench._urls import redact_url
+
+        name = model_uri.removeprefix("models:/").partition("@")[0].partition("/")[0]
+        client = mlflow.MlflowClient()
+        try:
+            aliases = sorted(client.get_registered_model(name).aliases)
+            known = f"its aliases: {aliases or 'none'}"
+        except mlflow.exceptions.MlflowException:
+            models = sorted(m.name for m in client.search_registered_models(max_results=100))
+            known = f"no model {name!r} is registered; registered models: {models or 'none'}"
+        raise ServingError(
+            f"Cannot serve {model_uri} from the registry at {redact_url(s.tracking_uri)}: "
+            f"{str(getattr(exc, 'message', exc)).rstrip('.')} ({known})."
+        ) from None
+
+
 def _openapi_body(spec: InputSpec) -> dict[str, Any]:
     """The ``/invocations`` request body as JSON Schema, from the model's signature."""
     kinds = {
