@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
 from workbench._sqlite import fast_sqlite
+from workbench._storage import make_dir
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -25,8 +28,16 @@ def mlflow_for(settings: Settings | None = None) -> ModuleType:
     s = settings or get_settings()
     mlflow = require("mlflow", feature="experiment tracking")
     if s.tracking_uri.startswith("sqlite:///"):
-        Path(s.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        make_dir(
+            Path(s.tracking_uri.removeprefix("sqlite:///")).parent,
+            "the MLflow store",
+            "tracking_uri",
+        )
         fast_sqlite(s.tracking_uri)
+    if urlsplit(s.tracking_uri).password is not None:
+        # MLflow prints "View run ... at: <tracking URI>/#/..." when a run ends: with the
+        # password in it, on the console and in every executed notebook.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     mlflow.set_tracking_uri(s.tracking_uri)
     mlflow.set_registry_uri(s.tracking_uri)
     return mlflow
@@ -48,7 +59,7 @@ def ensure_experiment(name: str, settings: Settings | None = None) -> str:
     server = s.tracking_uri.startswith(("http://", "https://"))
     location = None
     if not server or s.sources.get("artifact_dir", "default") != "default":
-        s.artifact_dir.mkdir(parents=True, exist_ok=True)
+        make_dir(s.artifact_dir, "MLflow's artifacts", "artifact_dir")
         location = s.artifact_dir.as_uri()
     try:
         return str(mlflow.create_experiment(name, artifact_location=location))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from workbench._exceptions import DataError
 from workbench._imports import require
 from workbench._progress import compute_with_progress
+from workbench._storage import make_dir
 from workbench.data._contract import Contract
 from workbench.data._validate import check_columns, validate
 
@@ -322,7 +323,7 @@ def validate_large(
     out = Path(out_dir)
     valid_dir, quarantine_dir = out / "valid", out / "quarantine"
     for folder in (valid_dir, quarantine_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dir(folder, "validated rows")
         for old in folder.glob("part-*.parquet"):
             old.unlink()
 

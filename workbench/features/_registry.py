@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench._exceptions import ConfigurationError
+from workbench._storage import make_dir
 
 __all__ = ["Registry"]
 
@@ -48,7 +49,7 @@ class Registry:
     @contextlib.contextmanager
     def edit(self) -> Iterator[dict[str, Any]]:
         """Read, let the caller change, and write back under an exclusive lock."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path.parent, "the feature store", "feature_store_dir")
         with self.path.with_suffix(".lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self.read()
