@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from serving import free_port, register, wait_ready  # noqa: E402
+from serving import free_port, register, server_env, wait_ready  # noqa: E402
 
 
 def run(
@@ -96,15 +95,7 @@ def main() -> None:
         + frame.drop(columns="y").head(3).to_json(orient="split", index=False)
         + "}"
     ).encode()
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "WORKBENCH_PROJECT_DIR": str(work),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
+    env = server_env(settings.tracking_uri, work)
     uri = "models:/bench-load@champion"
     bin_dir = Path(sys.executable).parent
     log_dir = work / "log"

@@ -109,6 +109,20 @@ def run_wrk(url: str, body: Path, connections: int, seconds: int) -> dict[str, f
     return result
 
 
+def server_env(tracking_uri: str, project: Path) -> dict[str, str]:
+    """The servers' environment: the project's store, one BLAS/OpenMP thread."""
+    return {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "WORKBENCH_PROJECT_DIR": str(project),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        # mlflow models serve execs `uvicorn` by name: the venv's scripts must be on PATH
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+
+
 def register(settings: object, frame: pd.DataFrame, name: str, text_column: bool) -> None:
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -250,16 +264,7 @@ def main() -> None:
         - frame["x1"]
         + frame["region"].map({"north": 1.0, "centre": 0.0, "south": -1.0})
     )
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "WORKBENCH_PROJECT_DIR": str(work),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        # mlflow models serve execs `uvicorn` by name: the venv's scripts must be on PATH
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
+    env = server_env(settings.tracking_uri, work)
     results = {}
     for model in args.models.split(","):
         text_column = model == "pipeline"

@@ -69,6 +69,17 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
+def demo_request_body(demo: DemoResult, rows: int) -> str:
+    """A ``dataframe_split`` body of ``rows`` rows of the demo project's model inputs."""
+    import pandas as pd
+
+    from workbench.datasets import ELECTRICITY_FEATURES
+
+    frame = pd.read_parquet(demo.settings.data_dir / "processed" / "electricity_features.parquet")
+    split = frame[list(ELECTRICITY_FEATURES)].head(rows).to_json(orient="split", index=False)
+    return '{"dataframe_split": ' + split + "}"
+
+
 _MLFLOW_SERVERS: dict[str, subprocess.Popen[bytes]] = {}
 
 

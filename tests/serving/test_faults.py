@@ -19,6 +19,8 @@ import pytest
 from workbench import ServingError
 from workbench.serving import InferenceLogWriter, ScoringServer, read_inference_log, read_lost
 
+from ..conftest import demo_request_body
+
 WRITER = textwrap.dedent(
     """
     import os, resource, signal, sys
@@ -128,16 +130,7 @@ def test_a_read_only_log_folder_is_refused_at_start(tmp_path: Path) -> None:
 def test_sigkill_under_load_loses_at_most_the_unwritten_batch_and_says_so(  # type: ignore[no-untyped-def]
     demo_project, tmp_path: Path
 ) -> None:
-    from workbench.datasets import ELECTRICITY_FEATURES
-
-    frame = pd.read_parquet(
-        demo_project.settings.data_dir / "processed" / "electricity_features.parquet"
-    )
-    body = (
-        '{"dataframe_split": '
-        + frame[list(ELECTRICITY_FEATURES)].head(2).to_json(orient="split", index=False)
-        + "}"
-    )
+    body = demo_request_body(demo_project, 2)
     log_dir = tmp_path / "log"
     options = {"log_dir": log_dir, "project_dir": demo_project.settings.project_dir}
     server = ScoringServer(demo_project.model.model_uri, **options).start()  # type: ignore[arg-type]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from workbench.datasets import ELECTRICITY_FEATURES
 from workbench.serving import ScoringServer, read_inference_log
 from workbench.serving._loadgen import drive
+
+from ..conftest import demo_request_body
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +19,7 @@ pytestmark = pytest.mark.slow
 def test_concurrency_32_loses_nothing_and_memory_stays_flat(  # type: ignore[no-untyped-def]
     demo_project, tmp_path: Path
 ) -> None:
-    frame = pd.read_parquet(
-        demo_project.settings.data_dir / "processed" / "electricity_features.parquet"
-    )
-    body = (
-        '{"dataframe_split": '
-        + frame[list(ELECTRICITY_FEATURES)].head(3).to_json(orient="split", index=False)
-        + "}"
-    ).encode()
+    body = demo_request_body(demo_project, 3).encode()
     log_dir = tmp_path / "log"
     with ScoringServer(
         demo_project.model.model_uri,
