@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from workbench._exceptions import PromotionRefused, ServingError, WorkbenchError
 from workbench._imports import require
+from workbench._paths import check_name
 from workbench._settings import Settings, resolve_settings
+from workbench._urls import redact_url
 from workbench.data import Contract, load, validate
 from workbench.datasets import (
     ELECTRICITY_CONTRACT,
@@ -80,7 +82,19 @@ class DemoResult:
 
 
 def find_app(name: str, project_dir: Path) -> Path:
-    """``apps/<name>.ipynb`` of the project, else the one shipped beside the package."""
+    """``apps/<name>.ipynb`` of the project, else the one shipped beside the package.
+
+    Raises:
+        ConfigurationError: ``name`` is not a plain name (``../x``, ``/etc/x``): an app is
+            a notebook in ``apps/``, never a path.
+        WorkbenchError: Neither folder has the app.
+    """
+    check_name(
+        name,
+        "The app name",
+        hint="Name a notebook of apps/ without '.ipynb' (monitoring, model_card, "
+        "experiments, explore).",
+    )
     for root in (project_dir, Path(__file__).resolve().parents[1]):
         candidate = root / "apps" / f"{name}.ipynb"
         if candidate.is_file():
@@ -361,7 +375,7 @@ def run_demo(
 
     echo(
         "\nWhere to look:\n"
-        f"  MLflow UI        mlflow ui --backend-store-uri {settings.tracking_uri}\n"
+        f"  MLflow UI        mlflow ui --backend-store-uri {redact_url(settings.tracking_uri)}\n"
         f"  JupyterLab       workbench lab\n"
         f"  dashboard        workbench dashboard        (Voilà on {settings.host})\n"
         f"  serve the model  workbench serve {model.model_uri}\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench._exceptions import ConfigurationError
+from workbench._urls import redacted_repr
 
 __all__ = ["Settings", "get_settings", "reset_settings", "resolve_settings"]
 
@@ -74,6 +75,9 @@ class Settings:
     country: str = "IT"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
+    def __repr__(self) -> str:  # a notebook shows it: no password of a service URL
+        return redacted_repr(self, _URL_FIELDS)
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("sources",)}
 _PATH_FIELDS = {
@@ -84,6 +88,7 @@ _PATH_FIELDS = {
     "data_dir",
 }
 _INT_FIELDS = {"serve_port", "dashboard_port", "lab_port"}
+_URL_FIELDS = {"tracking_uri", "optuna_storage", "inference_log_dir", "dask_scheduler"}
 
 
 def _find_project_dir(start: Path) -> Path:

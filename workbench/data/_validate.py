@@ -260,7 +260,9 @@ def validate(
 
         quarantine_dir = get_settings().data_dir / "interim"
     if quarantine_dir is not False and len(quarantine):
-        stem = Path(source).stem if source != "<DataFrame>" else (contract.name or "data")
+        # a file name, never a path: a contract named "../x" writes nothing outside the folder
+        stem = Path(source).stem if source != "<DataFrame>" else Path(contract.name).name
+        stem = stem if stem not in ("", ".", "..") else "data"
         path = Path(quarantine_dir) / f"{stem}_quarantine.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         quarantine.to_csv(path, index=False)

@@ -30,9 +30,10 @@ from urllib.parse import quote
 
 from workbench._exceptions import ConfigurationError, DataError, ModelError, PromotionRefused
 from workbench._imports import require
+from workbench._paths import check_name
 from workbench._settings import Settings, get_settings
 from workbench._tracking import ensure_experiment, mlflow_for, ui_url
-from workbench._urls import redact_url
+from workbench._urls import redact_text, redact_url
 from workbench.packaging._card import ModelCard, feature_rows, metric_entry, profile_columns
 from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
 from workbench.packaging._verifier import replace_spare, spare_verifier
@@ -536,6 +537,7 @@ def package_model(
 
     Raises:
         DataError: ``data`` is empty or lacks the model's columns or ``target``.
+        ConfigurationError: ``name`` is not one plain name (``/``, ``\\``, ``:``, ``..``).
         ModelError: The model cannot predict on ``data``, cannot be logged, or fails the
             fresh-process check; nothing is registered.
     """
@@ -543,6 +545,9 @@ def package_model(
     began = time.perf_counter()
     s = settings or get_settings()
     name = name or s.model_name
+    # the name becomes an artifact folder (packages/<name>/) before MLflow's registry
+    # sees it: a name MLflow would refuse is refused before anything is logged
+    check_name(name, "The registered model name", also=":")
     if data.empty:
         raise DataError(f"The data to package model {name!r} with is empty; pass training rows.")
     if target is not None and target not in data.columns:
@@ -646,7 +651,7 @@ def package_model(
         folder = f"packages/{name}/{info.model_id}"
         checked = verifier.receive()
         if not checked.get("ok"):
-            reason = str(checked.get("reason"))
+            reason = redact_text(str(checked.get("reason")), s.tracking_uri)
             client.set_tag(run_id, "workbench.package_error", reason[:5000])
             raise ModelError(
                 f"Model {name!r} failed its check in a fresh process "

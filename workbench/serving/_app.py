@@ -109,6 +109,17 @@ def _resolve_version(mlflow: Any, model_uri: str) -> tuple[str, str]:
     return name, version or "-"
 
 
+def _require_registry_uri(model_uri: str) -> None:
+    """Refuse anything but a registry or run URI: a file path, ``file://``, a folder or a
+    ``..`` segment would load whatever pickle sits there (loading one runs its code)."""
+    if not model_uri.startswith(("models:/", "runs:/")) or ".." in model_uri.split("/"):
+        raise ServingError(
+            f"The model URI must be a registry or run URI (models:/name@alias, "
+            f"models:/name/version, runs:/id/model), without '..'; models load only from "
+            f"the registry or a run, never from a file path. Got {model_uri!r}."
+        )
+
+
 def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[str, str]:
     """The registered model and version ``model_uri`` points at now, before a server
     starts on it.
@@ -117,17 +128,13 @@ def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[s
         ServingError: Not a registry or run URI, or no such model, version or alias; the
             message names it and what the registry has instead.
     """
-    if not model_uri.startswith(("models:/", "runs:/")):
-        raise ServingError(
-            f"The model URI must be a registry or run URI (models:/name@alias, "
-            f"models:/name/version, runs:/id/model). Got {model_uri!r}."
-        )
+    _require_registry_uri(model_uri)
     s = settings or get_settings()
     mlflow = mlflow_for(s)
     try:
         return _resolve_version(mlflow, model_uri)
     except mlflow.exceptions.MlflowException as exc:
-        from workbench._urls import redact_url
+        from workbench._urls import redact_text, redact_url
 
         name = model_uri.removeprefix("models:/").partition("@")[0].partition("/")[0]
         client = mlflow.MlflowClient()
@@ -139,7 +146,8 @@ def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[s
             known = f"no model {name!r} is registered; registered models: {models or 'none'}"
         raise ServingError(
             f"Cannot serve {model_uri} from the registry at {redact_url(s.tracking_uri)}: "
-            f"{str(getattr(exc, 'message', exc)).rstrip('.')} ({known})."
+            f"{redact_text(str(getattr(exc, 'message', exc)), s.tracking_uri).rstrip('.')} "
+            f"({known})."
         ) from None
 
 
@@ -253,11 +261,7 @@ def create_app(
     Raises:
         ServingError: ``model_uri`` is not a registry or run URI.
     """
-    if not model_uri.startswith(("models:/", "runs:/")):
-        raise ServingError(
-            f"The model URI must be a registry or run URI (models:/name@alias, "
-            f"models:/name/version, runs:/id/model). Got {model_uri!r}."
-        )
+    _require_registry_uri(model_uri)
     s = settings or get_settings()
     fastapi = require("fastapi", feature="the scoring server")
     responses = require("fastapi.responses")

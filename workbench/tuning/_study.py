@@ -34,7 +34,7 @@ from workbench._imports import require
 from workbench._settings import Settings, get_settings
 from workbench._sqlite import fast_sqlite
 from workbench._tracking import ensure_experiment, mlflow_for
-from workbench._urls import redact_url
+from workbench._urls import redact_text, redact_url, redacted_repr
 from workbench.tuning._objective import (
     Metric,
     TuningSpec,
@@ -86,6 +86,9 @@ class TuningResult:
     n_failed: int
     n_pruned: int
     trials: pd.DataFrame
+
+    def __repr__(self) -> str:  # a notebook shows it: not the storage's password
+        return redacted_repr(self, ("storage",))
 
     def study(self) -> optuna.Study:
         import optuna
@@ -648,7 +651,8 @@ def tune(
     if failed:
         raise WorkbenchError(
             f"{len(failed)} of {len(logged)} trials of study {name!r} could not be logged to "
-            f"MLflow at {redact_url(s.tracking_uri)} (first error: {failed[0]}). The trials "
+            f"MLflow at {redact_url(s.tracking_uri)} (first error: "
+            f"{redact_text(str(failed[0]), s.tracking_uri)}). The trials "
             f"themselves are kept in the Optuna storage {redact_url(url)}; when MLflow is "
             f"back, sync_to_mlflow({name!r}) logs the missing ones."
         )
