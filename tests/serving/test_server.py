@@ -330,10 +330,16 @@ def test_personal_columns_are_masked_in_the_inference_log(tmp_path: Path) -> Non
     ):
         r = client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 200
+        refused = {"dataframe_records": [{"customer": "Mario Rossi", "kwh": "Luigi Verdi"}]}
+        r = client.post("/invocations", json=refused)
+        assert r.status_code == 400 and "Luigi Verdi" in r.json()["message"]  # the sender's
     log = read_inference_log(tmp_path / "log")
     assert log["customer"].tolist() == [mask_value("Mario Rossi"), mask_value("Anna Bianchi")]
-    raw = b"".join(p.read_bytes() for p in (tmp_path / "log").glob("segment-*.parquet"))
-    assert b"Mario" not in raw and b"Anna" not in raw
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "log").rglob("*.parquet"))
+    assert b"Mario" not in raw and b"Anna" not in raw and b"Luigi" not in raw
+    errors = read_errors(tmp_path / "log")
+    assert errors["status"].tolist() == [400]
+    assert "column 'kwh', row 0" in errors["message"].iloc[0]  # where, not what
 
 
 def test_every_acknowledged_request_is_logged_under_load_and_across_shutdown(  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import hmac
 import io
 import json
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -105,6 +106,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+#: The value a refusal quotes (``..., got 'Mario Rossi'.``), withheld from the error log of
+#: a model with personal columns.
+_QUOTED_VALUE = re.compile(r", got .*$", re.DOTALL)
+
+
 class Scorer:
     """The ``/invocations`` handler.
 
@@ -161,6 +167,12 @@ class Scorer:
         request_id = uuid.uuid4().hex
         reply.headers.append((b"x-request-id", request_id.encode()))
         current = self.state.get("current")
+        message = str(body.get("message", ""))
+        if current is not None and current.personal:
+            # the value a refusal quotes may be a person's: the client sees it, the log not
+            message = _QUOTED_VALUE.sub(
+                ", got (a value, not logged: the model has personal columns).", message
+            )
         errors.append(
             pd.DataFrame(
                 {
@@ -168,7 +180,7 @@ class Scorer:
                     "timestamp": [pd.Timestamp.now(tz="UTC")],
                     "status": [reply.status],
                     "error_code": [body.get("error_code", "")],
-                    "message": [str(body.get("message", ""))[:1000]],
+                    "message": [message[:1000]],
                     "model_version": [current.version if current is not None else ""],
                 }
             )
