@@ -117,6 +117,8 @@ def running_mlflow_server(folder: Path, backend_store_uri: str | None = None) ->
             backend_store_uri or f"sqlite:///{folder / 'server.db'}",
             "--artifacts-destination",
             str(folder / "artifacts"),
+            "--workers",  # one is plenty for a test, and starts in a third of the time
+            "1",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
