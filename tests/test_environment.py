@@ -16,6 +16,7 @@ PIP_TO_CONDA = {
     "pandera[pandas]": "pandera",
     "duckdb": "python-duckdb",
     "xgboost-cpu": "py-xgboost-cpu",
+    "psycopg2-binary": "psycopg2",
 }
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$")
 
