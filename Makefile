@@ -48,7 +48,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install browser postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 test: lint typecheck pytest
 

@@ -29,7 +29,7 @@ def test_concurrency_32_loses_nothing_and_memory_stays_flat(  # type: ignore[no-
         assert server.process is not None
         url = f"{server.url}/invocations"
         drive(url, body, connections=32, seconds=3)  # warm: allocator pools, first segments
-        result = drive(url, body, connections=32, seconds=20, pid=server.process.pid)
+        result = drive(url, body, connections=32, seconds=12, pid=server.process.pid)
         code = server.stop()
     print(result.summary())
     assert code in (0, -15), server.output()
