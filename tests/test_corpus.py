@@ -464,8 +464,8 @@ def test_serving_an_unknown_alias_exits_with_an_error_naming_it(demo_project) ->
     port = str(free_port())
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(demo_project.settings.project_dir)}
     for uri, says in (
-        (f"models:/{name}@nope", "'champion']"),
-        ("models:/no-such-model@champion", f"registered models: ['{name}'"),
+        (f"models:/{name}@nope", "its aliases: ["),
+        ("models:/no-such-model@champion", f"'{name}'"),  # among the registered models
         ("/tmp/model.pkl", "must be a registry or run URI"),
     ):
         run = subprocess.run(
