@@ -17,8 +17,6 @@ from workbench.serving._payload import Columns, InputSpec, PayloadError
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     """A one-hot + HistGradientBoosting pipeline logged to a SQLite store, loaded back."""
-    import mlflow
-    from mlflow.models import infer_signature
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.pipeline import Pipeline
@@ -46,18 +44,27 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
             ("model", HistGradientBoostingRegressor(max_iter=20)),
         ]
     ).fit(frame, y)
+    return _logged_and_loaded(model, frame, folder)
+
+
+def _logged_and_loaded(model: object, frame: pd.DataFrame, folder: Path) -> Loaded:
+    """``model`` logged to a SQLite store in ``folder`` and loaded back as the server does."""
+    import mlflow
+    from mlflow.models import infer_signature
+
     mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
-    with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(frame, model.predict(frame)),
-            serialization_format="cloudpickle",
-            pip_requirements=["scikit-learn"],
-        )
-    loaded = Loaded.of(mlflow.pyfunc.load_model(info.model_uri), "1", [])
-    mlflow.set_tracking_uri("")
-    return loaded
+    try:
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(frame, model.predict(frame)),  # type: ignore[attr-defined]
+                serialization_format="cloudpickle",
+                pip_requirements=["scikit-learn"],
+            )
+        return Loaded.of(mlflow.pyfunc.load_model(info.model_uri), "1", [])
+    finally:
+        mlflow.set_tracking_uri("")
 
 
 ROWS = pd.DataFrame(
@@ -328,8 +335,6 @@ def test_a_classifier_gives_its_class_probabilities_beside_its_labels(
     """One predict_proba call for an argmax classifier (labels derived from it), predict and
     predict_proba otherwise; either way exactly what scikit-learn predicts, and merged
     requests get their own rows of scores."""
-    import mlflow
-    from mlflow.models import infer_signature
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -344,19 +349,7 @@ def test_a_classifier_gives_its_class_probabilities_beside_its_labels(
         if kind == "forest"
         else make_pipeline(StandardScaler(), LogisticRegression())
     ).fit(frame, labels)
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    try:
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=infer_signature(frame, model.predict(frame)),
-                serialization_format="cloudpickle",
-                pip_requirements=["scikit-learn"],
-            )
-        loaded = Loaded.of(mlflow.pyfunc.load_model(info.model_uri), "1", [])
-    finally:
-        mlflow.set_tracking_uri("")
+    loaded = _logged_and_loaded(model, frame, tmp_path)
     assert loaded.classes == ("maybe", "no", "yes")
     assert loaded.from_scores is (kind == "forest")
     singles = [
