@@ -21,15 +21,11 @@ import json
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from serving import free_port, register, server_env, wait_ready  # noqa: E402
+from serving import bench_project, free_port, register, server_env, wait_ready  # noqa: E402
 
 
 def run(
@@ -78,17 +74,9 @@ def main() -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip mlflow models serve")
     args = parser.parse_args()
 
-    from workbench._settings import resolve_settings
     from workbench.serving import read_inference_log
 
-    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
-    settings = resolve_settings(work)
-    rng = np.random.default_rng(0)
-    n = 20_000
-    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
-    frame["region"] = rng.choice(["north", "centre", "south"], n)
-    frame["y"] = frame["x0"] * 3 - frame["x1"] + (frame["region"] == "north")
+    work, settings, frame = bench_project("bench-load-")
     register(settings, frame, "bench-load", text_column=True)
     body = (
         '{"dataframe_split": '

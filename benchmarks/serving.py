@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -107,6 +108,25 @@ def run_wrk(url: str, body: Path, connections: int, seconds: int) -> dict[str, f
         "non_2xx": float(m.group(1)) if (m := re.search(r"Non-2xx.*?:\s+(\d+)", out)) else 0.0,
     }
     return result
+
+
+def bench_project(prefix: str) -> tuple[Path, Any, pd.DataFrame]:
+    """A fresh project folder, its settings, and 20,000 training rows: 8 numeric columns,
+    a ``region`` text column and the target ``y``."""
+    from workbench._settings import resolve_settings
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
+    frame["region"] = rng.choice(["north", "centre", "south"], n)
+    frame["y"] = (
+        frame["x0"] * 3
+        - frame["x1"]
+        + frame["region"].map({"north": 1.0, "centre": 0.0, "south": -1.0})
+    )
+    return work, resolve_settings(work), frame
 
 
 def server_env(tracking_uri: str, project: Path) -> dict[str, str]:
@@ -250,20 +270,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
-    from workbench._settings import resolve_settings
-
-    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
-    settings = resolve_settings(work)
-    rng = np.random.default_rng(0)
-    n = 20_000
-    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
-    frame["region"] = rng.choice(["north", "centre", "south"], n)
-    frame["y"] = (
-        frame["x0"] * 3
-        - frame["x1"]
-        + frame["region"].map({"north": 1.0, "centre": 0.0, "south": -1.0})
-    )
+    work, settings, frame = bench_project("bench-serving-")
     env = server_env(settings.tracking_uri, work)
     results = {}
     for model in args.models.split(","):
