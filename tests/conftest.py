@@ -80,6 +80,16 @@ def demo_request_body(demo: DemoResult, rows: int) -> str:
     return '{"dataframe_split": ' + split + "}"
 
 
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write to (root writes anywhere but on sysfs)."""
+    if os.geteuid() == 0:
+        return Path("/sys/kernel")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
 _MLFLOW_SERVERS: dict[str, subprocess.Popen[bytes]] = {}
 
 

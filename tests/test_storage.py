@@ -3,7 +3,6 @@ error naming the folder, what it is for and the setting that chose it."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +12,7 @@ from workbench import ConfigurationError
 from workbench._settings import resolve_settings
 from workbench._storage import make_dir
 
-
-def _read_only(tmp_path: Path) -> Path:
-    """A folder this process cannot create anything in (root writes anywhere but sysfs)."""
-    if os.geteuid() == 0:
-        return Path("/sys/kernel/workbench-store")
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return folder / "store"
+from .conftest import read_only_folder
 
 
 def _project(tmp_path: Path, **settings: str) -> Path:
@@ -33,7 +24,7 @@ def _project(tmp_path: Path, **settings: str) -> Path:
 def test_a_read_only_feature_store_is_a_clear_error(tmp_path: Path) -> None:
     from workbench.features import Entity, FeatureStore, FeatureView, Source
 
-    store_dir = _read_only(tmp_path)
+    store_dir = read_only_folder(tmp_path) / "store"
     settings = resolve_settings(_project(tmp_path, feature_store_dir=str(store_dir)))
     rows = pd.DataFrame(
         {"shop": ["a", "a"], "day": pd.date_range("2024-01-01", periods=2), "sales": [1.0, 2.0]}
@@ -48,7 +39,7 @@ def test_a_read_only_feature_store_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_read_only_mlflow_store_is_a_clear_error(tmp_path: Path) -> None:
     from workbench._tracking import ensure_experiment
 
-    home = _read_only(tmp_path)
+    home = read_only_folder(tmp_path) / "store"
     settings = resolve_settings(_project(tmp_path, home=str(home)))
     with pytest.raises(ConfigurationError) as caught:
         ensure_experiment("x", settings)

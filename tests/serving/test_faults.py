@@ -3,7 +3,6 @@ bounded, and reported at the next start), a full disk, a read-only folder."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from workbench import ServingError
 from workbench.serving import InferenceLogWriter, ScoringServer, read_inference_log, read_lost
 
-from ..conftest import demo_request_body
+from ..conftest import demo_request_body, read_only_folder
 
 WRITER = textwrap.dedent(
     """
@@ -108,18 +107,8 @@ def test_a_full_disk_keeps_the_rows_pending_with_a_clear_error(tmp_path: Path) -
     assert read_lost(tmp_path).empty
 
 
-def _read_only_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot write to (root writes anywhere but on sysfs)."""
-    if os.geteuid() == 0:
-        return Path("/sys/kernel")
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return folder
-
-
 def test_a_read_only_log_folder_is_refused_at_start(tmp_path: Path) -> None:
-    folder = _read_only_folder(tmp_path)
+    folder = read_only_folder(tmp_path)
     with pytest.raises(
         ServingError, match=rf"folder {folder} is not writable: .*(denied|permitted)"
     ):
