@@ -132,7 +132,10 @@ def test_lab_and_dashboard_bind_loopback_unless_a_host_is_given(
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
     commands: list[list[str]] = []
     monkeypatch.setattr("workbench._cli._exec", lambda cmd, env: commands.append(cmd) or 0)
-    monkeypatch.delenv("JUPYTER_PATH", raising=False)  # set by `dashboard`: restored after
+    # `dashboard` runs Voilà in its own process: its argv is read here
+    monkeypatch.setattr("workbench._jupyter._voila.serve", lambda argv: commands.append(argv) or 0)
+    for name in ("JUPYTER_PATH", "WORKBENCH_PROJECT_DIR"):  # set by `dashboard`: restored after
+        monkeypatch.delenv(name, raising=False)
     project = ["--project-dir", str(tmp_path)]
 
     def option(command: list[str], prefix: str) -> list[str]:
@@ -263,7 +266,7 @@ def test_names_that_become_paths_cannot_leave_their_folder(
             find_app(name, root)
         assert repr(name) in str(e.value)
     assert find_app("app", root) == root / "apps" / "app.ipynb"
-    monkeypatch.setattr("workbench._cli._exec", lambda *a: pytest.fail("voila started"))
+    monkeypatch.setattr("workbench._jupyter._voila.serve", lambda *a: pytest.fail("voila started"))
     assert main(["dashboard", "../outside", "--project-dir", str(root)]) == 2
     assert "The app name must be one plain name" in capsys.readouterr().err
 

@@ -135,19 +135,19 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from workbench._demo import find_app
+    from workbench._jupyter._voila import serve
 
     s = _settings(args)
     app = find_app(args.app, s.project_dir)
-    # Our template (Voilà's lab template without CDN links) is found through JUPYTER_PATH.
+    # Our template (Voilà's lab template without CDN links) is found through JUPYTER_PATH;
+    # the kernels inherit this environment (the project's folder included).
     templates = str(Path(__file__).resolve().parent / "_jupyter")
-    jupyter_path = os.pathsep.join(p for p in (templates, os.environ.get("JUPYTER_PATH")) if p)
-    env = {
-        **os.environ,
-        "WORKBENCH_PROJECT_DIR": str(s.project_dir),
-        "JUPYTER_PATH": jupyter_path,
-    }
-    cmd = [
-        _tool("voila"),
+    others = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [templates, *(p for p in others if p and p != templates)]
+    )
+    os.environ["WORKBENCH_PROJECT_DIR"] = str(s.project_dir)
+    argv = [
         str(app),
         "--template=workbench",
         f"--Voila.ip={args.host or s.host}",
@@ -155,17 +155,26 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "--no-browser",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
+        # catboost's training widget is no app's, and its 3.5 MB of JavaScript took a
+        # second or more of every first page load
+        '--VoilaConfiguration.extension_denylist=["catboost-widget"]',
     ]
     if not args.no_preheat:
         # A kernel runs the app before anyone asks (imports and the log's summaries
-        # included), and another is started as soon as one is handed out: a visitor gets
-        # a page computed at most one visit ago, in about a second instead of ten.
-        cmd += [
+        # included); "ready at URL" is printed once that page is rendered, and a visitor
+        # then gets it without waiting for the run. The next kernel is
+        # started 5 s after a page is handed out, once the browser has drawn most of it,
+        # rather than competing with it for the CPU (a visitor within those 5 s waits
+        # for them too).
+        argv += [
             "--VoilaConfiguration.preheat_kernel=True",
             "--VoilaConfiguration.default_pool_size=1",
-            "--VoilaKernelManager.fill_delay=0",
+            "--VoilaKernelManager.fill_delay=5",
         ]
-    return _exec(cmd, env)
+    # Voilà runs in this process: SIGTERM and Ctrl-C stop it and its kernels, and its
+    # exit status is ours.
+    print("running: voila", " ".join(argv), flush=True)
+    return serve(argv)
 
 
 def _cmd_run_notebooks(args: argparse.Namespace) -> int:
@@ -474,7 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve apps/APP.ipynb with Voilà: no source cells, no tracebacks shown. Apps:\n"
         "monitoring (the served model's log: KPIs, drift, performance, errors, alerts),\n"
         "model_card, experiments, explore. A kernel runs the app ahead of each visit\n"
-        "(--no-preheat: on each visit).",
+        "(--no-preheat: on each visit). Prints 'serving at URL' once it listens and\n"
+        "'ready at URL' once the first page is computed: from then on a visit gets a\n"
+        "page without waiting for the app to run. Ctrl-C or SIGTERM stops it and its\n"
+        "kernels.",
     )
     dash.add_argument(
         "app", nargs="?", default="monitoring", help="app name in apps/ (default: monitoring)"

@@ -1,18 +1,20 @@
 """The monitoring dashboard: one pass over the inference log, summaries to the browser.
 
-:func:`collect` reads the log (a folder of Parquet segments, any size) with Dask, and per
-partition and time window keeps only what the dashboard draws: the drift counts of each
-profiled column, the number of rows and requests, and a histogram of latencies. Windows
-add up across partitions (a request's rows are in one segment), so the result is the
-same as one pass over the whole log, and a date range is a sum of windows, drawn again
-without touching the log. :class:`MonitoringDashboard` is the widget on top.
+:func:`collect` reads the log (a folder of Parquet segments, any size) segment by segment
+(on local threads, or with Dask on a cluster), and per partition and time window keeps
+only what the dashboard draws: the drift counts of each profiled column, the number of
+rows and requests, and a histogram of latencies. Windows add up across partitions (a
+request's rows are in one segment), so the result is the same as one pass over the whole
+log, and a date range is a sum of windows, drawn again without touching the log.
+:class:`MonitoringDashboard` is the widget on top.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
     from workbench._settings import Settings
     from workbench.data import Contract
+
+T = TypeVar("T")
 
 __all__ = [
     "LogOverview",
@@ -190,42 +194,125 @@ def collect(
     progress: bool = True,
     scheduler: str | None = None,
 ) -> LogOverview:
-    """Summaries of the inference log at ``log_dir`` per ``window``, in one Dask pass
-    (with ``contract``, the rows breaking each of its column rules too), on local
-    threads or on the cluster at ``scheduler`` (default: the ``dask_scheduler`` setting).
+    """Summaries of the inference log at ``log_dir`` per ``window``, in one pass over its
+    segments (with ``contract``, the rows breaking each of its column rules too), on local
+    threads or on the Dask cluster at ``scheduler`` (default: the ``dask_scheduler``
+    setting).
 
     Raises:
         MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
     """
-    import dask.dataframe as dd
-    from dask.delayed import delayed
-
-    from workbench._progress import compute_with_progress
+    from workbench._progress import _address
     from workbench.serving import LogFolder
 
     place = LogFolder(log_dir)
     segments = place.glob("segment-*.parquet") if place.exists() else []
     if not segments:
         raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
-    log = dd.read_parquet(segments if place.local else f"{place}/segment-*.parquet")
-    names = [c for c in profile.columns if c in log.columns]
+    local = place.local and _address(scheduler) is None
+    if local:  # the same frames as Dask's, read without importing it (a second or two)
+        columns = _columns_of(segments[0])
+    else:
+        import dask.dataframe as dd
+
+        log = dd.read_parquet(segments if place.local else f"{place}/segment-*.parquet")
+        columns = list(log.columns)
+    names = [c for c in profile.columns if c in columns]
     if not names:
         raise MonitoringError(
             f"The log at {log_dir} has none of the profiled columns {profile.columns}."
         )
     subset = profile.subset(names)
-    ruled = [r.name for r in contract.columns if r.name in log.columns] if contract else []
+    ruled = [r.name for r in contract.columns if r.name in columns] if contract else []
     needed = list(dict.fromkeys([*names, *ruled, "timestamp", "request_id", "latency_ms"]))
-    tasks = [delayed(_stats_of)(p, subset, window, contract) for p in log[needed].to_delayed()]
+    partials: list[dict[Any, WindowStats]]
+    if local:
+        partials = _on_local_threads(
+            segments, needed, lambda part: _stats_of(part, subset, window, contract), progress
+        )
+    else:
+        from dask.delayed import delayed
+
+        from workbench._progress import compute_with_progress
+
+        tasks = [delayed(_stats_of)(p, subset, window, contract) for p in log[needed].to_delayed()]
+        partials = compute_with_progress(
+            tasks, desc="reading the log", show=progress, scheduler=scheduler
+        )
     merged: dict[Any, WindowStats] = {}
-    for partial in compute_with_progress(
-        tasks, desc="reading the log", show=progress, scheduler=scheduler
-    ):
+    for partial in partials:
         for key, stats in partial.items():
             merged[key] = merged[key] + stats if key in merged else stats
     if not merged:
         raise MonitoringError(f"The inference log at {log_dir} has no rows.")
     return LogOverview(subset, dict(sorted(merged.items())), model_name, model_version)
+
+
+def _columns_of(segment: str) -> list[str]:
+    """The columns ``dd.read_parquet`` gives a log whose first segment is ``segment``:
+    its schema's, less those its pandas metadata makes the index."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(segment)
+    meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+    return [c for c in schema.names if c not in index]
+
+
+def _on_local_threads(
+    segments: list[str],
+    columns: list[str],
+    step: Callable[[pd.DataFrame], T],
+    progress: bool,
+) -> list[T]:
+    """``step`` of each local segment's ``columns``, in order, on local threads.
+
+    Each frame is the partition ``dd.read_parquet(segments)[columns]`` would give for
+    that file: read and converted to pandas as Dask's pyarrow engine does, strings as
+    ``string[pyarrow]`` (Dask's ``dataframe.convert-string``).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from workbench._imports import require
+
+    text = pd.StringDtype("pyarrow")
+    mapped = {
+        pa.string(): text,
+        pa.large_string(): text,
+        pa.date32(): pd.ArrowDtype(pa.date32()),
+        pa.date64(): pd.ArrowDtype(pa.date64()),
+    }
+
+    def types_mapper(kind: pa.DataType) -> Any:
+        return mapped.get(kind) or (pd.ArrowDtype(kind) if pa.types.is_decimal(kind) else None)
+
+    def one(path: str) -> T:
+        table = pq.ParquetFile(path, pre_buffer=True).read(
+            columns=columns, use_threads=False, use_pandas_metadata=True
+        )
+        return step(
+            table.to_pandas(use_threads=False, ignore_metadata=False, types_mapper=types_mapper)
+        )
+
+    tqdm = require("tqdm.auto").tqdm
+    results: list[T] = []
+    with (
+        tqdm(
+            total=len(segments), desc="reading the log", unit="partition", disable=not progress
+        ) as bar,
+        ThreadPoolExecutor(max(1, min(len(segments), os.cpu_count() or 1))) as pool,
+    ):
+        for result in pool.map(one, segments):
+            results.append(result)
+            bar.update()
+    return results
 
 
 def _kpi_html(cells: list[tuple[str, str, str]]) -> str:
@@ -442,7 +529,6 @@ def open_dashboard(
     recorded (``log_actuals``), for a classifier the performance estimated from the logged
     class probabilities before labels (:func:`estimate_from_log`), errors from the
     server's error log."""
-    import dask.dataframe as dd
     import pandas as pd
 
     from workbench._settings import get_settings
@@ -475,6 +561,8 @@ def open_dashboard(
     )
     performance = None
     if len(read_actuals(folder)):
+        import dask.dataframe as dd
+
         columns = ["request_id", "row_in_request", "prediction", "timestamp"]
         log = dd.read_parquet(f"{folder.rstrip('/')}/segment-*.parquet", columns=columns)
         joined = join_actuals(log.compute(), folder)
