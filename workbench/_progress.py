@@ -24,17 +24,22 @@ def scheduler_client(address: str) -> Any:
         ConfigurationError: No scheduler answers there.
     """
     distributed = require("distributed", feature="computing on a Dask scheduler")
+    import dask
+
     with _lock:
         client = _clients.get(address)
         if client is not None and client.status == "running":
             return client
+        # how long to keep trying: Dask's own setting (30 s unless configured)
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
         try:
-            client = distributed.Client(address, timeout="20s", set_as_default=False)
+            client = distributed.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ConfigurationError(
                 f"No Dask scheduler answers at {address} (the dask_scheduler setting, or "
-                f"WORKBENCH_DASK_SCHEDULER): {exc}. Start one (`dask scheduler`) or unset it "
-                f"to compute on local threads."
+                f"WORKBENCH_DASK_SCHEDULER) within {timeout} "
+                f"(distributed.comm.timeouts.connect): {exc}. Start one (`dask scheduler`) "
+                f"or unset it to compute on local threads."
             ) from None
         _clients[address] = client
         return client

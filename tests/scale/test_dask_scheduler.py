@@ -221,10 +221,17 @@ def test_the_dashboard_pass_over_the_log_is_the_same_on_the_cluster(
 
 
 def test_a_scheduler_that_does_not_answer_is_a_clear_error() -> None:
+    import dask
     from dask.delayed import delayed
 
-    with pytest.raises(
-        ConfigurationError, match=r"No Dask scheduler answers at tcp://127\.0\.0\.1:9"
+    # how long to keep trying is Dask's own setting
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "3s"}),
+        pytest.raises(
+            ConfigurationError,
+            match=r"No Dask scheduler answers at tcp://127\.0\.0\.1:9 .* within 3s "
+            r"\(distributed\.comm\.timeouts\.connect\)",
+        ),
     ):
         compute_with_progress(
             [delayed(len)([1])], desc="x", show=False, scheduler="tcp://127.0.0.1:9"
