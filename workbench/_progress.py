@@ -1,16 +1,21 @@
 """Progress bars (tqdm.auto: a widget in notebooks, text in a terminal) over Dask tasks,
-computed on local threads or on the Dask cluster the settings name."""
+computed on local threads or on the Dask cluster the settings name, and over plain work
+on local threads."""
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from workbench._exceptions import ConfigurationError
 from workbench._imports import require
 
-__all__ = ["compute_with_progress", "scheduler_client"]
+__all__ = ["compute_with_progress", "map_with_progress", "scheduler_address", "scheduler_client"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -45,7 +50,9 @@ def scheduler_client(address: str) -> Any:
         return client
 
 
-def _address(scheduler: str | None) -> str | None:
+def scheduler_address(scheduler: str | None) -> str | None:
+    """The Dask scheduler to compute on: ``scheduler`` (``"local"``, ``"threads"`` or
+    ``""``: none), by default the ``dask_scheduler`` setting; ``None`` for local threads."""
     if scheduler is not None:
         return None if scheduler in ("", "local", "threads") else scheduler
     from workbench._settings import get_settings
@@ -69,7 +76,7 @@ def compute_with_progress(
     """
     dask = require("dask", feature="partitioned computation")
     tqdm = require("tqdm.auto").tqdm
-    address = _address(scheduler)
+    address = scheduler_address(scheduler)
     if address is not None:
         distributed = require("distributed", feature="computing on a Dask scheduler")
         client = scheduler_client(address)
@@ -94,3 +101,28 @@ def compute_with_progress(
 
     with tqdm(total=len(tasks), desc=desc, unit=unit, disable=not show) as bar, _Progress(bar):
         return list(dask.compute(*tasks, scheduler="threads"))
+
+
+def map_with_progress(
+    step: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    desc: str,
+    unit: str = "partition",
+    show: bool = True,
+) -> list[R]:
+    """``step`` of each of ``items``, in order, on local threads (one per core), advancing
+    a bar per finished item: for work that needs no Dask graph."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tqdm = require("tqdm.auto").tqdm
+    items = list(items)
+    results: list[R] = []
+    with (
+        tqdm(total=len(items), desc=desc, unit=unit, disable=not show) as bar,
+        ThreadPoolExecutor(max(1, min(len(items), os.cpu_count() or 1))) as pool,
+    ):
+        for result in pool.map(step, items):
+            results.append(result)
+            bar.update()
+    return results

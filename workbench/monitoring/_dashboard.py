@@ -12,9 +12,8 @@ log, and a date range is a sum of windows, drawn again without touching the log.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 
     from workbench._settings import Settings
     from workbench.data import Contract
-
-T = TypeVar("T")
 
 __all__ = [
     "LogOverview",
@@ -202,14 +199,14 @@ def collect(
     Raises:
         MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
     """
-    from workbench._progress import _address
+    from workbench._progress import compute_with_progress, map_with_progress, scheduler_address
     from workbench.serving import LogFolder
 
     place = LogFolder(log_dir)
     segments = place.glob("segment-*.parquet") if place.exists() else []
     if not segments:
         raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
-    local = place.local and _address(scheduler) is None
+    local = place.local and scheduler_address(scheduler) is None
     if local:  # the same frames as Dask's, read without importing it (a second or two)
         columns = _columns_of(segments[0])
     else:
@@ -227,13 +224,14 @@ def collect(
     needed = list(dict.fromkeys([*names, *ruled, "timestamp", "request_id", "latency_ms"]))
     partials: list[dict[Any, WindowStats]]
     if local:
-        partials = _on_local_threads(
-            segments, needed, lambda part: _stats_of(part, subset, window, contract), progress
+        partials = map_with_progress(
+            lambda path: _stats_of(_read_like_dask(path, needed), subset, window, contract),
+            segments,
+            desc="reading the log",
+            show=progress,
         )
     else:
         from dask.delayed import delayed
-
-        from workbench._progress import compute_with_progress
 
         tasks = [delayed(_stats_of)(p, subset, window, contract) for p in log[needed].to_delayed()]
         partials = compute_with_progress(
@@ -261,26 +259,13 @@ def _columns_of(segment: str) -> list[str]:
     return [c for c in schema.names if c not in index]
 
 
-def _on_local_threads(
-    segments: list[str],
-    columns: list[str],
-    step: Callable[[pd.DataFrame], T],
-    progress: bool,
-) -> list[T]:
-    """``step`` of each local segment's ``columns``, in order, on local threads.
-
-    Each frame is the partition ``dd.read_parquet(segments)[columns]`` would give for
-    that file: read and converted to pandas as Dask's pyarrow engine does, strings as
-    ``string[pyarrow]`` (Dask's ``dataframe.convert-string``).
-    """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
+def _read_like_dask(segment: str, columns: list[str]) -> pd.DataFrame:
+    """The partition ``dd.read_parquet(segments)[columns]`` would give for the local file
+    ``segment``: read and converted to pandas as Dask's pyarrow engine does, strings as
+    ``string[pyarrow]`` (Dask's ``dataframe.convert-string``)."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from workbench._imports import require
 
     text = pd.StringDtype("pyarrow")
     mapped = {
@@ -293,26 +278,13 @@ def _on_local_threads(
     def types_mapper(kind: pa.DataType) -> Any:
         return mapped.get(kind) or (pd.ArrowDtype(kind) if pa.types.is_decimal(kind) else None)
 
-    def one(path: str) -> T:
-        table = pq.ParquetFile(path, pre_buffer=True).read(
-            columns=columns, use_threads=False, use_pandas_metadata=True
-        )
-        return step(
-            table.to_pandas(use_threads=False, ignore_metadata=False, types_mapper=types_mapper)
-        )
-
-    tqdm = require("tqdm.auto").tqdm
-    results: list[T] = []
-    with (
-        tqdm(
-            total=len(segments), desc="reading the log", unit="partition", disable=not progress
-        ) as bar,
-        ThreadPoolExecutor(max(1, min(len(segments), os.cpu_count() or 1))) as pool,
-    ):
-        for result in pool.map(one, segments):
-            results.append(result)
-            bar.update()
-    return results
+    table = pq.ParquetFile(segment, pre_buffer=True).read(
+        columns=columns, use_threads=False, use_pandas_metadata=True
+    )
+    frame: pd.DataFrame = table.to_pandas(
+        use_threads=False, ignore_metadata=False, types_mapper=types_mapper
+    )
+    return frame
 
 
 def _kpi_html(cells: list[tuple[str, str, str]]) -> str:
