@@ -192,3 +192,48 @@ def test_holdout_metrics_on_the_card_are_the_same_definitions(binary: Any) -> No
         log, task="classification", window=len(log), score="p", classes=model.classes_
     )
     assert {k: v["value"] for k, v in card.items()} == realized.iloc[0][list(card)].to_dict()
+
+
+def test_the_card_says_what_each_metric_means_old_names_included() -> None:
+    """A card saved before the names said which (``holdout_f1``, tuning's macro F1) still
+    loads and reads right; a new one names its definitions."""
+    from workbench.packaging import ModelCard
+    from workbench.packaging._card import metric_entry
+
+    fields: dict[str, Any] = {
+        "name": "churn",
+        "version": 3,
+        "alias": "champion",
+        "purpose": "",
+        "task": "classification",
+        "estimator": "LogisticRegression",
+        "steps": [],
+        "created": "2024-07-01T00:00:00+00:00",
+        "run_id": "r",
+        "model_uri": "models:/m/1",
+        "ui_url": None,
+        "target": "churn",
+        "data": {},
+        "features": [],
+        "feature_views": {},
+        "params": {},
+        "tuning": None,
+        "cost": {},
+        "serialization": {"format": "skops", "reason": "r"},
+        "requirements": [],
+    }
+    old = ModelCard(**fields, metrics={"holdout_f1": metric_entry(0.8, "holdout")})
+    assert "| holdout_f1 | F1 averaged over classes (the old name of f1_macro) | 0.8" in (
+        old.to_markdown()
+    )
+    new = ModelCard(
+        **fields,
+        metrics={
+            "holdout_f1_binary": metric_entry(0.7, "holdout"),
+            "roc_auc": metric_entry([0.9, 0.8], "cv folds"),
+        },
+    )
+    text = new.to_markdown()
+    assert "| holdout_f1_binary | F1 of the positive class | 0.7" in text
+    assert "| roc_auc | ROC AUC (macro one-vs-rest for more than two classes) |" in text
+    assert m.describe("fit_seconds") == ""

@@ -54,6 +54,7 @@ __all__ = [
     "REGRESSION",
     "Metric",
     "class_order",
+    "describe",
     "evaluate",
     "get",
     "resolve_legacy",
@@ -475,3 +476,26 @@ def evaluate(
         else:
             out[metric.name] = metric.func(y_true, y_pred)
     return out
+
+
+def describe(name: str) -> str:
+    """What a metric's name means, as a card or a run shows it (``holdout_f1_binary``,
+    ``valid_mae``, ``cv_rmse``, ``rmse_std``); ``""`` for a name that is not one of ours.
+
+    Example:
+        >>> describe("holdout_f1_macro")
+        'F1 averaged over classes'
+    """
+    base = name
+    for prefix in ("holdout_", "valid_", "best_", "cv_"):
+        base = base.removeprefix(prefix)
+    spread = base.endswith("_std")
+    base = base.removesuffix("_std").removesuffix("_cv")
+    text = ""
+    for known in METRICS.values():
+        if base in known:
+            text = known[base].description
+    if base in LEGACY:  # on cards and runs made before, tuning's f1 was the macro one
+        macro = METRICS["classification"][LEGACY[base][1]]
+        text = f"{macro.description} (the old name of {macro.name})"
+    return f"standard deviation over folds of the {text}" if text and spread else text
