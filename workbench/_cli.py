@@ -658,7 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prom.add_argument("--target", required=True, help="target column of the holdout")
     prom.add_argument(
-        "--metric", help="rmse, mae, mape, r2 (regression); accuracy, f1 (classification)"
+        "--metric",
+        help="rmse, mae, mape, r2 (regression); accuracy, f1_macro, f1_binary, "
+        "precision_/recall_ binary or macro (classification)",
     )
     prom.add_argument("--challenger", default="challenger", help="alias to promote")
     prom.add_argument("--champion", default="champion", help="alias to move")

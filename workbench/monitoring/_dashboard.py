@@ -24,6 +24,8 @@ from workbench.monitoring._performance import (
     Alert,
     check_thresholds,
     performance_over_time,
+    reference_classes,
+    resolve_thresholds,
 )
 from workbench.monitoring._summary import ReferenceProfile, Summary, _window_keys
 
@@ -339,7 +341,9 @@ class MonitoringDashboard:
         self.performance = performance
         self.estimated = estimated
         self.errors = errors
-        self.thresholds = dict(thresholds or {})
+        self.thresholds = resolve_thresholds(  # an old name (f1) read as the one it meant
+            thresholds or {}, [*_columns(performance), *_columns(estimated)]
+        )
         self.alerts: list[Alert] = []
         if performance is not None and self.thresholds:
             usable = {k: v for k, v in self.thresholds.items() if k in performance.columns}
@@ -475,6 +479,10 @@ class MonitoringDashboard:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+def _columns(frame: pd.DataFrame | None) -> list[str]:
+    return [] if frame is None else [str(c) for c in frame.columns]
+
+
 def _metrics(frame: pd.DataFrame | None) -> list[str]:
     """The metric columns of a per-window frame that have a value somewhere."""
     if frame is None or not len(frame):
@@ -531,6 +539,13 @@ def open_dashboard(
         progress=progress,
         scheduler=s.dask_scheduler or "local",
     )
+    scored = None
+    if version.tags.get("reference_scores"):
+        from workbench.monitoring._timeline import _environment
+
+        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+            local = mlflow_for(s).artifacts.download_artifacts(version.tags["reference_scores"])
+        scored = pd.read_parquet(local)
     performance = None
     if len(read_actuals(folder)):
         import dask.dataframe as dd
@@ -540,16 +555,15 @@ def open_dashboard(
         joined = join_actuals(log.compute(), folder)
         if joined["actual"].notna().any():
             performance = performance_over_time(
-                joined, task=version.tags.get("task", "regression"), window=window
+                joined,
+                task=version.tags.get("task", "regression"),
+                window=window,
+                classes=reference_classes(scored)[0] if scored is not None else None,
             )
     estimated = None
-    if version.tags.get("reference_scores"):
-        from workbench.monitoring._timeline import _environment
-
-        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-            local = mlflow_for(s).artifacts.download_artifacts(version.tags["reference_scores"])
+    if scored is not None:
         estimated = estimate_from_log(
-            folder, pd.read_parquet(local), model_version=str(version.version), window=window
+            folder, scored, model_version=str(version.version), window=window
         )
     errors = errors_over_time(folder, window)
     return MonitoringDashboard(
@@ -576,22 +590,16 @@ def estimate_from_log(
     ``model_version`` (the server logs them for scikit-learn classifiers).
 
     Returns:
-        One row per window with ``accuracy`` (and ``precision``, ``recall``, ``f1`` for
-        two classes), or ``None`` when the log holds no scores of this version.
+        One row per window with ``accuracy``, ``precision_*``, ``recall_*``, ``f1_*`` and
+        ``roc_auc`` (``_binary`` for two classes, ``_macro`` for more), or ``None`` when
+        the log holds no scores of this version.
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     from workbench.serving._log import LogFolder
 
-    columns = [c for c in reference_scores.columns if c.startswith("proba_")]
-    if "label" not in reference_scores.columns or len(columns) < 2:
-        raise MonitoringError(
-            "Reference scores need a 'label' column and one 'proba_<class>' column per "
-            f"class; got {list(reference_scores.columns)}."
-        )
-    by_name = {str(v): v for v in reference_scores["label"].dropna().unique().tolist()}
-    classes = [by_name.get(c.removeprefix("proba_"), c.removeprefix("proba_")) for c in columns]
+    classes, columns = reference_classes(reference_scores)
     used = columns[1:] if len(columns) == 2 else columns  # binary: the positive class
     cbpe = CBPE().fit(reference_scores[used], reference_scores["label"], classes=classes)
     place = LogFolder(folder)

@@ -2,36 +2,45 @@
 
 Realized: the inference log joined with the actuals (``join_actuals``), cut into windows
 by time (``"1h"``, ``"1D"``, ``"1W"``) or by count (every N rows), one row of metrics per
-window. Estimated: confidence-based performance estimation (CBPE, as NannyML's): the
-classifier's scores are calibrated on reference data with labels (isotonic regression),
-and the calibrated probability of each current row gives the expected confusion matrix,
-hence expected accuracy, precision, recall and F1 with no label at all.
+window, each defined once in :mod:`workbench._metrics`. Estimated: confidence-based
+performance estimation (CBPE, as NannyML's): the classifier's scores are calibrated on
+reference data with labels (isotonic regression, where NannyML's test says it helps), and
+the calibrated probability of each current row gives the expected confusion matrix and the
+expected ROC curve, hence expected accuracy, precision, recall, F1 and ROC AUC with no
+label at all.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._exceptions import MonitoringError
+from workbench._exceptions import DataError, MonitoringError
+from workbench._metrics import BINARY, LEGACY, MULTICLASS, REGRESSION, class_order, evaluate
 from workbench.monitoring._summary import _window_keys
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "BINARY_METRICS",
     "CBPE",
-    "CLASSIFICATION_METRICS",
+    "MULTICLASS_METRICS",
     "REGRESSION_METRICS",
+    "needs_calibration",
     "performance_over_time",
+    "reference_classes",
+    "resolve_thresholds",
     "windows",
 ]
 
-REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+REGRESSION_METRICS = REGRESSION
+BINARY_METRICS = BINARY
+MULTICLASS_METRICS = MULTICLASS
 
 
 def windows(frame: pd.DataFrame, window: str | int, *, time_column: str = "timestamp") -> Any:
@@ -67,42 +76,33 @@ def windows(frame: pd.DataFrame, window: str | int, *, time_column: str = "times
     return ordered.groupby(keys.rename("window"), sort=True)
 
 
-def _regression(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    from sklearn import metrics
-
-    nonzero = actual != 0
-    return {
-        "mae": float(metrics.mean_absolute_error(actual, predicted)),
-        "rmse": float(np.sqrt(metrics.mean_squared_error(actual, predicted))),
-        "mape": float(np.mean(np.abs((actual[nonzero] - predicted[nonzero]) / actual[nonzero])))
-        if nonzero.any()
-        else float("nan"),
-        "r2": float(metrics.r2_score(actual, predicted)) if len(actual) > 1 else float("nan"),
-    }
-
-
-def _classification(
-    actual: np.ndarray, predicted: np.ndarray, scores: np.ndarray | None, positive: Any
-) -> dict[str, float]:
-    from sklearn import metrics
-
-    labels = sorted(set(actual.tolist()) | set(predicted.tolist()), key=str)
-    binary = positive is not None or len(labels) <= 2
-    average = "binary" if binary else "macro"
-    kwargs: dict[str, Any] = {"average": average, "zero_division": 0}
-    if binary:
-        kwargs["pos_label"] = positive if positive is not None else labels[-1]
-    out = {
-        "accuracy": float(metrics.accuracy_score(actual, predicted)),
-        "precision": float(metrics.precision_score(actual, predicted, **kwargs)),
-        "recall": float(metrics.recall_score(actual, predicted, **kwargs)),
-        "f1": float(metrics.f1_score(actual, predicted, **kwargs)),
-        "roc_auc": float("nan"),
-    }
-    if scores is not None and binary and len(set(actual.tolist())) == 2:
-        target = actual == kwargs["pos_label"]
-        out["roc_auc"] = float(metrics.roc_auc_score(target, scores))
-    return out
+def _classes_of(
+    labelled: pd.DataFrame,
+    actual: str,
+    prediction: str,
+    classes: Sequence[Any] | None,
+    positive: Any,
+) -> list[Any]:
+    """The classes, decided once for the whole log: ``classes`` as given (the model's
+    ``classes_``), else the labels present in scikit-learn's order; ``positive`` last."""
+    if classes is not None:
+        found = list(np.asarray(classes, dtype=object).tolist())
+    else:
+        try:
+            found = class_order(
+                np.concatenate([labelled[actual].to_numpy(), labelled[prediction].to_numpy()])
+            )
+        except DataError as exc:
+            raise MonitoringError(f"{exc} (performance_over_time: pass classes=).") from exc
+    if positive is None:
+        return found
+    others = [c for c in found if c != positive]
+    if len(others) > 1:
+        raise MonitoringError(
+            f"positive={positive!r} names the positive class of a two-class model, but the "
+            f"classes are {found!r}."
+        )
+    return [*others, positive]
 
 
 def performance_over_time(
@@ -112,136 +112,376 @@ def performance_over_time(
     window: str | int = "1D",
     actual: str = "actual",
     prediction: str = "prediction",
-    score: str | None = None,
+    score: str | Sequence[str] | None = None,
     positive: Any = None,
+    classes: Sequence[Any] | None = None,
     time_column: str = "timestamp",
 ) -> pd.DataFrame:
     """Realized metrics per window, over the rows that have an actual.
 
     Args:
         log: The inference log joined with actuals (``join_actuals``).
-        task: ``regression`` (MAE, RMSE, MAPE, R²) or ``classification`` (accuracy,
-            precision, recall, F1; ROC AUC when ``score`` names a probability column).
+        task: ``regression`` (``mae``, ``rmse``, ``mape``, ``r2``) or ``classification``
+            (two classes: ``accuracy``, ``precision_binary``, ``recall_binary``,
+            ``f1_binary``, ``roc_auc``; more: the ``_macro`` ones); each as
+            :mod:`workbench._metrics` defines it.
         window: A pandas frequency or a row count (see :func:`windows`).
         actual: The ground-truth column.
         prediction: The prediction column.
-        score: For classifiers, the positive class's probability column, if logged.
-        positive: The positive class (default: the last label in sorted order).
+        score: For classifiers, the probability column(s) logged: the positive class's
+            (two classes) or one per class in ``classes`` order (the server's
+            ``proba_<class>`` columns); without it ``roc_auc`` is NaN.
+        positive: The positive class of a two-class model (default: the last of
+            ``classes``).
+        classes: The model's ``classes_`` (default: the labels in the log, in
+            scikit-learn's order: numbers by value, text alphabetically). Decided once
+            for the log, so every window has the same metrics.
         time_column: The timestamp column.
 
     Returns:
         One row per window: ``window``, ``rows``, ``labelled`` and the metrics (NaN where
-        a window has no labelled row).
+        a window has no labelled row, or a metric is not defined on it).
 
     Raises:
-        MonitoringError: A column is missing or ``task`` is unknown.
+        MonitoringError: A column is missing, ``task`` is unknown, or the classes do not
+            fit the scores.
     """
     import pandas as pd
 
     if task not in ("regression", "classification"):
         raise MonitoringError(f"task must be 'regression' or 'classification'; got {task!r}.")
-    needed = [actual, prediction, time_column] + ([score] if score else [])
+    scored = [score] if isinstance(score, str) else list(score or [])
+    needed = [actual, prediction, time_column, *scored]
     absent = [c for c in needed if c not in log.columns]
     if absent:
         raise MonitoringError(
             f"Performance needs the columns {absent}, which the log does not have "
             f"(join the actuals first: workbench.serving.join_actuals)."
         )
-    names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    known: list[Any] = []
+    names: tuple[str, ...] = REGRESSION
+    if task == "classification":
+        known = _classes_of(log[log[actual].notna()], actual, prediction, classes, positive)
+        names = BINARY if len(known) <= 2 else MULTICLASS
+        fits = len(scored) == len(known) or (len(scored) == 1 and len(known) == 2)
+        if scored and not fits:
+            raise MonitoringError(
+                f"score names {len(scored)} columns {scored} for the {len(known)} classes "
+                f"{known!r}: give the positive class's column for two classes, else one "
+                "column per class in classes= order."
+            )
     rows = []
     for start, part in windows(log, window, time_column=time_column):
         labelled = part[part[actual].notna()]
         record: dict[str, Any] = {"window": start, "rows": len(part), "labelled": len(labelled)}
-        if len(labelled):
-            truth = labelled[actual].to_numpy()
-            guess = labelled[prediction].to_numpy()
-            if task == "regression":
-                record |= _regression(truth.astype(float), guess.astype(float))
-            else:
-                scores = labelled[score].to_numpy(dtype=float) if score else None
-                record |= _classification(truth, guess, scores, positive)
+        if task == "regression":
+            record |= evaluate(
+                task, labelled[actual].to_numpy(float), labelled[prediction].to_numpy(float)
+            )
+        elif len(known) < 2:  # one class seen and none given: no positive class to name
+            record |= dict.fromkeys(names, math.nan)
+            record["accuracy"] = evaluate(
+                task, labelled[actual], labelled[prediction], labels=known, names=["accuracy"]
+            )["accuracy"]
         else:
-            record |= dict.fromkeys(names, float("nan"))
+            record |= evaluate(
+                task,
+                labelled[actual].to_numpy(),
+                labelled[prediction].to_numpy(),
+                scores=labelled[scored].to_numpy(dtype=float) if scored else None,
+                labels=known,
+                names=names,
+            )
         rows.append(record)
     return pd.DataFrame(rows, columns=["window", "rows", "labelled", *names])
 
 
-@dataclass
+def resolve_thresholds(
+    thresholds: Mapping[str, tuple[str, float]], columns: Sequence[str]
+) -> dict[str, tuple[str, float]]:
+    """``thresholds`` with a metric's old name (``f1``, ``precision``, ``recall``) read as
+    the one of ``columns`` that it meant (``f1_binary`` for two classes, else
+    ``f1_macro``), with a ``FutureWarning``; other names as they are."""
+    import warnings
+
+    out: dict[str, tuple[str, float]] = {}
+    for name, bound in thresholds.items():
+        if name in LEGACY and name not in columns:
+            binary, macro = LEGACY[name]
+            new = binary if binary in columns else macro if macro in columns else name
+            if new != name:
+                warnings.warn(
+                    f"The threshold's metric name {name!r} is ambiguous and read as {new!r} "
+                    f"here; say {binary!r} (the positive class's) or {macro!r} (averaged "
+                    "over classes).",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+            name = new
+        out[name] = bound
+    return out
+
+
+def needs_calibration(
+    target: Any, scores: Any, *, bins: int = 10, splits: int = 10, seed: int = 42
+) -> bool:
+    """Whether isotonic calibration makes these scores better calibrated (NannyML's
+    ``needs_calibration``, reproduced).
+
+    Isotonic regression is fitted on 90 % of the rows and applied to the other 10 %, ten
+    times (stratified shuffle splits, seed 42); the expected calibration error (rows
+    sorted by score, ten equal-count bins) of the held-out scores before and after is
+    compared on all ten held-out parts together. No calibration when it does not lower
+    the error, when the labels hold one class, when the scores already separate them
+    (ROC AUC > 0.999), or when there are too few rows to hold out both classes.
+
+    Args:
+        target: 0/1 (or boolean) truth of one class.
+        scores: That class's scores.
+    """
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    y = np.asarray(target).astype(int)
+    p = np.asarray(scores, dtype=float)
+    if len(np.unique(y)) < 2 or roc_auc_score(y, p) > 0.999:
+        return False
+    split = StratifiedShuffleSplit(n_splits=splits, test_size=0.1, random_state=seed)
+    truth, before, after = [], [], []
+    try:
+        for train, test in split.split(p, y):
+            calibrator = IsotonicRegression(out_of_bounds="clip").fit(p[train], y[train])
+            truth.append(y[test])
+            before.append(p[test])
+            after.append(calibrator.predict(p[test]))
+    except ValueError:  # too few rows of a class to hold out
+        return False
+    held = np.concatenate(truth)
+    edges = _bin_edges(len(held), bins)
+    if edges is None:
+        return False
+    return _ece(held, np.concatenate(before), edges) > _ece(held, np.concatenate(after), edges)
+
+
+def _bin_edges(n: int, bins: int) -> list[tuple[int, int]] | None:
+    """Equal-count bins over ``n`` sorted rows (fewer when there are few rows)."""
+    if n <= 2 * bins:
+        bins = n // 2
+        if bins < 2:
+            return None
+    width = n // bins
+    cuts = np.asarray(range(0, n + 1, width))
+    cuts[-1] = n
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+
+
+def _ece(truth: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]) -> float:
+    """Expected calibration error over equal-count bins of the rows sorted by score."""
+    order = scores.argsort()
+    scores, truth = scores[order], truth[order]
+    return float(
+        np.sum(
+            [
+                (right - left)
+                / len(scores)
+                * abs(np.mean(scores[left:right]) - np.mean(truth[left:right]))
+                for left, right in edges
+            ]
+        )
+    )
+
+
+def _expected_roc_auc(probability: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC expected from calibrated probabilities: rows in descending order of the
+    model's own scores, each adding its probability of being positive to the expected
+    true positives and the rest to the expected false positives (NannyML's
+    ``estimate_roc_auc``, its rounding to 5 decimals of the counts included)."""
+    from sklearn.metrics import auc
+
+    order = np.argsort(scores)[::-1]
+    ranked = probability[order]
+    expected = np.cumsum(ranked)
+    tps = np.asarray(np.round(np.r_[0, expected], 5))
+    fps = np.asarray(np.round(np.r_[0, 1 + np.arange(len(ranked)) - expected], 5))
+    if len(ranked) == 0 or tps[-1] <= 0 or fps[-1] <= 0:
+        return math.nan  # every row surely one class: no curve
+    return float(auc(fps / fps[-1], tps / tps[-1]))
+
+
+def _expected_counts(predicted: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """Expected accuracy, precision, recall and F1 of one class from its calibrated
+    probability (NannyML's sums, in the same order)."""
+    tp = float(np.sum(np.where(predicted, probability, 0)))
+    fp = float(np.sum(np.where(predicted, 1 - probability, 0)))
+    fn = float(np.sum(np.where(~predicted, probability, 0)))
+    tn = float(np.sum(np.where(~predicted, 1 - probability, 0)))
+    return {
+        "accuracy": (tp + tn) / len(probability),
+        "precision": tp / (tp + fp) if tp + fp != 0 else 0.0,
+        "recall": tp / (tp + fn) if tp + fn != 0 else 0.0,
+        "f1": tp / (tp + 0.5 * (fp + fn)) if tp + 0.5 * (fp + fn) != 0 else 0.0,
+    }
+
+
 class CBPE:
     """Confidence-based performance estimation for a classifier, before labels arrive.
 
     Fit on reference rows with labels (``fit``), then ``estimate`` current rows from their
-    scores alone. For a binary classifier ``scores`` is the positive class's probability;
-    for more classes, one column per class (``classes`` in that order).
+    scores alone: expected accuracy, precision, recall, F1 and ROC AUC (the ``_binary``
+    ones for two classes, the ``_macro`` ones for more, as :mod:`workbench._metrics`
+    names them), as NannyML's CBPE computes them.
 
     Args:
         threshold: Score at or above which a binary prediction is positive.
+        calibration: ``"auto"`` (isotonic where :func:`needs_calibration` says it helps,
+            as NannyML decides), ``"isotonic"`` (always) or ``"none"``.
+
+    Attributes:
+        classes_: The model's classes, in the order of its score columns.
+        calibrated_: Per score column (the positive class's alone for two classes),
+            whether isotonic calibration is applied.
+
+    Example:
+        >>> cbpe = CBPE().fit(model.predict_proba(x_ref)[:, 1], y_ref, classes=model.classes_)
+        >>> cbpe.estimate(model.predict_proba(x_now)[:, 1])["f1_binary"]  # doctest: +SKIP
     """
 
-    threshold: float = 0.5
-    classes: tuple[Any, ...] = ()
-    _calibrators: tuple[Any, ...] = ()
+    def __init__(self, threshold: float = 0.5, *, calibration: str = "auto") -> None:
+        self.threshold = threshold
+        self.calibration = calibration
+
+    @property
+    def classes(self) -> tuple[Any, ...]:
+        """The fitted classes (``classes_``), or ``()`` before ``fit``."""
+        return getattr(self, "classes_", ())
 
     def fit(self, scores: Any, labels: Any, classes: Sequence[Any] | None = None) -> CBPE:
-        """Calibrate the scores against the reference labels (isotonic, per class)."""
+        """Calibrate the scores against the reference labels, per class.
+
+        Args:
+            scores: For two classes the positive class's probability (``predict_proba[:,
+                1]``) or both columns; for more, one column per class.
+            labels: The reference rows' true labels.
+            classes: The model's ``classes_``: the order of its score columns, the last
+                being the positive class of two. Required: labels alone do not say it
+                (text order puts 10 before 2).
+
+        Raises:
+            MonitoringError: ``classes`` missing or not fitting the scores or labels, or
+                ``calibration`` unknown.
+        """
         from sklearn.isotonic import IsotonicRegression
 
-        matrix = _as_matrix(scores)
-        truth = np.asarray(labels)
-        found = sorted(set(truth.tolist()), key=str)
-        self.classes = tuple(classes) if classes is not None else tuple(found)
-        if matrix.shape[1] == 1 and len(self.classes) != 2:
+        if self.calibration not in ("auto", "isotonic", "none"):
             raise MonitoringError(
-                f"One score column means a binary classifier; the labels have classes "
-                f"{list(self.classes)}."
+                f"CBPE's calibration must be 'auto', 'isotonic' or 'none'; got "
+                f"{self.calibration!r}."
             )
-        if matrix.shape[1] > 1 and matrix.shape[1] != len(self.classes):
+        if classes is None:
             raise MonitoringError(
-                f"{matrix.shape[1]} score columns for {len(self.classes)} classes "
-                f"{list(self.classes)}."
+                "CBPE.fit needs classes=: the model's classes_, in the order of its "
+                "predict_proba columns (the last is the positive class of two). Labels alone "
+                "do not say it: sorted as text, 10 comes before 2. For example "
+                "CBPE().fit(model.predict_proba(x)[:, 1], y, classes=model.classes_)."
             )
-        targets = (
-            [truth == self.classes[1]]
-            if matrix.shape[1] == 1
-            else [truth == c for c in self.classes]
-        )
-        self._calibrators = tuple(
-            IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(matrix[:, i], t)
-            for i, t in enumerate(targets)
-        )
+        known = tuple(np.asarray(classes).tolist())
+        if len(set(known)) != len(known) or len(known) < 2:
+            raise MonitoringError(
+                f"classes must be at least two distinct labels; got {list(known)!r}."
+            )
+        matrix = self._columns(scores, known)
+        truth = np.asarray(labels, dtype=object).ravel()
+        if len(truth) != len(matrix):
+            raise MonitoringError(
+                f"{len(truth)} reference labels for {len(matrix)} rows of scores."
+            )
+        if not len(truth):
+            raise MonitoringError("CBPE.fit needs reference rows; got none.")
+        unknown = sorted({repr(v) for v in truth.tolist() if v not in known})
+        if unknown:
+            raise MonitoringError(
+                f"The reference labels hold {unknown[:10]} that are not among the model's "
+                f"classes {list(known)!r}."
+            )
+        targets = [truth == known[1]] if matrix.shape[1] == 1 else [truth == c for c in known]
+        calibrators: list[Any] = []
+        for i, target in enumerate(targets):
+            target = target.astype(int)
+            use = self.calibration == "isotonic" or (
+                self.calibration == "auto" and needs_calibration(target, matrix[:, i])
+            )
+            calibrators.append(
+                IsotonicRegression(out_of_bounds="clip").fit(matrix[:, i], target) if use else None
+            )
+        self.classes_ = known
+        self.calibrators_ = tuple(calibrators)
+        self.calibrated_ = tuple(c is not None for c in calibrators)
         return self
 
-    def calibrated(self, scores: Any) -> np.ndarray:
-        if not self._calibrators:
-            raise MonitoringError("CBPE.estimate before fit: calibrate on reference rows first.")
+    def _columns(self, scores: Any, classes: Sequence[Any]) -> np.ndarray:
+        """The score matrix: one column (the positive class's) for two classes, else one
+        per class."""
         matrix = _as_matrix(scores)
-        out = np.column_stack([c.predict(matrix[:, i]) for i, c in enumerate(self._calibrators)])
+        if len(classes) == 2 and matrix.shape[1] == 2:
+            return matrix[:, 1:]
+        if matrix.shape[1] == 1 and len(classes) != 2:
+            raise MonitoringError(
+                f"One score column means a binary classifier; the classes are {list(classes)}."
+            )
+        if matrix.shape[1] > 1 and matrix.shape[1] != len(classes):
+            raise MonitoringError(
+                f"{matrix.shape[1]} score columns for {len(classes)} classes {list(classes)}."
+            )
+        return matrix
+
+    def calibrated(self, scores: Any) -> np.ndarray:
+        """The calibrated probability of each score column (rows summing to 1 for more
+        than two classes)."""
+        if not hasattr(self, "calibrators_"):
+            raise MonitoringError("CBPE.estimate before fit: calibrate on reference rows first.")
+        matrix = self._columns(scores, self.classes_)
+        out = np.column_stack(
+            [
+                matrix[:, i] if c is None else c.predict(matrix[:, i])
+                for i, c in enumerate(self.calibrators_)
+            ]
+        )
         if out.shape[1] > 1:
-            out = out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+            total = out.sum(axis=1)[:, None]
+            uniform = np.full_like(out, 1 / out.shape[1])
+            out = np.divide(out, total, out=uniform, where=total != 0)
         return out
 
     def estimate(self, scores: Any) -> dict[str, float]:
-        """Expected accuracy, precision, recall and F1 of these rows (binary), or expected
-        accuracy (more classes)."""
-        matrix = _as_matrix(scores)
-        p = self.calibrated(matrix)
-        if p.shape[1] == 1:
-            positive = matrix[:, 0] >= self.threshold
-            prob = p[:, 0]
-            tp = float(prob[positive].sum())
-            fp = float((1 - prob[positive]).sum())
-            fn = float(prob[~positive].sum())
-            tn = float((1 - prob[~positive]).sum())
-            precision = tp / (tp + fp) if tp + fp else 0.0
-            recall = tp / (tp + fn) if tp + fn else 0.0
+        """Expected ``accuracy``, ``precision_*``, ``recall_*``, ``f1_*`` and ``roc_auc``
+        of these rows (``_binary`` for two classes, ``_macro`` for more); NaN for none."""
+        p = self.calibrated(scores)
+        matrix = self._columns(scores, self.classes_)
+        binary = matrix.shape[1] == 1
+        names = BINARY if binary else MULTICLASS
+        if not len(p):
+            return dict.fromkeys(names, math.nan)
+        if binary:
+            counts = _expected_counts(matrix[:, 0] >= self.threshold, p[:, 0])
             return {
-                "accuracy": (tp + tn) / max(len(prob), 1),
-                "precision": precision,
-                "recall": recall,
-                "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+                "accuracy": counts["accuracy"],
+                "precision_binary": counts["precision"],
+                "recall_binary": counts["recall"],
+                "f1_binary": counts["f1"],
+                "roc_auc": _expected_roc_auc(p[:, 0], matrix[:, 0]),
             }
         chosen = np.argmax(matrix, axis=1)
-        return {"accuracy": float(p[np.arange(len(p)), chosen].mean())}
+        per_class = [_expected_counts(chosen == k, p[:, k]) for k in range(p.shape[1])]
+        return {
+            "accuracy": float(np.mean(p[np.arange(len(p)), chosen])),
+            "precision_macro": float(np.mean([c["precision"] for c in per_class])),
+            "recall_macro": float(np.mean([c["recall"] for c in per_class])),
+            "f1_macro": float(np.mean([c["f1"] for c in per_class])),
+            "roc_auc": float(
+                np.mean([_expected_roc_auc(p[:, k], matrix[:, k]) for k in range(p.shape[1])])
+            ),
+        }
 
     def estimate_over_time(
         self,
@@ -259,6 +499,42 @@ class CBPE:
         for start, part in windows(frame, window, time_column=time_column):
             rows.append({"window": start, "rows": len(part), **self.estimate(part[columns])})
         return pd.DataFrame(rows)
+
+
+def reference_classes(reference_scores: pd.DataFrame) -> tuple[list[Any], list[str]]:
+    """The model's classes and their score columns in ``reference_scores.parquet``
+    (written by ``package_model``: a ``label`` column, one ``proba_<class>`` column per
+    class, and the model's ``classes_`` in the frame's ``attrs``).
+
+    A file written before the classes were stored gives them by its columns' order
+    (``classes_`` order too), each read back as the label of the same text.
+
+    Raises:
+        MonitoringError: No ``label`` column, fewer than two score columns, or stored
+            classes that do not name the score columns.
+    """
+    from workbench.serving._log import score_column
+
+    columns = [c for c in reference_scores.columns if str(c).startswith("proba_")]
+    if "label" not in reference_scores.columns or len(columns) < 2:
+        raise MonitoringError(
+            "Reference scores need a 'label' column and one 'proba_<class>' column per "
+            f"class; got {list(reference_scores.columns)}."
+        )
+    stored = reference_scores.attrs.get("classes")
+    if stored is not None:
+        classes = list(stored)
+        expected = [score_column(c) for c in classes]
+        if sorted(expected) != sorted(columns):
+            raise MonitoringError(
+                f"The reference scores' classes {classes!r} name the columns {expected}, "
+                f"but the file has {columns}."
+            )
+        return classes, expected
+    by_name = {str(v): v for v in reference_scores["label"].dropna().unique().tolist()}
+    return [
+        by_name.get(c.removeprefix("proba_"), c.removeprefix("proba_")) for c in columns
+    ], columns
 
 
 def _as_matrix(scores: Any) -> np.ndarray:
@@ -295,6 +571,7 @@ def check_thresholds(
     Raises:
         MonitoringError: A metric is not in the frame or a direction is unknown.
     """
+    thresholds = resolve_thresholds(thresholds, [str(c) for c in frame.columns])
     alerts = []
     for metric, (direction, bound) in thresholds.items():
         if metric not in frame.columns:

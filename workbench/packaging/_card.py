@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._metrics import describe
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -183,6 +185,7 @@ class ModelCard:
         metric_rows = [
             [
                 name,
+                describe(name) or "—",
                 _number(m.get("value")),
                 _number(m.get("std")) if m.get("std") is not None else "—",
                 ", ".join(_number(f) for f in m.get("folds") or []) or "—",
@@ -226,7 +229,7 @@ class ModelCard:
         if view_rows:
             sections.append(("Feature views", ["view", "version", "fingerprint"], view_rows))
         sections += [
-            ("Metrics", ["metric", "value", "std", "folds", "source"], metric_rows),
+            ("Metrics", ["metric", "meaning", "value", "std", "folds", "source"], metric_rows),
             ("Parameters", ["parameter", "value"], param_rows),
         ]
         if tuning_rows:

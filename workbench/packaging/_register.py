@@ -351,20 +351,19 @@ def _study_metrics(tuning: Any, s: Settings) -> tuple[dict[str, Any], dict[str, 
 def _holdout_metrics(
     model: Any, holdout: pd.DataFrame, features: list[str], target: str, task: str
 ) -> dict[str, dict[str, Any]]:
-    from workbench.tuning._objective import METRICS
+    from workbench._metrics import evaluate
 
     if target not in holdout.columns:
         raise DataError(f"The holdout lacks the target column {target!r}.")
     holdout = holdout[holdout[target].notna()]
     if holdout.empty:
         raise DataError(f"The holdout has no row with a value of {target!r} to score on.")
-    predictions = model.predict(holdout[features])
-    out = {}
-    for name, metric in METRICS[task].items():
-        if metric.proba:
-            continue
-        out[name] = metric_entry(metric.func(holdout[target], predictions), "holdout")
-    return out
+    x = holdout[features]
+    classes = getattr(model, "classes_", None) if task == "classification" else None
+    scored = classes is not None and hasattr(model, "predict_proba")
+    scores = model.predict_proba(x) if scored else None
+    values = evaluate(task, holdout[target], model.predict(x), scores=scores, labels=classes)
+    return {name: metric_entry(value, "holdout") for name, value in values.items()}
 
 
 def _measure_fit(model: Any, x: pd.DataFrame, y: Any) -> float:
@@ -453,10 +452,11 @@ def _reference_scores(
         return None
     labelled = rows[rows[target].notna()].head(50_000)
     scores = np.asarray(model.predict_proba(labelled[features]), dtype=float)
-    frame = pd.DataFrame(
-        {score_column(c): scores[:, i] for i, c in enumerate(np.asarray(model.classes_).tolist())}
-    )
+    classes = np.asarray(model.classes_).tolist()
+    frame = pd.DataFrame({score_column(c): scores[:, i] for i, c in enumerate(classes)})
     frame.insert(0, "label", labelled[target].to_numpy())
+    # the class order travels with the scores (to_parquet keeps attrs): CBPE needs it
+    frame.attrs["classes"] = classes
     return frame
 
 
@@ -1104,7 +1104,8 @@ def promote(
     if chosen.proba:
         raise ConfigurationError(
             f"Promotion compares predicted values; {chosen.name!r} needs probabilities. "
-            f"Choose one of: regression rmse/mae/mape/r2, classification accuracy/f1."
+            f"Choose one of: regression rmse/mae/mape/r2, classification accuracy, "
+            f"f1_macro, f1_binary, precision_*/recall_* (_binary or _macro)."
         )
     try:
         old = client.get_model_version_by_alias(name, champion)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import DataError
 from workbench._imports import require
+from workbench._metrics import evaluate
 from workbench._settings import Settings, get_settings
 from workbench._tracking import ensure_experiment, mlflow_for
 
@@ -65,19 +66,9 @@ def time_split(
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
-    """MAE, RMSE, MAPE (on rows whose truth is not zero) and R²."""
-    import numpy as np
-
-    metrics = require("sklearn.metrics", feature="model metrics")
-    y_true = np.asarray(y_true, dtype=float)
-    y_pred = np.asarray(y_pred, dtype=float)
-    nonzero = y_true != 0
-    return {
-        "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
-        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
-        "mape": float(np.mean(np.abs((y_true - y_pred)[nonzero] / y_true[nonzero]))),
-        "r2": float(metrics.r2_score(y_true, y_pred)),
-    }
+    """MAE, RMSE, MAPE (on rows whose truth is not zero) and R², as
+    :mod:`workbench._metrics` defines them."""
+    return evaluate("regression", y_true, y_pred)
 
 
 def _pipeline(categorical: Sequence[str], seed: int) -> Any:

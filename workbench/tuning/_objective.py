@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._exceptions import ConfigurationError, DataError
+from workbench._exceptions import DataError
+from workbench._metrics import METRICS, Metric
+from workbench._metrics import get as get_metric
 from workbench.tuning._spaces import Family
 
 if TYPE_CHECKING:
@@ -21,78 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["METRICS", "Metric", "TuningSpec", "build_pipeline", "cross_validate", "metric_for"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Metric:
-    """A score of predictions: its name, direction and how it is computed.
-
-    Attributes:
-        name: Name in MLflow and in Optuna's user attributes.
-        direction: ``minimize`` or ``maximize``.
-        func: ``func(y_true, y_pred) -> float``.
-        proba: ``y_pred`` is the positive-class probability (binary) or the class
-            probabilities (multiclass) instead of the predicted label.
-        labels: ``func`` takes ``labels=`` (the model's classes, in its columns' order).
-    """
-
-    name: str
-    direction: str
-    func: Callable[..., float]
-    proba: bool = False
-    labels: bool = False
-
-
-def _rmse(y: Any, p: Any) -> float:
-    return float(np.sqrt(np.mean((np.asarray(y, float) - np.asarray(p, float)) ** 2)))
-
-
-def _sk_metric(name: str, **kwargs: Any) -> Callable[..., float]:
-    def score(y: Any, p: Any, **more: Any) -> float:
-        from sklearn import metrics
-
-        return float(getattr(metrics, name)(y, p, **kwargs, **more))
-
-    score.__qualname__ = name
-    return score
-
-
-def _mape(y: Any, p: Any) -> float:
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    nonzero = y != 0
-    return float(np.mean(np.abs((y - p)[nonzero] / y[nonzero])))
-
-
-#: Built-in metrics by task.
-METRICS: dict[str, dict[str, Metric]] = {
-    "regression": {
-        "rmse": Metric("rmse", "minimize", _rmse),
-        "mae": Metric("mae", "minimize", _sk_metric("mean_absolute_error")),
-        "mape": Metric("mape", "minimize", _mape),
-        "r2": Metric("r2", "maximize", _sk_metric("r2_score")),
-    },
-    "classification": {
-        "accuracy": Metric("accuracy", "maximize", _sk_metric("accuracy_score")),
-        "f1": Metric("f1", "maximize", _sk_metric("f1_score", average="macro")),
-        "roc_auc": Metric(
-            "roc_auc",
-            "maximize",
-            _sk_metric("roc_auc_score", multi_class="ovr"),
-            proba=True,
-            labels=True,
-        ),
-        "log_loss": Metric("log_loss", "minimize", _sk_metric("log_loss"), proba=True, labels=True),
-    },
-}
-
-
 def metric_for(task: str, metric: str | Metric) -> Metric:
-    if isinstance(metric, Metric):
-        return metric
-    known = METRICS[task]
-    if metric not in known:
-        raise ConfigurationError(
-            f"No {task} metric {metric!r}. Known: {sorted(known)}, or pass a Metric."
-        )
-    return known[metric]
+    """The metric named ``metric`` (see :mod:`workbench._metrics`); tuning's old ``f1``
+    was the macro F1, and reads as ``f1_macro``."""
+    return get_metric(task, metric, binary=False)
 
 
 @dataclasses.dataclass(frozen=True)
