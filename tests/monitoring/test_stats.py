@@ -346,3 +346,19 @@ def test_the_choice_is_made_from_a_stored_profile_and_dask_partitions(tmp_path: 
     p, q = _shares(ref["b"], cur["b"])
     assert b.statistic == pytest.approx(distance.jensenshannon(p, q))
     assert compute_drift(ref, cur).to_dict()["columns"] == on_dask.to_dict()["columns"]
+
+
+def test_profiles_stored_before_tails_were_kept_still_load_and_compare() -> None:
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"x": rng.normal(0, 1, 3000), "b": rng.integers(0, 2, 3000)})
+    data = ReferenceProfile.from_frame(ref).to_dict()
+    del data["skipped"]
+    for column in data["summary"].values():
+        for key in ("inside", "low_tail", "high_tail", "unseen"):
+            column.pop(key, None)
+    old = ReferenceProfile.from_dict(data)
+    cur = pd.DataFrame({"x": rng.normal(3.0, 1.0, 5000), "b": rng.integers(0, 3, 5000)})
+    snap = compute_drift(old, cur)
+    exact = stats.wasserstein_distance(ref["x"], cur["x"]) / np.std(ref["x"])
+    assert snap.column("x").statistic == pytest.approx(exact, rel=0.01)
+    assert snap.column("b").bins == ("0", "1", "2")  # the new value counts here too

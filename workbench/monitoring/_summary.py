@@ -193,14 +193,15 @@ class NumericCounts:
         below = np.searchsorted(ordered, edges, side="left").astype(np.int64)
         at_or_below = np.searchsorted(ordered, edges, side="right").astype(np.int64)
         width = tail_width(edges)
-        bin_of = np.searchsorted(edges, ordered, side="right") - 1  # edges[j] <= v < edges[j+1]
-        strictly = (bin_of >= 0) & (bin_of < len(edges) - 1)
-        strictly[strictly] &= ordered[strictly] > edges[bin_of[strictly]]
-        inside = np.bincount(
-            bin_of[strictly],
-            weights=ordered[strictly] - edges[bin_of[strictly]],
-            minlength=max(len(edges) - 1, 0),
-        ).astype(float)
+        # sorted, so bin j's values (edges[j] <= v < edges[j+1]; those on edges[j] add 0)
+        # are one run: their distances from the bin's left edge, summed per run
+        runs = np.diff(below)
+        filled = runs > 0
+        inside = np.zeros(len(runs))
+        if filled.any():
+            starts = (below[:-1] - below[0])[filled]
+            span = ordered[below[0] : below[-1]]
+            inside[filled] = np.add.reduceat(span, starts) - runs[filled] * edges[:-1][filled]
         unseen: dict[float, int] = {}
         if len(edges) <= FEW_DISTINCT and len(ordered):
             nearest = edges[np.minimum(np.searchsorted(edges, ordered), len(edges) - 1)]
