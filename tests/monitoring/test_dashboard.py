@@ -136,6 +136,58 @@ def test_rows_breaking_the_contract_are_counted_per_window(logged) -> None:  # t
     assert "unknown category" in board.integrity.value and "out of range" in board.integrity.value
 
 
+def test_the_dashboard_counts_integrity_as_the_data_stage_checks_it(tmp_path: Path) -> None:
+    from workbench.data import ColumnContract, Contract
+    from workbench.monitoring import check_integrity
+
+    rng = np.random.default_rng(3)
+    spellings = np.array(["male", "female", "M", " F ", "FEMALE", "other", None], dtype=object)
+    writer = InferenceLogWriter(tmp_path, flush_seconds=3600)
+    for day in range(2):
+        for i in range(40):
+            writer.append(
+                LoggedRequest(
+                    request_id=f"d{day}-r{i}",
+                    timestamp_ns=START + day * DAY_NS + i * 10**9,
+                    model_name="m",
+                    model_version="1",
+                    latency_ms=1.0,
+                    inputs={
+                        "sex": spellings[rng.integers(0, len(spellings), 4)],
+                        "kwh": rng.normal(5, 4, 4),
+                        "units": rng.choice([1.0, 2.0, 2.5, -1.0, np.nan], 4),
+                        "owner": np.array(rng.choice(["anna", "bruno"], 4), dtype=object),
+                    },
+                    rows=4,
+                    predictions=rng.normal(0, 1, 4),
+                    personal=("owner",),
+                )
+            )
+        writer.flush()
+    writer.close()
+    rules = [
+        ColumnContract(
+            "sex", "category", categories=("male", "female"), aliases={"M": "male", "F": "female"}
+        ),
+        ColumnContract("kwh", "float", min=0),
+        ColumnContract("units", "int", nullable=False, min=0),
+    ]
+    personal = ColumnContract("owner", "category", categories=("anna", "bruno"), pii=True)
+    contract = Contract(columns=[*rules, personal], no_duplicate_rows=False)
+    profile = ReferenceProfile.from_frame(pd.DataFrame({"kwh": rng.normal(5, 4, 500)}))
+    overview = collect(tmp_path, profile, window="1D", contract=contract, progress=False)
+    ours = {(r["column"], r["problem"]): r["rows"] for r in overview.integrity().to_dict("records")}
+    log = read_inference_log(tmp_path)
+    report = check_integrity(log, Contract(columns=rules, no_duplicate_rows=False))
+    theirs = {(r["column"], r["problem"]): r["count"] for r in report.violations.to_dict("records")}
+    assert ours == theirs  # one implementation: the contract's own checks, aliases included
+    spelled = log["sex"].str.strip().str.casefold()
+    assert ours[("sex", "unknown category")] == (spelled == "other").sum()  # "M", " F " are fine
+    assert ours[("units", "type error")] == (log["units"] == 2.5).sum()
+    assert {"missing value", "out of range"} <= {p for c, p in ours if c == "units"}
+    assert not any(column == "owner" for column, _ in ours)  # pseudonyms are not categories
+
+
 @pytest.mark.slow
 def test_performance_is_estimated_before_labels_and_realized_after(tmp_path: Path) -> None:
     """A classifier packaged with a holdout, served for real: before any label the dashboard

@@ -10,7 +10,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 from workbench import MonitoringError
-from workbench.monitoring import DriftSnapshot, compute_drift, latest_snapshot
+from workbench.monitoring import DriftSnapshot, ReferenceProfile, compute_drift, latest_snapshot
 
 
 def _frames(n_ref: int, n_cur: int, shift: float = 0.0, seed: int = 0) -> tuple[pd.DataFrame, ...]:
@@ -121,3 +121,37 @@ def test_errors_name_what_is_wrong(tmp_path: Path) -> None:
     bad.write_text("{}")
     with pytest.raises(MonitoringError, match="Not a drift snapshot"):
         DriftSnapshot.load(bad)
+
+
+def test_datetime_columns_are_left_out_and_named_in_the_snapshot(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    ref, cur = _frames(5000, 3000, shift=2.0)  # "x" and "color" drift: 2 of 5
+    ref["when"] = pd.date_range("2024-01-01", periods=len(ref), freq="h")
+    cur["when"] = pd.date_range("2024-08-01", periods=len(cur), freq="h")
+    snap = compute_drift(ref, cur)
+    assert [c.column for c in snap.columns] == ["x", "stable", "color", "flag", "level"]
+    assert set(snap.skipped) == {"when"} and "datetime" in snap.skipped["when"]
+    assert snap.share_drifted == pytest.approx(0.4) and not snap.dataset_drift  # not 3 of 6
+    assert DriftSnapshot.load(snap.save(tmp_path / "drift.json")).skipped == snap.skipped
+    profile = ReferenceProfile.from_frame(ref)
+    assert "when" not in profile.columns and "2024-01-01" not in json.dumps(profile.to_dict())
+    stored = ReferenceProfile.load(profile.save(tmp_path / "profile.json"))
+    assert compute_drift(stored, cur).skipped == snap.skipped
+    # the other forms dates take: zoned, Arrow (as Dask reads Parquet), Python dates
+    dates = pd.Series(pd.date_range("2024-01-01", periods=len(ref), freq="D"))
+    forms = {
+        "zoned": dates.dt.tz_localize("Europe/Rome"),
+        "arrow": dates.astype(pd.ArrowDtype(pa.timestamp("us"))),
+        "arrow_day": dates.dt.date.astype(pd.ArrowDtype(pa.date32())),
+        "python_day": dates.dt.date.astype(object),
+    }
+    both = ref.assign(**forms)
+    assert set(compute_drift(both, both.head(500)).skipped) == {"when", *forms}
+
+
+def test_snapshots_saved_before_skipped_columns_load() -> None:
+    ref, cur = _frames(200, 200)
+    data = compute_drift(ref, cur).to_dict()
+    del data["skipped"]
+    assert DriftSnapshot.from_dict(data).skipped == {}

@@ -66,3 +66,28 @@ def test_explorer_redraws_when_another_feature_is_picked(snapshot) -> None:  # t
     assert shown["data"][1]["y"] == pytest.approx(list(snapshot.column("c").current))
     assert explorer.figure.layout.title.text.startswith("c:")
     assert "1 / 3" in explorer.widget.children[0].value  # KPI: drifted features
+
+
+def test_the_current_beyond_the_reference_is_drawn_as_it_is_not_as_a_flat_block() -> None:
+    rng = np.random.default_rng(20)
+    ref = pd.DataFrame({"x": rng.normal(0, 1, 2000)})
+    cur = pd.DataFrame({"x": rng.normal(3.5, 1.0, 20_000)})  # mostly above the reference
+    snap = compute_drift(ref, cur)
+    bars = distribution_figure(snap, "x").data[1]
+    edges = np.append(np.asarray(bars.x), bars.x[-1] + snap.column("x").bin_width)
+    expected = np.histogram(cur["x"], edges)[0] / len(cur)
+    beyond = edges[:-1] >= ref["x"].max()
+    assert beyond.sum() >= 5
+    assert np.asarray(bars.y)[beyond] == pytest.approx(expected[beyond], abs=0.002)
+    # one far outlier: the bins between the reference and it are empty, not shared out
+    far = pd.DataFrame({"x": np.append(rng.normal(0, 1, 99_999), 1000.0)})
+    shares = np.asarray(distribution_figure(compute_drift(ref, far), "x").data[1].y)
+    assert shares[-1] == pytest.approx(1e-5) and shares[1:-1].sum() == pytest.approx(0.0)
+
+
+def test_the_drift_table_names_the_columns_left_out() -> None:
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"a": rng.normal(0, 1, 300)})
+    ref["when"] = pd.date_range("2024-01-01", periods=300, freq="D")
+    title = drift_table_figure(compute_drift(ref, ref)).layout.title.text
+    assert "not tested: when (datetime column)" in title

@@ -169,6 +169,20 @@ def test_drift_per_window_pandas_and_dask_agree_and_alert(tmp_path: Path) -> Non
         drift_over_time(profile, dd.from_pandas(log, npartitions=2), 100, ["x"])
 
 
+def test_drift_per_window_leaves_datetime_columns_out_and_says_so() -> None:
+    log = _log()
+    log["ordered_at"] = log["timestamp"] - pd.Timedelta("3D")  # a date among the inputs
+    earlier = _log(seed=9)
+    earlier["ordered_at"] = earlier["timestamp"] - pd.Timedelta("3D")
+    reference = earlier[earlier["timestamp"] < pd.Timestamp("2024-07-04", tz="UTC")]
+    for ref in (reference, ReferenceProfile.from_frame(reference.drop(columns="timestamp"))):
+        timeline = drift_over_time(ref, log, "1D")
+        for snap in timeline.snapshots:
+            assert [c.column for c in snap.columns] == ["x", "stable", "prediction", "actual"]
+            assert list(snap.skipped) == ["ordered_at"]
+        assert "ordered_at" not in timeline.frame().columns  # no statistic of dates
+
+
 def test_integrity_names_type_range_category_and_missing_problems() -> None:
     from workbench.data import ColumnContract, Contract
 

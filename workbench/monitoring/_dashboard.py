@@ -12,6 +12,7 @@ log, and a date range is a sum of windows, drawn again without touching the log.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,27 +72,46 @@ class WindowStats:
         )
 
 
-def _violations(rows: pd.DataFrame, contract: Contract | None) -> dict[tuple[str, str], int]:
-    """Rows breaking the contract's column rules, counted (the values the model saw)."""
+def _row_contract(contract: Contract, columns: Sequence[str]) -> Contract | None:
+    """The part of ``contract`` that a window of the log can be checked against, row by
+    row: the rules of each logged column (a personal column only for missing values: the
+    log holds its pseudonyms) and the cross-column rules over logged, non-personal
+    columns. Key, uniqueness and duplicate-row checks span rows, so they are left out: a
+    window is counted chunk by chunk and the counts add up. ``None`` when no column of
+    the contract was logged."""
+    from workbench.data import ColumnContract, Contract
+
+    present = set(columns)
+    kept = []
+    for spec in contract.columns:
+        if spec.name not in present:
+            continue
+        if spec.pii:
+            kept.append(ColumnContract(spec.name, "str", nullable=spec.nullable, pii=True))
+        else:
+            kept.append(dataclasses.replace(spec, unique=False))
+    if not kept:
+        return None
+    plain = {c.name for c in kept if not c.pii}
+    rules = tuple(r for r in contract.rules if set(r.columns(contract.names)) <= plain)
+    return Contract(columns=tuple(kept), rules=rules, no_duplicate_rows=False, name=contract.name)
+
+
+def _violations(rows: pd.DataFrame, contract: Contract | None) -> pd.DataFrame:
+    """The rows breaking the contract, one per (row position, column, problem): the data
+    stage's own checks (``workbench.data.validate``: coercion with the contract's aliases,
+    types, ranges, categories, missing values, rules), named as ``check_integrity``
+    names them."""
     import pandas as pd
 
-    found: dict[tuple[str, str], int] = {}
-    for rule in contract.columns if contract is not None else ():
-        if rule.name not in rows.columns:
-            continue
-        values = rows[rule.name]
-        checks = {}
-        if not rule.nullable:
-            checks["missing value"] = int(values.isna().sum())
-        if rule.min is not None or rule.max is not None:
-            numbers = pd.to_numeric(values, errors="coerce")
-            low = float("-inf") if rule.min is None else rule.min
-            high = float("inf") if rule.max is None else rule.max
-            checks["out of range"] = int(((numbers < low) | (numbers > high)).sum())
-        if rule.categories:
-            present = values.dropna().astype(str)
-            checks["unknown category"] = int((~present.isin(rule.categories)).sum())
-        found.update({(rule.name, k): v for k, v in checks.items() if v})
+    from workbench.data import validate
+    from workbench.monitoring._timeline import problems_of
+
+    checked = _row_contract(contract, list(rows.columns)) if contract is not None else None
+    if checked is None:
+        return pd.DataFrame({"row": [], "column": [], "problem": []})
+    result = validate(rows[checked.names], checked, source="inference log", quarantine_dir=False)
+    found: pd.DataFrame = problems_of(result.failures)[["row", "column", "problem"]]
     return found
 
 
@@ -99,14 +119,20 @@ def _stats_of(
     part: pd.DataFrame, profile: ReferenceProfile, window: str, contract: Contract | None = None
 ) -> dict[Any, WindowStats]:
     out = {}
-    for key, rows in part.groupby(_window_keys(part, window, "timestamp"), sort=True):
+    part = part.reset_index(drop=True)
+    keys = _window_keys(part, window, "timestamp")
+    broken = _violations(part, contract)  # once per partition, then split by window
+    broken["window"] = keys.to_numpy()[broken["row"].to_numpy(dtype=np.int64)]
+    for key, rows in part.groupby(keys, sort=True):
         per_request = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
+        here = broken[broken["window"] == key]
+        counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
         out[key] = WindowStats(
             profile.summarize(rows),
             len(rows),
             len(per_request),
             np.histogram(per_request, LATENCY_EDGES)[0],
-            _violations(rows, contract),
+            {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
         )
     return out
 

@@ -3,12 +3,18 @@
 The default test per column follows Evidently's documented rules, so verdicts compare:
 
 * reference of at most 1000 rows: numeric columns (more than 5 distinct values) use the
-  two-sample Kolmogorov–Smirnov test, others chi-square; drift when p < 0.05;
+  two-sample Kolmogorov–Smirnov test, others chi-square, or the two-proportion z-test
+  when there are at most 2 values; drift when p < 0.05;
 * larger reference: numeric columns use the Wasserstein distance normed by the
   reference's standard deviation, others the Jensen–Shannon distance; drift when the
   distance is at least 0.1.
 
-The dataset drifts when at least half of the columns do.
+Distinct values are counted in reference and current together, as Evidently does, so a
+value the reference never had is evidence: the choice is made when the two meet, from the
+stored reference profile and the current summary. Datetime columns are left out (as
+Evidently does); the snapshot names them in ``skipped``.
+
+The dataset drifts when at least half of the tested columns do.
 """
 
 from __future__ import annotations
@@ -21,8 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import MonitoringError
-from workbench.monitoring._stats import TESTS, default_test, shares
-from workbench.monitoring._summary import NumericCounts, ReferenceProfile, Summary, summarize
+from workbench.monitoring._stats import TESTS, default_test, shares, tested_as_numeric
+from workbench.monitoring._summary import (
+    NumericCounts,
+    ReferenceProfile,
+    Summary,
+    distinct_values,
+    summarize,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,6 +90,7 @@ class DriftSnapshot:
         created_at: When it was computed (UTC, ISO 8601).
         drift_share: Share of columns that must drift for dataset drift.
         metadata: Free context (model name and version, data window, ...).
+        skipped: Columns left out of the test, with the reason (datetime columns).
     """
 
     columns: tuple[ColumnDrift, ...]
@@ -86,6 +99,7 @@ class DriftSnapshot:
     created_at: str
     drift_share: float = 0.5
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    skipped: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -126,7 +140,14 @@ class DriftSnapshot:
                 )
                 for c in data["columns"]
             )
-            return cls(**{**data, "columns": columns, "metadata": dict(data.get("metadata", {}))})
+            return cls(
+                **{
+                    **data,
+                    "columns": columns,
+                    "metadata": dict(data.get("metadata", {})),
+                    "skipped": dict(data.get("skipped", {})),
+                }
+            )
         except (KeyError, TypeError) as exc:
             raise MonitoringError(f"Not a drift snapshot: {exc}") from exc
 
@@ -173,7 +194,7 @@ def _column_result(
     name: str,
     profile: ReferenceProfile,
     summary: Summary,
-    test_name: str,
+    test_name: str | None,
     threshold: float | None,
 ) -> ColumnDrift:
     ref, cur = profile.summary.columns[name], summary.columns[name]
@@ -181,18 +202,22 @@ def _column_result(
         raise MonitoringError(
             f"Column {name!r} has no values in the current data; drop it or fix it."
         )
+    edges = profile.edges.get(name)
+    # the choice needs the current's values too: a value the reference never had counts
+    numeric = tested_as_numeric(ref, cur, edges)
+    if test_name is None:
+        test_name = default_test(profile.rows, numeric, distinct_values(ref, cur, edges))
     test = TESTS.get(test_name)
     if test is None:
         raise MonitoringError(
             f"No drift test {test_name!r} (column {name!r}). Tests: {sorted(TESTS)}."
         )
-    numeric = profile.tested_as_numeric(name)
     if test.numeric_only and not numeric:
         raise MonitoringError(
-            f"Column {name!r} is tested as categorical ({profile.distinct[name]} distinct "
-            f"values); {test_name!r} applies to numeric columns only."
+            f"Column {name!r} is tested as categorical ({distinct_values(ref, cur, edges)} "
+            f"distinct values in reference and current); {test_name!r} applies to numeric "
+            f"columns only."
         )
-    edges = profile.edges.get(name)
     statistic = float(test.compute(ref, cur, edges))
     bound = test.threshold if threshold is None else float(threshold)
     keys, ref_share, cur_share = shares(ref, cur, edges)
@@ -246,6 +271,7 @@ def compute_drift(
         current: Production data: a pandas frame, a Dask frame (summarised partition by
             partition, never collected), or a :class:`Summary`.
         columns: Columns to test (default: every profiled column the current data has).
+            Datetime columns are left out and named in the snapshot's ``skipped``.
         tests: Test per column, by name (``ks``, ``chisquare``, ``z``, ``wasserstein``,
             ``jensenshannon``, ``psi``, ``kl``, ``hellinger``).
         thresholds: Threshold per column (a p-value bound or a distance).
@@ -277,11 +303,23 @@ def compute_drift(
         ]
         profile = ReferenceProfile.from_frame(reference, columns if columns is not None else shared)
     names = list(columns) if columns is not None else profile.columns
+    present = None if isinstance(current, Summary) else getattr(current, "columns", None)
+    skipped = {
+        k: v
+        for k, v in profile.skipped.items()
+        if (columns is None or k in columns) and (present is None or k in present)
+    }
     profile = profile.subset(names)
+    names = [n for n in names if n not in profile.skipped]
+    if not names and skipped:
+        raise MonitoringError(
+            f"No column left to test: {sorted(skipped)} are left out of drift "
+            f"({', '.join(sorted(set(skipped.values())))})."
+        )
     if isinstance(current, Summary):
         summary = current
     else:
-        if getattr(current, "columns", None) is not None:
+        if present is not None:
             absent = [c for c in names if c not in current.columns]
             if absent:
                 raise MonitoringError(f"The current frame lacks columns {absent}.")
@@ -292,13 +330,14 @@ def compute_drift(
     bounds = dict(thresholds or {})
     stray = sorted((set(chosen) | set(bounds)) - set(names))
     if stray:
-        raise MonitoringError(f"tests/thresholds name columns that are not tested: {stray}.")
-    results = []
-    for name in names:
-        test_name = chosen.get(name) or default_test(
-            profile.rows, profile.tested_as_numeric(name), profile.distinct[name]
+        why = [f"{c!r}: {skipped[c]}" for c in stray if c in skipped]
+        raise MonitoringError(
+            f"tests/thresholds name columns that are not tested: {stray}"
+            + (f" ({'; '.join(why)})." if why else ".")
         )
-        results.append(_column_result(name, profile, summary, test_name, bounds.get(name)))
+    results = [
+        _column_result(name, profile, summary, chosen.get(name), bounds.get(name)) for name in names
+    ]
     return DriftSnapshot(
         columns=tuple(results),
         reference_rows=profile.rows,
@@ -306,4 +345,5 @@ def compute_drift(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         drift_share=drift_share,
         metadata=dict(metadata or {}),
+        skipped=skipped,
     )

@@ -17,7 +17,8 @@ REFERENCE_COLOR, CURRENT_COLOR = "#1f77b4", "#ff7f0e"
 
 
 def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
-    """A table of columns with a traffic light per verdict, drifted columns first."""
+    """A table of columns with a traffic light per verdict, drifted columns first; the
+    title names the columns left out (datetime)."""
     go_: Any = require("plotly.graph_objects", feature="monitoring figures")
     rows = sorted(snapshot.columns, key=lambda c: (not c.drifted, c.column))
     light = ["● drift" if c.drifted else "● stable" for c in rows]
@@ -50,10 +51,16 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
             },
         )
     )
+    why = sorted({reason.split(":")[0] for reason in snapshot.skipped.values()})
+    skipped = (
+        f"<br><sup>not tested: {', '.join(sorted(snapshot.skipped))} ({'; '.join(why)})</sup>"
+        if snapshot.skipped
+        else ""
+    )
     fig.update_layout(
         title=(
             f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
-            f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
+            f"{' (dataset drift)' if snapshot.dataset_drift else ''}{skipped}"
         ),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         height=80 + 28 * max(len(rows), 1),
@@ -62,7 +69,8 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
 
 
 def distribution_figure(snapshot: DriftSnapshot, column: str) -> go.Figure:
-    """Reference and current distribution of one column, as overlaid bars."""
+    """Reference and current distribution of one column, as overlaid bars (beyond the
+    reference's range, the current's bars come from its tails' own counts)."""
     go_: Any = require("plotly.graph_objects", feature="monitoring figures")
     col = snapshot.column(column)
     fig = go_.Figure()

@@ -11,14 +11,16 @@ test                      kind         computed as
 ``ks``                    p_value      two-sample Kolmogorov–Smirnov (SciPy's p-value)
 ``chisquare``             p_value      current counts vs the reference's shares
 ``z``                     p_value      two-proportion z-test on the first category
-``wasserstein``           distance     Wasserstein-1 / reference standard deviation
+``wasserstein``           distance     Wasserstein-1 / max(reference std, 0.001)
 ``jensenshannon``         distance     SciPy's Jensen–Shannon distance of the shares
 ``psi``                   distance     Σ (c − r) ln(c / r), zero shares as 0.0001
 ``kl``                    distance     Σ r ln(r / c), zero shares as 0.0001
 ``hellinger``             distance     ‖√r − √c‖₂ / √2
 ========================  ===========  ==============================================
 
-Numeric columns enter the share-based tests as 30 equal-width bins over both ranges.
+Numeric columns enter the share-based tests as 30 equal-width bins over both ranges;
+numeric columns with at most 5 distinct values, counting reference and current together,
+as categories (a value only the current has is a category of its own).
 """
 
 from __future__ import annotations
@@ -30,9 +32,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench._exceptions import MonitoringError
-from workbench.monitoring._summary import FEW_DISTINCT, CategoricalCounts, Counts, NumericCounts
+from workbench.monitoring._summary import (
+    FEW_DISTINCT,
+    CategoricalCounts,
+    Counts,
+    NumericCounts,
+    distinct_values,
+)
 
-__all__ = ["TESTS", "DriftTest", "default_test", "shares"]
+__all__ = ["TESTS", "DriftTest", "default_test", "shares", "tested_as_numeric"]
 
 _EPS = 0.0001
 _BINS = 30
@@ -59,32 +67,41 @@ class DriftTest:
 
 
 def _cdf(c: NumericCounts, edges: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The CDF just before and at each ``xs``: exact at the cut points, linear between."""
+    """The CDF just before and at each ``xs`` within the cut points' range: exact at the
+    cut points, linear between."""
     n = max(c.present, 1)
     below, upto = c.below / n, c.at_or_below / n
     size = len(edges)
-    k = np.searchsorted(edges, xs, side="left")
+    k = np.clip(np.searchsorted(edges, xs, side="left"), 0, size - 1)
     left, right = np.empty(len(xs)), np.empty(len(xs))
-    on_edge = (k < size) & (edges[np.minimum(k, size - 1)] == xs)
+    on_edge = edges[k] == xs
     left[on_edge], right[on_edge] = below[k[on_edge]], upto[k[on_edge]]
-    inside = ~on_edge & (k > 0) & (k < size)
+    inside = ~on_edge
     if inside.any():
-        j = k[inside]
+        j = np.maximum(k[inside], 1)
         t = (xs[inside] - edges[j - 1]) / (edges[j] - edges[j - 1])
         left[inside] = right[inside] = upto[j - 1] + t * (below[j] - upto[j - 1])
-    first = ~on_edge & (k == 0)
-    if first.any():
-        x = xs[first]
-        span = edges[0] - c.low
-        t = np.where(x <= c.low, 0.0, (x - c.low) / span if span > 0 else 1.0)
-        left[first] = right[first] = np.clip(t, 0, 1) * below[0]
-    last = ~on_edge & (k == size)
-    if last.any():
-        x = xs[last]
-        span = c.high - edges[-1]
-        t = np.where(x >= c.high, 1.0, (x - edges[-1]) / span if span > 0 else 1.0)
-        left[last] = right[last] = upto[-1] + np.clip(t, 0, 1) * (1 - upto[-1])
     return left, right
+
+
+def _cdf_anywhere(c: NumericCounts, edges: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The CDF at each ``xs``, also beyond the cut points (from the tails, not spread
+    evenly up to the current's extreme)."""
+    n = max(c.present, 1)
+    out = np.empty(len(xs))
+    first, last = edges[0], edges[-1]
+    low, high = xs < first, xs > last
+    inside = ~low & ~high
+    if inside.any():
+        out[inside] = _cdf(c, edges, xs[inside])[1]
+    if low.any():  # values at or below x: those at least first - x below the first point
+        tail = c.low_tail
+        reach = first - xs[low]
+        farthest = first - c.low
+        out[low] = (tail.count - tail.within(np.nextafter(reach, -np.inf), farthest)) / n
+    if high.any():
+        out[high] = (c.at_or_below[-1] + c.high_tail.within(xs[high] - last, c.high - last)) / n
+    return out
 
 
 def _numeric_pair(ref: Counts, cur: Counts) -> tuple[NumericCounts, NumericCounts]:
@@ -115,28 +132,52 @@ def _ks(ref: Counts, cur: Counts, edges: np.ndarray | None) -> float:
     return float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
 
 
+def _area_under(c: NumericCounts, edges: np.ndarray) -> np.ndarray:
+    """∫ F over each bin between consecutive cut points: exact from the counts and the
+    summed distances of the values inside each bin (spread evenly when not stored)."""
+    n = max(c.present, 1)
+    width = np.diff(edges)
+    within = c.below[1:] - c.at_or_below[:-1]  # values strictly inside each bin
+    offsets = c.inside if c.inside is not None else within * width / 2
+    area: np.ndarray = c.at_or_below[:-1] / n * width + (within * width - offsets) / n
+    return area
+
+
 def _wasserstein(ref: Counts, cur: Counts, edges: np.ndarray | None) -> float:
+    """∫|F_ref − F_cur|, normed by the reference's standard deviation (at least 0.001, as
+    Evidently).
+
+    The cut points span the reference, so beyond them its CDF is 0 (below) or 1 (above)
+    and the area there is the current's summed distance beyond each end: exact. In each
+    bin between cut points the signed area ∫(F_ref − F_cur) is exact too (summed
+    distances inside the bin); where the difference keeps its sign, that is the area;
+    where it changes sign, it is taken to cross zero once, linearly, at the point that
+    keeps the signed area.
+    """
     r, c = _numeric_pair(ref, cur)
     assert edges is not None
-    points = np.unique(np.concatenate([edges, [r.low, r.high, c.low, c.high]]))
-    points = points[(points >= min(r.low, c.low)) & (points <= max(r.high, c.high))]
-    r_left, r_right = _cdf(r, edges, points)
-    c_left, c_right = _cdf(c, edges, points)
-    start = r_right[:-1] - c_right[:-1]  # each segment: from after one point...
-    end = r_left[1:] - c_left[1:]  # ...to just before the next; both CDFs linear
-    width = np.diff(points)
-    same = np.sign(start) * np.sign(end) >= 0
-    total = np.abs(start) + np.abs(end)
-    area = np.where(
-        same,
-        total / 2,
-        np.divide(start**2 + end**2, 2 * total, out=np.zeros_like(total), where=total > 0),
-    )
-    distance = float(np.sum(area * width))
-    spread = r.std
-    if spread > 0:
-        return distance / spread
-    return 0.0 if distance == 0 else float("inf")
+    r_left, r_right = _cdf(r, edges, edges)
+    c_left, c_right = _cdf(c, edges, edges)
+    start = r_right[:-1] - c_right[:-1]  # each bin: just after one cut point...
+    end = r_left[1:] - c_left[1:]  # ...and just before the next
+    width = np.diff(edges)
+    signed = _area_under(r, edges) - _area_under(c, edges)
+    a, b = np.abs(start), np.abs(end)
+    crosses = np.sign(start) * np.sign(end) < 0
+    toward = np.where(start > 0, signed, -signed)  # the signed area, start's sign positive
+    safe = np.where(crosses, a + b, 1.0)
+    t = np.clip((2 * toward / np.where(width > 0, width, 1.0) + b) / safe, 0.0, 1.0)
+    area = np.where(crosses, (a * t + b * (1 - t)) * width / 2, np.abs(signed))
+    # a reference lies within its own cut points: its tails are empty
+    beyond = (c.low_tail.distance + c.high_tail.distance) / max(c.present, 1)
+    distance = float(np.sum(area)) + beyond
+    return distance / max(r.std, 0.001)
+
+
+def tested_as_numeric(ref: Counts, cur: Counts, edges: np.ndarray | None) -> bool:
+    """Numeric, with more than ``FEW_DISTINCT`` distinct values in reference and current
+    together (Evidently's rule); otherwise the column is tested as categories."""
+    return isinstance(ref, NumericCounts) and distinct_values(ref, cur, edges) > FEW_DISTINCT
 
 
 def shares(
@@ -145,9 +186,9 @@ def shares(
     """Category labels and the reference's and current shares over them.
 
     Categorical columns: every category of either side. Numeric columns with at most
-    ``FEW_DISTINCT`` distinct reference values (tested as categories): those values, plus
-    ``(other)`` for current values the reference never had. Other numeric columns: 30
-    equal-width bins.
+    ``FEW_DISTINCT`` distinct values in reference and current together (tested as
+    categories): each of those values, in order, a value only the current has among them.
+    Other numeric columns: 30 equal-width bins over both ranges.
     """
     if isinstance(ref, CategoricalCounts) and isinstance(cur, CategoricalCounts):
         keys = sorted(set(ref.counts) | set(cur.counts))
@@ -156,18 +197,18 @@ def shares(
         return keys, r / max(r.sum(), 1.0), c / max(c.sum(), 1.0)
     r_num, c_num = _numeric_pair(ref, cur)
     assert edges is not None
-    at_r = r_num.at_or_below - r_num.below
-    if len(edges) <= FEW_DISTINCT and at_r.sum() == r_num.present:  # a few values: categories
-        at_c = c_num.at_or_below - c_num.below
-        other = c_num.present - at_c.sum()
-        keys = [_label(v) for v in edges] + (["(other)"] if other else [])
-        r = np.append(at_r, [0] * bool(other)).astype(float)
-        c = np.append(at_c, [other] * bool(other)).astype(float)
-        return keys, r / max(r.sum(), 1.0), c / max(c.sum(), 1.0)
+    if not tested_as_numeric(r_num, c_num, edges):  # a few values: categories
+        at_r = dict(zip(edges.tolist(), (r_num.at_or_below - r_num.below).tolist(), strict=True))
+        at_c = dict(zip(edges.tolist(), (c_num.at_or_below - c_num.below).tolist(), strict=True))
+        at_c.update(c_num.unseen)
+        values = sorted(set(at_r) | set(at_c))
+        r = np.array([at_r.get(v, 0) for v in values], dtype=float)
+        c = np.array([at_c.get(v, 0) for v in values], dtype=float)
+        return [_label(v) for v in values], r / max(r.sum(), 1.0), c / max(c.sum(), 1.0)
     low, high = min(r_num.low, c_num.low), max(r_num.high, c_num.high)
     bounds = np.linspace(low, high if high > low else low + 1.0, _BINS + 1)
-    r_cdf = _cdf(r_num, edges, bounds)[1]
-    c_cdf = _cdf(c_num, edges, bounds)[1]
+    r_cdf = _cdf_anywhere(r_num, edges, bounds)
+    c_cdf = _cdf_anywhere(c_num, edges, bounds)
     r_cdf[0] = c_cdf[0] = 0.0
     r_cdf[-1] = c_cdf[-1] = 1.0
     return [_label(b) for b in bounds[:-1]], np.diff(r_cdf), np.diff(c_cdf)
@@ -253,7 +294,8 @@ TESTS: dict[str, DriftTest] = {
 
 
 def default_test(reference_rows: int, numeric: bool, distinct: int) -> str:
-    """Evidently's default choice: by reference size, column kind and distinct values."""
+    """Evidently's default choice: by reference size, column kind and the distinct values
+    of reference and current together (:func:`tested_as_numeric` gives ``numeric``)."""
     if reference_rows <= 1000:
         if numeric:
             return "ks"

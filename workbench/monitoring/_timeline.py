@@ -121,12 +121,17 @@ def drift_over_time(
         available = set(current.columns)
         names = [c for c in reference.columns if c in available and c != time_column]
         profile = ReferenceProfile.from_frame(reference, columns if columns is not None else names)
-    names = (
+    asked = (
         list(columns)
         if columns is not None
-        else [c for c in profile.columns if c in current.columns]
+        else [
+            c
+            for c in [*profile.columns, *profile.skipped]
+            if c in current.columns and c != time_column
+        ]
     )
-    profile = profile.subset(names)
+    profile = profile.subset(asked)  # datetime columns stay named, to say they were left out
+    names = [c for c in asked if c not in profile.skipped]
     subset = current[[*names, time_column]]
     if isinstance(window, int) and not isinstance(window, bool):  # every N rows, in time order
         if hasattr(current, "to_delayed"):
@@ -146,7 +151,7 @@ def drift_over_time(
         compute_drift(
             profile,
             summary,
-            names,
+            asked,
             tests=tests,
             thresholds=thresholds,
             drift_share=drift_share,
@@ -183,6 +188,12 @@ class IntegrityReport:
     @property
     def ok(self) -> bool:
         return self.violations.empty
+
+
+def problems_of(failures: pd.DataFrame) -> pd.DataFrame:
+    """``validate``'s failures with the kind of problem of each in ``problem``: the one
+    naming that ``check_integrity`` and the dashboard's integrity counts share."""
+    return failures.assign(problem=[_problem(str(c)) for c in failures["check"]])
 
 
 def _problem(check: str) -> str:
@@ -225,7 +236,7 @@ def check_integrity(
     records: list[dict[str, Any]] = []
     failures = result.failures
     if len(failures):
-        failures = failures.assign(problem=failures["check"].astype(str).map(_problem))
+        failures = problems_of(failures)
         for (column, problem), part in failures.groupby(["column", "problem"], sort=True):
             examples = part["value"].drop_duplicates().head(3).tolist()
             records.append(
