@@ -344,6 +344,10 @@ def _prepare(out: str, token: str) -> None:
     (root / f".validate-large-{token}").write_text(token)
 
 
+def _forget(out: str, token: str) -> None:
+    (Path(out) / f".validate-large-{token}").unlink(missing_ok=True)
+
+
 def _reach(source: str, out: str, token: str) -> str | None:
     """What this worker cannot do of what :func:`validate_large` needs (None: all)."""
     import os
@@ -393,7 +397,7 @@ def _on_cluster(address: str, source: Path, out: Path) -> int:
         ) from None
     problems = client.run(_reach, str(source), str(out), token)
     bad = {w: p for w, p in problems.items() if p}
-    (out / f".validate-large-{token}").unlink(missing_ok=True)
+    client.submit(_forget, str(out), token, pure=False).result()  # where it was written
     if bad:
         listed = "; ".join(f"worker {w} {p}" for w, p in sorted(bad.items()))
         raise DataError(f"validate_large on the Dask cluster at {address}: {listed}. {shared}")
@@ -462,7 +466,7 @@ def validate_large(
     else:
         threads = os.cpu_count() or 1
         _prepare(str(out), "local")
-        (out / ".validate-large-local").unlink()
+        _forget(str(out), "local")
     if blocksize is None:
         blocksize = auto_blocksize(source.stat().st_size, threads)
     parts = dd.read_csv(
