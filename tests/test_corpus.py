@@ -80,10 +80,11 @@ DATA_CASES: dict[str, Refused | Split] = {
         6,
         (
             "temperature_c: type:float (NaN)",
-            "production_volume: type:float (inf)",
-            "consumption_kwh: type:float (-inf)",
-            "temperature_c: type:float (Infinity)",
-            "consumption_kwh: type:float (1e999)",
+            # an infinite number is a number beyond the range, not a failed conversion
+            "production_volume: must be finite (inf)",
+            "consumption_kwh: must be >= 0 (-inf)",
+            "temperature_c: must be <= 50 (inf)",  # Infinity
+            "consumption_kwh: must be finite (inf)",  # 1e999
         ),
     ),
     "wrong_column_names.csv": Refused(

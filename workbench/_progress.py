@@ -72,7 +72,9 @@ def compute_with_progress(
 
     Where: ``scheduler`` (a ``tcp://`` address, or ``"local"`` for threads), by default
     the ``dask_scheduler`` setting: unset, on threads of this process; set, on that
-    cluster's workers (a task's exception is raised here as it was there).
+    cluster's workers. Either way the first task that fails ends the call at once with
+    its exception, as it was raised there (on a cluster, the other tasks are cancelled:
+    a task still running is not waited for).
     """
     dask = require("dask", feature="partitioned computation")
     tqdm = require("tqdm.auto").tqdm
@@ -81,10 +83,16 @@ def compute_with_progress(
         distributed = require("distributed", feature="computing on a Dask scheduler")
         client = scheduler_client(address)
         futures = client.compute(list(tasks))
-        with tqdm(total=len(futures), desc=desc, unit=unit, disable=not show) as bar:
-            for _ in distributed.as_completed(futures, loop=client.loop):
-                bar.update()
-        return list(client.gather(futures))
+        try:
+            with tqdm(total=len(futures), desc=desc, unit=unit, disable=not show) as bar:
+                for future in distributed.as_completed(futures, loop=client.loop):
+                    if future.status != "finished":  # error or cancelled: raise it now
+                        future.result()
+                    bar.update()
+            return list(client.gather(futures))
+        except BaseException:
+            client.cancel(futures)
+            raise
 
     from dask.callbacks import Callback
 
@@ -112,17 +120,20 @@ def map_with_progress(
     show: bool = True,
 ) -> list[R]:
     """``step`` of each of ``items``, in order, on local threads (one per core), advancing
-    a bar per finished item: for work that needs no Dask graph."""
-    from concurrent.futures import ThreadPoolExecutor
+    a bar per finished item: for work that needs no Dask graph. The first item that
+    fails ends the call at once with its exception: items not started are dropped, and
+    one still running is not waited for."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     tqdm = require("tqdm.auto").tqdm
     items = list(items)
-    results: list[R] = []
-    with (
-        tqdm(total=len(items), desc=desc, unit=unit, disable=not show) as bar,
-        ThreadPoolExecutor(max(1, min(len(items), os.cpu_count() or 1))) as pool,
-    ):
-        for result in pool.map(step, items):
-            results.append(result)
-            bar.update()
-    return results
+    pool = ThreadPoolExecutor(max(1, min(len(items), os.cpu_count() or 1)))
+    try:
+        with tqdm(total=len(items), desc=desc, unit=unit, disable=not show) as bar:
+            futures = [pool.submit(step, item) for item in items]
+            for future in as_completed(futures):
+                future.result()  # the first failure raises here
+                bar.update()
+            return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

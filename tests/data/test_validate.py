@@ -196,3 +196,83 @@ def test_strict_contract_refuses_extra_columns() -> None:
     contract = Contract((ColumnContract("x"),), strict=True)
     with pytest.raises(DataError, match=r"column\(s\) \['y'\] are not in the contract"):
         validate(pd.DataFrame({"x": ["1"], "y": ["2"]}), contract)
+
+
+def _reasons(contract: Contract, frame: pd.DataFrame) -> list[str]:
+    return validate(frame, contract, quarantine_dir=False).quarantine["_reasons"].tolist()
+
+
+def test_a_reason_shows_every_digit_of_its_bound() -> None:
+    # before: 'x: must be <= 1.23457e+06 (1234567.6)', which reads as if 1234567.6 passed
+    contract = Contract((ColumnContract("x", "float", min=0.000012345678, max=1234567.5),))
+    frame = pd.DataFrame({"x": [1234567.6, 0.0000123, 1234567.5]})
+    assert _reasons(contract, frame) == [
+        "x: must be <= 1234567.5 (1234567.6)",
+        "x: must be >= 1.2345678e-05 (1.23e-05)",
+    ]
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["text", "numbers"])
+def test_infinity_is_out_of_range_not_a_type_failure(typed: bool) -> None:
+    contract = Contract(
+        (
+            ColumnContract("bounded", "float", min=0, max=100),
+            ColumnContract("free", "float"),
+            ColumnContract("count", "int", max=10),
+        )
+    )
+    cells = {
+        "bounded": ["inf", "5", "-inf"],
+        "free": ["1", "-inf", "inf"],
+        "count": ["inf", "1", "2"],
+    }
+    frame = pd.DataFrame(cells)
+    if typed:
+        frame = frame.astype(float)
+    # before: 'bounded: type:float (inf)' and the like
+    assert _reasons(contract, frame) == [
+        "bounded: must be <= 100 (inf); count: must be <= 10 (inf)",
+        "free: must be finite (-inf)",
+        "bounded: must be >= 0 (-inf); free: must be finite (inf)",
+    ]
+
+
+def test_dates_are_bounded_like_numbers() -> None:
+    contract = Contract(
+        (ColumnContract("day", "datetime", min="2000-01-01", max=pd.Timestamp("2030-12-31")),)
+    )
+    assert contract.column("day").max == "2030-12-31"  # held as ISO text, as in the YAML
+    frame = pd.DataFrame({"day": ["2024-05-01", "2200-01-01", "1999-12-31", "2030-12-31"]})
+    result = validate(frame, contract, quarantine_dir=False)
+    # before: ConfigurationError ('min/max apply to float and int columns only')
+    assert result.quarantine["_reasons"].tolist() == [
+        "day: must be <= 2030-12-31 (2200-01-01 00:00:00)",
+        "day: must be >= 2000-01-01 (1999-12-31 00:00:00)",
+    ]
+    assert result.valid["_row"].tolist() == [0, 3]
+
+
+def test_date_bounds_hold_for_dates_with_a_time_zone() -> None:
+    contract = Contract((ColumnContract("at", "datetime", max="2030-01-01T00:00:00+00:00"),))
+    frame = pd.DataFrame({"at": pd.to_datetime(["2029-12-31 23:00", "2030-01-01 02:00"], utc=True)})
+    frame["at"] = frame["at"].dt.tz_convert("Europe/Rome")  # 00:00 and 03:00 in Rome
+    assert _reasons(contract, frame) == [
+        "at: must be <= 2030-01-01T00:00:00+00:00 (2030-01-01 03:00:00+01:00)"
+    ]
+
+
+def test_values_beyond_a_warning_bound_stay_valid_and_are_reported() -> None:
+    contract = Contract((ColumnContract("mm", "float", min=0, max=200, warn_max=50),))
+    result = validate(pd.DataFrame({"mm": [10.0, 60.5, 300.0, 70.0]}), contract)
+    assert result.valid["_row"].tolist() == [0, 1, 3]
+    assert result.quarantine["_reasons"].tolist() == ["mm: must be <= 200 (300.0)"]
+    assert result.soft_failures.values.tolist() == [
+        [1, "mm", "above warn_max 50", 60.5],
+        [3, "mm", "above warn_max 50", 70.0],
+    ]
+    assert result.warnings == (
+        "<DataFrame>: mm is above warn_max 50 in 2 valid row(s) (up to 70): beyond the "
+        "contract's expected range, kept as valid; rows above 200 are quarantined.",
+    )
+    assert not result.ok  # the quarantined row; warnings alone never fail a validation
+    assert validate(pd.DataFrame({"mm": [60.5]}), contract).ok

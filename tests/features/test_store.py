@@ -690,3 +690,155 @@ def test_concurrent_materializations_of_one_month_keep_every_row() -> None:
         list(pool.map(lambda r: store.materialize("r", *r, progress=False), halves))
     stored = pd.read_parquet(store.root / "offline" / "r" / "v1" / "2024-01" / "part.parquet")
     assert len(stored) == len(rows)
+
+
+def _int_keyed_store() -> FeatureStore:
+    rows = pd.DataFrame(
+        {"k": [1, 2, 3], "t": pd.to_datetime(["2024-01-01"] * 3), "x": [1.0, 2.0, 3.0]}
+    )
+    store = FeatureStore([FeatureView("i", Entity("e", "k"), Source.frame(rows, "i"), "t", ["x"])])
+    store.materialize("i", progress=False)
+    store.materialize_online("i")
+    return store
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [pd.array([1, None, 3], dtype="Int64"), [1, None, 3], np.array([1.0, np.nan, 3.0])],
+    ids=["Int64-NA", "None", "NaN"],
+)
+def test_a_missing_key_gets_null_online_as_offline(keys: object) -> None:
+    store = _int_keyed_store()
+    # before: sqlite3.ProgrammingError: type 'NAType' is not supported
+    online = store.get_online_features({"k": keys}, ["i:x"], at="2024-01-02")
+    entity = pd.DataFrame({"k": keys, "when": pd.Timestamp("2024-01-02")})
+    offline = store.get_historical_features(entity, ["i:x"], progress=False)
+    assert online.to_dict()["x"] == [1.0, None, 3.0]
+    assert offline["x"].iloc[0] == 1.0 and np.isnan(offline["x"].iloc[1])
+
+
+def test_keys_of_the_wrong_kind_are_refused_online_as_offline() -> None:
+    store = _int_keyed_store()
+    when = pd.Timestamp("2024-01-02")
+    # before: online gave [None, None] without a word, offline raised
+    for where, ask in (
+        ("entity_rows", lambda k: store.get_online_features({"k": k}, ["i:x"], at=when)),
+        (
+            "entity_df",
+            lambda k: store.get_historical_features(
+                pd.DataFrame({"k": k, "when": when}), ["i:x"], progress=False
+            ),
+        ),
+    ):
+        with pytest.raises(DataError, match=rf"{where}\.k holds string values \('1'\).*int64"):
+            ask(["1", "2"])
+        with pytest.raises(DataError, match=rf"{where}\.k holds mixed-integer values \('x'\)"):
+            ask([1, "x"])
+    texts = FeatureStore([_view(_rows(entities=2, days=3, keep=1.0))])
+    texts.materialize("shop_daily", progress=False)
+    texts.materialize_online("shop_daily")
+    with pytest.raises(DataError, match=r"entity_rows\.shop holds integer values \(1\)"):
+        texts.get_online_features({"shop": [1]}, ["shop_daily:sales"])
+
+
+@pytest.mark.parametrize(
+    "ttl", [dt.timedelta(days=365_250), dt.timedelta.max], ids=["1000-years", "timedelta.max"]
+)
+def test_a_ttl_beyond_what_pandas_computes_with_is_refused_at_definition(
+    ttl: dt.timedelta,
+) -> None:
+    rows = _rows(entities=2, days=3, keep=1.0)
+    # before: accepted here, then OutOfBoundsTimedelta / OverflowError at query time
+    with pytest.raises(ConfigurationError, match=r"'shop_daily': ttl must be at most 106,751 days"):
+        FeatureView("shop_daily", Entity("shop", "shop"), Source.frame(rows, "s"), "day", ttl=ttl)
+
+
+def test_the_longest_ttl_and_window_work_end_to_end(engine: str) -> None:
+    from workbench.features._definitions import MAX_SPAN
+
+    rows = _rows(entities=2, days=3, keep=1.0)
+    longest = Window("sales", MAX_SPAN.days, "sum", name="all_sales")
+    store = FeatureStore([_view(rows, ttl_days=MAX_SPAN.days, transformations=[longest])])
+    store.materialize("shop_daily", progress=False)
+    entity = pd.DataFrame(
+        {"shop": ["s0", "s1"], "when": pd.to_datetime(["2024-01-03", "1700-01-01"])}
+    )
+    out = store.get_historical_features(entity, ["shop_daily:*"], engine=engine, progress=False)
+    first_two = rows[(rows["shop"] == "s0") & (rows["day"] < "2024-01-03")]["sales"].sum()
+    assert out["all_sales"].iloc[0] == pytest.approx(first_two) and out["sales"].isna().iloc[1]
+    store.materialize_online("shop_daily")
+    online = store.get_online_features({"shop": ["s0"]}, ["shop_daily:sales"], at="2024-02-01")
+    latest = rows[rows["shop"] == "s0"].sort_values("day")["sales"].iloc[-1]
+    assert online.to_dict()["sales"] == [latest]
+    for bad, message in (
+        (lambda: Window("sales", MAX_SPAN.days + 1), "Window days must be at most 106,751"),
+        (
+            lambda: FeatureView("v", Entity("e", "shop"), Source.frame(rows, "s"), "day", ttl=30),  # type: ignore[arg-type]
+            r"ttl must be a datetime.timedelta or None \(no limit\)\. Got 30",
+        ),
+    ):
+        with pytest.raises(ConfigurationError, match=message):
+            bad()
+
+
+def test_online_serves_the_row_valid_at_a_time_before_the_latest_one_or_refuses() -> None:
+    days = pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-10"])
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    rows = pd.DataFrame(
+        {
+            "k": ["a", "a", "a", "b", "b"],
+            # b's latest row is dated after now: now is answered by the row before it
+            "t": [*days, now - pd.Timedelta(days=1), now + pd.Timedelta(days=30)],
+            "x": [1.0, 2.0, 3.0, 10.0, 20.0],
+        }
+    )
+    view = FeatureView(
+        "v", Entity("e", "k"), Source.frame(rows, "v"), "t", ["x"], ttl=dt.timedelta(days=3)
+    )
+    store = FeatureStore([view])
+    store.materialize("v", progress=False)
+    store.materialize_online("v")
+
+    def both(at: object) -> tuple[list[object], list[object]]:
+        online = store.get_online_features({"k": ["a"]}, ["v:x"], at=at).to_dict()["x"]
+        entity = pd.DataFrame({"k": ["a"], "when": pd.Timestamp(str(at))})
+        offline = store.get_historical_features(entity, ["v:x"], progress=False)["x"]
+        return online, [None if pd.isna(v) else v for v in offline]
+
+    # before: None for every time before 2024-01-10, whatever offline said
+    for at, expected in (
+        ("2024-01-12", 3.0),  # the latest row
+        ("2024-01-07", 2.0),  # the one before it
+        ("2024-01-09", None),  # the one before it, older than the TTL
+        ("2023-12-31", None),  # before the key's first row: nothing to serve
+    ):
+        online, offline = both(at)
+        assert online == offline == [expected], at
+    with pytest.raises(DataError, match=r"'v' version 1 cannot answer for 2024-01-02.*k='a'"):
+        store.get_online_features({"k": ["a"]}, ["v:x"], at="2024-01-02")  # offline: 1.0
+    assert store.get_online_features({"k": ["b"]}, ["v:x"]).to_dict()["x"] == [10.0]
+
+
+def test_an_online_table_loaded_by_an_older_workbench_is_read_and_refuses_what_it_cannot_know() -> (
+    None
+):
+    rows = pd.DataFrame(
+        {"k": ["a", "a"], "t": pd.to_datetime(["2024-01-01", "2024-01-05"]), "x": [1.0, 2.0]}
+    )
+    store = FeatureStore([FeatureView("o", Entity("e", "k"), Source.frame(rows, "o"), "t", ["x"])])
+    store.materialize("o", progress=False)
+    store.materialize_online("o")
+    info = store.lineage("o")["online"]
+    with sqlite3.connect(store.online_path) as con:  # the layout before: latest row only
+        latest = 'SELECT k, MAX("__event_ns") AS "__event_ns", x FROM o__v1 GROUP BY k'
+        con.execute(f"CREATE TABLE old AS {latest}")
+        con.execute("DROP TABLE o__v1")
+        con.execute("ALTER TABLE old RENAME TO o__v1")
+    old = {k: v for k, v in info.items() if k not in ("layout", "key_dtypes", "at")}
+    store.registry.set_online("o", 1, old)
+    served = store.get_online_features({"k": ["a", "z"]}, ["o:x"], at="2024-01-06")
+    assert served.to_dict()["x"] == [2.0, None]
+    with pytest.raises(DataError, match=r"loaded by an older workbench.*materialize_online again"):
+        store.get_online_features({"k": ["a"]}, ["o:x"], at="2024-01-02")
+    with pytest.raises(DataError, match=r"entity_rows\.k holds integer values \(1\)"):
+        store.get_online_features({"k": [1]}, ["o:x"])  # key types from the offline files

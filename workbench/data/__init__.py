@@ -6,8 +6,10 @@ valid and quarantined ones, each quarantined row with every reason. Always
 ``len(valid) + len(quarantine) == len(input)``.
 
 Contracts are written by hand or proposed by ``infer_contract`` from good data, and saved
-as YAML next to the data. Columns marked ``pii`` are masked (``mask_value``) in every
-display.
+as YAML next to the data. Numbers and dates can be bounded: ``min``/``max`` quarantine,
+``warn_min``/``warn_max`` only warn. An inferred range is an observation, so it is marked
+``bounds: inferred``, warns beyond the range seen and quarantines only beyond a margin.
+Columns marked ``pii`` are masked (``mask_value``) in every display.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.data._contract import ColumnContract, Contract
 
@@ -54,16 +54,20 @@ def _to_contract_number(
 ) -> tuple[pd.Series, pd.Series]:
     """Floats (NaN where nothing parsed) to the contract's float or int: (value, failed).
 
-    A present cell fails when it is not a finite number, or not whole for an int column.
+    A present cell fails when it is not a number, or for an int column not a whole
+    finite one. An infinite float stays: it is a number, beyond every range, and the
+    range checks name it so (:meth:`ColumnContract.range_checks`).
     """
     import numpy as np
 
-    bad = present & (value.isna() | np.isinf(value))
-    if bad.any():
-        value = value.where(~bad)
+    bad = present & value.isna()
     if spec.dtype == "int":
+        bad = bad | np.isinf(value)
+        value = value.where(~bad)
         fractional = value.notna() & (value != value.round())
         return value.where(~fractional).astype("Int64"), bad | fractional
+    if bad.any():
+        value = value.where(~bad)
     return value, bad
 
 
@@ -197,6 +201,24 @@ def coerce_column(raw: pd.Series, spec: ColumnContract) -> tuple[pd.Series, pd.S
     return value, pd.Series(failed, index=raw.index)
 
 
+def _checks(cells: pd.Series, spec: ColumnContract) -> Any:
+    """The check each failed cell is reported under: ``type:<dtype>``, except an
+    infinite number in an int column, which is beyond the range (``must be <= 10``)."""
+    import numpy as np
+    import pandas as pd
+
+    checks = np.full(len(cells), f"type:{spec.dtype}", dtype=object)
+    if spec.dtype != "int":
+        return checks
+    if pd.api.types.is_numeric_dtype(cells.dtype) and not pd.api.types.is_bool_dtype(cells.dtype):
+        numbers = cells.astype("float64")
+    else:
+        numbers = _number(cells.astype(str).str.strip()).astype("float64")
+    checks[(numbers == np.inf).to_numpy()] = spec.reason("max")
+    checks[(numbers == -np.inf).to_numpy()] = spec.reason("min")
+    return checks
+
+
 def coerce(frame: pd.DataFrame, contract: Contract) -> CoercionResult:
     """Convert each contract column of ``frame`` to its type, recording failed cells.
 
@@ -224,13 +246,14 @@ def coerce(frame: pd.DataFrame, contract: Contract) -> CoercionResult:
         out[spec.name] = value
         if bad.any():
             rows = np.flatnonzero(bad.to_numpy(dtype=bool))
+            cells = frame[spec.name].iloc[rows]
             failures.append(
                 pd.DataFrame(
                     {
                         "row": rows,
                         "column": spec.name,
-                        "check": f"type:{spec.dtype}",
-                        "value": frame[spec.name].iloc[rows].astype(object).to_numpy(),
+                        "check": _checks(cells, spec),
+                        "value": cells.astype(object).to_numpy(),
                     }
                 )
             )

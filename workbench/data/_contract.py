@@ -15,11 +15,64 @@ if TYPE_CHECKING:
     import pandas as pd
     import pandera.pandas as pa
 
-__all__ = ["DTYPES", "ColumnContract", "Contract", "Rule"]
+__all__ = ["BOUNDS", "DTYPES", "ColumnContract", "Contract", "Rule", "show_bound"]
 
 Dtype = Literal["float", "int", "str", "category", "bool", "datetime"]
 DTYPES: tuple[str, ...] = ("float", "int", "str", "category", "bool", "datetime")
+#: Where a column's ``min``/``max`` come from: declared by a person, or inferred from data.
+BOUNDS: tuple[str, ...] = ("declared", "inferred")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RANGED = ("float", "int", "datetime")
+_BOUND_FIELDS = ("min", "max", "warn_min", "warn_max")
+
+
+def show_bound(value: Any) -> str:
+    """A bound as a reason shows it: every digit it has (``1234567.5``, never
+    ``1.23457e+06``), a date without a midnight time (``2030-12-31``)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        number = float(value)
+        if number.is_integer() and abs(number) < 1e16:
+            return str(int(number))
+        return repr(number)
+    text = str(value)
+    return text[:10] if text.endswith(("T00:00:00", " 00:00:00")) else text
+
+
+def _number_bound(value: Any, where: str, field: str) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ConfigurationError(f"{where}: {field} must be a number. Got {value!r}.")
+    return value
+
+
+def _date_bound(value: Any, where: str, field: str) -> str:
+    """A date bound as ISO text (what the YAML holds); dates and datetimes accepted."""
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ConfigurationError(
+            f"{where}: {field} must be a date or time (ISO 8601, e.g. '2030-12-31'). "
+            f"Got {value!r} ({exc})."
+        ) from None
+    if pd.isna(stamp):
+        raise ConfigurationError(f"{where}: {field} must be a date or time. Got {value!r}.")
+    if stamp.tzinfo is None and stamp == stamp.normalize():
+        return stamp.date().isoformat()  # a day reads as one: '2030-12-31'
+    return stamp.isoformat()
+
+
+def _ordered(low: Any, high: Any, dtype: str) -> bool:
+    if dtype == "datetime":
+        import pandas as pd
+
+        low, high = pd.Timestamp(low), pd.Timestamp(high)
+        if (low.tzinfo is None) != (high.tzinfo is None):  # naive reads as UTC
+            low = low.tz_localize("UTC") if low.tzinfo is None else low
+            high = high.tz_localize("UTC") if high.tzinfo is None else high
+    return bool(low <= high)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,8 +83,10 @@ class ColumnContract:
         name: Column name.
         dtype: ``float``, ``int``, ``str``, ``category``, ``bool`` or ``datetime``.
         nullable: Whether missing values are allowed.
-        min: Smallest allowed value (inclusive; numbers).
-        max: Largest allowed value (inclusive; numbers).
+        min: Smallest allowed value (inclusive): a number, or for a ``datetime`` column
+            a date or time (held as ISO text, e.g. ``"2000-01-01"``). A row below it is
+            quarantined.
+        max: Largest allowed value (inclusive), like ``min``.
         categories: Allowed values (after normalisation) of a ``category`` column.
         aliases: Other spellings mapped to a category (``{"M": "male"}``); case and
             surrounding spaces never matter.
@@ -40,19 +95,32 @@ class ColumnContract:
         date_format: ``strftime`` format of a ``datetime`` column in text sources
             (``None``: ISO 8601).
         description: Free text.
+        warn_min: Below this (and not below ``min``) a value is unusual, not wrong: its
+            row stays valid and the validation reports a warning. ``infer_contract``
+            sets it to the smallest value it saw.
+        warn_max: Above this, like ``warn_min``; ``infer_contract`` sets it to the
+            largest value it saw (dates excepted: later dates are the normal course).
+        bounds: ``"declared"`` (a person set ``min``/``max``: the default, and what a
+            contract file without this field means) or ``"inferred"`` (proposed by
+            ``infer_contract`` from what it saw, widened by a margin; reasons say so).
+            Either way ``min``/``max`` quarantine; drop ``bounds: inferred`` from the
+            YAML once a person has checked them.
     """
 
     name: str
     dtype: Dtype = "str"
     nullable: bool = True
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None
+    max: float | str | None = None
     categories: tuple[str, ...] = ()
     aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
     unique: bool = False
     pii: bool = False
     date_format: str | None = None
     description: str = ""
+    warn_min: float | str | None = None
+    warn_max: float | str | None = None
+    bounds: Literal["declared", "inferred"] = "declared"
 
     def __post_init__(self) -> None:
         where = f"Column {self.name!r} of the contract"
@@ -60,12 +128,31 @@ class ColumnContract:
             raise ConfigurationError(
                 f"{where}: dtype must be one of {list(DTYPES)}. Got {self.dtype!r}."
             )
+        if self.bounds not in BOUNDS:
+            raise ConfigurationError(
+                f"{where}: bounds must be one of {list(BOUNDS)}. Got {self.bounds!r}."
+            )
         if self.dtype == "category" and not self.categories:
             raise ConfigurationError(f"{where} is a category column and needs its categories.")
-        if (self.min is not None or self.max is not None) and self.dtype not in ("float", "int"):
-            raise ConfigurationError(f"{where}: min/max apply to float and int columns only.")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ConfigurationError(f"{where}: min {self.min} is above max {self.max}.")
+        given = [f for f in _BOUND_FIELDS if getattr(self, f) is not None]
+        if given and self.dtype not in _RANGED:
+            raise ConfigurationError(
+                f"{where}: min/max (and warn_min/warn_max) apply to float, int and datetime "
+                f"columns only; this {self.dtype} column sets {', '.join(given)}."
+            )
+        for field in given:
+            value = getattr(self, field)
+            if self.dtype == "datetime":
+                value = _date_bound(value, where, field)
+            else:
+                value = _number_bound(value, where, field)
+            object.__setattr__(self, field, value)
+        for low, high in (("min", "max"), ("warn_min", "warn_max")):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and not _ordered(a, b, self.dtype):
+                raise ConfigurationError(
+                    f"{where}: {low} {show_bound(a)} is above {high} {show_bound(b)}."
+                )
         unknown = sorted(set(self.aliases.values()) - set(self.categories))
         if unknown:
             raise ConfigurationError(
@@ -74,6 +161,105 @@ class ColumnContract:
             )
         object.__setattr__(self, "categories", tuple(self.categories))
         object.__setattr__(self, "aliases", dict(self.aliases))
+
+    def reason(self, side: Literal["min", "max"]) -> str:
+        """Why a value beyond the bound on ``side`` fails: ``must be <= 100``, with
+        ``(inferred bound)`` when the bound was inferred; ``must be finite`` for an
+        infinite number where that side has no bound."""
+        bound = getattr(self, side)
+        if bound is None:
+            return "must be finite"
+        text = f"must be {'>=' if side == 'min' else '<='} {show_bound(bound)}"
+        return f"{text} (inferred bound)" if self.bounds == "inferred" else text
+
+    def warning(self, side: Literal["min", "max"]) -> str:
+        """The soft check a value beyond ``warn_min``/``warn_max`` is reported under."""
+        bound = getattr(self, f"warn_{side}")
+        where = "below" if side == "min" else "above"
+        return f"{where} warn_{side} {show_bound(bound)}"
+
+    def beyond(
+        self, values: pd.Series, side: Literal["min", "max"], *, soft: bool = False
+    ) -> pd.Series:
+        """Where a present value lies beyond this column's bound on ``side``.
+
+        Args:
+            values: The column (text is read as numbers or dates; what does not read
+                is not beyond anything: that is the type check's business).
+            side: ``"min"`` or ``"max"``.
+            soft: Use ``warn_min``/``warn_max`` instead of ``min``/``max``.
+
+        Returns:
+            A boolean Series, False where the value is missing or the bound is unset.
+
+        Example:
+            >>> import pandas as pd
+            >>> x = ColumnContract("x", "float", max=10)
+            >>> x.beyond(pd.Series([5, 11, None]), "max").tolist()
+            [False, True, False]
+        """
+        import pandas as pd
+
+        bound = getattr(self, f"warn_{side}" if soft else side)
+        if bound is None:
+            return pd.Series(False, index=values.index)
+        if self.dtype == "datetime":
+            stamps = values
+            if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+                stamps = pd.to_datetime(values, errors="coerce", format="ISO8601")
+            limit = pd.Timestamp(bound)
+            zone = getattr(stamps.dt, "tz", None)
+            if zone is not None and limit.tzinfo is None:
+                limit = limit.tz_localize(zone)  # a plain date in the column's own zone
+            elif zone is None and limit.tzinfo is not None:
+                limit = limit.tz_convert("UTC").tz_localize(None)  # plain times are UTC
+            out = stamps < limit if side == "min" else stamps > limit
+        else:
+            numbers = values
+            if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+                values.dtype
+            ):
+                numbers = pd.to_numeric(values, errors="coerce")
+            out = numbers < bound if side == "min" else numbers > bound
+        return out.fillna(False).astype(bool)
+
+    def range_checks(self) -> list[pa.Check]:
+        """The pandera checks of ``min`` and ``max`` (hard: a failing row is quarantined).
+
+        A float column also refuses an infinite number on a side without a bound: it is
+        a number, so not a type failure, but beyond any range.
+        """
+        import numpy as np
+        import pandera.pandas as pa
+
+        checks = []
+        if self.dtype == "float" and (self.min is None or self.max is None):
+            # one check for the unbounded sides (a bounded side refuses inf itself)
+            refused = [v for v, b in ((-np.inf, self.min), (np.inf, self.max)) if b is None]
+            checks.append(
+                pa.Check(
+                    lambda s: ~s.isin(refused),
+                    name="finite",
+                    error=self.reason("min" if self.min is None else "max"),
+                )
+            )
+        sides: tuple[Literal["min", "max"], ...] = ("min", "max")
+        for side in sides:
+            bound = getattr(self, side)
+            if bound is None:
+                continue
+            if self.dtype == "datetime":
+                checks.append(
+                    pa.Check(
+                        lambda s, side=side: ~self.beyond(s, side),
+                        name=side,
+                        error=self.reason(side),
+                    )
+                )
+            else:
+                make = pa.Check.ge if side == "min" else pa.Check.le
+                checks.append(make(bound, name=side, error=self.reason(side)))
+        return checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,11 +457,7 @@ class Contract:
         }
         columns = {}
         for c in self.columns:
-            checks = []
-            if c.min is not None:
-                checks.append(pa.Check.ge(c.min, name="min", error=f"must be >= {c.min:g}"))
-            if c.max is not None:
-                checks.append(pa.Check.le(c.max, name="max", error=f"must be <= {c.max:g}"))
+            checks = c.range_checks()
             if c.dtype == "category":
                 checks.append(
                     pa.Check.isin(

@@ -25,7 +25,7 @@ from workbench.data._validate import check_columns, validate
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LargeValidationResult", "load", "validate_large"]
+__all__ = ["LargeValidationResult", "auto_blocksize", "load", "validate_large"]
 
 _log = logging.getLogger(__name__)
 
@@ -274,6 +274,10 @@ class LargeValidationResult:
         valid_dir: Parquet parts of valid rows.
         quarantine_dir: Parquet parts of quarantined rows (with ``_row`` and ``_reasons``).
         summary: Failed rows per column and check, over all partitions.
+        warnings: Valid values beyond a column's ``warn_min``/``warn_max``, over all
+            partitions (as :attr:`ValidationResult.warnings` words them).
+        n_partitions: How many partitions the file was read in.
+        blocksize: The bytes per partition used.
     """
 
     n_input: int
@@ -282,6 +286,122 @@ class LargeValidationResult:
     valid_dir: Path
     quarantine_dir: Path
     summary: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+    n_partitions: int = 0
+    blocksize: int = 0
+
+
+#: Bytes per partition, at least and at most, when :func:`validate_large` chooses.
+MIN_BLOCK = 1 << 20
+MAX_BLOCK = 64_000_000
+
+
+def auto_blocksize(size: int, threads: int) -> int:
+    """Bytes per partition for a file of ``size`` bytes on ``threads`` worker threads:
+    two partitions per thread (so a slow one does not leave the others idle), each
+    between :data:`MIN_BLOCK` (task overhead) and :data:`MAX_BLOCK` (memory).
+
+    Example:
+        >>> auto_blocksize(81_000_000, 4)  # 8 partitions rather than 2 of 64 MB
+        10125000
+    """
+    wanted = -(-size // (2 * max(threads, 1)))
+    return int(min(max(wanted, MIN_BLOCK), MAX_BLOCK))
+
+
+def _check_part(frame: Any, contract: Contract, label: str) -> Any:
+    """Validate one partition (on a worker); the result stays there until written."""
+    return validate(frame, contract, source=label, quarantine_dir=False)
+
+
+def _rows_in(result: Any) -> int:
+    return int(result.n_input)
+
+
+def _write_part(
+    result: Any, number: int, offset: int, valid_dir: str, quarantine_dir: str
+) -> tuple[int, int, int, Any, Any]:
+    """Write one validated partition's parts, ``_row`` counted from the file's start."""
+    from workbench.data._validate import summarize_soft
+
+    valid = result.valid.assign(_row=result.valid["_row"] + offset)
+    quarantined = result.quarantine.assign(_row=result.quarantine["_row"] + offset)
+    valid.to_parquet(Path(valid_dir) / f"part-{number:05d}.parquet", index=False)
+    if len(quarantined):
+        quarantined.to_parquet(Path(quarantine_dir) / f"part-{number:05d}.parquet", index=False)
+    soft = summarize_soft([result.soft_failures])
+    return result.n_input, len(valid), len(quarantined), result.summary(), soft
+
+
+def _prepare(out: str, token: str) -> None:
+    """Make ``out/valid`` and ``out/quarantine``, clear old parts, leave a marker file
+    that every worker must then see (run on one worker)."""
+    root = Path(out)
+    for folder in (root / "valid", root / "quarantine"):
+        make_dir(folder, "validated rows")
+        for old in folder.glob("part-*.parquet"):
+            old.unlink()
+    (root / f".validate-large-{token}").write_text(token)
+
+
+def _forget(out: str, token: str) -> None:
+    (Path(out) / f".validate-large-{token}").unlink(missing_ok=True)
+
+
+def _reach(source: str, out: str, token: str) -> str | None:
+    """What this worker cannot do of what :func:`validate_large` needs (None: all)."""
+    import os
+
+    problems = []
+    if not Path(source).is_file():
+        problems.append(f"cannot read the CSV {source}")
+    marker = Path(out) / f".validate-large-{token}"
+    if not marker.is_file():
+        problems.append(
+            f"does not see {marker}, which another worker wrote: {out} is not the same folder there"
+        )
+    for folder in (Path(out) / "valid", Path(out) / "quarantine"):
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            problems.append(f"cannot write in {folder}")
+    return "; ".join(problems) or None
+
+
+def _on_cluster(address: str, source: Path, out: Path) -> int:
+    """Check the cluster's workers reach the CSV and ``out`` alike and prepare ``out``
+    there; the number of worker threads.
+
+    Raises:
+        DataError: A worker cannot read the CSV, or cannot write ``out``, or does not
+            see what another wrote there.
+    """
+    import uuid
+
+    from workbench._progress import scheduler_client
+
+    client = scheduler_client(address)
+    workers = client.scheduler_info()["workers"]
+    shared = (
+        f"The workers read {source} and write Parquet parts under {out}: both must be "
+        f"on storage every worker (and this machine, to read the parts back) sees at "
+        f"the same path, such as a network file system mounted alike on each."
+    )
+    if not workers:
+        raise DataError(f"The Dask cluster at {address} has no workers. {shared}")
+    token = uuid.uuid4().hex
+    try:
+        client.submit(_prepare, str(out), token, pure=False).result()
+    except Exception as exc:
+        raise DataError(
+            f"{out}: a Dask worker of {address} cannot prepare the output folder there "
+            f"({type(exc).__name__}: {exc}). {shared}"
+        ) from None
+    problems = client.run(_reach, str(source), str(out), token)
+    bad = {w: p for w, p in problems.items() if p}
+    client.submit(_forget, str(out), token, pure=False).result()  # where it was written
+    if bad:
+        listed = "; ".join(f"worker {w} {p}" for w, p in sorted(bad.items()))
+        raise DataError(f"validate_large on the Dask cluster at {address}: {listed}. {shared}")
+    return int(sum(w.get("nthreads", 1) for w in workers.values()))
 
 
 def validate_large(
@@ -289,28 +409,66 @@ def validate_large(
     contract: Contract,
     out_dir: str | Path,
     *,
-    blocksize: str | int = "64MB",
+    blocksize: str | int | None = None,
     encoding: str = "utf-8",
     delimiter: str = ",",
     progress: bool = True,
 ) -> LargeValidationResult:
     """Validate a CSV larger than memory, partition by partition, with Dask.
 
-    Each partition is coerced and validated like :func:`validate` and written as Parquet
-    parts under ``out_dir/valid`` and ``out_dir/quarantine``; only counts and summaries
-    come back. ``_row`` is the row's position in the whole file. Key uniqueness and
-    duplicate rows are checked within each partition (a cross-partition duplicate is not
-    caught here; deduplicate the valid parts afterwards when that matters).
+    Each partition is read, coerced and validated like :func:`validate` and written as
+    Parquet parts under ``out_dir/valid`` and ``out_dir/quarantine``; only counts and
+    summaries come back. ``_row`` is the row's position in the whole file: each
+    partition learns its offset from the row counts of those before it, so the file is
+    read once. Key uniqueness and duplicate rows are checked within each partition (a
+    cross-partition duplicate is not caught here; deduplicate the valid parts
+    afterwards when that matters).
+
+    Where: with the ``dask_scheduler`` setting, on that cluster's workers, which then
+    read the CSV and write the parts themselves: the CSV and ``out_dir`` must be on
+    storage every worker sees at the same path (and this machine too, which reads the
+    CSV's header and a sample, and reads the parts back). This is checked before any
+    work starts. Without the setting, on threads of this process.
+
+    Args:
+        path: The CSV file.
+        contract: The contract.
+        out_dir: Where the Parquet parts go (old parts there are removed).
+        blocksize: Bytes per partition; by default chosen from the file's size and the
+            number of worker threads (:func:`auto_blocksize`).
+        encoding: Text encoding.
+        delimiter: Field delimiter.
+        progress: Show a progress bar.
 
     Raises:
-        DataError: The file is missing, or a column the contract needs is absent.
+        DataError: The file is missing, a column the contract needs is absent, or a
+            cluster's worker cannot read the CSV or write ``out_dir``.
     """
+    import operator
+    import os
+
     dd = require("dask.dataframe", feature="validating data larger than memory")
     dask = require("dask")
     pd = require("pandas")
-    source = Path(path)
+    from dask.utils import parse_bytes
+
+    from workbench._progress import scheduler_address
+    from workbench.data._validate import soft_warnings, summarize_soft
+
+    source = Path(path).absolute()  # workers do not share this process's working folder
     if not source.is_file():
         raise DataError(f"{source}: no such file (working directory: {Path.cwd()}).")
+    out = Path(out_dir).absolute()
+    valid_dir, quarantine_dir = out / "valid", out / "quarantine"
+    address = scheduler_address(None)
+    if address is not None:
+        threads = _on_cluster(address, source, out)
+    else:
+        threads = os.cpu_count() or 1
+        _prepare(str(out), "local")
+        _forget(str(out), "local")
+    if blocksize is None:
+        blocksize = auto_blocksize(source.stat().st_size, threads)
     parts = dd.read_csv(
         str(source),
         sep=delimiter,
@@ -320,33 +478,22 @@ def validate_large(
         blocksize=blocksize,
     )
     check_columns(list(parts.columns), contract, str(source))
-    out = Path(out_dir)
-    valid_dir, quarantine_dir = out / "valid", out / "quarantine"
-    for folder in (valid_dir, quarantine_dir):
-        make_dir(folder, "validated rows")
-        for old in folder.glob("part-*.parquet"):
-            old.unlink()
 
-    lengths = parts.map_partitions(len).compute()
-    offsets = [0, *list(pd.Series(lengths).cumsum())[:-1]]
-
-    def one(frame: Any, number: int, offset: int) -> tuple[int, int, Any]:
-        result = validate(
-            frame, contract, source=f"{source} (partition {number})", quarantine_dir=False
+    delayed = dask.delayed
+    blocks = parts.to_delayed()
+    offset: Any = 0
+    tasks = []
+    for number, block in enumerate(blocks):
+        label = f"{source} (partition {number})"
+        checked = delayed(_check_part, pure=False)(block, contract, label)
+        tasks.append(
+            delayed(_write_part, pure=False)(
+                checked, number, offset, str(valid_dir), str(quarantine_dir)
+            )
         )
-        valid = result.valid.assign(_row=result.valid["_row"] + offset)
-        quarantined = result.quarantine.assign(_row=result.quarantine["_row"] + offset)
-        valid.to_parquet(valid_dir / f"part-{number:05d}.parquet", index=False)
-        if len(quarantined):
-            quarantined.to_parquet(quarantine_dir / f"part-{number:05d}.parquet", index=False)
-        return len(valid), len(quarantined), result.summary()
-
-    tasks = [
-        dask.delayed(one)(part, i, int(offset))
-        for i, (part, offset) in enumerate(zip(parts.to_delayed(), offsets, strict=True))
-    ]
+        offset = delayed(operator.add, pure=False)(offset, delayed(_rows_in)(checked))
     results = compute_with_progress(tasks, desc=f"validating {source.name}", show=progress)
-    summaries = [s for _, _, s in results if len(s)]
+    summaries = [s for _, _, _, s, _ in results if len(s)]
     summary = (
         pd.concat(summaries)
         .groupby(["column", "check"], as_index=False)
@@ -355,13 +502,18 @@ def validate_large(
         if summaries
         else pd.DataFrame(columns=["column", "check", "rows", "example"])
     )
-    n_valid = sum(v for v, _, _ in results)
-    n_quarantined = sum(q for _, q, _ in results)
+    soft = summarize_soft([s for *_, s in results])
+    warns = soft_warnings(soft, contract, str(source))
+    for message in warns:
+        _log.warning(message)
     return LargeValidationResult(
-        n_input=int(sum(lengths)),
-        n_valid=n_valid,
-        n_quarantined=n_quarantined,
+        n_input=sum(n for n, *_ in results),
+        n_valid=sum(v for _, v, *_ in results),
+        n_quarantined=sum(q for _, _, q, *_ in results),
         valid_dir=valid_dir,
         quarantine_dir=quarantine_dir,
         summary=summary,
+        warnings=tuple(warns),
+        n_partitions=len(blocks),
+        blocksize=int(parse_bytes(blocksize) if isinstance(blocksize, str) else blocksize),
     )

@@ -19,7 +19,7 @@ from workbench.data._mask import mask_frame, mask_value
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ValidationResult", "check_columns", "validate"]
+__all__ = ["ValidationResult", "check_columns", "soft_warnings", "summarize_soft", "validate"]
 
 _log = logging.getLogger(__name__)
 
@@ -49,8 +49,13 @@ class ValidationResult:
         source: Where the rows came from.
         contract: The contract they were checked against.
         errors: Dataset-level problems (row-count bounds).
-        warnings: Dataset-level warnings (class balance).
+        warnings: Dataset-level warnings: class balance, and valid values beyond a
+            column's ``warn_min``/``warn_max`` (for an inferred contract: beyond the
+            range seen in the reference data, within the margin).
         quarantine_path: Where the quarantine was written, if it was.
+        soft_failures: Valid rows kept with a warning: one row per value beyond a
+            ``warn_min``/``warn_max``, laid out like ``failures`` (``row``, ``column``,
+            ``check``, ``value``; masked for personal columns).
     """
 
     valid: pd.DataFrame
@@ -62,6 +67,7 @@ class ValidationResult:
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     quarantine_path: Path | None = None
+    soft_failures: pd.DataFrame = dataclasses.field(default_factory=lambda: _no_failures())
 
     @property
     def ok(self) -> bool:
@@ -77,6 +83,100 @@ class ValidationResult:
         grouped = self.failures.groupby(["column", "check"], sort=False)
         table = grouped.agg(rows=("row", "nunique"), example=("value", "first")).reset_index()
         return table.sort_values(["rows", "column"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _no_failures() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FAILURE_COLUMNS})
+
+
+def _soft_failures(valid: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Valid values beyond a column's ``warn_min``/``warn_max``, one row each."""
+    import pandas as pd
+
+    parts = []
+    sides: tuple[Literal["min", "max"], ...] = ("min", "max")
+    for spec in contract.columns:
+        for side in sides:
+            if getattr(spec, f"warn_{side}") is None:
+                continue
+            beyond = spec.beyond(valid[spec.name], side, soft=True).to_numpy(dtype=bool)
+            if beyond.any():
+                values = valid[spec.name][beyond].astype(object)
+                if spec.pii:
+                    values = values.map(mask_value)
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "row": valid["_row"].to_numpy()[beyond],
+                            "column": spec.name,
+                            "check": spec.warning(side),
+                            "value": values.to_numpy(),
+                        }
+                    )
+                )
+    return pd.concat(parts, ignore_index=True) if parts else _no_failures()
+
+
+def summarize_soft(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Soft failures per column and check: ``rows`` and the ``extreme`` value (largest
+    above a ``warn_max``, smallest below a ``warn_min``).
+
+    Each part is either ``soft_failures`` rows or an earlier summary, so summaries of
+    partitions add up (:func:`workbench.data.validate_large`).
+    """
+    import pandas as pd
+
+    columns = ["column", "check", "rows", "extreme"]
+    tables = []
+    for part in parts:
+        if not len(part):
+            continue
+        if "extreme" not in part.columns:
+            part = part.assign(rows=1, extreme=part["value"])[columns]
+        tables.append(part[columns])
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    rows = []
+    for (column, check), group in pd.concat(tables).groupby(["column", "check"], sort=False):
+        values = [v for v in group["extreme"] if not pd.isna(v)]
+        pick = max if str(check).startswith("above") else min
+        try:
+            extreme = pick(values) if values else None
+        except TypeError:  # masked (personal) values: text, not comparable to numbers
+            extreme = values[0]
+        rows.append((column, check, int(group["rows"].sum()), extreme))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def soft_warnings(summary: pd.DataFrame, contract: Contract, source: str) -> list[str]:
+    """One warning per column and soft check of :func:`summarize_soft`'s summary."""
+    from workbench.data._contract import show_bound
+
+    messages = []
+    for column, check, rows, extreme in summary.itertuples(index=False):
+        spec = contract.column(str(column))
+        side = "max" if str(check).startswith("above") else "min"
+        hard = getattr(spec, side)
+        where = (
+            "the range seen when the contract was inferred"
+            if spec.bounds == "inferred"
+            else "the contract's expected range"
+        )
+        limit = (
+            ""
+            if hard is None
+            else f"; rows {'above' if side == 'max' else 'below'} "
+            + (f"{show_bound(hard)} are quarantined")
+        )
+        shown = extreme if spec.pii else show_bound(extreme) if extreme is not None else "?"
+        messages.append(
+            f"{source}: {column} is {check} in {rows:,} valid row(s) "
+            f"({'up to' if side == 'max' else 'down to'} {shown}): beyond {where}, "
+            f"kept as valid{limit}."
+        )
+    return messages
 
 
 def _brief(value: Any) -> str:
@@ -254,6 +354,8 @@ def validate(
     assert len(valid) + len(quarantine) == len(data)  # the stage's promise; never relax it
 
     errors, warns = _dataset_checks(valid, len(data), contract, source)
+    soft = _soft_failures(valid, contract)
+    warns += soft_warnings(summarize_soft([soft]), contract, source)
     path = None
     if quarantine_dir is None:
         from workbench._settings import get_settings
@@ -281,6 +383,7 @@ def validate(
         errors=tuple(errors),
         warnings=tuple(warns),
         quarantine_path=path,
+        soft_failures=soft,
     )
 
 

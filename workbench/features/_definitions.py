@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 CALENDAR_OUTPUTS = ("day_of_week", "month", "is_weekend", "is_holiday")
+#: The longest span the store computes with: pandas' ``Timedelta.max`` (int64
+#: nanoseconds, about 292 years) in whole days. A longer TTL or window cannot be
+#: applied to a timestamp; ``ttl=None`` means no limit.
+MAX_SPAN = dt.timedelta(days=106_751)
 
 
 def _names(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -313,6 +317,11 @@ class Window(Transformation):
             )
         if self.days < 1:
             raise ConfigurationError(f"Window days must be at least 1. Got {self.days}.")
+        if self.days > MAX_SPAN.days:
+            raise ConfigurationError(
+                f"Window days must be at most {MAX_SPAN.days:,} (about 292 years, the longest "
+                f"span pandas computes with). Got {self.days!r}."
+            )
 
     @property
     def outputs(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -421,7 +430,8 @@ class FeatureView:
         timestamp: The event-time column: when each value became true.
         features: Source columns served as they are.
         transformations: Steps adding computed features (calendar, lags, windows, yours).
-        ttl: How old a value may be and still be served; ``None``: no limit.
+        ttl: How old a value may be and still be served; ``None``: no limit. At most
+            :data:`MAX_SPAN` (about 292 years).
         created_timestamp: A column breaking ties between rows of one key and event time
             (the latest created wins).
         description: Free text, not part of the fingerprint.
@@ -446,10 +456,22 @@ class FeatureView:
             )
         object.__setattr__(self, "features", _names(self.features))
         object.__setattr__(self, "transformations", tuple(self.transformations))
-        if self.ttl is not None and self.ttl <= dt.timedelta(0):
-            raise ConfigurationError(
-                f"Feature view {self.name!r}: ttl must be positive or None. Got {self.ttl}."
-            )
+        if self.ttl is not None:
+            if not isinstance(self.ttl, dt.timedelta):
+                raise ConfigurationError(
+                    f"Feature view {self.name!r}: ttl must be a datetime.timedelta or None "
+                    f"(no limit). Got {self.ttl!r}."
+                )
+            if self.ttl <= dt.timedelta(0):
+                raise ConfigurationError(
+                    f"Feature view {self.name!r}: ttl must be positive or None. Got {self.ttl}."
+                )
+            if self.ttl > MAX_SPAN:
+                raise ConfigurationError(
+                    f"Feature view {self.name!r}: ttl must be at most {MAX_SPAN.days:,} days "
+                    f"(about 292 years: pandas' Timedelta.max, the longest span a point-in-time "
+                    f"join computes with); use ttl=None for no limit. Got {self.ttl}."
+                )
         names = self.feature_names
         doubled = sorted({n for n in names if names.count(n) > 1})
         if doubled:

@@ -207,7 +207,9 @@ def _duckdb(
     within = "TRUE"
     if ttl is not None:
         micros = int(ttl / dt.timedelta(microseconds=1))
-        within = f"f.{_quote(time)} >= e.{TS} - INTERVAL {micros} MICROSECONDS"
+        # as a difference of microseconds: `e.ts - INTERVAL ttl` leaves DuckDB's range
+        # for an early entity time and a long TTL
+        within = f"epoch_us(e.{TS}) - epoch_us(f.{_quote(time)}) <= {micros}"
     picked = ", ".join(
         f"CASE WHEN {within} THEN f.{_quote(c)} END AS {_quote(c)}" for c in features
     )

@@ -29,7 +29,7 @@ from workbench.features._offline import (
     point_in_time,
     write_partitions,
 )
-from workbench.features._online import OnlineTable, latest_rows, write_table
+from workbench.features._online import LAYOUT, OnlineTable, bindable, online_rows, write_table
 from workbench.features._registry import Registry
 
 if TYPE_CHECKING:
@@ -427,16 +427,18 @@ class FeatureStore:
             )
             folder = self._version_dir(view, version)
             since = None
-            if stamps.notna().any():
-                low = stamps.min() - (ttl or dt.timedelta(0))
-                since = None if ttl is None else low.to_datetime64()
+            if stamps.notna().any() and ttl is not None:
+                try:
+                    since = (stamps.min() - ttl).to_datetime64()
+                except (OverflowError, pd.errors.OutOfBoundsDatetime):
+                    since = None  # before the earliest time pandas holds: read every month
             files = partition_files(
                 folder, since, stamps.max().to_datetime64() if stamps.notna().any() else None
             )
             dtypes = self._dtypes(folder)
             left = pd.DataFrame({k: entity_df[k].to_numpy() for k in keys})
             for k in keys:
-                self._check_key(left[k], dtypes.get(k), k, view)
+                self._check_key(left[k], dtypes.get(k), k, view, "entity_df")
             left[TS] = stamps.to_numpy()
             found = point_in_time(
                 left,
@@ -504,28 +506,42 @@ class FeatureStore:
         return dict(empty.dtypes.items())
 
     @staticmethod
-    def _check_key(values: pd.Series, dtype: Any, key: str, view: str) -> None:
-        """Numbers are not text: a key of the other kind could never match."""
+    def _check_key(values: Any, dtype: Any, key: str, view: str, where: str) -> None:
+        """Numbers are not text: a key of the other kind could never match. The same
+        check for ``get_historical_features`` (``where="entity_df"``, a column) and
+        ``get_online_features`` (``"entity_rows"``, a list: no Series is built, as a
+        lookup takes microseconds)."""
+        import numbers
+
         import pandas as pd
 
-        present = values.dropna()
-        if dtype is None or not len(present):
+        if dtype is None:
             return
-        kind = pd.api.types.infer_dtype(present, skipna=True)
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind == "empty":
+            return
         numeric = kind in ("integer", "floating", "mixed-integer-float", "decimal")
-        if pd.api.types.is_numeric_dtype(dtype) != numeric:
+        stores_numbers = pd.api.types.is_numeric_dtype(dtype)
+        if stores_numbers != numeric:
+            odd = (  # the first value of the wrong kind, for the message
+                v
+                for v in values
+                if not _missing(v)
+                and (isinstance(v, numbers.Number) and not isinstance(v, bool)) != stores_numbers
+            )
             raise DataError(
-                f"entity_df.{key} holds {kind} values ({present.iloc[0]!r}) but the feature "
+                f"{where}.{key} holds {kind} values ({next(odd, None)!r}) but the feature "
                 f"view {view!r} stores {key} as {dtype}; convert the column first."
             )
 
     # -- online ----------------------------------------------------------------------
 
     def materialize_online(self, view: str, version: int | None = None) -> dict[str, Any]:
-        """Load the latest stored row per key of a view version into the online store.
+        """Load the latest stored rows per key of a view version into the online store
+        (the latest and the one before it, and when the key's first row was).
 
         Returns:
-            What was loaded: view, version, rows.
+            What was loaded: view, version, rows (one per key).
         """
         import pandas as pd
 
@@ -540,26 +556,36 @@ class FeatureStore:
         definition = record["definition"]
         keys, time = definition["entity"]["join_keys"], definition["timestamp"]
         frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-        frame = latest_rows(frame, keys, time)
+        key_dtypes = {k: str(frame[k].dtype) for k in keys}
         created = definition["created_timestamp"]
         if created:
             frame = frame.drop(columns=created)
-        table = f"{view}__v{record['version']}"
-        rows = write_table(self.online_path, table, frame, keys, time)
         booleans = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)]
         datetimes = [
             c
             for c in frame.columns
             if c != time and pd.api.types.is_datetime64_any_dtype(frame[c].dtype)
         ]
-        info = {"table": table, "rows": rows, "booleans": booleans, "datetimes": datetimes}
+        frame = online_rows(frame, keys, time)
+        table = f"{view}__v{record['version']}"
+        rows = write_table(self.online_path, table, frame, keys, time)
+        info = {
+            "table": table,
+            "rows": rows,
+            "booleans": booleans,
+            "datetimes": datetimes,
+            "layout": LAYOUT,
+            "key_dtypes": key_dtypes,
+        }
         self.registry.set_online(view, record["version"], info)
         self._online.clear()
         return {"view": view, "version": record["version"], "rows": rows}
 
     def _online_plan(self, features: tuple[str, ...]) -> list[Any]:
-        """Per view version: its online table and the features asked of it (cached until
-        the registry changes)."""
+        """Per view version: its online table, the features asked of it and the stored
+        key types (cached until the registry changes)."""
+        import pandas as pd
+
         stamp = self.registry.path.stat().st_mtime_ns if self.registry.path.exists() else 0
         cached = self._online.get(features)
         if cached and cached[0] == stamp:
@@ -585,17 +611,28 @@ class FeatureStore:
         plan = []
         for (view, number), names in chosen.items():
             definition = records[(view, number)]["definition"]
+            online = records[(view, number)]["online"]
             ttl = definition["ttl_us"]
             table = OnlineTable(
                 self.online_path,
-                records[(view, number)]["online"]["table"],
+                online["table"],
                 definition["entity"]["join_keys"],
                 names,
                 None if ttl is None else int(ttl) * 1000,
-                records[(view, number)]["online"]["booleans"],
-                records[(view, number)]["online"].get("datetimes", ()),
+                online["booleans"],
+                online.get("datetimes", ()),
+                label=f"{view!r} version {number}",
+                layout=online.get("layout", 1),
             )
-            plan.append((view, number, table, names))
+            # the stored key types, for the same key check as get_historical_features
+            # (loads by an older workbench did not record them: the offline files say)
+            stored = online.get("key_dtypes")
+            key_dtypes = (
+                {k: pd.api.types.pandas_dtype(t) for k, t in stored.items()}
+                if stored
+                else self._dtypes(self._version_dir(view, number))
+            )
+            plan.append((view, number, table, names, key_dtypes))
         self._online[features] = (stamp, plan)
         return plan
 
@@ -608,20 +645,29 @@ class FeatureStore:
     ) -> OnlineFeatures:
         """The latest feature values of some entities, as the online store holds them.
 
-        A value older than its view's TTL at ``at`` (default: now, UTC), or recorded
-        after ``at``, comes back as None, as does an entity the store does not know.
-        Values are the latest rows the offline store holds (the same transformations), so
-        at any ``at`` after the last materialized event the answer is the one
-        ``get_historical_features`` gives for that time.
+        Per key, the values of its latest row at or before ``at`` (default: now, UTC):
+        the online store keeps the latest two rows of each key, so a time just before
+        the latest event is served as ``get_historical_features`` serves it. None where
+        that row is older than the view's TTL at ``at``, where the key's first row is
+        after ``at``, where the store does not know the key, and where a key is missing
+        (None, NaN, ``pd.NA``), as offline.
 
         Args:
             entity_rows: Join-key values, as ``{"key": [..]}`` or ``[{"key": ..}, ..]``.
             features: References ``view:feature`` or ``view:*``.
-            at: The time the TTL is measured from.
+            at: The time to answer for.
 
         Returns:
             :class:`OnlineFeatures`: keys and features as lists, in request order.
+
+        Raises:
+            DataError: A join key is absent, or holds numbers where the view stores text
+                (or text where it stores numbers), as ``get_historical_features`` says;
+                or for some key the row valid at ``at`` is older than the two the online
+                store keeps (ask ``get_historical_features`` for a time that far back).
+            ConfigurationError: A view or version is not in the online store.
         """
+
         if isinstance(entity_rows, Mapping):
             columns = {k: list(v) for k, v in entity_rows.items()}
         else:
@@ -629,18 +675,26 @@ class FeatureStore:
             columns = {k: [row[k] for row in entity_rows] for k in names}
         at_ns = _time.time_ns() if at is None else _timestamp(at, "at").value
         out: dict[str, list[Any]] = {k: list(v) for k, v in columns.items()}
-        native = {k: [_native(v) for v in values] for k, values in columns.items()}
         versions: dict[str, int] = {}
-        for view, number, table, names in self._online_plan(tuple(features)):
+        for view, number, table, names, key_dtypes in self._online_plan(tuple(features)):
             absent = [k for k in table.keys if k not in columns]
             if absent:
                 raise DataError(
                     f"entity_rows lack the join key(s) {absent} of the feature view {view!r}."
                 )
-            ids = list(zip(*(native[k] for k in table.keys), strict=True))
-            values = table.read(ids, at_ns)
+            for k in table.keys:
+                self._check_key(columns[k], key_dtypes.get(k), k, view, "entity_rows")
+            ids = list(zip(*(columns[k] for k in table.keys), strict=True))
+            if all(type(v) in (int, str) for k in table.keys for v in columns[k]):
+                known, sent = list(range(len(ids))), ids  # plain keys (most lookups): as they are
+            else:  # a row without a key matches nothing, as offline: not sent to SQLite
+                known = [i for i, key in enumerate(ids) if not any(_missing(v) for v in key)]
+                sent = [tuple(bindable(v) for v in ids[i]) for i in known]
+            found = table.read(sent, at_ns)
             empty = (None,) * len(names)
-            rows = [v or empty for v in values]
+            rows: list[tuple[Any, ...]] = [empty] * len(ids)
+            for i, values in zip(known, found, strict=True):
+                rows[i] = values or empty
             by_column = list(zip(*rows, strict=True)) if rows else [()] * len(names)
             for name, column in zip(names, by_column, strict=True):
                 out[name] = list(column)
@@ -676,7 +730,15 @@ class FeatureStore:
         return self.registry.version(view, version)
 
 
-def _native(value: Any) -> Any:
-    """A value sqlite3 can bind (numpy scalars become Python ones)."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) and not isinstance(value, str | bytes) else value
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or ``pd.NA`` (a scalar key; anything else is not missing)."""
+    if value is None:
+        return True
+    if type(value) in (int, str):  # the usual keys, without pandas (µs per lookup)
+        return False
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array-like: not a missing scalar
+        return False
