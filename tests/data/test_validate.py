@@ -276,3 +276,27 @@ def test_values_beyond_a_warning_bound_stay_valid_and_are_reported() -> None:
     )
     assert not result.ok  # the quarantined row; warnings alone never fail a validation
     assert validate(pd.DataFrame({"mm": [60.5]}), contract).ok
+
+
+def test_check_rows_finds_what_validate_finds_without_splitting_rows() -> None:
+    """The monitoring dashboard counts problems with ``check_rows``: it must be the same
+    set of failures ``validate`` reports (aliases, types, ranges, categories, missing)."""
+    from workbench.data import check_rows
+
+    contract = Contract(
+        (
+            ColumnContract("kwh", "float", nullable=False, min=0),
+            ColumnContract("site", "category", categories=("a", "b"), aliases={"A": "a"}),
+        )
+    )
+    frame = pd.DataFrame({"kwh": ["1,5", "-2", "", "x", "3"], "site": ["A", "b", "c", "a", None]})
+    expected = validate(frame, contract, quarantine_dir=False).failures
+    found = check_rows(frame, contract)
+    pd.testing.assert_frame_equal(found, expected)
+    # the alias "A" is category "a" (row 0 passes); a missing site is allowed
+    assert found[["row", "column"]].values.tolist() == [
+        [1, "kwh"],
+        [2, "kwh"],
+        [2, "site"],
+        [3, "kwh"],
+    ]

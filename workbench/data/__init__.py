@@ -20,7 +20,7 @@ from workbench.data._infer import infer_contract
 from workbench.data._load import LargeValidationResult, load, validate_large
 from workbench.data._mask import mask_frame, mask_value
 from workbench.data._report import QualityReport, quality_figure
-from workbench.data._validate import ValidationResult, validate
+from workbench.data._validate import ValidationResult, check_rows, validate
 
 __all__ = [
     "CoercionResult",
@@ -30,6 +30,7 @@ __all__ = [
     "QualityReport",
     "Rule",
     "ValidationResult",
+    "check_rows",
     "coerce",
     "infer_contract",
     "load",

@@ -269,6 +269,60 @@ def _pandera_failures(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     return pd.concat([single, *merged], ignore_index=True)
 
 
+def _checked(
+    data: pd.DataFrame, contract: Contract, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The typed frame and its row-level failures (``FAILURE_COLUMNS``, sorted by row and
+    column): the checks of :func:`validate` without splitting rows or writing reasons."""
+    import pandas as pd
+
+    check_columns(list(data.columns), contract, source)
+    coerced = coerce(data, contract)
+    typed = coerced.frame
+    failures = _pandera_failures(typed[contract.names], contract)
+    if not coerced.failures.empty:
+        # a cell that did not convert is reported once, as a type failure
+        seen = set(zip(coerced.failures["row"], coerced.failures["column"], strict=True))
+        keep = [
+            (r, c) not in seen or k != "missing value"
+            for r, c, k in zip(failures["row"], failures["column"], failures["check"], strict=True)
+        ]
+        failures = pd.concat([coerced.failures, failures[keep]], ignore_index=True)
+    failures = failures.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+    return typed, failures
+
+
+def check_rows(
+    frame: pd.DataFrame, contract: Contract, *, source: str = "<DataFrame>"
+) -> pd.DataFrame:
+    """The row-level failures of ``frame`` against ``contract``, as :func:`validate` finds
+    them (coercion with the contract's aliases, types, ranges, categories, missing values,
+    rules), without splitting the rows or writing reasons: for counting problems.
+
+    Args:
+        frame: Rows to check.
+        contract: The contract.
+        source: Name used in messages.
+
+    Returns:
+        One row per failing (row position, column, check) with the columns ``row``,
+        ``column``, ``check`` and ``value``; values of personal columns are not masked,
+        so the result is for counting, not for showing.
+
+    Raises:
+        DataError: A column the contract needs is absent (or an extra one, when strict).
+
+    Example:
+        >>> import pandas as pd
+        >>> from workbench.data import ColumnContract, Contract
+        >>> c = Contract((ColumnContract("kwh", "float", nullable=False, min=0),))
+        >>> found = check_rows(pd.DataFrame({"kwh": ["1,5", "-2", ""]}), c)
+        >>> found[["row", "check"]].values.tolist()
+        [[1, 'must be >= 0'], [2, 'missing value']]
+    """
+    return _checked(frame.reset_index(drop=True), contract, source)[1]
+
+
 def validate(
     frame: pd.DataFrame,
     contract: Contract,
@@ -309,20 +363,8 @@ def validate(
     import numpy as np
     import pandas as pd
 
-    check_columns(list(frame.columns), contract, source)
     data = frame.reset_index(drop=True)
-    coerced = coerce(data, contract)
-    typed = coerced.frame
-    failures = _pandera_failures(typed[contract.names], contract)
-    if not coerced.failures.empty:
-        # a cell that did not convert is reported once, as a type failure
-        seen = set(zip(coerced.failures["row"], coerced.failures["column"], strict=True))
-        keep = [
-            (r, c) not in seen or k != "missing value"
-            for r, c, k in zip(failures["row"], failures["column"], failures["check"], strict=True)
-        ]
-        failures = pd.concat([coerced.failures, failures[keep]], ignore_index=True)
-    failures = failures.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+    typed, failures = _checked(data, contract, source)
     pii = contract.pii_columns
     if pii and not failures.empty:
         personal = failures["column"].isin(pii)

@@ -99,19 +99,19 @@ def _row_contract(contract: Contract, columns: Sequence[str]) -> Contract | None
 
 def _violations(rows: pd.DataFrame, contract: Contract | None) -> pd.DataFrame:
     """The rows breaking the contract, one per (row position, column, problem): the data
-    stage's own checks (``workbench.data.validate``: coercion with the contract's aliases,
-    types, ranges, categories, missing values, rules), named as ``check_integrity``
-    names them."""
+    stage's own checks (``workbench.data.check_rows``, what ``validate`` checks: coercion
+    with the contract's aliases, types, ranges, categories, missing values, rules), named
+    as ``check_integrity`` names them."""
     import pandas as pd
 
-    from workbench.data import validate
+    from workbench.data import check_rows
     from workbench.monitoring._timeline import problems_of
 
     checked = _row_contract(contract, list(rows.columns)) if contract is not None else None
     if checked is None:
         return pd.DataFrame({"row": [], "column": [], "problem": []})
-    result = validate(rows[checked.names], checked, source="inference log", quarantine_dir=False)
-    found: pd.DataFrame = problems_of(result.failures)[["row", "column", "problem"]]
+    failures = check_rows(rows[checked.names], checked, source="inference log")
+    found: pd.DataFrame = problems_of(failures)[["row", "column", "problem"]]
     return found
 
 
