@@ -23,6 +23,8 @@ __all__ = ["MISSING", "EncodedLabels", "any_labels", "categories_as_text", "text
 
 #: The category a missing value of a categorical column becomes.
 MISSING = "<missing>"
+# pandas' nullable boolean and integer dtypes: a model's signature declares them doubles
+_NULLABLE = ["boolean", *(f"{s}Int{b}" for s in ("", "U") for b in (8, 16, 32, 64))]
 
 
 def text_categories() -> Any:
@@ -35,17 +37,29 @@ def text_categories() -> Any:
     so the fitted pipeline names only pandas and scikit-learn. Unknown categories at
     prediction time encode as all zeros.
 
+    Nullable boolean and integer columns (``boolean``, ``Int64``: what a data contract
+    loads) are read as floats first, because that is how they reach a served model: its
+    signature declares them doubles, so a missing value can arrive. Read as ``True`` at
+    training and ``1.0`` when served, a category would be unknown to the served model.
+
     Returns:
         An unfitted scikit-learn ``Pipeline`` that takes a pandas frame.
     """
+    from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
     def step(name: str, *args: Any) -> Any:
         return FunctionTransformer(methodcaller(name, *args), feature_names_out="one-to-one")
 
+    as_served = ColumnTransformer(  # the columns are chosen by dtype at fit, then kept
+        [("nullable", step("astype", "float64"), make_column_selector(dtype_include=_NULLABLE))],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
     return make_pipeline(
-        step("astype", "object"),  # a pandas categorical or Int64 column takes any value then
+        as_served,
+        step("astype", "object"),  # a pandas categorical column takes any value then
         step("fillna", MISSING),  # every kind of missing value: None, NaN, pd.NA, NaT
         step("astype", "str"),
         OneHotEncoder(handle_unknown="ignore"),
