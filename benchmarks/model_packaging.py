@@ -24,6 +24,16 @@ call, as it is once a ``PackageButton`` is shown or after a first package in a s
 The very first (cold) call is reported too.
 
     .venv/bin/python benchmarks/model_packaging.py [--rows 20000] [--repeat 3]
+
+``--fresh-venv`` checks instead what a team does with a packaged model where the
+workbench is not installed, the slow way (minutes, with the package index): tuned
+pipelines (a text column, nullable boolean and integer columns; ridge, XGBoost with
+string labels, LightGBM, CatBoost) are packaged, an empty venv is made, each model's own
+``requirements.txt`` is installed into it with ``pip install -r``, and there each model
+is loaded and predicts (the same predictions as in this process) and one is served with
+``mlflow models serve --env-manager local``. ``import workbench`` must fail in that venv.
+
+    .venv/bin/python benchmarks/model_packaging.py --fresh-venv
 """
 
 from __future__ import annotations
@@ -120,11 +130,182 @@ def mlflow_default(mlflow: object, model: object, x: pd.DataFrame, **options: ob
     return seconds
 
 
+def tuned_cases(rows: int = 400) -> tuple[pd.DataFrame, dict[str, tuple[str, object]]]:
+    """Pipelines as ``tune`` refits its best trial: {name: (target, fitted pipeline)}."""
+    from workbench.tuning._objective import METRICS, TuningSpec
+    from workbench.tuning._spaces import FAMILIES
+    from workbench.tuning._study import refit_best
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=rows),
+            "region": pd.Series(rng.choice(["north", "south", "centre"], rows), dtype="string"),
+            "holiday": pd.array(rng.random(rows) < 0.3, dtype="boolean"),
+            "shifts": pd.array(rng.integers(1, 4, rows), dtype="Int64"),
+        }
+    )
+    frame.loc[frame.index % 11 == 0, "region"] = pd.NA
+    frame.loc[frame.index % 13 == 0, "holiday"] = pd.NA
+    frame.loc[frame.index % 9 == 0, "shifts"] = pd.NA
+    frame["y"] = frame["x"] * 2 + frame["holiday"].fillna(False).astype(float)
+    frame["label"] = np.where(frame["y"] > 0, "busy", "quiet")
+    features = ("x", "region", "holiday", "shifts")
+    cases = {
+        "ridge-text": ("regression", "ridge", {}),
+        "xgboost-labels": ("classification", "xgboost", {"xgboost.n_estimators": 50}),
+        "lightgbm-text": ("regression", "lightgbm", {"lightgbm.n_estimators": 50}),
+        "catboost-labels": ("classification", "catboost", {"catboost.iterations": 50}),
+    }
+    out: dict[str, tuple[str, object]] = {}
+    for name, (task, family, params) in cases.items():
+        target = "y" if task == "regression" else "label"
+        metric = METRICS[task]["rmse" if task == "regression" else "accuracy"]
+        spec = TuningSpec(
+            task,
+            target,
+            features,
+            ("region", "holiday", "shifts"),
+            {family: FAMILIES[(task, family)]},
+            metric,
+            2,
+            0,
+        )
+        out[name] = (target, refit_best({"family": family, **params}, spec, frame))
+    return frame, out
+
+
+def fresh_venv() -> None:
+    """Package tuned pipelines, install each one's requirements.txt into an empty venv,
+    load, predict and serve them there."""
+    import json
+    import shutil
+    import subprocess
+    import urllib.request
+    import venv
+
+    import mlflow
+
+    from workbench._settings import resolve_settings
+    from workbench.packaging import conform, package_model
+    from workbench.serving._process import free_port
+
+    work = Path(tempfile.mkdtemp(prefix="bench-fresh-venv-"))
+    (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
+    settings = resolve_settings(work)
+
+    frame, cases = tuned_cases()
+    features = [c for c in frame.columns if c not in ("y", "label")]
+    folders = {}
+    for name, (target, model) in cases.items():
+        version = package_model(
+            model,
+            frame[[*features, target]],
+            name,
+            target=target,
+            measure_cost=False,
+            progress=False,
+            settings=settings,
+        )
+        folders[name] = mlflow.artifacts.download_artifacts(
+            version.version_uri, dst_path=str(work / name), tracking_uri=settings.tracking_uri
+        )
+    rows = frame[features].iloc[::17]
+    signature = mlflow.models.Model.load(folders["ridge-text"]).signature
+    conform(rows, signature).to_parquet(work / "rows.parquet")
+    expected = {name: model.predict(rows).tolist() for name, (_, model) in cases.items()}
+
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    clean["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{clean.get('PATH', '')}"
+    print(f"empty venv: {env_dir}")
+    for name, folder in folders.items():
+        requirements = Path(folder, "requirements.txt").read_text().split()
+        assert not [r for r in requirements if "workbench" in r], requirements
+        began = time.perf_counter()
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "-r", str(Path(folder, "requirements.txt"))],
+            cwd=work,
+            env=clean,
+            check=True,
+        )
+        print(
+            f"  {name}: pip install -r requirements.txt {time.perf_counter() - began:.0f} s "
+            f"({' '.join(requirements)})"
+        )
+    code = (
+        "import json\n"
+        "try:\n    import workbench\nexcept ModuleNotFoundError:\n    workbench = None\n"
+        "import mlflow.pyfunc, pandas as pd\n"
+        "rows = pd.read_parquet('rows.parquet')\n"
+        "out = {'workbench': workbench is not None}\n"
+        f"for name, folder in {folders!r}.items():\n"
+        "    out[name] = mlflow.pyfunc.load_model(folder).predict(rows).tolist()\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [python, "-c", code], cwd=work, env=clean, capture_output=True, text=True, check=True
+    )
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"import workbench in the venv: {'works (WRONG)' if got.pop('workbench') else 'fails'}")
+    for name, values in got.items():
+        want = expected[name]
+        same = values == want or np.allclose(np.asarray(values), np.asarray(want), rtol=1e-12)
+        print(f"  {name}: loads and predicts {len(values)} rows, same as here: {same}")
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(env_dir / "bin" / "mlflow", "models", "serve", "-m", folders["xgboost-labels"]),
+            *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"),
+        ],
+        cwd=work,
+        env=clean,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        began = time.perf_counter()
+        while time.perf_counter() - began < 120:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        body = '{"dataframe_split": ' + rows.head(5).to_json(orient="split", index=False) + "}"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+        print(
+            f"mlflow models serve (xgboost-labels) ready in {time.perf_counter() - began:.1f} s; "
+            f"predictions {answer['predictions']} == here: "
+            f"{answer['predictions'] == expected['xgboost-labels'][:5]}"
+        )
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="training rows (20,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per contender (3)")
+    parser.add_argument(
+        "--fresh-venv",
+        action="store_true",
+        help="install each tuned model's requirements.txt into an empty venv and load, "
+        "predict and serve it there (minutes; needs the package index)",
+    )
     args = parser.parse_args()
+    if args.fresh_venv:
+        fresh_venv()
+        return
 
     from workbench._imports import require
     from workbench._settings import resolve_settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import importlib.metadata
 import json
 import logging
@@ -58,14 +59,17 @@ _log = logging.getLogger(__name__)
 # What a scikit-learn pyfunc needs at load time. Pinned from this environment, which takes
 # ~0.1 s, instead of MLflow's requirement inference (~2.7 s: it re-imports the model).
 _RUNTIME_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
-# Where a pipeline's estimators come from → the distribution to pin.
-# (the first one installed is pinned: XGBoost also ships as ``xgboost-cpu``).
-_MODULE_DISTRIBUTIONS = {
-    "workbench": ("workbench",),
+# A module whose distribution is named otherwise (the first one installed is pinned:
+# XGBoost also ships as ``xgboost-cpu``). Other modules are looked up in the installed
+# distributions' metadata.
+_KNOWN_DISTRIBUTIONS = {
+    "sklearn": ("scikit-learn",),
     "xgboost": ("xgboost", "xgboost-cpu"),
-    "lightgbm": ("lightgbm",),
-    "catboost": ("catboost",),
+    "skops": ("skops",),
 }
+# Never a requirement of a model: it must load where the workbench is not installed (the
+# ``workbench`` on the package index is another project).
+_NEVER_PINNED = frozenset({"workbench", "__main__"})
 _STEPS = 6
 _EXAMPLE_ROWS = 5
 _BATCH_ROWS = 1000
@@ -134,43 +138,85 @@ class Promotion:
 
 
 def pinned_requirements(
-    distributions: Iterable[str] = _RUNTIME_DISTRIBUTIONS, model: Any = None
+    distributions: Iterable[str] = _RUNTIME_DISTRIBUTIONS,
+    model: Any = None,
+    *,
+    modules: Iterable[str] = (),
 ) -> list[str]:
     """``name==version`` for each installed distribution (skipping absent ones).
 
-    With ``model``, the distributions its estimators come from (XGBoost, LightGBM,
-    CatBoost) are pinned too.
+    With ``model``, the distribution of every module its pickle refers to (XGBoost,
+    LightGBM, CatBoost, a team's own installed package) is pinned too; ``modules`` names
+    such top-level modules directly (``package_model`` passes those its serialization
+    found). The standard library, modules no installed distribution provides (local
+    code shipped with ``code_paths``) and the workbench are never pinned: a packaged
+    model loads where the workbench is not installed.
+
+    Example:
+        >>> pinned_requirements(["numpy"])  # doctest: +SKIP
+        ['numpy==2.1.3']
     """
     wanted: list[tuple[str, ...]] = [(d,) for d in dict.fromkeys(distributions)]
+    needed = set(modules)
     if model is not None:
-        wanted += [
-            _MODULE_DISTRIBUTIONS[m]
-            for m in sorted(_model_modules(model))
-            if m in _MODULE_DISTRIBUTIONS
-        ]
-    pins = []
+        from workbench.packaging._signature import _pickle_references
+
+        needed |= {r.split(".", 1)[0] for r in _pickle_references(model)}
+    wanted += [d for m in sorted(needed) if (d := _distributions_of(m))]
+    pins: dict[str, str] = {}
     for candidates in wanted:
         for dist in candidates:
+            key = _canonical(dist)
+            if key in pins:
+                break
             try:
-                pins.append(f"{dist}=={importlib.metadata.version(dist)}")
+                pins[key] = f"{dist}=={importlib.metadata.version(dist)}"
                 break
             except importlib.metadata.PackageNotFoundError:
                 continue
         else:
             _log.debug("%s is not installed; not pinned", candidates[0])
-    return pins
+    return list(pins.values())
 
 
-def _model_modules(model: Any) -> set[str]:
-    """Top-level modules of the model and every estimator nested in it."""
-    found = {type(model).__module__.split(".")[0]}
-    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
-    for value in params.values():
-        if hasattr(value, "fit") or hasattr(value, "transform"):
-            found.add(type(value).__module__.split(".")[0])
-        elif callable(value) and isinstance(getattr(value, "__module__", None), str):
-            found.add(value.__module__.split(".")[0])  # a FunctionTransformer's function
-    return found
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _distributions_of(module: str) -> tuple[str, ...]:
+    """The installed distributions that provide top-level ``module`` (none for the
+    standard library, the workbench and local modules)."""
+    import sys
+
+    if module in _NEVER_PINNED or module in sys.stdlib_module_names:
+        return ()
+    if module in _KNOWN_DISTRIBUTIONS:
+        return _KNOWN_DISTRIBUTIONS[module]
+    for candidate in dict.fromkeys((module, module.replace("_", "-"))):
+        try:
+            dist = importlib.metadata.distribution(candidate)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if module in _top_level(dist):
+            return (str(dist.metadata["Name"]),)
+    # another name (PyYAML for yaml): every distribution's files, read once (~1 s)
+    return tuple(_all_top_levels().get(module, ()))
+
+
+def _top_level(dist: importlib.metadata.Distribution) -> set[str]:
+    listed = dist.read_text("top_level.txt")
+    if listed:
+        return set(listed.split())
+    return {
+        f.parts[0].removesuffix(".py")
+        for f in dist.files or ()
+        if f.parts and not f.parts[0].endswith((".dist-info", ".data"))
+    }
+
+
+@functools.cache
+def _all_top_levels() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
 
 
 # ---------------------------------------------------------------- helpers
@@ -189,7 +235,14 @@ def _steps(model: Any) -> list[str]:
 
 
 def _final(model: Any) -> Any:
-    return model.steps[-1][1] if hasattr(model, "steps") else model
+    """The estimator at the end of the pipeline (inside a one-estimator vote: the tuning
+    pipelines' way to give XGBoost any labels)."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    inner = getattr(final, "estimators", None)
+    if type(final).__name__ == "VotingClassifier" and isinstance(inner, list) and len(inner) == 1:
+        fitted = getattr(final, "estimators_", None)
+        return fitted[0] if fitted else inner[0][1]
+    return final
 
 
 def _plain(value: Any) -> Any:
@@ -364,6 +417,31 @@ def _holdout_metrics(
     scores = model.predict_proba(x) if scored else None
     values = evaluate(task, holdout[target], model.predict(x), scores=scores, labels=classes)
     return {name: metric_entry(value, "holdout") for name, value in values.items()}
+
+
+def _missing_module_hint(reason: str) -> str:
+    if "No module named 'workbench" in reason:
+        return (
+            " The model imports the workbench when it loads or predicts; a packaged model "
+            "must work where the workbench is not installed. Build it from scikit-learn "
+            "parts or ship its own code with code_paths=[...]."
+        )
+    if "No module named" in reason:
+        return " If the model needs a local module, pass code_paths=[...]."
+    return ""
+
+
+def _refuse_workbench_parts(name: str, serialization: Serialization) -> None:
+    """A model that refers to the workbench's own code cannot be served without it."""
+    parts = [r for r in serialization.references if r.split(".", 1)[0] == "workbench"]
+    if parts:
+        raise ModelError(
+            f"Model {name!r} holds parts of the workbench itself ({', '.join(parts[:5])}); "
+            f"a packaged model must load where the workbench is not installed (a scoring "
+            f"server, `mlflow models serve`), so it is not packaged. A pipeline tuned by an "
+            f"older workbench holds its text step or label encoder: refit it with tune() or "
+            f"refit_best(), which now build from scikit-learn parts only."
+        )
 
 
 def _measure_fit(model: Any, x: pd.DataFrame, y: Any) -> float:
@@ -602,13 +680,11 @@ def package_model(
 
         # 1. log: serialization chosen on purpose, pinned requirements
         serialization = choose_serialization(model)
+        _refuse_workbench_parts(name, serialization)
         if run_id is None:
             run_id = _new_run(client, model, name, experiment or s.experiment_name, s)
-        requirements = pinned_requirements(model=model) + (
-            [f"skops=={importlib.metadata.version('skops')}"]
-            if serialization.format == "skops"
-            else []
-        )
+        loader = ["skops"] if serialization.format == "skops" else []
+        requirements = pinned_requirements(modules=[*serialization.modules, *loader])
         with _in_run(mlflow, run_id), _without_mlflow_example_check():
             info = sklearn_flavor.log_model(
                 model,
@@ -656,12 +732,7 @@ def package_model(
             raise ModelError(
                 f"Model {name!r} failed its check in a fresh process "
                 f"(mlflow.pyfunc.load_model of {info.model_uri} and a prediction of its "
-                f"input example): {reason}. Nothing was registered."
-                + (
-                    " If the model needs a local module, pass code_paths=[...]."
-                    if "No module named" in reason
-                    else ""
-                )
+                f"input example): {reason}. Nothing was registered." + _missing_module_hint(reason)
             )
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)

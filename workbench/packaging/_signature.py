@@ -15,7 +15,11 @@ __all__ = ["Serialization", "choose_serialization", "infer_signature"]
 
 # Types from these packages are what a scikit-learn pipeline is made of; skops may load
 # them. Anything else (XGBoost boosters, a team's own transformers) is not trusted blindly.
-_TRUSTED_ROOTS = ("sklearn", "numpy", "scipy", "workbench")
+# The workbench is not among them: a packaged model loads where it is not installed.
+_TRUSTED_ROOTS = ("sklearn", "numpy", "scipy")
+# ``FunctionTransformer(methodcaller("fillna", ...))``: the tuning pipelines' text step calls
+# the input frame's own methods by name (see ``workbench.tuning._estimators``).
+_TRUSTED_NAMES = ("operator.methodcaller",)
 
 
 def _nullable_number(series: pd.Series) -> bool:
@@ -87,11 +91,20 @@ class Serialization:
         format: ``skops`` or ``cloudpickle``.
         trusted_types: The types skops is told to trust when it loads the model.
         reason: One sentence recorded with the model version.
+        references: Every ``module.name`` the written model refers to (its classes,
+            functions and reconstructors), read from the serialized bytes: what loading
+            it imports, so what its requirements must install.
     """
 
     format: str
     trusted_types: tuple[str, ...]
     reason: str
+    references: tuple[str, ...] = ()
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The top-level modules of :attr:`references`."""
+        return tuple(sorted({r.split(".", 1)[0] for r in self.references}))
 
 
 def choose_serialization(model: Any) -> Serialization:
@@ -104,29 +117,95 @@ def choose_serialization(model: Any) -> Serialization:
     functions, lambdas), is written with cloudpickle, which loads anything, and the reason
     is recorded. Models are only ever loaded from the registry (never from a path a
     request names), so cloudpickle's risk is the registry's, not the network's.
+
+    The :attr:`Serialization.references` are read from the bytes written here (skops'
+    schema, or the pickle's globals), so the requirements pinned from them are what
+    loading imports.
     """
     sio = require("skops.io", feature="skops serialization")
     try:
-        untrusted = sorted(sio.get_untrusted_types(data=sio.dumps(model)))
+        data = sio.dumps(model)
+        untrusted = sorted(sio.get_untrusted_types(data=data))
     except Exception as exc:  # skops cannot represent it
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         return Serialization(
-            "cloudpickle", (), f"cloudpickle: skops cannot write this model ({reason})"
+            "cloudpickle",
+            (),
+            f"cloudpickle: skops cannot write this model ({reason})",
+            _pickle_references(model),
         )
-    foreign = [t for t in untrusted if t.split(".", 1)[0] not in _TRUSTED_ROOTS]
-    # (workbench's own pieces, such as the tuning pipelines' text step, are installed code
-    # like scikit-learn's; the package is pinned with the model when it uses them)
+    foreign = [
+        t for t in untrusted if t.split(".", 1)[0] not in _TRUSTED_ROOTS and t not in _TRUSTED_NAMES
+    ]
     if foreign:
         return Serialization(
             "cloudpickle",
             (),
             f"cloudpickle: the model holds types skops does not trust and workbench will not "
             f"trust blindly: {', '.join(foreign[:8])}",
+            _pickle_references(model),
         )
     reason = "skops" + (
-        f", trusting the pipeline's scikit-learn/NumPy/SciPy/workbench types: "
-        f"{', '.join(untrusted)}"
+        f", trusting the pipeline's scikit-learn/NumPy/SciPy types: {', '.join(untrusted)}"
         if untrusted
         else ": every type in the pipeline is trusted by skops"
     )
-    return Serialization("skops", tuple(untrusted), reason)
+    return Serialization("skops", tuple(untrusted), reason, _skops_references(data))
+
+
+def _skops_references(data: bytes) -> tuple[str, ...]:
+    """``module.name`` of every node of a skops file (its ``schema.json``)."""
+    import io
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    todo: list[Any] = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            module = node.get("__module__")
+            if isinstance(module, str) and module:
+                found.add(f"{module}.{node.get('__class__', '')}".rstrip("."))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return tuple(sorted(found))
+
+
+def _pickle_references(model: Any) -> tuple[str, ...]:
+    """``module.name`` of every global the cloudpickle of ``model`` refers to."""
+    import pickletools
+
+    cloudpickle = require("cloudpickle")
+    strings = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
+    strings |= {"SHORT_BINSTRING", "BINSTRING", "STRING"}
+    found: set[str] = set()
+    memo: dict[int, str] = {}
+    memoized = 0
+    last: list[str | None] = [None, None]  # the two values pushed most recently
+    for op, arg, _ in pickletools.genops(cloudpickle.dumps(model)):
+        name = op.name
+        if name == "GLOBAL":  # "module name"
+            found.add(str(arg).replace(" ", ".", 1))
+            last = [last[1], None]
+        elif name == "STACK_GLOBAL":  # module and name are the two values pushed before
+            if last[0] is not None and last[1] is not None:
+                found.add(f"{last[0]}.{last[1]}")
+            last = [None, None]
+        elif name in strings:
+            last = [last[1], str(arg)]
+        elif name == "MEMOIZE":  # memoizes the top of the stack without pushing
+            if last[1] is not None:
+                memo[memoized] = last[1]
+            memoized += 1
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            if last[1] is not None:
+                memo[int(str(arg))] = last[1]
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            last = [last[1], memo.get(int(str(arg)))]
+        elif op.stack_after:  # anything else that pushes a value
+            last = [last[1], None]
+    return tuple(sorted(found))

@@ -1,10 +1,21 @@
 """Load a logged model in a fresh interpreter, predict its input example, time predictions.
 
 A model that predicts in the process that trained it may still fail where it is served:
-a transformer class importable only from the notebook's folder, a package missing from
-the pinned requirements, a signature that rejects the example. So the package is checked
-the way a scoring server will load it, in a new Python process started outside the
-project folder, through ``mlflow.pyfunc.load_model``.
+a transformer class importable only from the notebook's folder, a part of the workbench
+itself, a signature that rejects the example. So the package is checked the way a
+scoring server will load it, in a new Python process started outside the project folder,
+without ``PYTHONPATH``, through ``mlflow.pyfunc.load_model``.
+
+The workbench is not importable in that process: a packaged model must load where it is
+not installed (``mlflow models serve``, a team's own image). The process runs this file
+by its path (``python -P``: not as ``workbench.packaging._verifier``, and without its
+folder on ``sys.path``), and its first act is to put a finder on ``sys.meta_path`` that
+refuses ``workbench`` and its submodules. That hides an editable install (a ``.pth``
+path to the checkout) and an installed wheel alike, at no cost, and leaves everything
+else of the environment as it is. A separate virtual environment without the workbench
+would check the same for the price of a second installation of MLflow and the model's
+libraries; whether the pinned requirements install and suffice in an empty one is a
+minutes-long check, done by ``benchmarks/model_packaging.py --fresh-venv`` instead.
 
 Starting Python and importing MLflow, pandas and scikit-learn takes seconds, so one
 spare verifier process is kept warm: it is started ahead of need (when a
@@ -12,8 +23,9 @@ spare verifier process is kept warm: it is started ahead of need (when a
 is being logged), used once, and replaced in the background. Each check therefore runs
 in a process that has loaded no model before.
 
-Run as ``python -m workbench.packaging._verifier``: it reads one JSON request line on
-stdin and writes JSON result lines on stdout: the check, then the cost measurement.
+Run as ``python -P path/to/_verifier.py``: it reads one JSON request line on stdin and
+writes JSON result lines on stdout: the check, then the cost measurement. It imports
+nothing of the workbench, not even itself as a module.
 """
 
 from __future__ import annotations
@@ -50,7 +62,8 @@ class Verifier:
         self._cwd = tempfile.mkdtemp(prefix="workbench-verify-")
         self._stderr = (Path(self._cwd) / "stderr.txt").open("w+b")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.packaging._verifier"],
+            # by path, not -m: the fresh process must not import the workbench (see above)
+            [sys.executable, "-P", str(Path(__file__).resolve())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -179,6 +192,28 @@ def _close_spare() -> None:
 # ---------------------------------------------------------------- the fresh process
 
 
+class HiddenPackages:
+    """A ``sys.meta_path`` finder under which ``packages`` (and their submodules) are
+    not installed: importing one raises ``ModuleNotFoundError`` naming it."""
+
+    def __init__(self, *packages: str) -> None:
+        self.packages = packages
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".", 1)[0] in self.packages:
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (the workbench is not installed where a packaged "
+                f"model is served, so this check runs without it)",
+                name=name,
+            )
+        return None
+
+    def install(self) -> None:
+        for name in [m for m in sys.modules if m.split(".", 1)[0] in self.packages]:
+            del sys.modules[name]
+        sys.meta_path.insert(0, self)
+
+
 def _same(expected: list[Any], got: Any) -> tuple[bool, str]:
     import numpy as np
     import pandas as pd
@@ -274,6 +309,7 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     global _ANSWERS
+    HiddenPackages("workbench").install()
     _ANSWERS = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -48,13 +48,16 @@ class TuningSpec:
 
 def build_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, device: str) -> Any:
     """Preprocessing (one-hot categories; median-imputed, optionally scaled numbers) and
-    the family's estimator, as one scikit-learn pipeline."""
+    the family's estimator, as one scikit-learn pipeline.
+
+    Built from scikit-learn, pandas and the family's library only, so the packaged model
+    loads where the workbench is not installed."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
-    from workbench.tuning._estimators import categories_as_text
+    from workbench.tuning._estimators import text_categories
 
     numeric = [c for c in spec.features if c not in spec.categorical]
     steps: list[Any] = [SimpleImputer(strategy="median")]
@@ -62,9 +65,7 @@ def build_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, dev
         steps.append(StandardScaler())
     parts: list[tuple[str, Any, list[str]]] = []
     if spec.categorical:
-        text = FunctionTransformer(categories_as_text, feature_names_out="one-to-one")
-        onehot = OneHotEncoder(handle_unknown="ignore")
-        parts.append(("categories", make_pipeline(text, onehot), list(spec.categorical)))
+        parts.append(("categories", text_categories(), list(spec.categorical)))
     if numeric:
         parts.append(("numbers", make_pipeline(*steps), numeric))
     encode = ColumnTransformer(parts, verbose_feature_names_out=False)

@@ -88,10 +88,10 @@ def _xgboost(task: str) -> Callable[[Params, str, int], Any]:
         options = {"tree_method": "hist", "device": device, "random_state": seed, "n_jobs": 1}
         if task == "regression":
             return xgboost.XGBRegressor(**params, **options)
-        from workbench.tuning._estimators import EncodedLabels
+        from workbench.tuning._estimators import any_labels
 
         # XGBoost takes labels 0..k-1 only; scikit-learn users have "yes"/"no"
-        return EncodedLabels(xgboost.XGBClassifier(**params, **options))
+        return any_labels(xgboost.XGBClassifier(**params, **options), "xgboost")
 
     return build
 

@@ -910,7 +910,7 @@ def _log_model(model: Any, sample: pd.DataFrame, run_id: str, s: Settings) -> No
             name="best_model",
             serialization_format="cloudpickle",
             input_example=sample.head(5),
-            pip_requirements=pinned_requirements(),
+            pip_requirements=pinned_requirements(model=model),  # XGBoost's too, never ours
         )
 
 
