@@ -122,53 +122,6 @@ def test_init_lays_out_a_ccds_project_wired_to_the_workbench(created: Created) -
     assert "make demo" in created.output and "make test" in created.output
 
 
-def test_the_generated_project_passes_its_tests_and_lint_and_runs_its_notebooks(
-    created: Created,
-) -> None:
-    root, env = created.root, _env(created.root)
-    # The project's tests run while the notebooks do: on a small machine that halves the wait.
-    tests = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lint = [
-            subprocess.run(
-                [sys.executable, "-m", "ruff", *command, "."],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            for command in (["check"], ["format", "--check"])
-        ]
-        notebooks = subprocess.run(  # as `make notebooks`: the lifecycle, not the apps
-            [sys.executable, "-m", "workbench", "run-notebooks", "--only", "notebooks/*"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=400,
-        )
-        tested, _ = tests.communicate(timeout=300)
-    finally:
-        tests.kill()
-    for ran in lint:
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert tests.returncode == 0, tested
-    assert " passed" in tested and "skipped" not in tested, tested
-    assert notebooks.returncode == 0, notebooks.stdout + notebooks.stderr[-3000:]
-    assert "2 of 2 notebooks ran" in notebooks.stdout
-    assert (root / "reports/profile.html").is_file()
-    executed = root / ".workbench/build/notebooks/notebooks/02_train_and_package.ipynb"
-    assert "energy-forecast version 1 is @champion" in executed.read_text()
-
-
 def test_an_empty_folder_is_used_and_dot_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -228,6 +228,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         [templates, *(p for p in others if p and p != templates)]
     )
     os.environ["WORKBENCH_PROJECT_DIR"] = str(s.project_dir)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a server's log
     argv = [
         str(app),
         "--template=workbench",
@@ -305,6 +306,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # is fastest single-threaded, and oversubscription makes latency erratic.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    # a server's output is a log: no progress bar of MLflow's artifact downloads in it
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from workbench._imports import require
     from workbench.serving import create_app
     from workbench.serving._app import check_model_uri
