@@ -54,7 +54,7 @@ def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> 
     named = [DETAIL.match(line) for line in lines]
     paths = [m["value"] for m in named if m and "/" in m["value"]]
     labels = {m["label"] for m in named if m and "/" in m["value"]}
-    assert {"raw export", "set aside", "model card", "inference log", "drift", "report"} <= labels
+    assert {"raw export", "quarantined", "model card", "inference log", "drift", "report"} <= labels
     for path in paths:
         assert (project / path).exists(), path
     card = next(m["value"] for m in named if m and m["label"] == "model card")

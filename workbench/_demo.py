@@ -162,14 +162,14 @@ def run_demo(
     step(
         1,
         f"data: {loaded.n_input:,} raw rows checked against their contract: "
-        f"{len(loaded.valid):,} valid, {len(loaded.quarantine):,} set aside with the reason",
+        f"{len(loaded.valid):,} valid, {len(loaded.quarantine):,} quarantined with their reasons",
     )
     for _, row in loaded.summary().iterrows():
         echo(f"        {row['rows']:6,d}  {row['column']}: {row['check']}")
     detail("raw export", raw_csv)
     detail("contract", contract_path)
     if quarantine_csv is not None:
-        detail("set aside", quarantine_csv)
+        detail("quarantined", quarantine_csv)
 
     # 2. features as of each day, from the feature store (point-in-time training set)
     from workbench.features import FeatureStore
