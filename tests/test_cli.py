@@ -138,3 +138,83 @@ def test_run_notebooks_executes_each_and_reports_the_failures(tmp_path: Path) ->
     for name in ("notebooks/01_ok", "notebooks/02_bad", "apps/app"):
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
     assert "boom" in (out / "notebooks" / "02_bad.html").read_text()
+
+
+def test_bare_workbench_lists_each_command_on_a_line_and_exits_1_as_git_does() -> None:
+    out = _run()
+    assert out.returncode == 1, out.stderr
+    assert "required" not in out.stderr and out.stderr == ""
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("usage: workbench")
+    commands = ("init", "demo", "lab", "dashboard", "run-notebooks", "serve", "features")
+    for command in (*commands, "package", "promote"):
+        [line] = [x for x in lines if x.split()[:1] == [command]]  # one line per command
+        assert len(line.split()) > 2, line  # with what it does
+    assert "workbench COMMAND --help" in out.stdout
+
+
+def _outside_any_project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An empty folder with no pyproject.toml in it or above it, and an environment
+    without WORKBENCH_PROJECT_DIR."""
+    import os
+
+    folder = tmp_path / "somewhere"
+    folder.mkdir()
+    assert not [p for p in (folder, *folder.parents) if (p / "pyproject.toml").exists()]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "MLFLOW_"))}
+    return folder, env
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "models:/churn@champion"],
+        ["dashboard"],
+        ["features", "list"],
+        ["promote", "churn", "--holdout", "h.csv", "--target", "y"],
+        ["demo", "--factories", "1"],
+        ["run-notebooks"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_outside_a_project_a_command_says_so_and_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    folder, env = _outside_any_project(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", *command],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"{folder} is not inside a project" in out.stderr
+    assert "--project-dir" in out.stderr and "WORKBENCH_PROJECT_DIR" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert list(folder.iterdir()) == []  # no .workbench/mlflow.db, no data/
+
+
+def test_the_project_is_found_from_a_folder_inside_it(tmp_path: Path) -> None:
+    folder, env = _outside_any_project(tmp_path)
+    (folder / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    (folder / "notebooks").mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "dashboard", "no-such-app"],
+        capture_output=True,
+        text=True,
+        cwd=folder / "notebooks",
+        env=env,
+    )
+    assert out.returncode == 2
+    assert f"{folder / 'apps'}" in out.stderr  # looked in the project's apps/, found above
+    given = subprocess.run(  # and a folder named on purpose that does not exist
+        [sys.executable, "-m", "workbench", "dashboard", "--project-dir", "nope"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+    )
+    assert given.returncode == 2 and "does not exist" in given.stderr
+    assert not (folder / "nope").exists() and not (folder / ".workbench").exists()

@@ -7,10 +7,12 @@ Imports stay inside the subcommands so ``workbench --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -18,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
-from workbench._exceptions import WorkbenchError
-from workbench._settings import Settings, resolve_settings
+from workbench._exceptions import ConfigurationError, WorkbenchError
+from workbench._settings import Settings, find_project_dir, resolve_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,14 +49,44 @@ examples:
 """
 
 
+def _project_dir(args: argparse.Namespace) -> Path:
+    """The project the command works in: --project-dir, else WORKBENCH_PROJECT_DIR, else the
+    nearest folder at or above this one with a pyproject.toml.
+
+    Raises:
+        ConfigurationError: Outside any project (nothing is created then), or the folder
+            named does not exist.
+    """
+    given = getattr(args, "project_dir", None)
+    if given:
+        root = Path(given).expanduser().resolve()
+        what = f"--project-dir {given}"
+    else:
+        found = find_project_dir()
+        if found is None:
+            raise ConfigurationError(
+                f"{Path.cwd()} is not inside a project: neither it nor a folder above it "
+                f"holds a pyproject.toml. Run the command in the project's folder, or point "
+                f"at it with --project-dir DIR or WORKBENCH_PROJECT_DIR=DIR; `workbench init "
+                f"NAME` creates a new one. Nothing was created."
+            )
+        root = found
+        what = "WORKBENCH_PROJECT_DIR"
+    if not root.is_dir():
+        raise ConfigurationError(
+            f"The project folder {root} (from {what}) does not exist. Nothing was created."
+        )
+    # Kernels, notebooks and servers started from here work in the same project.
+    os.environ["WORKBENCH_PROJECT_DIR"] = str(root)
+    return root
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    if getattr(args, "project_dir", None):
-        os.environ["WORKBENCH_PROJECT_DIR"] = str(Path(args.project_dir).resolve())
-    return resolve_settings(args.project_dir if getattr(args, "project_dir", None) else None)
+    return resolve_settings(_project_dir(args))
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from workbench._init import init_project, project_names
+    from workbench._init import init_project, project_names, workbench_source
 
     target = Path(args.name).expanduser()
     if target.name in ("", ".", ".."):  # `workbench init .`: this (empty) folder
@@ -63,6 +95,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
     root = init_project(names.name, target.parent, package=names.package)
     here = Path.cwd()
     shown = root.relative_to(here) if root.is_relative_to(here) else root
+    # The project names no path of this machine; one that came from a file or folder here
+    # is said here, for this machine's `make`.
+    local = workbench_source(__version__).local
+    make_args = f" WORKBENCH={shlex.quote(local)}" if local else ""
     print(
         f"created {names.name!r} in {root} (package {names.package}, model {names.distribution})\n"
         f"  pyproject.toml       the package and its [tool.workbench] settings\n"
@@ -71,13 +107,22 @@ def _cmd_init(args: argparse.Namespace) -> int:
         f"  contracts/           electricity.yaml, the export's data contract\n"
         f"  {names.package + '/':<20} dataset.py, features.py (feature views), modeling.py\n"
         f"  notebooks/           01_explore_and_validate, 02_train_and_package\n"
+        f"  apps/                the Voilà dashboards, yours to edit (workbench dashboard APP)\n"
         f"  tests/               the contract, the feature views, the training set\n"
         f"  models/, references/, reports/figures/, Makefile, README.md, "
         f".github/workflows/ci.yml\n"
         f"next:\n"
         + (f"  cd {shlex.quote(str(shown))}\n" if root != here else "")
-        + "  make demo    # .venv, then the notebooks: validate, features, train, package\n"
-        "  make test    # ruff and the project's tests"
+        + f"  make demo{make_args}    # .venv, then the notebooks: validate, features, train, "
+        "package\n"
+        f"  make test{make_args}    # ruff and the project's tests"
+        + (
+            f"\n(this workbench was installed from {local}, a path of this machine only: "
+            f"the project does not record it, give it to make as above or set WORKBENCH in "
+            f"the environment)"
+            if local
+            else ""
+        )
     )
     return 0
 
@@ -86,7 +131,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from workbench._demo import run_demo
 
     result = run_demo(
-        args.project_dir,
+        _project_dir(args),
         n_factories=args.factories,
         start=args.start,
         change_date=args.change_date,
@@ -98,11 +143,45 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _exec(cmd: list[str], env: dict[str, str]) -> int:
-    print("running:", " ".join(cmd), flush=True)
+    """Run ``cmd`` until it ends and return its exit status.
+
+    SIGINT (Ctrl-C), SIGTERM and SIGHUP sent to this process reach the command as SIGTERM,
+    which JupyterLab answers by stopping its kernels and exiting; a second one kills it.
+    The command runs in its own session, so that Ctrl-C in a terminal reaches it once,
+    through here, and on Linux it gets SIGTERM if this process dies without a word
+    (SIGKILL): neither leaves it running without us.
+    """
+    print("running:", shlex.join(cmd), flush=True)
+    child = subprocess.Popen(
+        cmd, env=env, start_new_session=True, preexec_fn=_terminate_with_parent
+    )
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signal.SIGTERM if len(received) == 1 else signal.SIGKILL)
+
+    stopping = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP"):
+        stopping.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, forward) for signum in stopping}
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return code if code >= 0 else 128 - code
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before it runs: SIGTERM when the parent dies (Linux's
+    PR_SET_PDEATHSIG); elsewhere nothing."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _tool(name: str) -> str:
@@ -115,6 +194,7 @@ def _tool(name: str) -> str:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
+    from workbench._jupyter._kernels import ENCRYPTION_ARGUMENT
 
     s = _settings(args)
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(s.project_dir)}
@@ -124,6 +204,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         f"--ServerApp.ip={args.host or s.host}",
         f"--ServerApp.port={args.port or s.lab_port}",
         f"--ServerApp.root_dir={s.project_dir}",
+        ENCRYPTION_ARGUMENT,  # kernels over encrypted sockets (no plain-TCP warning)
     ]
     if args.no_browser:
         cmd.append("--no-browser")
@@ -134,7 +215,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from workbench._demo import find_app
+    from workbench._jupyter._apps import find_app
     from workbench._jupyter._voila import serve
 
     s = _settings(args)
@@ -147,6 +228,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         [templates, *(p for p in others if p and p != templates)]
     )
     os.environ["WORKBENCH_PROJECT_DIR"] = str(s.project_dir)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a server's log
     argv = [
         str(app),
         "--template=workbench",
@@ -156,8 +238,12 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
         # catboost's training widget is no app's, and its 3.5 MB of JavaScript took a
-        # second or more of every first page load
-        '--VoilaConfiguration.extension_denylist=["catboost-widget"]',
+        # second or more of every first page load (one item per option: traitlets
+        # deprecates the list syntax)
+        "--VoilaConfiguration.extension_denylist=catboost-widget",
+        # 'serving at' and 'ready at' say what a person needs; Voilà's INFO lines
+        # (connection files, static paths, each kernel) only at -v
+        f"--Voila.log_level={'INFO' if args.verbose else 'WARN'}",
     ]
     if not args.no_preheat:
         # A kernel runs the app before anyone asks (imports and the log's summaries
@@ -173,7 +259,9 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         ]
     # Voilà runs in this process: SIGTERM and Ctrl-C stop it and its kernels, and its
     # exit status is ours.
-    print("running: voila", " ".join(argv), flush=True)
+    print(f"dashboard {app}", flush=True)
+    if args.verbose:
+        print("running: voila", shlex.join(argv), flush=True)
     return serve(argv)
 
 
@@ -218,32 +306,81 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # is fastest single-threaded, and oversubscription makes latency erratic.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    # a server's output is a log: no progress bar of MLflow's artifact downloads in it
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from workbench._imports import require
     from workbench.serving import create_app
     from workbench.serving._app import check_model_uri
 
     s = _settings(args)
     uvicorn = require("uvicorn", feature="the scoring server")
-    check_model_uri(args.model_uri, s)  # a wrong name or alias: an error, not a traceback
+    # a wrong name or alias: an error, not a traceback
+    name, version = check_model_uri(args.model_uri, s)
+    token = os.environ.get("WORKBENCH_SERVE_TOKEN") or None
     app = create_app(
         args.model_uri,
         log_dir=args.log_dir,
         settings=s,
-        token=os.environ.get("WORKBENCH_SERVE_TOKEN") or None,
+        token=token,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         reload_seconds=args.reload_seconds or None,
         inference_log=not args.no_log,
     )
-    uvicorn.run(
-        app,
-        host=args.host or s.host,
-        port=args.port or s.serve_port,
-        log_level="warning",
-        access_log=False,  # the inference log is the record; a line per request costs
-        proxy_headers=False,  # client addresses are not used, so do not parse them
-        timeout_graceful_shutdown=30,
+    host, port = args.host or s.host, args.port or s.serve_port
+    log_dir = "off (--no-log)" if args.no_log else str(args.log_dir or s.inference_log_dir)
+    alias = args.model_uri.removeprefix("models:/").partition("@")[2]
+    serving = f"{name} version {version}" + (f" (@{alias})" if alias else "")
+    following = (
+        f"follows @{alias}: "
+        + (f"checks it every {args.reload_seconds:g} s and " if args.reload_seconds else "")
+        + "on SIGHUP, and serves the version it moves to"
+        if alias
+        else ""
     )
-    return 0
+
+    class Server(uvicorn.Server):  # type: ignore[misc,name-defined]
+        """uvicorn's server, saying when it listens and when it has stopped."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.started:  # uvicorn has said why (port taken, say)
+                return
+            url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+            print(
+                f"serving {serving} at {url}\n"
+                f"  POST {url}/invocations; GET /ping, /health, /version, /metrics"
+                + ("; a bearer token is required (WORKBENCH_SERVE_TOKEN)" if token else "")
+                + "\n"
+                f"  inference log   {log_dir}\n"
+                + (f"  model           {following}\n" if following else "")
+                + f"  Ctrl-C or SIGTERM stops it{'' if args.verbose else '; -v logs each request'}",
+                flush=True,
+            )
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets=sockets)
+            n = self.server_state.total_requests
+            print(
+                f"stopped: {n} request{'' if n == 1 else 's'} answered"
+                + ("" if args.no_log else f", the inference log flushed to {log_dir}"),
+                flush=True,
+            )
+
+    server = Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="info" if args.verbose else "warning",
+            # a line per request at -v; else none (the inference log is the record, and a
+            # line per request costs)
+            access_log=args.verbose,
+            proxy_headers=False,  # client addresses are not used, so do not parse them
+            timeout_graceful_shutdown=30,
+        )
+    )
+    server.run()
+    return 0 if server.started else 1
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
@@ -324,8 +461,6 @@ def _cmd_package(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.promote and (not args.holdout or not args.target):
-        from workbench._exceptions import ConfigurationError
-
         raise ConfigurationError("--promote needs --holdout and --target.")
     mlflow_for(settings)
     model = _load_model(args.model)
@@ -400,9 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Not required: bare `workbench` lists the commands (as git does) instead of an error.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    commands: list[tuple[str, str]] = []  # (name, one line): what bare `workbench` lists
 
     def add(name: str, help_: str, description: str) -> argparse.ArgumentParser:
+        commands.append((name, help_))
         p = sub.add_parser(
             name,
             help=help_,
@@ -416,9 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return p
 
+    init_help = "create a new project (Cookiecutter Data Science layout) wired to the workbench"
+    commands.append(("init", init_help))
     init = sub.add_parser(
         "init",
-        help="create a new project (Cookiecutter Data Science layout) wired to the workbench",
+        help=init_help,
         description="Create the folder NAME holding a project laid out like Cookiecutter Data\n"
         "Science v2 (data/raw, interim, processed, external; notebooks; models;\n"
         "reports/figures; references; a package) and wired to the workbench: a\n"
@@ -666,16 +807,42 @@ def build_parser() -> argparse.ArgumentParser:
     prom.add_argument("--champion", default="champion", help="alias to move")
     prom.add_argument("--force", action="store_true", help="promote even if worse")
     prom.set_defaults(func=_cmd_promote)
+    parser.set_defaults(commands=tuple(commands))
     return parser
+
+
+def overview(commands: Sequence[tuple[str, str]]) -> str:
+    """What bare ``workbench`` prints: the usage line, each command with its one line, and
+    where to read more."""
+    width = max(len(name) for name, _ in commands) + 2
+    return "\n".join(
+        [
+            "usage: workbench [--version] [-v] COMMAND [ARGS]",
+            "",
+            "The workbench: raw data to a monitored production model. Commands:",
+            "",
+            *(f"  {name:<{width}}{help_}" for name, help_ in commands),
+            "",
+            "'workbench COMMAND --help' explains one; 'workbench --help' gives examples and "
+            "where settings come from.",
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``workbench`` command."""
     args = build_parser().parse_args(argv)
+    if args.command is None:  # as git: the commands, and exit status 1
+        print(overview(args.commands))
+        return 1
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # MLflow logs at INFO on its own handler ("Creating initial MLflow database
+    # tables..."), in this process and in the kernels and servers started from it; its
+    # warnings and errors still show, its INFO lines at -v.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if args.verbose else "WARNING")
     try:
         return int(args.func(args))
     except WorkbenchError as exc:

@@ -6,14 +6,16 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench._exceptions import PromotionRefused, ServingError, WorkbenchError
+from workbench._exceptions import PromotionRefused, ServingError
 from workbench._imports import require
-from workbench._paths import check_name
+from workbench._jupyter._apps import find_app
+from workbench._jupyter._kernels import papermill_kernel_options
 from workbench._settings import Settings, resolve_settings
 from workbench._urls import redact_url
 from workbench.data import Contract, load, validate
@@ -81,30 +83,6 @@ class DemoResult:
     report_path: Path | None
 
 
-def find_app(name: str, project_dir: Path) -> Path:
-    """``apps/<name>.ipynb`` of the project, else the one shipped beside the package.
-
-    Raises:
-        ConfigurationError: ``name`` is not a plain name (``../x``, ``/etc/x``): an app is
-            a notebook in ``apps/``, never a path.
-        WorkbenchError: Neither folder has the app.
-    """
-    check_name(
-        name,
-        "The app name",
-        hint="Name a notebook of apps/ without '.ipynb' (monitoring, model_card, "
-        "experiments, explore).",
-    )
-    for root in (project_dir, Path(__file__).resolve().parents[1]):
-        candidate = root / "apps" / f"{name}.ipynb"
-        if candidate.is_file():
-            return candidate
-    raise WorkbenchError(
-        f"No app {name!r}: looked for apps/{name}.ipynb in {project_dir} and beside the "
-        f"workbench package."
-    )
-
-
 def run_demo(
     project_dir: str | Path | None = None,
     *,
@@ -152,9 +130,20 @@ def run_demo(
 
     settings = resolve_settings(project_dir)
     started = time.perf_counter()
+    # progress bars where a person watches; none in a log file or a pipe
+    bars = sys.stderr.isatty()
 
     def step(number: int, text: str) -> None:
         echo(f"[{number}/7 {time.perf_counter() - started:5.1f}s] {text}")
+
+    def detail(label: str, text: str | Path) -> None:
+        echo(f"        {label:<15}{_shown(text) if isinstance(text, Path) else text}")
+
+    echo(
+        f"The workbench's lifecycle on generated data: {n_factories} factories' daily "
+        f"electricity use, {start} to {end}, a regime change on {change_date}; "
+        f"project {settings.project_dir}"
+    )
 
     # 1. raw data → valid rows + quarantine
     data = make_electricity(
@@ -172,11 +161,15 @@ def run_demo(
     quarantine_csv = loaded.quarantine_path
     step(
         1,
-        f"validated {raw_csv} against {contract_path.name}: {loaded.n_input} rows → "
-        f"{len(loaded.valid)} valid, {len(loaded.quarantine)} quarantined ({quarantine_csv})",
+        f"data: {loaded.n_input:,} raw rows checked against their contract: "
+        f"{len(loaded.valid):,} valid, {len(loaded.quarantine):,} quarantined with their reasons",
     )
     for _, row in loaded.summary().iterrows():
-        echo(f"        {row['rows']:6d}  {row['column']}: {row['check']}")
+        echo(f"        {row['rows']:6,d}  {row['column']}: {row['check']}")
+    detail("raw export", raw_csv)
+    detail("contract", contract_path)
+    if quarantine_csv is not None:
+        detail("quarantined", quarantine_csv)
 
     # 2. features as of each day, from the feature store (point-in-time training set)
     from workbench.features import FeatureStore
@@ -185,7 +178,7 @@ def run_demo(
     valid_rows.parent.mkdir(parents=True, exist_ok=True)
     loaded.valid.drop(columns="_row").astype({"region": "str"}).to_parquet(valid_rows, index=False)
     store = FeatureStore([electricity_feature_view(valid_rows)], settings=settings)
-    run = store.materialize("factory_daily")
+    run = store.materialize("factory_daily", progress=bars)
     store.materialize_online("factory_daily")
     features = electricity_training_set(store, loaded.valid)
     lineage = features.attrs["lineage"]["views"]["factory_daily"]
@@ -194,10 +187,10 @@ def run_demo(
     features.to_parquet(processed, index=False)
     step(
         2,
-        f"feature view factory_daily v{run['version']}: {run['rows']} rows stored "
-        f"({len(run['months'])} months, online too); training set of {len(features)} rows "
-        f"point-in-time → {processed}",
+        f"features: view factory_daily v{run['version']} stored for {len(run['months'])} "
+        f"months (offline and online); a point-in-time training set of {len(features):,} rows",
     )
+    detail("training set", processed)
 
     # 3. train on a time-based split, tracked in MLflow
     change = pd.Timestamp(change_date)
@@ -222,8 +215,8 @@ def run_demo(
     metrics = {k: round(v, 4) for k, v in fit.metrics.items()}
     step(
         3,
-        f"trained on {len(train)} rows before {valid_start}, validated on {len(valid)}: "
-        f"{metrics} (run {fit.run_id})",
+        f"model: trained on {len(train):,} rows before {valid_start}, validated on the "
+        f"{len(valid):,} after it: {_metrics_line(fit.metrics)} (tracked in MLflow)",
     )
 
     # 4. package: verified in a fresh process, model card, registered as @challenger, then
@@ -248,22 +241,30 @@ def run_demo(
     )
     cost = model.card.cost
     packaged = (
-        f"packaged {model.name} v{model.version} ({model.serialization.format}, checked in a "
-        f"fresh process, {cost['single_row_ms']:.1f} ms per row); model card {model.card_uri}"
+        f"package: {model.name} version {model.version} registered ({model.serialization.format}"
+        f", loaded back in a fresh process with identical predictions, "
+        f"{cost['single_row_ms']:.1f} ms per row)"
+    )
+    card_html = next(
+        p
+        for p in model.card.save(settings.home / "reports" / f"{model.name}-v{model.version}")
+        if p.suffix == ".html"
     )
     try:
         promotion = promote(
             model.name, fit.valid, target=ELECTRICITY_TARGET, metric="mae", settings=settings
         )
-        verdict = f"promoted to @champion: {promotion.reason}"
+        verdict = f"@champion: {promotion.reason}"
     except PromotionRefused as refused:  # an earlier run's champion stays; serve that one
-        verdict = f"kept the current @champion: {refused}"
+        verdict = f"@champion stays with the earlier version: {refused}"
         champion = (
             mlflow_for(settings).MlflowClient().get_model_version_by_alias(model.name, "champion")
         )
         model = dataclasses.replace(model, version=int(champion.version))
     model = dataclasses.replace(model, alias="champion", model_uri=f"models:/{model.name}@champion")
-    step(4, f"{packaged}\n        {verdict}")
+    step(4, packaged)
+    detail("promotion", verdict)
+    detail("model card", card_html)
 
     # 5. serve over HTTP; every request and prediction lands in the inference log
     traffic = features[features["date"] >= change]
@@ -272,11 +273,11 @@ def run_demo(
     with ScoringServer(
         model.model_uri, log_dir=log_dir, host=settings.host, project_dir=settings.project_dir
     ) as server:
-        step(5, f"scoring server on {server.url} serving {model.model_uri}")
+        serving_at = server.url
         days = list(traffic.groupby("date", sort=True))
         answered: list[tuple[str, pd.DataFrame]] = []  # request id, the day's rows
         with httpx.Client(base_url=server.url, timeout=30.0) as client:
-            for _day, batch in tqdm(days, desc="scoring days", unit="request"):
+            for _day, batch in tqdm(days, desc="scoring days", unit="request", disable=not bars):
                 # pandas writes NaN as null, as MLflow's own clients do
                 split = batch[list(FEATURES)].to_json(orient="split", index=False)
                 response = client.post(
@@ -294,10 +295,13 @@ def run_demo(
     if logged.empty:
         raise ServingError(f"The inference log at {log_dir} is empty after the run.")
     this_run = logged[logged["model_version"] == str(model.version)]
-    echo(
-        f"        {n_requests} requests, {len(traffic)} rows scored, "
-        f"{len(this_run)} rows in the inference log ({log_dir})"
+    step(
+        5,
+        f"serving: {model.model_uri} answered {n_requests:,} requests over HTTP "
+        f"({serving_at}, one a day of traffic), {len(traffic):,} rows; "
+        f"{len(this_run):,} of them in the inference log",
     )
+    detail("inference log", log_dir)
 
     # 6. monitoring: the inputs and the predictions against the reference profile stored
     # with the model; the true consumption (known here at once, in production days
@@ -332,9 +336,8 @@ def run_demo(
     performance = performance_over_time(scored, task="regression", window=week)
     bound = 1.5 * fit.metrics["mae"]
     alerts = check_thresholds(performance, {"mae": ("max", bound)})
-    performance.to_json(
-        settings.monitoring_dir / f"performance-{stamp}.json", orient="records", date_format="iso"
-    )
+    performance_path = settings.monitoring_dir / f"performance-{stamp}.json"
+    performance.to_json(performance_path, orient="records", date_format="iso")
     monitoring_run = log_to_mlflow(
         f"{model.name} v{model.version}: demo traffic",
         timeline=DriftTimeline((snapshot,)),
@@ -343,13 +346,19 @@ def run_demo(
         experiment=f"monitoring/{model.name}",
         settings=settings,
     )
+    weekly = performance["mae"].dropna()
+    drifted = snapshot.drifted_columns
     step(
         6,
-        f"drift in {snapshot.drifted_columns or 'no columns'} "
-        f"({len(snapshot.drifted_columns)}/{len(snapshot.columns)}) → {snapshot_path}\n"
-        f"        MAE per week of traffic {performance['mae'].round(1).tolist()}; "
-        f"{len(alerts)} weeks over {bound:.1f} (1.5× validation); MLflow run {monitoring_run}",
+        f"monitoring: {len(drifted)} of {len(snapshot.columns)} columns drifted"
+        + (f" ({', '.join(drifted)})" if drifted else "")
+        + f"; MAE per week of traffic {weekly.min():,.0f} to {weekly.max():,.0f} "
+        f"(median {weekly.median():,.0f}) against {fit.metrics['mae']:,.0f} in validation: "
+        f"{len(alerts)} of {len(weekly)} weeks over the alert bound {bound:,.0f} "
+        f"(1.5× validation)",
     )
+    detail("drift", snapshot_path)
+    detail("weekly metrics", performance_path)
 
     # 7. the monitoring dashboard, executed by papermill
     report_path = None
@@ -367,19 +376,21 @@ def run_demo(
                 "thresholds": json.dumps({"mae": ["max", bound]}),
             },
             cwd=str(settings.project_dir),
-            progress_bar=True,
+            progress_bar=bars,
+            **papermill_kernel_options(),
         )
-        step(7, f"monitoring dashboard executed → {report_path}")
+        step(7, "dashboard: the monitoring app run on this traffic")
+        detail("report", report_path)
     else:
         step(7, "monitoring dashboard skipped (report=False)")
 
     echo(
-        "\nWhere to look:\n"
-        f"  MLflow UI        mlflow ui --backend-store-uri {redact_url(settings.tracking_uri)}\n"
-        f"  JupyterLab       workbench lab\n"
-        f"  dashboard        workbench dashboard        (Voilà on {settings.host})\n"
-        f"  serve the model  workbench serve {model.model_uri}\n"
-        f"  quarantined rows {quarantine_csv}\n"
+        "\nWhere to look next:\n"
+        f"  workbench dashboard              the monitoring app, live (Voilà on "
+        f"{settings.host}); model_card, experiments, explore\n"
+        f"  workbench serve {model.model_uri}\n"
+        f"  mlflow ui --backend-store-uri {redact_url(settings.tracking_uri)}\n"
+        f"  workbench lab                    the notebooks in JupyterLab\n"
         f"done in {time.perf_counter() - started:.0f} s"
     )
     return DemoResult(
@@ -400,4 +411,26 @@ def run_demo(
         alerts=alerts,
         monitoring_run_id=monitoring_run,
         report_path=report_path,
+    )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute."""
+    absolute = Path(path).resolve()
+    here = Path.cwd().resolve()
+    return str(absolute.relative_to(here)) if absolute.is_relative_to(here) else str(absolute)
+
+
+def _metrics_line(metrics: Mapping[str, float]) -> str:
+    """``MAE 130.2, RMSE 192.9, MAPE 5.0 %, R² 0.989``: the regression metrics a person reads."""
+    shown = {
+        "mae": ("MAE", "{:,.1f}"),
+        "rmse": ("RMSE", "{:,.1f}"),
+        "mape": ("MAPE", "{:.1%}"),
+        "r2": ("R²", "{:.3f}"),
+    }
+    return ", ".join(
+        f"{label} {form.format(metrics[key])}".replace("%", " %")
+        for key, (label, form) in shown.items()
+        if key in metrics
     )

@@ -15,8 +15,8 @@ from workbench._exceptions import MissingDependencyError
 _INSTALL_HINTS: dict[str, str] = {
     "sklearn": "scikit-learn",
     "yaml": "pyyaml",
-    "dask_cuda": "workbench[gpu]  (or: pip install dask-cuda)",
-    "playwright": "workbench[dev]  (or: pip install playwright)",
+    "dask_cuda": "mlops-workbench[gpu]  (or: pip install dask-cuda)",
+    "playwright": "mlops-workbench[dev]  (or: pip install playwright)",
 }
 
 

@@ -32,8 +32,20 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from workbench._exceptions import ConfigurationError
+from workbench._jupyter._apps import packaged_apps_dir
 
-__all__ = ["ProjectNames", "init_project", "project_names"]
+__all__ = [
+    "DISTRIBUTION",
+    "ProjectNames",
+    "WorkbenchSource",
+    "init_project",
+    "project_names",
+    "workbench_source",
+]
+
+#: The workbench's distribution name (``pip install mlops-workbench``; the import package is
+#: ``workbench``). The package index's ``workbench`` is an unrelated project.
+DISTRIBUTION = "mlops-workbench"
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "project"
 
@@ -184,6 +196,10 @@ def init_project(
     try:
         target.mkdir(parents=True, exist_ok=True)
         _render(TEMPLATE_DIR, target, context, names.package)
+        # The dashboards, the project's own to edit: `workbench dashboard` prefers them.
+        shutil.copytree(
+            packaged_apps_dir(), target / "apps", ignore=shutil.ignore_patterns(*_SKIPPED)
+        )
         for folder in EMPTY_FOLDERS:
             (target / folder).mkdir(parents=True, exist_ok=True)
             (target / folder / ".gitkeep").touch()
@@ -206,50 +222,65 @@ def init_project(
 def _context(names: ProjectNames) -> dict[str, str]:
     from workbench import __version__
 
-    local, ci = _workbench_source(__version__)
+    source = workbench_source(__version__)
     major, minor = [*__version__.split("."), "0"][:2]
     return {
         "name": names.name,
         "package": names.package,
         "distribution": names.distribution,
         "workbench_version": __version__,
-        # Compatible releases only: the unrelated "workbench" on PyPI is 0.2 and later.
-        "workbench_specifier": f"~={major}.{minor}.0",
-        "workbench_requirement": local,
+        "workbench_distribution": DISTRIBUTION,
+        # Compatible releases of the workbench's own distribution name.
+        "workbench_dependency": f"{DISTRIBUTION}~={major}.{minor}.0",
+        "workbench_requirement": source.portable,
         "ci_workbench_requirement": (
-            f"${{{{ vars.WORKBENCH_REQUIREMENT || '{ci}' }}}}"
-            if ci
+            f"${{{{ vars.WORKBENCH_REQUIREMENT || '{source.portable}' }}}}"
+            if source.portable
             else "${{ vars.WORKBENCH_REQUIREMENT }}"
         ),
     }
 
 
-def _workbench_source(version: str) -> tuple[str, str]:
-    """Where pip gets this workbench again: on this machine, and in CI ('' if unknown).
+@dataclasses.dataclass(frozen=True)
+class WorkbenchSource:
+    """Where pip gets this workbench again.
 
-    Read from the installed distribution's ``direct_url.json`` (PEP 610): a local
-    checkout's folder serves this machine only; a VCS or archive URL serves both.
+    Attributes:
+        portable: A requirement that means the same on any machine (a VCS or archive URL,
+            or ``mlops-workbench==VERSION`` from a package index); ``""`` when this
+            workbench came from a file or folder of this machine.
+        local: That file or folder (``""`` otherwise): said on the command line, never
+            written into a project, which must not carry paths of the machine that made it.
     """
+
+    portable: str
+    local: str
+
+
+def workbench_source(version: str) -> WorkbenchSource:
+    """Where pip gets this workbench again, read from the installed distribution's
+    ``direct_url.json`` (PEP 610); none means it came from a package index.
+    """
+    index = WorkbenchSource(f"{DISTRIBUTION}=={version}", "")
     try:
-        dist = importlib.metadata.distribution("workbench")
-        raw = dist.read_text("direct_url.json")
-    except importlib.metadata.PackageNotFoundError:
-        return f"workbench=={version}", ""
+        raw = importlib.metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree: unknown
+        return index
     if not raw:
-        return f"workbench=={version}", f"workbench=={version}"
+        return index
     try:
         info = json.loads(raw)
     except json.JSONDecodeError:
-        return f"workbench=={version}", ""
+        return index
     url = str(info.get("url", ""))
     vcs = info.get("vcs_info")
     if isinstance(vcs, Mapping) and url:
         commit = vcs.get("commit_id") or vcs.get("requested_revision")
         requirement = f"{vcs.get('vcs', 'git')}+{url}" + (f"@{commit}" if commit else "")
-        return requirement, requirement
+        return WorkbenchSource(requirement, "")
     if url.startswith("file://"):
-        return unquote(urlparse(url).path), ""
-    return (url, url) if url else (f"workbench=={version}", "")
+        return WorkbenchSource("", unquote(urlparse(url).path))
+    return WorkbenchSource(url, "") if url else index
 
 
 def _render(source: Path, target: Path, context: Mapping[str, str], package: str) -> None:

@@ -77,9 +77,12 @@ def run_notebooks(
     echo: Callable[[str], None] = print,
 ) -> list[NotebookRun]:
     """Execute ``notebooks`` one after the other; see the module doc."""
+    from workbench._jupyter._kernels import papermill_kernel_options
+
     papermill = require("papermill", feature="executing notebooks")
     nbconvert = require("nbconvert", feature="HTML reports of notebooks")
     nbformat = require("nbformat")
+    kernel_options = papermill_kernel_options()  # encrypted transport: no TCP warning
     if not notebooks:
         raise ConfigurationError(f"No notebook to run under {root}/notebooks or {root}/apps.")
     results = []
@@ -100,6 +103,7 @@ def run_notebooks(
                 kernel_name="python3",
                 language="python",
                 execution_timeout=timeout,
+                **kernel_options,
             )
         except papermill.PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"

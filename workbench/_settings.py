@@ -8,8 +8,10 @@ Each setting is looked up in this order, and the first source that has it wins:
 3. a default under the project's ``.workbench/`` folder, which needs no server.
 
 The project folder is ``WORKBENCH_PROJECT_DIR`` when set, else the nearest folder at or
-above the working directory that holds a ``pyproject.toml``, else the working directory.
-Relative paths are taken relative to the project folder. Nothing here touches the network.
+above the working directory that holds a ``pyproject.toml`` (as git finds ``.git``; see
+:func:`find_project_dir`), else the working directory. The ``workbench`` command does not
+take that last fallback: outside any project it says so and creates nothing. Relative
+paths are taken relative to the project folder. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from workbench._exceptions import ConfigurationError
 from workbench._urls import redacted_repr
 
-__all__ = ["Settings", "get_settings", "reset_settings", "resolve_settings"]
+__all__ = ["Settings", "find_project_dir", "get_settings", "reset_settings", "resolve_settings"]
 
 _ENV_PREFIX = "WORKBENCH_"
 
@@ -91,11 +93,35 @@ _INT_FIELDS = {"serve_port", "dashboard_port", "lab_port"}
 _URL_FIELDS = {"tracking_uri", "optuna_storage", "inference_log_dir", "dask_scheduler"}
 
 
-def _find_project_dir(start: Path) -> Path:
-    for folder in (start, *start.parents):
+def find_project_dir(
+    start: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The project folder, or ``None`` outside any project.
+
+    ``WORKBENCH_PROJECT_DIR`` when set; else the nearest folder at or above ``start`` (the
+    working directory) that holds a ``pyproject.toml``.
+
+    Args:
+        start: Where to start looking (default: the working directory).
+        environ: The environment to read (``os.environ`` when ``None``).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp()).resolve()
+        >>> _ = (root / "pyproject.toml").write_text("[project]\\nname = 'p'\\n")
+        >>> (root / "notebooks").mkdir()
+        >>> find_project_dir(root / "notebooks", environ={}) == root
+        True
+    """
+    env = os.environ if environ is None else environ
+    if env.get(_ENV_PREFIX + "PROJECT_DIR"):
+        return Path(env[_ENV_PREFIX + "PROJECT_DIR"]).expanduser().resolve()
+    here = Path.cwd() if start is None else Path(start)
+    here = here.expanduser().resolve()
+    for folder in (here, *here.parents):
         if (folder / "pyproject.toml").is_file():
             return folder
-    return start
+    return None
 
 
 def _read_pyproject(project_dir: Path) -> dict[str, Any]:
@@ -175,15 +201,19 @@ def resolve_settings(
     """
     env = os.environ if environ is None else environ
     if project_dir is not None:
-        root = Path(project_dir).expanduser().resolve()
+        root, root_source = Path(project_dir).expanduser().resolve(), "argument"
     elif env.get(_ENV_PREFIX + "PROJECT_DIR"):
         root = Path(env[_ENV_PREFIX + "PROJECT_DIR"]).expanduser().resolve()
+        root_source = f"env:{_ENV_PREFIX}PROJECT_DIR"
     else:
-        root = _find_project_dir(Path.cwd().resolve())
+        discovered = find_project_dir(environ=env)
+        root, root_source = (
+            (discovered, "discovered") if discovered else (Path.cwd().resolve(), "default")
+        )
     table = _read_pyproject(root)
 
     values: dict[str, Any] = {"project_dir": root}
-    sources: dict[str, str] = {"project_dir": "argument" if project_dir else "discovered"}
+    sources: dict[str, str] = {"project_dir": root_source}
 
     def pick(name: str) -> tuple[Any, str] | None:
         env_names = [_ENV_PREFIX + name.upper()]

@@ -20,8 +20,12 @@ from workbench.serving._process import free_port
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @contextlib.contextmanager
@@ -32,9 +36,20 @@ def _voila(app: str, demo_project) -> Iterator[str]:  # type: ignore[no-untyped-
     log = demo_project.settings.home / f"voila-{app}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench", "dashboard", app, "--port", str(port),
-             "--project-dir", str(demo_project.settings.project_dir)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "dashboard",
+                app,
+                "--port",
+                str(port),
+                "--project-dir",
+                str(demo_project.settings.project_dir),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -62,9 +77,15 @@ def dashboard(demo_project) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def _outside_requests(page) -> list[str]:  # type: ignore[no-untyped-def]
     """The URLs ``page`` requests from anywhere but this machine, as they happen."""
     outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url)
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
             if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
-            and not r.url.startswith(("data:", "blob:")) else None)
+            and not r.url.startswith(("data:", "blob:"))
+            else None
+        ),
+    )
     return outside
 
 
@@ -76,12 +97,18 @@ def _launch(playwright):  # type: ignore[no-untyped-def]
 def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignore[no-untyped-def]
     dashboard, demo_project, artifacts_dir: Path
 ) -> None:
-    console_errors: list[str] = []
+    console: list[str] = []  # errors and warnings, and uncaught exceptions
     with sync_api.sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         outside = _outside_requests(page)
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+            ),
+        )
+        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
         page.goto(dashboard, timeout=120_000)
         # Both figures drawn: the table's cells and the distribution's bars are SVG.
         page.wait_for_selector(".js-plotly-plot .table", timeout=120_000)
@@ -91,8 +118,10 @@ def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignor
         first = page.eval_on_selector_all(
             ".js-plotly-plot .gtitle", "els => els.map(e => e.textContent || '')"
         )
-        assert any(t.startswith("production_volume") or t.startswith("consumption_kwh_30d_mean")
-                   for t in first), first
+        assert any(
+            t.startswith("production_volume") or t.startswith("consumption_kwh_30d_mean")
+            for t in first
+        ), first
         page.screenshot(path=str(artifacts_dir / "monitoring-dashboard.png"), full_page=True)
 
         # choosing another feature redraws the distribution plot
@@ -107,7 +136,17 @@ def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignor
     # no source code on the page, and nothing fetched from outside this machine
     assert "open_dashboard(" not in content and "DriftExplorer(" not in content
     assert outside == []
-    assert not [e for e in console_errors if "setData" in e]
+    # a clean console: no widget version mismatch ("Unsatisfied version 4.2.5 ... ^4.6.2"),
+    # no error
+    assert console == []
+    # and a clean server log: no traitlets DeprecationWarning, notebook trust or kernel
+    # TCP warning, no websocket ping warning on the visit
+    log = (demo_project.settings.home / "voila-monitoring.log").read_text()
+    assert [
+        line
+        for line in log.splitlines()
+        if not line.startswith(("dashboard ", "serving at ", "ready at "))
+    ] == []
 
 
 def test_explorer_app_redraws_when_a_column_is_picked(  # type: ignore[no-untyped-def]
@@ -169,8 +208,16 @@ def test_the_voila_server_offers_the_app_and_nothing_else(dashboard) -> None:  #
     """No file browser, no terminal, no kernel or contents API: only the app's page."""
     with httpx.Client(base_url=dashboard, timeout=30, follow_redirects=False) as client:
         assert client.get("").status_code == 200
-        for path in ("api/kernels", "api/contents", "api/terminals", "api/sessions", "tree",
-                     "lab", "notebooks/monitoring.ipynb", "voila/render/../../etc/passwd"):
+        for path in (
+            "api/kernels",
+            "api/contents",
+            "api/terminals",
+            "api/sessions",
+            "tree",
+            "lab",
+            "notebooks/monitoring.ipynb",
+            "voila/render/../../etc/passwd",
+        ):
             r = client.get(path, follow_redirects=True)  # Voilà sends unknown paths to
             assert r.status_code in (403, 404, 405), (path, r.status_code, r.url)  # its files
         r = client.post("api/kernels", json={"name": "python3"})

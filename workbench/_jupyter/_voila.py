@@ -9,6 +9,12 @@ fastest page it can get) and ``ready at URL`` once the run ahead of the first vi
 rendered: from then on a visit is handed that page without waiting. Without
 preheating, ``ready at`` comes right after ``serving at``. SIGTERM and Ctrl-C stop the
 server and its kernels (exit status 0).
+
+It starts clean: its kernels talk to it over CurveZMQ-encrypted sockets (ipykernel warns
+about plain TCP on every start), the apps are not checked against Jupyter's notebook
+signatures (a check for opening a notebook's stored outputs in an editor: Voilà runs the
+app and shows only what that run produced, and the check wrote a signing key into the
+user's home), and the websocket ping timeout is one tornado accepts.
 """
 
 from __future__ import annotations
@@ -67,12 +73,29 @@ def serve(argv: Sequence[str]) -> int:
     # without it jsonschema leaves those formats unchecked.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from workbench._imports import require
+    from workbench._jupyter._kernels import ENCRYPTION_ARGUMENT
 
     voila: Any = require("voila.app", feature="workbench dashboard")
     from jupyter_core.utils import run_sync
+    from jupyter_server.base.websocket import WS_PING_INTERVAL
+    from jupyter_server.services.contents.largefilemanager import LargeFileManager
     from tornado.ioloop import IOLoop
 
+    class AppContents(LargeFileManager):
+        """Voilà's contents manager, without the notebook-signature check."""
+
+        def mark_trusted_cells(self, nb: Any, path: str = "") -> None:
+            """Nothing to mark: Voilà shows no stored output, only what the run produces."""
+
     class WorkbenchVoila(voila.Voila):  # type: ignore[misc]
+        def init_settings(self) -> dict[str, Any]:
+            settings: dict[str, Any] = super().init_settings()
+            self.contents_manager = settings["contents_manager"] = AppContents(parent=self)
+            # jupyter_server's default timeout (three pings) is longer than the interval,
+            # which tornado 6.5 refuses, with a warning on the first visit
+            self.tornado_settings.setdefault("ws_ping_timeout", WS_PING_INTERVAL)
+            return settings
+
         def listen(self) -> None:  # the kernel pool is set up, the event loop not running
             IOLoop.current().add_callback(self._announce)
             super().listen()
@@ -87,8 +110,9 @@ def serve(argv: Sequence[str]) -> int:
             run_sync(_stop_kernels)(self.kernel_manager)
             shutil.rmtree(self.connection_dir, ignore_errors=True)
 
+    argv = [ENCRYPTION_ARGUMENT, *argv]
     try:
-        WorkbenchVoila.launch_instance(argv=list(argv))
+        WorkbenchVoila.launch_instance(argv=argv)
     except SystemExit as exc:  # Voilà's own exit (a port it cannot bind, bad arguments)
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

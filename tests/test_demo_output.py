@@ -1,0 +1,63 @@
+"""What `workbench demo` prints: the story (seven steps, the few figures that matter, where
+to look), no library's log lines, and real paths for the details.
+
+The command runs for real in a subprocess at the small size of conftest's ``demo_run``
+(library log lines go to the process's stderr, which an in-process run cannot show).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# "        label          path": a detail line naming a file or folder
+DETAIL = re.compile(r"^ {8}(?P<label>[a-z][a-z ]*?) +(?P<value>\S+)$")
+LIBRARY_LINE = re.compile(
+    r"\b(INFO|WARNING|WARN|ERROR)\b|Warning:|\[IPKernelApp\]|^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
+)
+
+
+def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> None:
+    project = tmp_path / "demo-project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "demo-project"\nversion = "0"\n\n'
+        '[tool.workbench]\nmodel_name = "output-electricity"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "MLFLOW_"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "workbench", "demo", "--factories", "4", "--seed", "1"],
+        cwd=project,  # the project is found from here
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    lines = output.splitlines()
+
+    assert [line for line in lines if LIBRARY_LINE.search(line)] == []
+    steps = [line for line in lines if re.match(r"^\[\d/7 +\d+\.\ds\] ", line)]
+    assert [s[1] for s in steps] == list("1234567"), steps
+    # a few figures per line, never a list of them
+    assert max(len(re.findall(r"\d[\d,.]*", line)) for line in lines) <= 15
+    assert "runs:/" not in output and "MLflow run" not in output
+
+    named = [DETAIL.match(line) for line in lines]
+    paths = [m["value"] for m in named if m and "/" in m["value"]]
+    labels = {m["label"] for m in named if m and "/" in m["value"]}
+    assert {"raw export", "quarantined", "model card", "inference log", "drift", "report"} <= labels
+    for path in paths:
+        assert (project / path).exists(), path
+    card = next(m["value"] for m in named if m and m["label"] == "model card")
+    assert card.endswith(".html") and "output-electricity" in (project / card).read_text()
+    assert "Where to look next:" in output
+    assert "workbench serve models:/output-electricity@champion" in output
