@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -185,11 +186,12 @@ def cluster_check(rows: int, memory_limit: str, timeout: float) -> None:
         ) as cluster:
             os.environ["WORKBENCH_DASK_SCHEDULER"] = cluster.scheduler_address
             reset_settings()
-            outcome: dict[str, object] = {}
+            outcome: dict[str, Any] = {}
 
             def go() -> None:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
+                    outcome["caught"] = caught  # read while it runs, if it never returns
                     try:
                         with dask.config.set(
                             {"distributed.admin.large-graph-warning-threshold": "1B"}
@@ -198,11 +200,6 @@ def cluster_check(rows: int, memory_limit: str, timeout: float) -> None:
                         outcome["seconds"] = time.perf_counter() - started
                     except Exception as exc:  # the cluster closed under it
                         outcome["error"] = repr(exc)
-                outcome["graphs"] = [
-                    m.group(1)
-                    for w in caught
-                    if (m := re.search(r"Sending large graph of size (\S+ \w+)", str(w.message)))
-                ]
 
             started = time.perf_counter()
             worker = threading.Thread(target=go, daemon=True)
@@ -212,7 +209,12 @@ def cluster_check(rows: int, memory_limit: str, timeout: float) -> None:
                 print(f"cluster: no result after {timeout:.0f} s (gave up)")
             else:
                 print(f"cluster: {outcome.get('seconds', float('nan')):.1f} s")
-            print(f"graphs sent: {outcome.get('graphs', 'not all sent yet')}")
+            graphs = [
+                m.group(1)
+                for w in list(outcome.get("caught", []))
+                if (m := re.search(r"Sending large graph of size (\S+ \w+)", str(w.message)))
+            ]
+            print(f"graphs sent: {graphs}")
         os.environ.pop("WORKBENCH_DASK_SCHEDULER", None)
 
 

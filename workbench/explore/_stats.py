@@ -214,7 +214,10 @@ def numbers(series: pd.Series, family: str) -> tuple[np.ndarray, np.ndarray | No
     all); for floats, missing values are NaN."""
     dtype = _storage(family)
     if family == "float":
-        array = series.to_numpy(dtype="float64", na_value=np.nan)
+        if series.dtype == np.float64:  # a view, NaN already
+            array = series.to_numpy()
+        else:
+            array = series.to_numpy(dtype="float64", na_value=np.nan)
         present = ~np.isnan(array)
         return array, None if present.all() else present
     if series.hasnans:  # a nullable integer column
@@ -539,7 +542,7 @@ _BLOCK = 1 << 16  # rows per block: work matrices of a few MB, reused by the all
 
 @dataclasses.dataclass
 class _Columns:
-    """A partition's numbers, read once: values, finite masks, centred values, ranks."""
+    """A partition's numbers, read once: values and which are finite."""
 
     values: list[np.ndarray]
     finite: list[np.ndarray]
@@ -568,12 +571,11 @@ def pass_two(frame: pd.DataFrame, plan: Plan) -> PairSums:
         else _average_ranks(read.values[j], read.finite[j], plan.numbers[name])
         for j, name in enumerate(numeric)
     ]
-    centred = [offset(read.values[j], plan.numbers[name].shift) for j, name in enumerate(numeric)]
     codes = {s.name: _codes(frame[s.label], plan, s.name) for s in plan.categorical}
     starts = list(range(0, max(len(frame), 1), _BLOCK))
 
     def block(start: int) -> PairSums:
-        return _block_sums(start, plan, read.finite, centred, ranks, codes)
+        return _block_sums(start, plan, read, ranks, codes)
 
     if plan.whole and len(starts) > 1:  # the only partition: use every core, as pass one does
         with ThreadPoolExecutor(_workers()) as pool:
@@ -623,8 +625,7 @@ def _codes(column: pd.Series, plan: Plan, name: str) -> np.ndarray:
 def _block_sums(
     start: int,
     plan: Plan,
-    finite: Sequence[np.ndarray],
-    centred: Sequence[np.ndarray],
+    read: _Columns,
     ranks: Sequence[np.ndarray | None],
     all_codes: Mapping[str, np.ndarray],
 ) -> PairSums:
@@ -641,7 +642,7 @@ def _block_sums(
     categorical = [s.name for s in plan.categorical]
     stop = start + _BLOCK
     if m:
-        rows = len(finite[0][start:stop])
+        rows = len(read.finite[0][start:stop])
     elif categorical:
         rows = len(all_codes[categorical[0]][start:stop])
     else:
@@ -650,12 +651,12 @@ def _block_sums(
     r = np.empty((rows, 2 * m))
     mask, value, square = g[:, :m], g[:, m : 2 * m], g[:, 2 * m :]
     rank, rank2 = r[:, :m], r[:, m:]
-    for j in range(m):
+    for j, spec in enumerate(plan.numeric):
         given = ranks[j]
         assert given is not None
         rank[:, j] = given[start:stop]
-        value[:, j] = centred[j][start:stop]
-        mask[:, j] = finite[j][start:stop]
+        value[:, j] = offset(read.values[j][start:stop], plan.numbers[spec.name].shift)
+        mask[:, j] = read.finite[j][start:stop]
     present = mask.astype(bool)
     if not present.all():
         value[~present] = 0.0
