@@ -534,6 +534,7 @@ def _average_ranks(values: np.ndarray, finite: np.ndarray, summary: NumberSummar
 
 
 def _sorted_finite(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """The finite rows in ascending order of value."""
     return _argsort_present(values, None if finite.all() else finite)
 
 
@@ -748,59 +749,63 @@ def pass_three(
     are finite, each rank taken among those rows."""
     read = _read_numbers(frame, plan)
     position = {s.name: j for j, s in enumerate(plan.numeric)}
-    sorted_rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-    def rows_of(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The finite rows in value order, their values and their global ranks."""
-        if name not in sorted_rows:
-            j, summary = position[name], plan.numbers[name]
-            values = read.values[j]
-            if plan.whole and summary.order is not None and summary.ranks is not None:
-                order = summary.order
-                ranks = summary.ranks[order]
-            else:
-                order = _sorted_finite(values, read.finite[j])
-                ranks = summary.rank_table()[np.searchsorted(summary.values, values[order])]
-            sorted_rows[name] = (order, values[order], ranks)
-        return sorted_rows[name]
+    columns: dict[str, _Sorted] = {}
 
     def within(x: str, y: str, both: np.ndarray) -> np.ndarray:
         """x's rank among the rows where y is finite too, on the rows ``both``."""
-        summary = plan.numbers[x]
-        if (x, y) not in rerank.by and plan.whole and summary.ranks is not None:
-            kept: np.ndarray = summary.ranks[both]  # y is finite wherever x is
-            return kept
-        order, values, ranks = rows_of(x)
-        ranked = ranks
-        if (x, y) in rerank.by:
-            how, by_values, cumulative = rerank.by[(x, y)]
-            ranked = _below(values, by_values, cumulative)
-            # on the rows y lacks: the global rank less the values there; on the rows
-            # y has: counted directly, as ranks are (1-based, ties averaged)
-            if how == "missing":
-                np.subtract(ranks, ranked, out=ranked)
-            else:
-                ranked += 0.5
-        full = np.empty(len(read.values[position[x]]))
-        full[order] = ranked
-        out: np.ndarray = full[both]
-        return out
+        column = columns[x]
+        ranks: np.ndarray = column.ranks[both]
+        if (x, y) not in rerank.by:  # y is finite wherever x is
+            return ranks
+        how, by_values, cumulative = rerank.by[(x, y)]
+        below: np.ndarray = _below(column.values, by_values, cumulative)[column.place[both]]
+        # on the rows y lacks: the global rank less the values there; on the rows y
+        # has: counted directly, as ranks are (1-based, ties averaged)
+        if how == "missing":
+            np.subtract(ranks, below, out=ranks)
+            return ranks
+        below += 0.5
+        return below
 
     def one(pair: tuple[str, str]) -> tuple[tuple[str, str], np.ndarray]:
         x, y = pair
         both = read.finite[position[x]] & read.finite[position[y]]
         rx, ry = within(x, y, both), within(y, x, both)
-        sums = np.array(
-            [len(rx), rx.sum(), ry.sum(), np.dot(rx, rx), np.dot(ry, ry), np.dot(rx, ry)]
-        )
+        # einsum, not BLAS: these run on the pool's threads, and a threaded BLAS under
+        # each would oversubscribe the cores (ten times slower on a busy machine)
+        products = [np.einsum("i,i->", a, b) for a, b in ((rx, rx), (ry, ry), (rx, ry))]
+        sums = np.array([len(rx), rx.sum(), ry.sum(), *products])
         return (x, y), sums
 
-    for name in {p[0] for p in rerank.pairs} | {p[1] for p in rerank.pairs}:
-        rows_of(name)  # sorted once per column, before the pairs share them
+    for name in sorted({p[0] for p in rerank.pairs} | {p[1] for p in rerank.pairs}):
+        j = position[name]
+        columns[name] = _sorted(read.values[j], read.finite[j], plan.numbers[name], plan.whole)
     if plan.whole and len(rerank.pairs) > 1:
         with ThreadPoolExecutor(_workers()) as pool:
             return dict(pool.map(one, rerank.pairs))
     return dict(map(one, rerank.pairs))
+
+
+@dataclasses.dataclass
+class _Sorted:
+    """One number of a partition: its finite values in ascending order, each row's place
+    among them (-1 where not finite) and each row's global rank."""
+
+    values: np.ndarray
+    place: np.ndarray
+    ranks: np.ndarray
+
+
+def _sorted(values: np.ndarray, finite: np.ndarray, summary: NumberSummary, whole: bool) -> _Sorted:
+    if whole and summary.order is not None and summary.ranks is not None:
+        order, ranks = summary.order, summary.ranks
+    else:
+        order = _sorted_finite(values, finite)
+        ranks = np.full(len(values), np.nan)
+        ranks[order] = summary.rank_table()[np.searchsorted(summary.values, values[order])]
+    place = np.full(len(values), -1, dtype=np.int32 if len(values) < 2**31 else np.int64)
+    place[order] = np.arange(len(order), dtype=place.dtype)
+    return _Sorted(values[order], place, ranks)
 
 
 def _below(ordered: np.ndarray, by_values: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
