@@ -658,7 +658,8 @@ def profile(
     ]
     plan = _plan(specs, merged, numeric, categorical, whole=not lazy)
     used = [*plan.numeric, *plan.categorical]
-    sums = _total(run(pass_two, used, plan, desc="profiling: pairs")) if used else None
+    # one column has no pair: a second read (and the plan sent for it) would be for nothing
+    sums = _total(run(pass_two, used, plan, desc="profiling: pairs")) if len(used) > 1 else None
     reranked: dict[tuple[str, str], np.ndarray] = {}
     numeric_names = [s.name for s in plan.numeric]
     rerank = rerank_plan(plan, sums, numeric_names) if sums is not None else None
@@ -737,18 +738,19 @@ def _correlations(
 ) -> dict[str, Correlations]:
     numeric = [s.name for s in plan.numeric]
     categorical = [s.name for s in plan.categorical]
-    k, m = len(categorical), len(numeric)
-    if sums is None:
-        empty = np.zeros((0, 0))
-        sums = PairSums(*(empty,) * 8, {}, {})
-    spearman = pearson(sums.rn, sums.rsx, sums.rsxx, sums.rsxy) if m else np.zeros((0, 0))
+    k = len(categorical)
+    if sums is None:  # at most one column: a number correlates 1 with itself unless constant
+        one = np.diag([1.0 if len(plan.numbers[x].values) > 1 else np.nan for x in numeric])
+        sums = PairSums(one, one, one, one, one, one, one, one, {}, {})
+        spearman, pearson_ = one, one
+    else:
+        spearman = pearson(sums.rn, sums.rsx, sums.rsxx, sums.rsxy)
+        pearson_ = pearson(sums.n, sums.sx, sums.sxx, sums.sxy)
     index = {name: i for i, name in enumerate(numeric)}
     for (x, y), values in reranked.items():
         spearman[index[x], index[y]] = spearman[index[y], index[x]] = pearson_of(values)
     out = {
-        "pearson": _matrix(
-            "pearson", numeric, pearson(sums.n, sums.sx, sums.sxx, sums.sxy) if m else spearman
-        ),
+        "pearson": _matrix("pearson", numeric, pearson_),
         "spearman": _matrix("spearman", numeric, spearman),
     }
     v = np.eye(k)
