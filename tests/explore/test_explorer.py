@@ -99,3 +99,25 @@ def test_explorer_on_a_dask_frame(frame: pd.DataFrame) -> None:
     assert shown.tolist() == pytest.approx(monthly.tolist())
     explorer.select_pair("region", "kwh")
     assert _title(explorer.pair_plot).startswith("kwh vs region")
+
+
+def test_labels_that_are_not_text_and_infinite_values_reach_every_tab() -> None:
+    rng = np.random.default_rng(2)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            0: np.where(rng.random(n) < 0.1, np.inf, rng.normal(size=n)),
+            1: rng.choice(["a", "b"], n),
+            2: pd.date_range("2300-01-01", periods=n, freq="D"),
+        }
+    )
+    explorer = Explorer(frame, target="0")
+    assert explorer.profile.names == ["0", "1", "2"]
+    explorer.column.value = "0"
+    assert "±inf (left out)" in explorer.column_stats.value
+    explorer.column.value = "1"
+    assert _title(explorer.versus_target).startswith("0 vs 1")
+    explorer.select_pair("0", "1")
+    assert _title(explorer.pair_plot).startswith("1 vs 0")
+    explorer.freq.value = "M"
+    assert _title(explorer.time_plot) == "mean 0 per period of 2"

@@ -93,8 +93,20 @@ def missing_figure(result: Profile) -> go.Figure:
     return fig
 
 
+def _labels(frame: Any, names: list[str]) -> list[Any]:
+    """The frame's labels of the columns a profile names (by each label's text)."""
+    by_name = {str(label): label for label in frame.columns}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise DataError(f"The frame has no column {missing[0]!r}. Columns: {list(by_name)}.")
+    return [by_name[name] for name in names]
+
+
 def _sample(frame: Any, columns: list[str]) -> pd.DataFrame:
-    part: Any = frame[columns]
+    labels = _labels(frame, columns)
+    part: Any = frame[labels]
+    if labels != columns:  # plotly and the caller name columns as the profile does
+        part = part.rename(columns=dict(zip(labels, columns, strict=True)))
     if hasattr(part, "compute"):  # Dask: a fraction, computed
         n = len(part)
         part = part.sample(frac=min(1.0, _SAMPLE / max(n, 1)), random_state=0).compute()
@@ -130,12 +142,13 @@ def time_series(frame: Any, time: str, value: str, freq: str = "D") -> pd.DataFr
     """Mean of ``value`` per period (``h``, ``D``, ``W``, ``M``) of ``time``; exact, and
     works on Dask too."""
 
-    stamps = frame[time]
+    time_label, value_label = _labels(frame, [time, value])
+    stamps = frame[time_label]
     # hours and days are fixed steps; weeks and months start on calendar boundaries
     period = (
         stamps.dt.floor(freq) if freq in ("h", "D") else stamps.dt.to_period(freq).dt.start_time
     )
-    grouped = frame.groupby(period.rename(time))[value].agg(["mean", "count"])
+    grouped = frame.groupby(period.rename(time))[value_label].agg(["mean", "count"])
     out = grouped.compute() if hasattr(grouped, "compute") else grouped
     table: pd.DataFrame = out.sort_index().reset_index().rename(columns={time: "period"})
     return table

@@ -41,6 +41,8 @@ def _stats_html(result: Profile, name: str) -> str:
     rows += [(k, f"{v:.4g}") for k, v in col.quantiles.items()]
     if col.kind == "numeric":
         rows += [("zeros", f"{col.zeros:,}"), ("outliers (IQR)", f"{col.outliers:,}")]
+    if col.infinite:
+        rows.append(("±inf (left out)", f"{col.infinite:,}"))
     if col.frequency:
         rows += [("frequency", col.frequency), ("coverage", f"{col.coverage:.1%}")]
     rows += [("warning", w) for w in col.warnings]
