@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import threading
@@ -486,7 +487,7 @@ class _Driver:
         self.study_id: int = study._study_id
         self.uid = study_uid(rdb, self.study_id)
         self.owned: set[int] = set()
-        self.in_flight: dict[Any, tuple[int, int]] = {}  # future -> (trial id, number)
+        self.in_flight: dict[Any, int] = {}  # future -> trial id
         self.stale: list[int] = []  # trials this process failed as stale, to log
         self.waiting = True  # the queue may hold trials (retries, enqueued): claim them first
         self.failures = self.pruned = 0
@@ -495,7 +496,16 @@ class _Driver:
         self.logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
         self.logged: list[Future[str]] = []
         self.slots = max(1, sum(client.nthreads().values()))
-        self.data = client.scatter(frame, broadcast=True, hash=False)
+        self._scatter()
+
+    def _scatter(self) -> None:
+        """The training set, the spec and the pruner, sent to every worker once (a spec
+        pickled with each trial cost the driver, the one process every trial goes through,
+        more than a millisecond a trial)."""
+        scatter = functools.partial(self.client.scatter, broadcast=True, hash=False)
+        self.data = scatter(self.frame)
+        self.shared_spec = scatter(self.spec)
+        self.shared_pruner = scatter(self.study.pruner)
 
     def run(
         self, n_trials: int, timeout: float | None, limit: int, prune_limit: int, bar: Any
@@ -516,8 +526,9 @@ class _Driver:
                 reason = reason or "max_failures"
             elif self.pruned >= prune_limit:
                 reason = reason or "max_pruned"
-            if self.data.status != "finished":  # its only copy died with a worker
-                self.data = self.client.scatter(self.frame, broadcast=True, hash=False)
+            shared = (self.data, self.shared_spec, self.shared_pruner)
+            if any(f.status != "finished" for f in shared):  # the last copy died with a worker
+                self._scatter()
             # one trial queued beyond the workers keeps them busy while we bookkeep
             while reason is None and len(self.in_flight) < self.slots + 1:
                 if not self._start(n_trials):
@@ -561,22 +572,20 @@ class _Driver:
                 trial_id = self.rdb.create_new_trial(self.study_id)
             self.owned.add(trial_id)
             self.rdb.record_heartbeat(trial_id)  # stale if this process dies before it runs
-            number = self.rdb.get_trial_number_from_id(trial_id)
             future = self.client.submit(
                 run_trial,
                 self.data,
-                self.spec,
+                self.shared_spec,
                 self.url,
                 self.study.study_name,
                 self.study_id,
                 self.uid,
                 trial_id,
-                number,
-                self.study.pruner,
-                key=f"trial-{self.study.study_name}-{number}-{os.urandom(4).hex()}",
+                self.shared_pruner,
+                key=f"trial-{self.study.study_name}-{trial_id}-{os.urandom(4).hex()}",
                 pure=False,
             )
-            self.in_flight[future] = (trial_id, number)
+            self.in_flight[future] = trial_id
         return True
 
     def _queued(self) -> list[int]:
@@ -601,8 +610,8 @@ class _Driver:
     def _end(self, future: Any) -> None:
         """Record how the trial of ``future`` ended, and log it."""
         with _held_interrupts():
-            trial_id, number = self.in_flight.pop(future)
-            outcome = _finish(self.study, self.rdb, trial_id, number, future)
+            trial_id = self.in_flight.pop(future)
+            outcome = _finish(self.study, self.rdb, trial_id, future)
             self.owned.discard(trial_id)
             if outcome.get("retried"):
                 self.waiting = True
@@ -674,7 +683,7 @@ def _count(study: Any, state: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=(state,)))
 
 
-def _finish(study: Any, rdb: Any, trial_id: int, number: int, future: Any) -> dict[str, Any]:
+def _finish(study: Any, rdb: Any, trial_id: int, future: Any) -> dict[str, Any]:
     """Record how the trial ended (unless a stale check ended it already: then the
     outcome says ``ended_elsewhere``); a trial whose worker died is re-queued."""
     from optuna.exceptions import UpdateFinishedTrialError
@@ -684,7 +693,7 @@ def _finish(study: Any, rdb: Any, trial_id: int, number: int, future: Any) -> di
         outcome = dict(future.result())
     except (Exception, asyncio.CancelledError) as exc:  # its worker died (with its data)
         outcome = {"state": "FAIL", "error": f"{type(exc).__name__}: {exc}", "lost": True}
-    outcome["number"] = number
+        outcome["number"] = rdb.get_trial_number_from_id(trial_id)
     state = TrialState[outcome["state"]]
     values = [outcome["value"]] if state == TrialState.COMPLETE else None
     if state == TrialState.PRUNED:  # its last intermediate value, as Optuna's tell does
