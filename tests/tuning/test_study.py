@@ -241,6 +241,37 @@ def test_stale_trials_of_a_crashed_run_are_retried(
     }
 
 
+def test_a_finished_study_resumed_runs_the_retry_of_its_orphan(
+    client: Client, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22.4: a resume of a study that had its n_trials failed an earlier run's
+    orphan as stale and left the retry WAITING, never run. A queued retry runs first."""
+    monkeypatch.setattr(storages_module, "GRACE_S", 2)
+
+    def square(trial: optuna.Trial, frame: pd.DataFrame) -> float:
+        return trial.suggest_float("x", -1, 1) ** 2
+
+    options = {"objective": square, "n_trials": 2, "cluster": client, "progress": False}
+    first = tune(data, "y", study_name="drained", **options)  # type: ignore[arg-type]
+    storage = study_module._storage(resolve_settings().optuna_storage)
+    orphan = optuna.load_study(study_name="drained", storage=storage).ask(
+        {"x": optuna.distributions.FloatDistribution(-1, 1)}
+    )
+    storage.record_heartbeat(orphan._trial_id)  # then its process "died"
+    time.sleep(3)
+    result = tune(data, "y", study_name="drained", **options)  # type: ignore[arg-type]
+    states = _states(result)
+    assert (states["COMPLETE"], states["FAIL"], states["WAITING"], states["RUNNING"]) == (
+        3,
+        1,
+        0,
+        0,
+    )
+    retry = result.trials[result.trials["retried_from"] == orphan.number]
+    assert retry["state"].tolist() == ["COMPLETE"]
+    assert _runs_by_trial(first.parent_run_id)[orphan.number] == ["FAILED"]
+
+
 def test_pruner_uses_folds_as_steps(client: Client, data: pd.DataFrame) -> None:
     pruner = optuna.pruners.ThresholdPruner(upper=0.5)  # prune bad first folds at once
     result = tune(
