@@ -393,7 +393,10 @@ def test_clear_errors(client: Client, data: pd.DataFrame) -> None:
     def always(trial: optuna.Trial, frame: pd.DataFrame) -> float:
         raise RuntimeError("no luck")
 
-    with pytest.raises(WorkbenchError, match="No trial of study 'hopeless' completed"):
+    with (
+        pytest.raises(WorkbenchError, match="No trial of study 'hopeless' completed"),
+        pytest.warns(UserWarning, match=r"0 of the 2 COMPLETE .*max_failures=2"),
+    ):
         tune(
             data,
             "y",
