@@ -52,7 +52,7 @@ def _no_telemetry_unless_asked() -> None:
     from mlflow.telemetry import get_telemetry_client, set_telemetry_client
 
     if get_telemetry_client() is not None:
-        set_telemetry_client()  # reads the variable again: no client
+        set_telemetry_client()  # type: ignore[no-untyped-call]  # re-reads the variable
 
 
 def ensure_experiment(name: str, settings: Settings | None = None) -> str:
