@@ -68,22 +68,27 @@ def plotlyjs_once() -> str:
     return plotlyjs_script()
 
 
+def _height(figure: go.Figure) -> int:
+    """The figure's height: its own, its template's, else plotly's default (450)."""
+    height = figure.layout.height
+    if height is None:
+        height = figure.layout.template.layout.height
+    return int(height) if height is not None else 450
+
+
 def figure_html(figure: go.Figure | dict[str, Any], *, include_plotlyjs: bool = False) -> str:
     """``figure`` as a ``<div>`` and the script that draws it with ``window.Plotly``,
     full width and at the figure's height (``include_plotlyjs``: plotly.js first)."""
     if isinstance(figure, dict):
         go_: Any = require("plotly.graph_objects", feature="figures")
         figure = go_.Figure(figure)
-    height = figure.layout.height
-    if height is None:
-        template_height = figure.layout.template.layout.height
-        height = template_height if template_height is not None else 450  # plotly's own
+    height = _height(figure)
     div: str = figure.to_html(
         full_html=False,
         include_plotlyjs=False,
         config=_CONFIG,
         default_width="100%",
-        default_height=f"{int(height)}px",
+        default_height=f"{height}px",
     )
     return (plotlyjs_script() if include_plotlyjs else "") + div
 
@@ -104,6 +109,8 @@ def figure_bundle(
         include_plotlyjs: Put plotly.js in the ``text/html`` (default: the first time in
             this kernel, :func:`plotlyjs_once`).
     """
+    # plotly's JSON as plotly's own renderer gets it: no "config" (responsive: true there
+    # made a top-level figure collapse to no height when a Voilà window was resized)
     bundle: dict[str, Any] = {
         PLOTLY_MIME: json.loads(figure.to_json()),
         "text/plain": _plain(figure),

@@ -82,8 +82,13 @@ def overflowing(page: Any) -> list[str]:
     return found
 
 
+#: A plotly figure: drawn by plotly.js (``js-plotly-plot``) or only placed (``to_html``).
+FIGURE = ".js-plotly-plot, .plotly-graph-div"
+
 _FIGURES_JS = """
-() => Array.from(document.querySelectorAll('.plotly-graph-div')).map((el, i) => {
+() => Array.from(document.querySelectorAll('.js-plotly-plot, .plotly-graph-div'))
+  .filter(el => el.checkVisibility())  // a figure in a hidden tab is checked on its tab
+  .map((el, i) => {
   const svg = el.querySelector('.main-svg');
   const box = el.getBoundingClientRect();
   const marks = el.querySelectorAll(
@@ -96,7 +101,7 @@ _FIGURES_JS = """
 
 
 def empty_figures(page: Any) -> list[str]:
-    """Plotly figures that are not drawn, have no size, or draw nothing."""
+    """Plotly figures on view that are not drawn, have no size, or draw nothing."""
     figures: list[dict[str, Any]] = page.evaluate(_FIGURES_JS)
     return [
         f"{f['title']}: drawn={f['drawn']} {f['width']:.0f}x{f['height']:.0f} marks={f['marks']}"
@@ -105,9 +110,26 @@ def empty_figures(page: Any) -> list[str]:
     ]
 
 
+def wait_for_figures(page: Any, count: int, timeout: float = 60_000) -> None:
+    """Wait until ``count`` plotly figures are drawn and no widget is still loading.
+
+    Voilà draws a page twice (as cells run, then again with the widgets' views), so a
+    count reached once may drop: it must hold half a second later too.
+    """
+    ready = (
+        "(n) => Array.from(document.querySelectorAll('.js-plotly-plot, .plotly-graph-div'))"
+        ".filter(d => d.querySelector('.main-svg')).length >= n"
+        " && !document.body.innerText.includes('Loading widget')"
+    )
+    for _ in range(2):
+        page.wait_for_function(ready, arg=count, timeout=timeout)
+        page.wait_for_timeout(500)
+    page.wait_for_function(ready, arg=count, timeout=timeout)
+
+
 def figure_count(page: Any) -> int:
     """How many plotly figures the page holds."""
-    count: int = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    count: int = page.evaluate(f"document.querySelectorAll({FIGURE!r}).length")
     return count
 
 

@@ -176,11 +176,7 @@ def _look(url: str, shots: Path, name: str) -> dict[int, dict[str, list[str]]]:
                 errors: list[str] = []
                 page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
                 page.goto(url, wait_until="load")
-                page.wait_for_function(
-                    "Array.from(document.querySelectorAll('.plotly-graph-div'))"
-                    ".every(d => d.querySelector('.main-svg'))",
-                    timeout=20_000,
-                )
+                pagecheck.wait_for_figures(page, 2)
                 found[width] = {
                     "figures": [str(pagecheck.figure_count(page))],
                     "empty figures": pagecheck.empty_figures(page),

@@ -1,9 +1,10 @@
 """An executed notebook exported to HTML: every figure there, plotly.js once, offline.
 
-The notebook is run for real (nbclient, a fresh kernel) and holds each way a figure
-reaches a page: a top-level figure, kit cards and tables, a figure inside an
-``ipywidgets.Output`` inside tabs, a plotly ``FigureWidget`` and a bare plotly MIME
-bundle. nbconvert's own export is the reference this is measured against.
+The notebook (:mod:`tests.presentation.samples`) is run for real (nbclient, a fresh
+kernel) and holds each way a figure reaches a page: a top-level figure, kit cards and
+tables, a figure inside an ``ipywidgets.Output`` inside tabs, a plotly ``FigureWidget``
+and a bare plotly MIME bundle. nbconvert's own export is the reference this is measured
+against.
 """
 
 from __future__ import annotations
@@ -15,45 +16,18 @@ import pytest
 from playwright import sync_api
 
 from tests.presentation import pagecheck
+from tests.presentation.samples import FIGURES, kit_notebook
 from workbench._display import PLOTLY_MIME, PLOTLYJS_MARK
 from workbench.presentation import report_html
 
 pytestmark = pytest.mark.slow
-
-CELLS = [
-    "import pandas as pd, plotly.graph_objects as go, ipywidgets as w\n"
-    "from IPython.display import display\n"
-    "from workbench.presentation import *",
-    "fig = apply_theme(go.Figure(go.Bar(x=['mon', 'tue', 'wed'], y=[3, 1, 2])))\n"
-    "fig.update_layout(title='A figure shown on its own')\n"
-    "show_figure(fig)",
-    "kpi_row([kpi_card('requests', 12345, delta=0.12, delta_format='percent'),\n"
-    "         kpi_card('latency p95', 4618.658, unit='ms', status='warn')])",
-    "table_html(pd.DataFrame({'column': ['age', 'income'], 'share': [0.1234, None]}),\n"
-    "           formats={'share': 'percent'})",
-    "out = w.Output()\n"
-    "inner = apply_theme(go.Figure(go.Scatter(x=[1, 2, 3], y=[2, 1, 3])))\n"
-    "inner.update_layout(title='A figure in a widget')\n"
-    "figure_output(out, inner)\n"
-    "tabs = w.Tab(children=[w.VBox([w.Dropdown(options=['age', 'income'],\n"
-    "                                          description='feature'), out]),\n"
-    "                       w.HTML(empty_state('No alert yet', 'Run `make demo`.'))])\n"
-    "tabs.set_title(0, 'Drift'); tabs.set_title(1, 'Alerts')\n"
-    "w.VBox([w.HTML(kpi_row([kpi_card('rows', 10)])), tabs])",
-    "heat = go.FigureWidget(go.Heatmap(z=[[1, 2], [3, 4]]))\nheat",
-    "bare = go.Figure(go.Scatter(x=[1, 2], y=[1, 4]))\n"
-    f"display({{{PLOTLY_MIME!r}: bare.to_plotly_json(), 'text/plain': 'a figure'}}, raw=True)",
-]
-FIGURES = 4  # on its own, in the widget, the FigureWidget, the bare bundle
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook = kit_notebook()
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     path = tmp_path_factory.mktemp("report") / "sample.ipynb"
     nbformat.write(notebook, str(path))
@@ -112,11 +86,7 @@ def test_report_shows_every_figure_offline(
                 errors: list[str] = []
                 view.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
                 view.goto(target.as_uri(), wait_until="load")
-                view.wait_for_function(
-                    "Array.from(document.querySelectorAll('.plotly-graph-div'))"
-                    ".every(d => d.querySelector('.main-svg'))",
-                    timeout=20_000,
-                )
+                pagecheck.wait_for_figures(view, FIGURES)
                 view.screenshot(path=str(artifacts_dir / f"presentation-report-{width}.png"),
                                 full_page=True)  # fmt: skip
                 assert pagecheck.figure_count(view) == FIGURES, width

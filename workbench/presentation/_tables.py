@@ -24,10 +24,13 @@ __all__ = ["bar", "sparkline", "table_html"]
 
 _STYLE = (
     "<style>"
-    ".wb-table-box{box-sizing:border-box;max-width:100%;margin:8px 0}"
-    ".wb-table-box .wb-table-scroll{display:inline-block;box-sizing:border-box;max-width:100%;"
-    "overflow:auto;vertical-align:top;border:1px solid #D0D7DE;border-radius:6px;"
-    "background:#fff}"
+    # a one-column grid whose track may shrink to nothing: however wide the table, the
+    # box asks its container for no minimum width (a flex item, such as an ipywidgets
+    # HTML, would otherwise grow to the table's width and spill out of its tab)
+    ".wb-table-box{box-sizing:border-box;display:grid;grid-template-columns:minmax(0,1fr);"
+    "max-width:100%;margin:8px 0}"
+    ".wb-table-box .wb-table-scroll{justify-self:start;box-sizing:border-box;max-width:100%;"
+    "overflow:auto;border:1px solid #D0D7DE;border-radius:6px;background:#fff}"
     f"div.wb-table-box table.wb-table{{border-collapse:collapse;border-spacing:0;width:auto;"
     f"table-layout:auto;margin:0;font:13px/1.45 {FONT};color:{TEXT};"
     "font-variant-numeric:tabular-nums;border:0}"
