@@ -19,3 +19,13 @@ def test_importing_the_kit_loads_no_display_package() -> None:
     code = f"import sys, workbench.presentation; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    for name in ("_formats", "_cards", "_tables", "_empty", "_theme"):
+        module = importlib.import_module(f"workbench.presentation.{name}")
+        failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failed == 0 and attempted > 0, name

@@ -103,19 +103,15 @@ def warning_badge(text: str, *, title: str | None = None) -> Html:
 
 
 def _value_text(value: Any, unit: str | None, digits: int) -> str:
+    """The card's value as HTML: a float to ``digits`` significant digits, anything else
+    as :func:`fmt_value` writes it (integers exact, dates without a 'T'), then its unit."""
     if isinstance(value, Html):
         return str(value)
-    if is_missing(value):
-        return MISSING
-    if is_bool(value):
-        return fmt_value(value)
-    if isinstance(value, numbers.Integral):
-        text = fmt_value(value)
-        return text_of(f"{text} {unit}" if unit else text)
-    if isinstance(value, numbers.Real):
+    real = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+    if real and not is_bool(value) and not is_missing(value):
         return text_of(fmt_number(value, digits, unit=unit))
     text = fmt_value(value)
-    return text_of(f"{text} {unit}" if unit else text)
+    return text_of(f"{text} {unit}" if unit and text != MISSING else text)
 
 
 def kpi_card(

@@ -20,7 +20,7 @@ def empty_state(message: str, action: str | None = None, *, detail: str | None =
 
     Example:
         >>> box = empty_state("No predictions logged yet", "Run `make demo`.")
-        >>> "<code>make demo</code>" in box
+        >>> ">make demo</code>" in box
         True
     """
     parts = [f"<div style='font:600 14px/20px {FONT};color:{TEXT}'>{text_of(message)}</div>"]

@@ -17,7 +17,8 @@ CODE_STYLE = (
 
 class Html(str):
     """Markup made by the kit (or by you, knowingly): shown as HTML by Jupyter, placed
-    unescaped in a table cell, card value or empty state."""
+    unescaped in a table cell, card value or empty state. As with ``markupsafe``,
+    ``Html + str`` escapes the ``str``: text never becomes markup by accident."""
 
     __slots__ = ()
 

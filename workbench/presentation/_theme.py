@@ -5,6 +5,10 @@ The palette is Okabe and Ito's, readable with every common colour-vision deficie
 status colours (ok, warn, alert) always come with a word or a symbol, never alone.
 Figures size to their container (``autosize``, no fixed width), so a figure fits an
 800 px window as well as a wide screen. plotly is imported only when a figure is made.
+
+A stage's figures call :func:`apply_theme` on what they build; a plotly express call
+takes the template by name once it is registered:
+``px.box(frame, x="family", y="value", template=register_template())``.
 """
 
 from __future__ import annotations
