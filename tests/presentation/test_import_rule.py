@@ -157,6 +157,20 @@ def test_the_scan_is_not_empty() -> None:
                 "workbench._display", "workbench._cli"} & names  # fmt: skip
 
 
+def test_the_scan_covers_every_compute_module_of_data() -> None:
+    """Data's compute (load, contract, coerce, infer, validate, mask) is scanned; its
+    figure and widget (``_figures.py``, ``_widgets.py``) are the presentation it may
+    not import."""
+    data = PACKAGE / "data"
+    compute = {name for name, path in compute_modules() if path.parent == data}
+    on_disk = {_module_name(p) for p in data.glob("*.py") if p.stem not in ("_figures", "_widgets")}
+    assert compute == on_disk
+    assert {"workbench.data._validate", "workbench.data._load", "workbench.data._contract"} <= (
+        compute
+    )
+    assert is_presentation("workbench.data._figures") and is_presentation("workbench.data._widgets")
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
