@@ -71,10 +71,6 @@ class Registry:
         where = f"{self.path}, view {view!r} version {record.get('version')}"
         return ViewVersion.from_json(record, where)
 
-    def versions(self, view: str) -> list[ViewVersion]:
-        versions = self.read()["views"].get(view, {}).get("versions", [])
-        return [self._record(view, record) for record in versions]
-
     def version(self, view: str, number: int | None = None) -> ViewVersion:
         """A version's record (the current one when ``number`` is None)."""
         entry = self.read()["views"].get(view)
