@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--skip-feast", action="store_true")
     args = parser.parse_args()
 
-    from workbench._settings import resolve_settings
+    from workbench import resolve_settings
     from workbench.features import Entity, FeatureStore, FeatureView, Source
 
     features, rows = make_data(args.entities, args.days, args.entity_rows)

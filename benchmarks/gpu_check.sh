@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# A short study on cluster="cuda" (dask-cuda LocalCUDACluster, one worker per GPU) that
-# prints which GPU each trial ran on. For a machine with NVIDIA GPUs; run from the repo:
+# A short study on cluster="cuda" (dask-cuda LocalCUDACluster, one worker per GPU it sees)
+# that prints the device each trial trained on, as XGBoost reports it (told device="cuda"
+# without a usable GPU, XGBoost warns and trains on the CPU: that is recorded as cpu, and
+# fails this check). For a machine with NVIDIA GPUs; run from the repo:
 #
 #     bash benchmarks/gpu_check.sh
 #
 # It makes a venv in $GPU_VENV (default /tmp/gpu-venv), installs the workbench with the
-# gpu extra and xgboost (which trains on the worker's GPU), and runs 6 trials.
+# gpu extra and xgboost, and runs 6 trials; then the same study through a Client of that
+# cluster (each worker decides from the GPU it has) must train on the GPUs too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nvidia-smi -L
@@ -17,17 +20,32 @@ fi
 export WORKBENCH_PROJECT_DIR="$(mktemp -d)"
 "$VENV/bin/python" - <<'PY'
 import numpy as np, pandas as pd
+from distributed import Client
 from workbench.tuning import tune
+from workbench.tuning._devices import cuda_worker_count
 
 if __name__ == "__main__":
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(20000, 20)), columns=[f"x{i}" for i in range(20)])
     frame["y"] = frame["x0"] * 3 + np.sin(frame["x1"]) + rng.normal(scale=0.1, size=len(frame))
-    result = tune(frame, "y", families=["xgboost"], n_trials=6, cv=3, cluster="cuda",
-                  study_name="gpu-check", pruner=None, refit=False, progress=False)
-    print(result.trials[["number", "state", "value", "family", "worker", "gpu", "duration_s"]]
-          .to_string(index=False))
-    used = sorted(result.trials["gpu"].dropna().unique())
-    print(f"{result.n_complete} trials complete on GPU(s) {used}")
-    assert result.n_complete == 6 and used, "no trial reported a GPU"
+    options = dict(families=["xgboost"], n_trials=6, cv=3, pruner=None, refit=False,
+                   progress=False)
+    result = tune(frame, "y", cluster="cuda", study_name="gpu-check", **options)
+    shown = ["number", "state", "value", "family", "worker", "device", "gpu", "duration_s"]
+    print(result.trials[shown].to_string(index=False))
+    done = result.trials[result.trials["state"] == "COMPLETE"]
+    devices = sorted(done["device"].dropna().unique())
+    print(f"{result.n_complete} trials complete; devices {devices}, GPUs "
+          f"{sorted(done['gpu'].dropna().unique())}; {cuda_worker_count()} GPU worker(s)")
+    assert result.n_complete == 6, "a trial did not complete"
+    assert len(devices) > 0 and all(d.startswith("cuda") for d in devices), (
+        f"XGBoost reports training on {devices}: not on a GPU")
+    assert done["worker"].nunique() <= cuda_worker_count()
+
+    import dask_cuda
+    with dask_cuda.LocalCUDACluster(threads_per_worker=1) as cluster, Client(cluster) as client:
+        again = tune(frame, "y", cluster=client, study_name="gpu-check-client", **options)
+    used = sorted(again.trials["device"].dropna().unique())
+    print(f"through a Client: devices {used}")
+    assert used and all(d.startswith("cuda") for d in used), "a Client's GPU workers used no GPU"
 PY

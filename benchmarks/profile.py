@@ -160,7 +160,7 @@ def cluster_check(rows: int, memory_limit: str, timeout: float) -> None:
     import dask.dataframe as dd
     from distributed import LocalCluster
 
-    from workbench._settings import reset_settings
+    from workbench import reset_settings
     from workbench.explore import profile
 
     rng = np.random.default_rng(0)

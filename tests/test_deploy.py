@@ -1,4 +1,4 @@
-"""The container image recipe and the Kubernetes manifests of workbench/deploy/.
+"""The container image recipe and the Kubernetes manifests of deploy/.
 
 Core kinds are validated against the Kubernetes 1.30 schemas (kubernetes-validate, strict).
 The dask-kubernetes operator's kinds (DaskCluster, DaskAutoscaler) are validated against its
@@ -33,7 +33,8 @@ from workbench._settings import Settings, resolve_settings
 
 Doc = dict[str, Any]
 
-DEPLOY = Path(__file__).resolve().parents[1] / "workbench" / "deploy"
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
 CRDS = Path(__file__).resolve().parent / "k8s_crds"
 KUBERNETES = "1.30.0"
@@ -52,6 +53,31 @@ AWS = {
 }
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|CREDENTIAL|STORE_URI|STORAGE")
 URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+
+
+# ---------------------------------------------------------------- where the recipes live
+
+#: A path into deploy/ as the README, the Makefile, the Dockerfile and notes write it.
+DEPLOY_PATH = re.compile(r"(?<![\w/.-])((?:workbench/)?deploy/[\w./-]*[\w/])")
+
+
+def test_the_recipes_live_beside_the_package_and_every_path_to_them_is_right() -> None:
+    """The image recipe and the manifests are not Python: they sit in deploy/ at the top of
+    the repository, not inside the ``workbench`` package (nor its wheel), and every path
+    into deploy/ that the README, the Makefile, the Dockerfile or a vendored CRD's notes
+    name exists."""
+    assert (DEPLOY / "Dockerfile").is_file() and len(MANIFESTS) >= 5
+    package = ROOT / "workbench"
+    assert not (package / "deploy").exists()
+    assert not [p for p in package.rglob("*") if p.name == "Dockerfile" or p.name == "k8s"]
+    texts = [ROOT / "README.md", ROOT / "Makefile", DEPLOY / "Dockerfile", *CRDS.glob("*.yaml")]
+    named = {
+        (text.name, found)
+        for text in texts
+        for found in DEPLOY_PATH.findall(text.read_text(encoding="utf-8"))
+    }
+    assert {found for _, found in named} >= {"deploy/Dockerfile", "deploy/k8s/config.yaml"}
+    assert [(where, found) for where, found in sorted(named) if not (ROOT / found).exists()] == []
 
 
 # ---------------------------------------------------------------- reading the manifests
@@ -392,9 +418,8 @@ def test_the_environment_names_are_real_settings_or_known_variables(tmp_path: Pa
     settings = {
         f"WORKBENCH_{f.name.upper()}" for f in dataclasses.fields(Settings) if f.name != "sources"
     } | {"MLFLOW_TRACKING_URI"}
-    root = Path(__file__).resolve().parents[1]
     for name, source in WORKBENCH_READS.items():
-        assert f'"{name}"' in (root / source).read_text()  # still read where it was
+        assert f'"{name}"' in (ROOT / source).read_text()  # still read where it was
     mlflow_names = {p.envvar for p in cli.commands["server"].params if p.envvar} | {
         n for n in dir(mlflow.environment_variables) if n.startswith("MLFLOW_")
     }

@@ -777,3 +777,27 @@ def test_voila_kernels_take_no_code_from_the_page(dashboard: Dashboard, tmp_path
     assert execute["header"]["msg_id"] not in answered  # ...and code never reached it
     assert inspect["header"]["msg_id"] not in answered
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("first", ["workbench", "mlflow"])
+def test_mlflow_sends_no_telemetry_unless_the_user_asks(first: str, tmp_path: Path) -> None:
+    """MLflow 3 starts a telemetry client at import that reports usage to its maintainers;
+    under the workbench it is off whichever is imported first, and a user's own
+    ``MLFLOW_DISABLE_TELEMETRY=false`` is respected."""
+    code = (
+        f"import {first}\n"
+        "import mlflow, workbench\n"
+        "from workbench._tracking import mlflow_for\n"
+        "from mlflow.telemetry import get_telemetry_client\n"
+        "mlflow_for()\n"
+        "print(get_telemetry_client() is None)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_DISABLE_TELEMETRY", "CI")}
+    env = {k: v for k, v in env.items() if k != "DO_NOT_TRACK" and "PYTEST" not in k}
+    env["WORKBENCH_PROJECT_DIR"] = str(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "True"

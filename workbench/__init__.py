@@ -4,11 +4,13 @@ Importing ``workbench`` is cheap: the heavy parts (MLflow, Dask, Optuna, plotly,
 ipywidgets, scikit-learn) load only when a stage that needs them is first used.
 
 Stages live in subpackages: ``workbench.datasets``, ``workbench.data``,
-``workbench.features``, ``workbench.training``, ``workbench.packaging``,
+``workbench.features``, ``workbench.tuning``, ``workbench.packaging``,
 ``workbench.serving``, ``workbench.monitoring``.
 """
 
 from __future__ import annotations
+
+import os as _os
 
 from workbench._exceptions import (
     ConfigurationError,
@@ -22,6 +24,11 @@ from workbench._exceptions import (
 )
 from workbench._init import init_project
 from workbench._settings import Settings, get_settings, reset_settings, resolve_settings
+
+# Nothing leaves the machine unless configured: MLflow 3 sends usage telemetry to its
+# maintainers by default. Off here (before MLflow is imported, in this process and in the
+# servers and kernels it starts), unless the user set MLFLOW_DISABLE_TELEMETRY themselves.
+_os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 __version__ = "0.1.0"
 

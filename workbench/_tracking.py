@@ -27,6 +27,7 @@ def mlflow_for(settings: Settings | None = None) -> ModuleType:
     """
     s = settings or get_settings()
     mlflow = require("mlflow", feature="experiment tracking")
+    _no_telemetry_unless_asked()
     if s.tracking_uri.startswith("sqlite:///"):
         make_dir(
             Path(s.tracking_uri.removeprefix("sqlite:///")).parent,
@@ -41,6 +42,17 @@ def mlflow_for(settings: Settings | None = None) -> ModuleType:
     mlflow.set_tracking_uri(s.tracking_uri)
     mlflow.set_registry_uri(s.tracking_uri)
     return mlflow
+
+
+def _no_telemetry_unless_asked() -> None:
+    """Drop MLflow's telemetry client where MLflow was imported before the workbench set
+    ``MLFLOW_DISABLE_TELEMETRY`` (``import workbench`` sets it unless the user did)."""
+    if os.environ.get("MLFLOW_DISABLE_TELEMETRY", "").lower() not in ("true", "1"):
+        return
+    from mlflow.telemetry import get_telemetry_client, set_telemetry_client
+
+    if get_telemetry_client() is not None:
+        set_telemetry_client()  # type: ignore[no-untyped-call]  # re-reads the variable
 
 
 def ensure_experiment(name: str, settings: Settings | None = None) -> str:

@@ -754,7 +754,7 @@ def test_a_ttl_beyond_what_pandas_computes_with_is_refused_at_definition(
 
 
 def test_the_longest_ttl_and_window_work_end_to_end(engine: str) -> None:
-    from workbench.features._definitions import MAX_SPAN
+    from workbench.features._times import MAX_SPAN
 
     rows = _rows(entities=2, days=3, keep=1.0)
     longest = Window("sales", MAX_SPAN.days, "sum", name="all_sales")

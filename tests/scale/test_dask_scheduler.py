@@ -133,7 +133,7 @@ def test_materialization_and_point_in_time_joins_are_the_same_on_the_cluster(
             joined = store.get_historical_features(
                 labels,
                 [f"factory_daily:{f}" for f in ELECTRICITY_FEATURES],
-                timestamp="date",
+                time_column="date",
                 progress=False,
             )
         assert joined.attrs["lineage"]["engine"] == ("dask" if on else "duckdb")
@@ -142,7 +142,7 @@ def test_materialization_and_point_in_time_joins_are_the_same_on_the_cluster(
         out[on] = (stored, joined)
         if on:  # the windows were computed by the workers, and the join too
             keys = " ".join(str(t["key"]) for t in stream.data)
-            assert "compute-" in keys and "_asof" in keys, keys[:500]
+            assert "compute_view-" in keys and "_asof" in keys, keys[:500]
             assert len({t["worker"] for t in stream.data}) == 2
         else:
             assert not stream.data

@@ -34,7 +34,7 @@ def _folds(metric: str, frame: pd.DataFrame) -> tuple[list[float], TuningSpec]:
     )
     scores: list[float] = []
     trial = optuna.trial.FixedTrial({"family": "logistic", "logistic.C": 0.01})
-    cross_validate(trial, spec, frame, lambda value, fold: None, scores, {})
+    cross_validate(trial, spec, frame, lambda value, fold, last: None, scores, {})
     return scores, spec
 
 

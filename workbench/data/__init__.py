@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from workbench.data._coerce import CoercionResult, coerce
 from workbench.data._contract import ColumnContract, Contract, Rule
+from workbench.data._figures import quality_figure
 from workbench.data._infer import infer_contract
 from workbench.data._load import LargeValidationResult, load, validate_large
 from workbench.data._mask import mask_frame, mask_value
-from workbench.data._report import QualityReport, quality_figure
 from workbench.data._validate import ValidationResult, check_rows, validate
+from workbench.data._widgets import QualityReport
 
 __all__ = [
     "CoercionResult",

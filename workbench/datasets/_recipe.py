@@ -96,7 +96,7 @@ def electricity_training_set(
     frame = store.get_historical_features(
         labels[["date", "factory_id", ELECTRICITY_TARGET]],
         [f"factory_daily:{name}" for name in ELECTRICITY_FEATURES],
-        timestamp="date",
+        time_column="date",
         progress=progress,
     )
     lineage = frame.attrs["lineage"]

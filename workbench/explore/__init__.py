@@ -1,8 +1,9 @@
 """Exploratory analysis: an exact profile (pandas or Dask) and the Explorer widget.
 
-Compute (:func:`profile` → :class:`Profile`, saveable as JSON and as static HTML), then
-draw (``column_figure``, ``correlation_figure``, ``missing_figure``, ``pair_figure``,
-``time_figure``), then interact (:class:`Explorer`).
+Compute (:func:`profile` → :class:`Profile`, saveable as JSON), then draw
+(``column_figure``, ``correlation_figure``, ``missing_figure``, ``pair_figure``,
+``time_figure``, and ``profile_html``: a static HTML page, also
+:meth:`Profile.to_html`), then interact (:class:`Explorer`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from workbench.explore._figures import (
     correlation_figure,
     missing_figure,
     pair_figure,
+    profile_html,
     time_figure,
     time_series,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "missing_figure",
     "pair_figure",
     "profile",
+    "profile_html",
     "time_figure",
     "time_series",
 ]

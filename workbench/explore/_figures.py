@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import DataError
 from workbench._imports import require
-from workbench.explore._profile import Profile
+from workbench.explore._records import Profile, set_html_renderer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,8 +169,24 @@ def time_figure(series: pd.DataFrame, time: str, value: str) -> go.Figure:
     return fig
 
 
-def profile_html(result: Profile) -> str:
-    """A self-contained HTML page: overview table, warnings and the main figures."""
+def profile_html(result: Profile, path: str | Path | None = None) -> str:
+    """A self-contained HTML page: overview table, warnings and the main figures, with
+    plotly inlined (share it without a kernel); :meth:`Profile.to_html` draws this page.
+
+    Args:
+        result: The profile.
+        path: Where to write the page as well (UTF-8), if anywhere.
+
+    Returns:
+        The page.
+
+    Example:
+        >>> import pandas as pd
+        >>> from workbench.explore import profile
+        >>> page = profile_html(profile(pd.DataFrame({"x": [1.0, 2.0]}), progress=False))
+        >>> page.startswith("<!doctype html>")
+        True
+    """
     figures = [missing_figure(result)]
     if result.correlations["pearson"].columns:
         figures.append(correlation_figure(result, "pearson"))
@@ -180,7 +197,7 @@ def profile_html(result: Profile) -> str:
     ]
     table = result.table().to_html(index=False, na_rep="", border=0)
     title = html.escape(result.source or "data profile")
-    return (
+    text = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:24px}table{border-collapse:collapse;"
         "font-size:12px}td,th{padding:4px 8px;border-bottom:1px solid #ddd}</style>"
@@ -189,3 +206,10 @@ def profile_html(result: Profile) -> str:
         + "".join(parts)
         + "</body></html>"
     )
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+# The record draws itself through this function (Profile.to_html) without importing it.
+set_html_renderer(profile_html)

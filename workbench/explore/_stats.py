@@ -1,4 +1,8 @@
 """Mergeable partition summaries: a few passes per partition, merged, then exact statistics.
+It is one job, kept in one module because each pass reads exactly what the one before
+kept: the three passes share their summary types (``Counts``, ``Plan``, ``PairSums``,
+``RerankPlan``) and the rank arithmetic, and are checked together against pandas and
+SciPy.
 
 Pass 1 keeps, per column, the distinct non-missing values with their counts. Everything
 univariate (quantiles, histograms, distinct counts, moments, outliers, top values, time

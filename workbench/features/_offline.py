@@ -23,11 +23,13 @@ import numpy as np
 
 from workbench._exceptions import DataError
 from workbench._imports import require
+from workbench.features._keys import key_buckets
+from workbench.features._sql import identifier, literal
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ENGINES", "partition_files", "point_in_time", "write_partitions"]
+__all__ = ["ENGINES", "partition_files", "point_in_time", "stored_dtypes", "write_partitions"]
 
 ENGINES = ("duckdb", "dask")
 ROW = "__row"
@@ -39,7 +41,7 @@ def write_partitions(
     root: Path,
     *,
     keys: Sequence[str],
-    time: str,
+    time_column: str,
     start: pd.Timestamp,
     end: pd.Timestamp,
     progress: bool = True,
@@ -61,10 +63,10 @@ def write_partitions(
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    times = frame[time]
+    times = frame[time_column]
     frame = frame[(times >= start) & (times <= end)]
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
-    months = frame[time].to_numpy().astype("datetime64[M]")
+    months = frame[time_column].to_numpy().astype("datetime64[M]")
     labels = np.unique(months)
     written = 0
     root.mkdir(parents=True, exist_ok=True)
@@ -77,9 +79,9 @@ def write_partitions(
             path = folder / "part.parquet"
             if path.exists():
                 old = pd.read_parquet(path)
-                keep = (old[time] < start) | (old[time] > end)
+                keep = (old[time_column] < start) | (old[time_column] > end)
                 part = pd.concat([old[keep], part], ignore_index=True)
-                part = part.sort_values([*keys, time], kind="stable")
+                part = part.sort_values([*keys, time_column], kind="stable")
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".part-{uuid.uuid4().hex}.parquet"
             table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
@@ -106,12 +108,24 @@ def partition_files(
     return files
 
 
+def stored_dtypes(root: Path) -> dict[str, Any]:
+    """The dtype of each column as a view version's partitions store it (empty when
+    nothing is stored)."""
+    import pyarrow.parquet as pq
+
+    files = partition_files(root)
+    if not files:
+        return {}
+    empty = pq.read_schema(files[0]).empty_table().to_pandas()
+    return dict(empty.dtypes.items())
+
+
 def point_in_time(
     entity: pd.DataFrame,
     files: Sequence[str],
     *,
     keys: Sequence[str],
-    time: str,
+    time_column: str,
     features: Sequence[str],
     ttl: dt.timedelta | None,
     dtypes: dict[str, Any],
@@ -126,7 +140,7 @@ def point_in_time(
             time zone), in order.
         files: The view version's partition files that can hold matches.
         keys: Join keys.
-        time: The view's event-time column.
+        time_column: The view's event-time column.
         features: Feature columns to return.
         ttl: Oldest a value may be relative to the entity row's time.
         dtypes: The stored dtype of each feature (results are cast back to it).
@@ -159,9 +173,9 @@ def point_in_time(
     if not files or not len(left):
         found = pd.DataFrame({f: pd.Series([], dtype=object) for f in features})
     elif engine == "duckdb":
-        found = _duckdb(left, files, keys, time, features, ttl)
+        found = _duckdb(left, files, keys, time_column, features, ttl)
     else:
-        found = _dask(left, files, keys, time, features, ttl, progress, scheduler)
+        found = _dask(left, files, keys, time_column, features, ttl, progress, scheduler)
     out = found.reindex(pd.RangeIndex(rows))[list(features)]
     return _cast(out, dtypes)
 
@@ -191,15 +205,11 @@ def _cast(frame: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _duckdb(
     left: pd.DataFrame,
     files: Sequence[str],
     keys: Sequence[str],
-    time: str,
+    time_column: str,
     features: Sequence[str],
     ttl: dt.timedelta | None,
 ) -> pd.DataFrame:
@@ -209,18 +219,18 @@ def _duckdb(
         micros = int(ttl / dt.timedelta(microseconds=1))
         # as a difference of microseconds: `e.ts - INTERVAL ttl` leaves DuckDB's range
         # for an early entity time and a long TTL
-        within = f"epoch_us(e.{TS}) - epoch_us(f.{_quote(time)}) <= {micros}"
+        within = f"epoch_us(e.{TS}) - epoch_us(f.{identifier(time_column)}) <= {micros}"
     picked = ", ".join(
-        f"CASE WHEN {within} THEN f.{_quote(c)} END AS {_quote(c)}" for c in features
+        f"CASE WHEN {within} THEN f.{identifier(c)} END AS {identifier(c)}" for c in features
     )
-    on = " AND ".join(f"e.{_quote(k)} = f.{_quote(k)}" for k in keys)
-    columns = ", ".join(_quote(c) for c in [*keys, time, *features])
-    file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    on = " AND ".join(f"e.{identifier(k)} = f.{identifier(k)}" for k in keys)
+    columns = ", ".join(identifier(c) for c in [*keys, time_column, *features])
+    file_list = "[" + ", ".join(literal(f) for f in files) + "]"
     sql = (
         f"SELECT e.{ROW}, {picked} FROM entity_rows e "
         f"ASOF LEFT JOIN (SELECT {columns} FROM "
         f"read_parquet({file_list}, hive_partitioning = false, union_by_name = true)) f "
-        f"ON {on} AND e.{TS} >= f.{_quote(time)}"
+        f"ON {on} AND e.{TS} >= f.{identifier(time_column)}"
     )
     with duckdb.connect() as con:
         con.execute(f"SET threads TO {max(os.cpu_count() or 1, 1)}")
@@ -243,24 +253,21 @@ def _nullable(arrow_type: Any) -> Any:
 
 
 def _bucketed(frame: pd.DataFrame, keys: Sequence[str], buckets: int) -> pd.DataFrame:
-    import pandas as pd
-
-    hashed = pd.util.hash_pandas_object(frame[list(keys)], index=False).to_numpy()
-    return frame.assign(__bucket=(hashed % np.uint64(buckets)).astype(np.int64))
+    return frame.assign(__bucket=key_buckets(frame, keys, buckets))
 
 
 def _asof(
     left: pd.DataFrame,
     right: pd.DataFrame,
     keys: Sequence[str],
-    time: str,
+    time_column: str,
     features: Sequence[str],
     ttl: dt.timedelta | None,
 ) -> pd.DataFrame:
     import pandas as pd
 
     left = left.sort_values(TS, kind="stable")
-    right = right.sort_values(time, kind="stable")
+    right = right.sort_values(time_column, kind="stable")
     for column in features:  # exact integers and booleans next to the nulls to come
         if pd.api.types.is_integer_dtype(right[column].dtype):
             right[column] = right[column].astype("Int64")
@@ -268,9 +275,9 @@ def _asof(
             right[column] = right[column].astype("boolean")
     merged = pd.merge_asof(
         left[[ROW, *keys, TS]],
-        right[[*keys, time, *features]],
+        right[[*keys, time_column, *features]],
         left_on=TS,
-        right_on=time,
+        right_on=time_column,
         by=list(keys),
         direction="backward",
         allow_exact_matches=True,
@@ -283,7 +290,7 @@ def _dask(
     left: pd.DataFrame,
     files: Sequence[str],
     keys: Sequence[str],
-    time: str,
+    time_column: str,
     features: Sequence[str],
     ttl: dt.timedelta | None,
     progress: bool,
@@ -294,16 +301,16 @@ def _dask(
     dd = require("dask.dataframe", feature="the Dask point-in-time engine")
     from workbench._progress import compute_with_progress
 
-    right = dd.read_parquet(list(files), columns=[*keys, time, *features])
+    right = dd.read_parquet(list(files), columns=[*keys, time_column, *features])
     buckets = max(right.npartitions, 1)
     right = right.map_partitions(_bucketed, keys, buckets)
     lazy = dd.from_pandas(_bucketed(left, keys, buckets), npartitions=min(buckets, len(left)))
     # Both sides split on the same bucket numbers: partition i holds the same keys.
     right = right.shuffle("__bucket", npartitions=buckets)
     lazy = lazy.shuffle("__bucket", npartitions=buckets)
-    meta = _asof(lazy._meta, right._meta, keys, time, features, ttl)
+    meta = _asof(lazy._meta, right._meta, keys, time_column, features, ttl)
     joined = dd.map_partitions(
-        _asof, lazy, right, keys, time, features, ttl, meta=meta, align_dataframes=False
+        _asof, lazy, right, keys, time_column, features, ttl, meta=meta, align_dataframes=False
     )
     parts = compute_with_progress(
         joined.to_delayed(),

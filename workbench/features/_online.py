@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._exceptions import DataError
+from workbench._exceptions import ConfigurationError, DataError
+from workbench.features._sql import identifier
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KEPT", "LAYOUT", "OnlineTable", "bindable", "online_rows", "write_table"]
+    from workbench.features._records import ViewVersion
+
+__all__ = ["KEPT", "LAYOUT", "OnlineTable", "bindable", "load_table", "online_rows", "write_table"]
 
 EVENT = "__event_ns"
 FIRST = "__first_ns"
@@ -39,10 +42,6 @@ KEPT = 2
 #: layout are read, and refuse a time before their row).
 LAYOUT = 2
 _BINDABLE = (type(None), int, float, str, bytes)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def bindable(value: Any) -> Any:
@@ -56,23 +55,25 @@ def bindable(value: Any) -> Any:
     return value if isinstance(value, _BINDABLE) else str(value)
 
 
-def online_rows(frame: pd.DataFrame, keys: Sequence[str], time: str) -> pd.DataFrame:
+def online_rows(frame: pd.DataFrame, keys: Sequence[str], time_column: str) -> pd.DataFrame:
     """The :data:`KEPT` latest rows of each key, with the key's first event time
     (``__first_ns``, a datetime here)."""
-    ordered = frame.sort_values([*keys, time], kind="stable")
-    first = ordered.groupby(list(keys), sort=False, dropna=False)[time].transform("min")
+    ordered = frame.sort_values([*keys, time_column], kind="stable")
+    first = ordered.groupby(list(keys), sort=False, dropna=False)[time_column].transform("min")
     kept = ordered.assign(**{FIRST: first})
     return kept.groupby(list(keys), sort=False, dropna=False).tail(KEPT)
 
 
-def write_table(path: Path, table: str, frame: pd.DataFrame, keys: Sequence[str], time: str) -> int:
+def write_table(
+    path: Path, table: str, frame: pd.DataFrame, keys: Sequence[str], time_column: str
+) -> int:
     """Replace ``table`` with ``frame``'s rows (keys, event time, first time of the key,
     features) atomically; ``frame`` comes from :func:`online_rows`."""
     import pandas as pd
 
-    features = [c for c in frame.columns if c not in (*keys, time, FIRST)]
+    features = [c for c in frame.columns if c not in (*keys, time_column, FIRST)]
     rows = pd.DataFrame({k: frame[k] for k in keys})
-    rows[EVENT] = frame[time].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    rows[EVENT] = frame[time_column].to_numpy().astype("datetime64[ns]").astype(np.int64)
     rows[FIRST] = frame[FIRST].to_numpy().astype("datetime64[ns]").astype(np.int64)
     for column in features:
         values = frame[column]
@@ -85,24 +86,57 @@ def write_table(path: Path, table: str, frame: pd.DataFrame, keys: Sequence[str]
     for column in rows.columns:  # sqlite3 binds None, int, float, str and bytes only
         if rows[column].map(lambda v: not isinstance(v, _BINDABLE)).any():
             rows[column] = rows[column].map(bindable)
-    columns = ", ".join(_quote(c) for c in rows.columns)
+    columns = ", ".join(identifier(c) for c in rows.columns)
     marks = ", ".join("?" for _ in rows.columns)
     staging = f"{table}__staging"
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as con:
         con.execute("PRAGMA journal_mode=WAL")
-        con.execute(f"DROP TABLE IF EXISTS {_quote(staging)}")
+        con.execute(f"DROP TABLE IF EXISTS {identifier(staging)}")
         con.execute(
-            f"CREATE TABLE {_quote(staging)} ({columns}, "
-            f"PRIMARY KEY ({', '.join(_quote(k) for k in (*keys, EVENT))})) WITHOUT ROWID"
+            f"CREATE TABLE {identifier(staging)} ({columns}, "
+            f"PRIMARY KEY ({', '.join(identifier(k) for k in (*keys, EVENT))})) WITHOUT ROWID"
         )
         con.executemany(
-            f"INSERT INTO {_quote(staging)} VALUES ({marks})",
+            f"INSERT INTO {identifier(staging)} VALUES ({marks})",
             rows.itertuples(index=False, name=None),
         )
-        con.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
-        con.execute(f"ALTER TABLE {_quote(staging)} RENAME TO {_quote(table)}")
+        con.execute(f"DROP TABLE IF EXISTS {identifier(table)}")
+        con.execute(f"ALTER TABLE {identifier(staging)} RENAME TO {identifier(table)}")
     return int(frame[list(keys)].drop_duplicates().shape[0])
+
+
+def load_table(path: Path, record: ViewVersion, frame: pd.DataFrame) -> dict[str, Any]:
+    """Replace the online table of a view version with the latest rows per key of
+    ``frame`` (the version's stored rows).
+
+    Returns:
+        What the registry keeps of the load (:class:`._records.OnlineLoad`, less when).
+    """
+    import pandas as pd
+
+    keys, time_column = list(record.definition.join_keys), record.definition.time_column
+    key_dtypes = {k: str(frame[k].dtype) for k in keys}
+    created = record.definition.created_timestamp
+    if created:
+        frame = frame.drop(columns=created)
+    booleans = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)]
+    datetimes = [
+        c
+        for c in frame.columns
+        if c != time_column and pd.api.types.is_datetime64_any_dtype(frame[c].dtype)
+    ]
+    frame = online_rows(frame, keys, time_column)
+    table = f"{record.view}__v{record.version}"
+    rows = write_table(path, table, frame, keys, time_column)
+    return {
+        "table": table,
+        "rows": rows,
+        "booleans": booleans,
+        "datetimes": datetimes,
+        "layout": LAYOUT,
+        "key_dtypes": key_dtypes,
+    }
 
 
 class OnlineTable:
@@ -141,16 +175,42 @@ class OnlineTable:
         self.layout = layout
         self._local = threading.local()
         self._path = path
-        names = ", ".join(_quote(c) for c in self.keys)
-        features_ = "".join(f", {_quote(c)}" for c in self.features)
+        names = ", ".join(identifier(c) for c in self.keys)
+        features_ = "".join(f", {identifier(c)}" for c in self.features)
+        table_ = identifier(table)
         # SQLite takes the bare columns of a MAX/MIN aggregate from the row holding it:
         # one row per key, the latest at or before the time asked about
         self._valid = (
-            f"SELECT {names}, MAX({EVENT}){features_} FROM {_quote(table)} WHERE {EVENT} <= ? AND "
+            f"SELECT {names}, MAX({EVENT}){features_} FROM {table_} WHERE {EVENT} <= ? AND "
         )
         first = FIRST if layout >= 2 else "NULL"
-        self._kept = f"SELECT {names}, MIN({EVENT}), {first} FROM {_quote(table)} WHERE "
+        self._kept = f"SELECT {names}, MIN({EVENT}), {first} FROM {table_} WHERE "
         self._group = f" GROUP BY {names}"
+
+    @classmethod
+    def for_version(cls, path: Path, record: ViewVersion, features: Sequence[str]) -> OnlineTable:
+        """The table of a version loaded into the online store at ``path``, reading
+        ``features``.
+
+        Raises:
+            ConfigurationError: The version is not in the online store.
+        """
+        online = record.online
+        if online is None:
+            raise ConfigurationError(
+                f"Version {record.version} of {record.view!r} is not in the online store."
+            )
+        return cls(
+            path,
+            online.table,
+            record.definition.join_keys,
+            features,
+            record.definition.ttl_ns,
+            online.booleans,
+            online.datetimes,
+            label=f"{record.view!r} version {record.version}",
+            layout=online.table_layout,
+        )
 
     def _connection(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
@@ -203,11 +263,10 @@ class OnlineTable:
 
     def _where(self, ids: Sequence[tuple[Any, ...]]) -> str:
         if len(self.keys) == 1:
-            return f"{_quote(self.keys[0])} IN ({', '.join('?' * len(ids))})"
+            return f"{identifier(self.keys[0])} IN ({', '.join('?' * len(ids))})"
         one = "(" + ", ".join("?" * len(self.keys)) + ")"
-        return (
-            f"({', '.join(_quote(k) for k in self.keys)}) IN (VALUES {', '.join([one] * len(ids))})"
-        )
+        names = ", ".join(identifier(k) for k in self.keys)
+        return f"({names}) IN (VALUES {', '.join([one] * len(ids))})"
 
     @staticmethod
     def _params(at_ns: int | None, ids: Sequence[tuple[Any, ...]]) -> list[Any]:

@@ -4,7 +4,8 @@ A version is a fingerprint of the view's definition and of its source's content.
 version keeps its lineage: the source (and the hash of the rows read), the
 transformations, and every materialization run (range, rows written, rows rejected).
 Writes take a file lock and replace the file atomically, so two processes never lose
-each other's records.
+each other's records. Reads return typed records (:mod:`._records`); writes edit the
+JSON as it is, so that fields this workbench does not know are kept.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import datetime as dt
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from workbench._exceptions import ConfigurationError
 from workbench._storage import make_dir
+from workbench.features._records import ViewEntry, ViewVersion
 
 __all__ = ["Registry"]
 
@@ -58,11 +60,18 @@ class Registry:
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
             tmp.replace(self.path)
 
-    def versions(self, view: str) -> list[dict[str, Any]]:
-        versions: list[dict[str, Any]] = self.read()["views"].get(view, {}).get("versions", [])
-        return versions
+    def entries(self) -> dict[str, ViewEntry]:
+        """Every registered view's entry, by name."""
+        return {
+            name: ViewEntry.from_json(name, entry, str(self.path))
+            for name, entry in sorted(self.read()["views"].items())
+        }
 
-    def version(self, view: str, number: int | None = None) -> dict[str, Any]:
+    def _record(self, view: str, record: Mapping[str, Any]) -> ViewVersion:
+        where = f"{self.path}, view {view!r} version {record.get('version')}"
+        return ViewVersion.from_json(record, where)
+
+    def version(self, view: str, number: int | None = None) -> ViewVersion:
         """A version's record (the current one when ``number`` is None)."""
         entry = self.read()["views"].get(view)
         if not entry:
@@ -75,7 +84,7 @@ class Registry:
         wanted = entry["current"] if number is None else number
         for record in entry["versions"]:
             if record["version"] == wanted:
-                return dict(record)
+                return self._record(view, record)
         numbers = [r["version"] for r in entry["versions"]]
         raise ConfigurationError(
             f"The feature view {view!r} has no version {wanted}. Versions: {numbers}."
@@ -87,14 +96,14 @@ class Registry:
         fingerprint: str,
         definition: dict[str, Any],
         source: dict[str, Any],
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[ViewVersion, bool]:
         """The version with this fingerprint, made current (and created when new)."""
         with self.edit() as data:
             entry = data["views"].setdefault(view, {"versions": [], "current": None})
             for record in entry["versions"]:
                 if record["fingerprint"] == fingerprint:
                     entry["current"] = record["version"]
-                    return dict(record), False
+                    return self._record(view, record), False
             previous = entry["versions"][-1] if entry["versions"] else None
             if previous is None:
                 reason = "first definition"
@@ -114,15 +123,15 @@ class Registry:
             }
             entry["versions"].append(record)
             entry["current"] = record["version"]
-            return dict(record), True
+            return self._record(view, record), True
 
-    def add_run(self, view: str, version: int, run: dict[str, Any]) -> None:
+    def add_run(self, view: str, version: int, run: Mapping[str, Any]) -> None:
         with self.edit() as data:
             for record in data["views"][view]["versions"]:
                 if record["version"] == version:
                     record["materializations"].append({**run, "at": _now()})
 
-    def set_online(self, view: str, version: int, info: dict[str, Any]) -> None:
+    def set_online(self, view: str, version: int, info: Mapping[str, Any]) -> None:
         with self.edit() as data:
             data["views"][view]["online"] = version
             for record in data["views"][view]["versions"]:

@@ -1,11 +1,14 @@
-"""The embedded feature store: register, materialize, and serve features."""
+"""The embedded feature store: register, materialize, and serve features.
+
+:class:`FeatureStore` ties the modules below it together and holds no computation of
+its own: the engine computes a view's rows, the registry keeps its versions (typed
+records), the offline store writes and joins Parquet partitions, the online store loads
+and reads SQLite tables.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import hashlib
-import json
 import logging
 import time as _time
 import uuid
@@ -15,22 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ConfigurationError, DataError
 from workbench._settings import Settings, get_settings
-from workbench.features._definitions import (
-    Calendar,
-    Custom,
-    FeatureView,
-    _as_utc_naive,
-    load_definitions,
-)
+from workbench.features._definitions import FeatureView, load_definitions, registered_definition
+from workbench.features._engine import compute
+from workbench.features._fingerprints import frame_fingerprint, version_fingerprint
+from workbench.features._keys import check_key, missing
 from workbench.features._offline import (
     ENGINES,
     TS,
     partition_files,
     point_in_time,
+    stored_dtypes,
     write_partitions,
 )
-from workbench.features._online import LAYOUT, OnlineTable, bindable, online_rows, write_table
+from workbench.features._online import OnlineTable, bindable, load_table
+from workbench.features._records import ViewVersion
+from workbench.features._references import resolve
 from workbench.features._registry import Registry
+from workbench.features._renamed import renamed_keywords
+from workbench.features._times import as_utc_naive, utc_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,69 +64,6 @@ class OnlineFeatures:
         import pandas as pd
 
         return pd.DataFrame(self.columns)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Ref:
-    view: str
-    version: int | None
-    feature: str
-
-
-def _parse(reference: str) -> _Ref:
-    view, sep, feature = reference.partition(":")
-    if not sep or not view or not feature:
-        raise ConfigurationError(
-            f"A feature reference is 'view:feature', 'view@version:feature' or 'view:*'. "
-            f"Got {reference!r}."
-        )
-    name, at, number = view.partition("@")
-    if at and not number.isdigit():
-        raise ConfigurationError(f"The version in {reference!r} must be a number.")
-    return _Ref(name, int(number) if at else None, feature)
-
-
-def _pick(ref: _Ref, record: Mapping[str, Any]) -> list[str]:
-    """The features a reference names in a registered version (``*``: all of them)."""
-    names: list[str] = record["definition"]["feature_names"]
-    if ref.feature == "*":
-        return names
-    if ref.feature not in names:
-        raise ConfigurationError(
-            f"The feature view {ref.view!r} version {record['version']} has no feature "
-            f"{ref.feature!r}. Features: {names}."
-        )
-    return [ref.feature]
-
-
-def _frame_hash(frame: pd.DataFrame) -> str:
-    import pandas as pd
-
-    digest = hashlib.sha256()
-    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-    hashed = pd.util.hash_pandas_object(frame.astype({c: str for c in _unhashable(frame)}))
-    digest.update(hashed.to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _unhashable(frame: pd.DataFrame) -> list[str]:
-    return [
-        c
-        for c in frame.columns
-        if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, list | dict)).any()
-    ]
-
-
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
-    import pandas as pd
-
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{name} must be a date or time. Got {value!r} ({exc}).") from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
 
 
 class FeatureStore:
@@ -181,20 +123,10 @@ class FeatureStore:
                 f"No feature view named {name!r}. Defined: {sorted(self.views)}."
             ) from None
 
-    def _definition(self, view: FeatureView) -> dict[str, Any]:
-        """The view's definition, with the ``country`` setting when a calendar uses it."""
-        definition = view.definition()
-        uses_setting = any(
-            isinstance(t, Calendar) and t.country is None for t in view.transformations
-        )
-        definition["country"] = self.settings.country if uses_setting else None
-        return definition
-
-    def _register(self, view: FeatureView, rows: pd.DataFrame) -> dict[str, Any]:
-        content = _frame_hash(rows)
-        definition = self._definition(view)
-        text = json.dumps(definition, sort_keys=True, default=str)
-        fingerprint = hashlib.sha256(f"{text}:{content}".encode()).hexdigest()
+    def _register(self, view: FeatureView, rows: pd.DataFrame) -> ViewVersion:
+        content = frame_fingerprint(rows)
+        definition = registered_definition(view, self.settings.country)
+        fingerprint = version_fingerprint(definition, content)
         source = {**view.source.identity(), "sha256": content, "rows": len(rows)}
         record, _ = self.registry.register(view.name, fingerprint, definition, source)
         return record
@@ -209,7 +141,8 @@ class FeatureStore:
         records = []
         for name in names or sorted(self.views):
             view = self.view(name)
-            records.append(self._register(view, view.source.read(self.settings.project_dir)))
+            record = self._register(view, view.source.read(self.settings.project_dir))
+            records.append(record.to_json())
         return records
 
     # -- offline ---------------------------------------------------------------------
@@ -248,33 +181,33 @@ class FeatureStore:
         definition = self.view(view)
         rows = definition.source.read(self.settings.project_dir)
         record = self._register(definition, rows)
-        frame, rejected = self._compute(definition, rows, progress)
-        times = frame[definition.timestamp]
-        first = _timestamp(start, "start") if start is not None else times.min()
-        last = _timestamp(end, "end") if end is not None else times.max()
+        frame, rejected = compute(definition, rows, self.settings, progress)
+        times = frame[definition.time_column]
+        first = utc_timestamp(start, "start") if start is not None else times.min()
+        last = utc_timestamp(end, "end") if end is not None else times.max()
         if pd.notna(first) and pd.notna(last) and first > last:
             raise DataError(f"materialize: start {first} is after end {last}.")
-        if not record["materializations"] and (
+        if not record.materializations and (
             (start is not None and first > times.min()) or (end is not None and last < times.max())
         ):
             _log.warning(
                 "%s version %s is new (%s): materializing only %s .. %s leaves its other "
                 "event times empty; run materialize without start/end to fill it.",
                 view,
-                record["version"],
-                record["reason"],
+                record.version,
+                record.reason,
                 first,
                 last,
             )
         run_id = uuid.uuid4().hex[:12]
-        folder = self._version_dir(view, record["version"])
+        folder = self._version_dir(view, record.version)
         written: dict[str, Any] = {"rows": 0, "months": []}
         if len(frame) and pd.notna(first):
             written = write_partitions(
                 frame,
                 folder,
                 keys=definition.keys,
-                time=definition.timestamp,
+                time_column=definition.time_column,
                 start=first,
                 end=last,
                 progress=progress,
@@ -299,70 +232,18 @@ class FeatureStore:
             "rejected": len(rejected) - superseded,
             "superseded": superseded,
             "rejected_path": None if rejected_path is None else str(rejected_path),
-            "source_sha256": record["source"]["sha256"],
+            "source_sha256": record.source.sha256,
         }
-        self.registry.add_run(view, record["version"], run)
-        return {"view": view, "version": record["version"], **run}
+        self.registry.add_run(view, record.version, run)
+        return {"view": view, "version": record.version, **run}
 
-    def _compute(
-        self, definition: FeatureView, rows: pd.DataFrame, progress: bool
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """``definition.compute``: here, or with the ``dask_scheduler`` setting on that
-        cluster's workers, the rows split by a hash of the entity key (lags, windows and
-        calendar features look at one entity at a time, so the result is the same). A
-        view with a :class:`Custom` step is computed here: its function may look across
-        entities, and the workers may not be able to import it."""
-        import pandas as pd
-        from dask.delayed import delayed
-
-        from workbench._progress import compute_with_progress, scheduler_client
-
-        country = self.settings.country
-        address = self.settings.dask_scheduler
-        custom = any(isinstance(step, Custom) for step in definition.transformations)
-        if not address or custom or len(rows) < 2:
-            return definition.compute(rows, country)
-        workers = max(len(scheduler_client(address).scheduler_info()["workers"]), 1)
-        buckets = min(2 * workers, len(rows))
-        keys = [k for k in definition.keys if k in rows.columns]
-        if not keys:  # compute raises the clear error about the absent columns
-            return definition.compute(rows, country)
-        bucket = pd.util.hash_pandas_object(rows[keys], index=False).to_numpy() % buckets
-        tasks = [
-            delayed(definition.compute)(rows[bucket == b], country)
-            for b in range(buckets)
-            if (bucket == b).any()
-        ]
-        parts = compute_with_progress(
-            tasks,
-            desc=f"computing {definition.name}",
-            unit="bucket",
-            show=progress,
-            scheduler=address,
-        )
-        order = [*definition.keys, definition.timestamp]
-        frame = pd.concat([f for f, _ in parts], ignore_index=True)
-        frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
-        rejected = pd.concat([r for _, r in parts], ignore_index=True)
-        return frame, rejected
-
-    def _resolve(self, features: Sequence[str]) -> dict[tuple[str, int], list[str]]:
-        """(view, version) → feature names, for references like ``view@2:feature``."""
-        wanted: dict[tuple[str, int], list[str]] = {}
-        for reference in features:
-            ref = _parse(reference)
-            record = self.registry.version(ref.view, ref.version)
-            chosen = _pick(ref, record)
-            bucket = wanted.setdefault((ref.view, record["version"]), [])
-            bucket.extend(n for n in chosen if n not in bucket)
-        return wanted
-
+    @renamed_keywords(timestamp="time_column")
     def get_historical_features(
         self,
         entity_df: pd.DataFrame,
         features: Sequence[str],
         *,
-        timestamp: str | None = None,
+        time_column: str | None = None,
         engine: str | None = None,
         full_names: bool = False,
         progress: bool = True,
@@ -378,7 +259,8 @@ class FeatureStore:
             entity_df: Rows with the views' join keys and a time column.
             features: References ``view:feature``, ``view@version:feature`` (a pinned
                 version: reproduces an old training set) or ``view:*``.
-            timestamp: The time column of ``entity_df`` (default: its only datetime one).
+            time_column: The time column of ``entity_df`` (default: its only datetime
+                one). ``timestamp=`` is its old name, accepted with a DeprecationWarning.
             engine: ``duckdb`` (embedded; the default) or ``dask`` (feature data larger
                 than memory; the default when the ``dask_scheduler`` setting names a
                 cluster, which then computes the join); both give the same result.
@@ -400,31 +282,25 @@ class FeatureStore:
             engine = "dask" if self.settings.dask_scheduler else "duckdb"
         if engine not in ENGINES:
             raise DataError(f"The engine must be one of {list(ENGINES)}. Got {engine!r}.")
-        time = self._entity_time(entity_df, timestamp)
-        stamps = _as_utc_naive(entity_df[time], f"entity_df.{time}")
-        wanted = self._resolve(features)
+        time = self._entity_time(entity_df, time_column)
+        stamps = as_utc_naive(entity_df[time], f"entity_df.{time}")
+        wanted = resolve(features, self.registry)
         out = entity_df.copy()
         lineage: dict[str, Any] = {"features": list(features), "engine": engine, "views": {}}
-        for (view, version), names in wanted.items():
-            record = self.registry.version(view, version)
-            definition = record["definition"]
-            keys = definition["entity"]["join_keys"]
+        for (view, version), (record, names) in wanted.items():
+            keys = list(record.definition.join_keys)
             absent = [k for k in keys if k not in entity_df.columns]
             if absent:
                 raise DataError(
                     f"entity_df lacks the join key(s) {absent} of the feature view "
                     f"{view!r}. Columns: {list(entity_df.columns)}."
                 )
-            if not record["materializations"]:
+            if not record.materializations:
                 raise ConfigurationError(
                     f"The feature view {view!r} version {version} has never been "
                     f"materialized. Run FeatureStore.materialize({view!r}) first."
                 )
-            ttl = (
-                None
-                if definition["ttl_us"] is None
-                else dt.timedelta(microseconds=definition["ttl_us"])
-            )
+            ttl = record.definition.ttl
             folder = self._version_dir(view, version)
             since = None
             if stamps.notna().any() and ttl is not None:
@@ -435,16 +311,16 @@ class FeatureStore:
             files = partition_files(
                 folder, since, stamps.max().to_datetime64() if stamps.notna().any() else None
             )
-            dtypes = self._dtypes(folder)
+            dtypes = stored_dtypes(folder)
             left = pd.DataFrame({k: entity_df[k].to_numpy() for k in keys})
             for k in keys:
-                self._check_key(left[k], dtypes.get(k), k, view, "entity_df")
+                check_key(left[k], dtypes.get(k), k, view, "entity_df")
             left[TS] = stamps.to_numpy()
             found = point_in_time(
                 left,
                 files,
                 keys=keys,
-                time=definition["timestamp"],
+                time_column=record.definition.time_column,
                 features=names,
                 ttl=ttl,
                 dtypes=dtypes,
@@ -465,24 +341,24 @@ class FeatureStore:
                 out[column] = found[name].array  # by position, dtype kept (nullable ints)
             lineage["views"][view] = {
                 "version": version,
-                "fingerprint": record["fingerprint"],
-                "source_sha256": record["source"]["sha256"],
-                "runs": [r["run"] for r in record["materializations"]],
+                "fingerprint": record.fingerprint,
+                "source_sha256": record.source.sha256,
+                "runs": [r.run for r in record.materializations],
             }
         out.attrs["lineage"] = lineage
         return out
 
     @staticmethod
-    def _entity_time(entity_df: pd.DataFrame, timestamp: str | None) -> str:
+    def _entity_time(entity_df: pd.DataFrame, time_column: str | None) -> str:
         import pandas as pd
 
-        if timestamp is not None:
-            if timestamp not in entity_df.columns:
+        if time_column is not None:
+            if time_column not in entity_df.columns:
                 raise DataError(
-                    f"entity_df has no time column {timestamp!r}. "
+                    f"entity_df has no time column {time_column!r}. "
                     f"Columns: {list(entity_df.columns)}."
                 )
-            return timestamp
+            return time_column
         times = [
             str(c)
             for c in entity_df.columns
@@ -490,49 +366,10 @@ class FeatureStore:
         ]
         if len(times) != 1:
             raise DataError(
-                f"Name the time column of entity_df with timestamp=...; it has "
+                f"Name the time column of entity_df with time_column=...; it has "
                 f"{len(times)} datetime columns {times}."
             )
         return times[0]
-
-    @staticmethod
-    def _dtypes(folder: Path) -> dict[str, Any]:
-        import pyarrow.parquet as pq
-
-        files = partition_files(folder)
-        if not files:
-            return {}
-        empty = pq.read_schema(files[0]).empty_table().to_pandas()
-        return dict(empty.dtypes.items())
-
-    @staticmethod
-    def _check_key(values: Any, dtype: Any, key: str, view: str, where: str) -> None:
-        """Numbers are not text: a key of the other kind could never match. The same
-        check for ``get_historical_features`` (``where="entity_df"``, a column) and
-        ``get_online_features`` (``"entity_rows"``, a list: no Series is built, as a
-        lookup takes microseconds)."""
-        import numbers
-
-        import pandas as pd
-
-        if dtype is None:
-            return
-        kind = pd.api.types.infer_dtype(values, skipna=True)
-        if kind == "empty":
-            return
-        numeric = kind in ("integer", "floating", "mixed-integer-float", "decimal")
-        stores_numbers = pd.api.types.is_numeric_dtype(dtype)
-        if stores_numbers != numeric:
-            odd = (  # the first value of the wrong kind, for the message
-                v
-                for v in values
-                if not _missing(v)
-                and (isinstance(v, numbers.Number) and not isinstance(v, bool)) != stores_numbers
-            )
-            raise DataError(
-                f"{where}.{key} holds {kind} values ({next(odd, None)!r}) but the feature "
-                f"view {view!r} stores {key} as {dtype}; convert the column first."
-            )
 
     # -- online ----------------------------------------------------------------------
 
@@ -546,40 +383,17 @@ class FeatureStore:
         import pandas as pd
 
         record = self.registry.version(view, version)
-        folder = self._version_dir(view, record["version"])
-        files = partition_files(folder)
+        files = partition_files(self._version_dir(view, record.version))
         if not files:
             raise ConfigurationError(
-                f"The feature view {view!r} version {record['version']} has no stored "
+                f"The feature view {view!r} version {record.version} has no stored "
                 f"rows. Run FeatureStore.materialize({view!r}) first."
             )
-        definition = record["definition"]
-        keys, time = definition["entity"]["join_keys"], definition["timestamp"]
         frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-        key_dtypes = {k: str(frame[k].dtype) for k in keys}
-        created = definition["created_timestamp"]
-        if created:
-            frame = frame.drop(columns=created)
-        booleans = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)]
-        datetimes = [
-            c
-            for c in frame.columns
-            if c != time and pd.api.types.is_datetime64_any_dtype(frame[c].dtype)
-        ]
-        frame = online_rows(frame, keys, time)
-        table = f"{view}__v{record['version']}"
-        rows = write_table(self.online_path, table, frame, keys, time)
-        info = {
-            "table": table,
-            "rows": rows,
-            "booleans": booleans,
-            "datetimes": datetimes,
-            "layout": LAYOUT,
-            "key_dtypes": key_dtypes,
-        }
-        self.registry.set_online(view, record["version"], info)
+        info = load_table(self.online_path, record, frame)
+        self.registry.set_online(view, record.version, info)
         self._online.clear()
-        return {"view": view, "version": record["version"], "rows": rows}
+        return {"view": view, "version": record.version, "rows": info["rows"]}
 
     def _online_plan(self, features: tuple[str, ...]) -> list[Any]:
         """Per view version: its online table, the features asked of it and the stored
@@ -590,47 +404,18 @@ class FeatureStore:
         cached = self._online.get(features)
         if cached and cached[0] == stamp:
             return cached[1]
-        chosen: dict[tuple[str, int], list[str]] = {}
-        records: dict[tuple[str, int], dict[str, Any]] = {}
-        for reference in features:
-            ref = _parse(reference)
-            number = ref.version or self.registry.online_version(ref.view)
-            if number is None:
-                raise ConfigurationError(
-                    f"The feature view {ref.view!r} is not in the online store. Run "
-                    f"FeatureStore.materialize_online({ref.view!r}) first."
-                )
-            record = records.setdefault((ref.view, number), self.registry.version(ref.view, number))
-            if not record["online"]:
-                raise ConfigurationError(
-                    f"Version {number} of {ref.view!r} is not in the online store."
-                )
-            wanted = _pick(ref, record)
-            bucket = chosen.setdefault((ref.view, number), [])
-            bucket.extend(n for n in wanted if n not in bucket)
         plan = []
-        for (view, number), names in chosen.items():
-            definition = records[(view, number)]["definition"]
-            online = records[(view, number)]["online"]
-            ttl = definition["ttl_us"]
-            table = OnlineTable(
-                self.online_path,
-                online["table"],
-                definition["entity"]["join_keys"],
-                names,
-                None if ttl is None else int(ttl) * 1000,
-                online["booleans"],
-                online.get("datetimes", ()),
-                label=f"{view!r} version {number}",
-                layout=online.get("layout", 1),
-            )
+        for (view, number), (record, names) in resolve(
+            features, self.registry, online=True
+        ).items():
+            table = OnlineTable.for_version(self.online_path, record, names)
             # the stored key types, for the same key check as get_historical_features
             # (loads by an older workbench did not record them: the offline files say)
-            stored = online.get("key_dtypes")
+            stored = record.online.key_dtypes if record.online else None
             key_dtypes = (
                 {k: pd.api.types.pandas_dtype(t) for k, t in stored.items()}
                 if stored
-                else self._dtypes(self._version_dir(view, number))
+                else stored_dtypes(self._version_dir(view, number))
             )
             plan.append((view, number, table, names, key_dtypes))
         self._online[features] = (stamp, plan)
@@ -673,7 +458,7 @@ class FeatureStore:
         else:
             names = list(entity_rows[0]) if entity_rows else []
             columns = {k: [row[k] for row in entity_rows] for k in names}
-        at_ns = _time.time_ns() if at is None else _timestamp(at, "at").value
+        at_ns = _time.time_ns() if at is None else utc_timestamp(at, "at").value
         out: dict[str, list[Any]] = {k: list(v) for k, v in columns.items()}
         versions: dict[str, int] = {}
         for view, number, table, names, key_dtypes in self._online_plan(tuple(features)):
@@ -683,12 +468,12 @@ class FeatureStore:
                     f"entity_rows lack the join key(s) {absent} of the feature view {view!r}."
                 )
             for k in table.keys:
-                self._check_key(columns[k], key_dtypes.get(k), k, view, "entity_rows")
+                check_key(columns[k], key_dtypes.get(k), k, view, "entity_rows")
             ids = list(zip(*(columns[k] for k in table.keys), strict=True))
             if all(type(v) in (int, str) for k in table.keys for v in columns[k]):
                 known, sent = list(range(len(ids))), ids  # plain keys (most lookups): as they are
             else:  # a row without a key matches nothing, as offline: not sent to SQLite
-                known = [i for i, key in enumerate(ids) if not any(_missing(v) for v in key)]
+                known = [i for i, key in enumerate(ids) if not any(missing(v) for v in key)]
                 sent = [tuple(bindable(v) for v in ids[i]) for i in known]
             found = table.read(sent, at_ns)
             empty = (None,) * len(names)
@@ -708,37 +493,34 @@ class FeatureStore:
         import pandas as pd
 
         rows = []
-        for name, entry in sorted(self.registry.read()["views"].items()):
-            current = next(v for v in entry["versions"] if v["version"] == entry["current"])
-            runs = current["materializations"]
+        for name, entry in self.registry.entries().items():
+            current = entry.current_version
+            runs = current.materializations
             rows.append(
                 {
                     "view": name,
-                    "version": entry["current"],
-                    "versions": len(entry["versions"]),
-                    "features": len(current["definition"]["feature_names"]),
+                    "version": entry.current,
+                    "versions": len(entry.versions),
+                    "features": len(current.definition.feature_names),
                     "runs": len(runs),
-                    "last_run": runs[-1]["at"] if runs else None,
-                    "online_version": entry.get("online"),
-                    "fingerprint": current["fingerprint"][:12],
+                    "last_run": runs[-1].at if runs else None,
+                    "online_version": entry.online,
+                    "fingerprint": current.fingerprint[:12],
                 }
             )
         return pd.DataFrame(rows)
 
     def lineage(self, view: str, version: int | None = None) -> dict[str, Any]:
-        """A version's record: definition, source (and content hash), runs, online load."""
-        return self.registry.version(view, version)
+        """A version's record: definition, source (and content hash), runs, online load.
 
+        The record as the registry keeps it (:meth:`ViewVersion.to_json`); ``version``
+        gives the typed record."""
+        return self.registry.version(view, version).to_json()
 
-def _missing(value: Any) -> bool:
-    """None, NaN, NaT or ``pd.NA`` (a scalar key; anything else is not missing)."""
-    if value is None:
-        return True
-    if type(value) in (int, str):  # the usual keys, without pandas (µs per lookup)
-        return False
-    import pandas as pd
+    def version(self, view: str, number: int | None = None) -> ViewVersion:
+        """A registered version of a view (the current one when ``number`` is None).
 
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # an array-like: not a missing scalar
-        return False
+        Raises:
+            ConfigurationError: The view or the version is not registered.
+        """
+        return self.registry.version(view, number)

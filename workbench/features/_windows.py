@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workbench._exceptions import DataError
+from workbench.features._renamed import renamed_keywords
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,11 +17,12 @@ __all__ = ["AGGREGATIONS", "add_trailing", "add_trailing_mean"]
 AGGREGATIONS = ("mean", "sum", "min", "max", "count")
 
 
+@renamed_keywords(time="time_column")
 def add_trailing(
     frame: pd.DataFrame,
     *,
     entity: str | Sequence[str],
-    time: str,
+    time_column: str,
     value: str,
     days: int = 30,
     agg: str = "mean",
@@ -37,7 +39,8 @@ def add_trailing(
     Args:
         frame: Rows of several entities.
         entity: Entity key column(s) (one series per entity).
-        time: Datetime column.
+        time_column: Datetime column (``time=`` is its old name, accepted with a
+            DeprecationWarning).
         value: Column to aggregate.
         days: Window length in days.
         agg: One of :data:`AGGREGATIONS`.
@@ -53,12 +56,12 @@ def add_trailing(
         >>> import pandas as pd
         >>> f = pd.DataFrame({"id": ["a"] * 3, "t": pd.date_range("2024-01-01", periods=3),
         ...                   "v": [1.0, 2.0, 4.0]})
-        >>> out = add_trailing(f, entity="id", time="t", value="v", days=2, agg="sum")
+        >>> out = add_trailing(f, entity="id", time_column="t", value="v", days=2, agg="sum")
         >>> out["v_2d_sum"].tolist()
         [0.0, 1.0, 3.0]
     """
     keys = [entity] if isinstance(entity, str) else list(entity)
-    absent = [c for c in (*keys, time, value) if c not in frame.columns]
+    absent = [c for c in (*keys, time_column, value) if c not in frame.columns]
     if absent:
         raise DataError(f"Columns {absent} are absent. Columns: {list(frame.columns)}.")
     if days < 1:
@@ -66,9 +69,9 @@ def add_trailing(
     if agg not in AGGREGATIONS:
         raise DataError(f"The 'agg' parameter must be one of {AGGREGATIONS}. Got {agg!r}.")
     column = name or f"{value}_{days}d_{agg}"
-    order = frame.sort_values([*keys, time], kind="stable")
+    order = frame.sort_values([*keys, time_column], kind="stable")
     rolling = (
-        order.set_index(time)
+        order.set_index(time_column)
         .groupby(keys if len(keys) > 1 else keys[0], observed=True, sort=False)[value]
         .rolling(f"{days}D", closed="left")
     )
@@ -81,11 +84,12 @@ def add_trailing(
     return out
 
 
+@renamed_keywords(time="time_column")
 def add_trailing_mean(
     frame: pd.DataFrame,
     *,
     entity: str,
-    time: str,
+    time_column: str,
     value: str,
     days: int = 30,
     name: str | None = None,
@@ -93,19 +97,21 @@ def add_trailing_mean(
     """Add the mean of ``value`` over the ``days`` days strictly before each row's time.
 
     The same as :func:`add_trailing` with ``agg="mean"``; a row with no earlier value in
-    the window gets NaN.
+    the window gets NaN. ``time=`` is the old name of ``time_column``, accepted with a
+    DeprecationWarning.
 
     Example:
         >>> import pandas as pd
         >>> f = pd.DataFrame({"id": ["a"] * 3, "t": pd.date_range("2024-01-01", periods=3),
         ...                   "v": [1.0, 2.0, 4.0]})
-        >>> add_trailing_mean(f, entity="id", time="t", value="v", days=2)["v_2d_mean"].tolist()
+        >>> out = add_trailing_mean(f, entity="id", time_column="t", value="v", days=2)
+        >>> out["v_2d_mean"].tolist()
         [nan, 1.0, 1.5]
     """
     return add_trailing(
         frame,
         entity=entity,
-        time=time,
+        time_column=time_column,
         value=value,
         days=days,
         agg="mean",

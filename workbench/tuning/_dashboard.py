@@ -7,6 +7,7 @@ same widget follows a running :class:`TuningJob` or shows a finished study.
 from __future__ import annotations
 
 import contextlib
+import html
 import threading
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -106,6 +107,18 @@ class TuningDashboard:
                 break
         self.refresh()
 
+    def _warnings(self) -> tuple[str, ...]:
+        """The finished study's warnings (it stopped short of ``n_trials``), if any."""
+        source = self._source
+        if hasattr(source, "done"):  # a job: its result, once it has one
+            if not source.done():
+                return ()
+            try:
+                source = source.result(timeout=0)
+            except BaseException:  # the job failed: its error is the job's to raise
+                return ()
+        return tuple(getattr(source, "warnings", ()))
+
     def stop(self) -> None:
         """Stop following the job (the study itself goes on)."""
         self._stop.set()
@@ -137,6 +150,8 @@ class TuningDashboard:
             )
         else:
             self.best.value = f"no complete trial yet · {running} running, {failed} failed"
+        for warning in self._warnings():
+            self.best.value += f"<br><b>warning</b>: {html.escape(warning)}"
         for name, figure in study_figures(study).items():
             figure_output(self.figures[name], figure)
         table = trials_frame(study)

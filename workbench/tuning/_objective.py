@@ -15,6 +15,7 @@ import numpy as np
 from workbench._exceptions import DataError
 from workbench._metrics import METRICS, Metric
 from workbench._metrics import get as get_metric
+from workbench.tuning._devices import trained_device
 from workbench.tuning._spaces import Family
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class TuningSpec:
     cv: Any
     seed: int
     time_column: str | None = None
-    device: str = "cpu"
+    device: str = "cpu"  # cpu, cuda, or auto (each worker: its GPU if it has one)
     objective: Callable[..., float] | None = None
 
 
@@ -100,15 +101,18 @@ def cross_validate(
     trial: Any,
     spec: TuningSpec,
     frame: pd.DataFrame,
-    report: Callable[[float, int], None],
+    report: Callable[[float, int, bool], None],
     scores: list[float],
     extra: dict[str, Any],
 ) -> float:
     """Draw a family and its parameters on ``trial`` and score them fold by fold.
 
-    ``report(mean_so_far, fold)`` is called after each fold (the pruner's steps; it may
-    raise to prune). Each fold's score is appended to ``scores`` and what else to record
-    goes into ``extra`` as soon as it is known, so a pruned or failed trial keeps them.
+    ``report(mean_so_far, fold, last)`` is called after each fold (the pruner's steps; it
+    may raise to prune, except after the ``last`` fold: by then the work is done, and a
+    finished trial is complete, whatever its score). Each fold's score is appended to
+    ``scores`` and what else to record goes into ``extra`` as soon as it is known, so a
+    pruned or failed trial keeps them; for a family that can use a GPU, ``device`` is the
+    device its library reports having trained on.
 
     Returns:
         The mean score over folds.
@@ -116,23 +120,26 @@ def cross_validate(
     family_name = trial.suggest_categorical("family", list(spec.families))
     family = spec.families[family_name]
     device = spec.device if family.gpu else "cpu"
-    extra.update(family=family_name, device=device)
+    extra.update(family=family_name)
     params = family.suggest(trial)
     x = frame[list(spec.features)]
     y = frame[spec.target]
     fit_seconds = 0.0
-    for fold, (train, test) in enumerate(splits(spec, frame)):
+    folds = splits(spec, frame)
+    for fold, (train, test) in enumerate(folds):
         model = build_pipeline(family, params, spec, device)
         started = time.perf_counter()
         model.fit(x.iloc[train], y.iloc[train])
         fit_seconds += time.perf_counter() - started
+        if family.gpu and fold == 0:
+            extra["device"] = trained_device(model)
         predicted = _predict(model, x.iloc[test], spec.metric)
         if spec.metric.labels:  # a fold may lack a class: say which classes columns mean
             scores.append(spec.metric.func(y.iloc[test], predicted, labels=model.classes_))
         else:
             scores.append(spec.metric.func(y.iloc[test], predicted))
         extra["fit_seconds"] = fit_seconds
-        report(float(np.mean(scores)), fold)
+        report(float(np.mean(scores)), fold, fold == len(folds) - 1)
     value = float(np.mean(scores))
     if not np.isfinite(value):
         raise DataError(f"The {spec.metric.name} of {family_name} is not finite ({value}).")

@@ -1,15 +1,21 @@
 """Optuna studies on Dask clusters, every trial a nested MLflow run.
 
-The driver (the process calling :func:`tune`) asks Optuna for each trial, opens its
-MLflow run, and submits the evaluation to a Dask worker; it keeps as many trials in
-flight as there are worker threads, and never more than the COMPLETE trials still
-missing, so the study ends with exactly ``n_trials`` COMPLETE trials.
+The driver (the process calling :func:`tune`) creates each trial in the study's RDB
+storage and submits its evaluation to a Dask worker (:mod:`._worker`), which draws the
+parameters with TPE over every trial finished so far; it keeps as many trials in flight
+as there are worker threads (one more, queued), and never more than the COMPLETE trials
+still missing, so the study ends with exactly ``n_trials`` COMPLETE trials, unless a
+limit (``timeout``, ``max_failures``, ``max_pruned``) stops it first, which the result
+says in its ``warnings``.
 
 Workers share the study through Optuna's RDB storage (SQLite under the project by
 default). While a trial runs, its worker records a heartbeat; a trial whose heartbeat
 stops (its process was killed) is failed by the next stale-trial check and re-queued
-with the same parameters (Optuna's ``RetryFailedTrialCallback``). Dask also re-runs a
-task whose worker died; whichever comes first, no trial stays RUNNING.
+with the same parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``), and a queued
+retry runs before any new trial. Dask also re-runs a task whose worker died; whichever
+comes first, no trial stays RUNNING. Each trial the driver holds is ended by it: told
+by its worker's outcome, or failed when the driver is interrupted (Ctrl-C is held for
+the few statements where a trial changes hands, so no interrupt can lose one).
 """
 
 from __future__ import annotations
@@ -17,14 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
+import functools
 import os
-import shutil
-import socket
-import subprocess
+import signal
 import threading
 import time
-import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -32,19 +36,23 @@ from typing import TYPE_CHECKING, Any
 from workbench._exceptions import ConfigurationError, DataError, WorkbenchError
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
-from workbench._sqlite import fast_sqlite
 from workbench._tracking import ensure_experiment, mlflow_for
 from workbench._urls import redact_text, redact_url, redacted_repr
+from workbench.tuning import _storages
+from workbench.tuning._devices import cuda_worker_count
 from workbench.tuning._objective import (
     Metric,
     TuningSpec,
     build_pipeline,
     check_frame,
-    cross_validate,
     default_features,
     metric_for,
 )
+from workbench.tuning._runs import log_missing, log_trial, outcome_of, parent_run, sync_to_mlflow
+from workbench.tuning._search_space import check_search_space, default_study_name
 from workbench.tuning._spaces import Family, resolve_families
+from workbench.tuning._storages import GRACE_S, HEARTBEAT_S, study_uid
+from workbench.tuning._worker import run_trial
 
 if TYPE_CHECKING:
     import optuna
@@ -52,8 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Tuner", "TuningJob", "TuningResult", "local_cluster", "sync_to_mlflow", "tune"]
 
-HEARTBEAT_S = 2
-GRACE_S = 8
+_storage = _storages.storage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +77,10 @@ class TuningResult:
         best_model: The best pipeline, refitted on all rows (``None`` with ``refit=False``).
         parent_run_id: The study's MLflow run; each trial is a nested run under it.
         n_complete, n_failed, n_pruned: Trials by final state.
-        trials: One row per trial (number, state, value, family, params, duration, worker).
+        trials: One row per trial (number, state, value, family, params, duration, worker,
+            and for families that train on a device, the device and GPU they used).
+        warnings: What the caller should know: the study stopped short of ``n_trials``
+            COMPLETE trials, and why (also warned, and tagged on the study's run).
     """
 
     study_name: str
@@ -86,6 +96,7 @@ class TuningResult:
     n_failed: int
     n_pruned: int
     trials: pd.DataFrame
+    warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # a notebook shows it: not the storage's password
         return redacted_repr(self, ("storage",))
@@ -96,237 +107,7 @@ class TuningResult:
         return optuna.load_study(study_name=self.study_name, storage=_storage(self.storage))
 
 
-# ---------------------------------------------------------------- storage and workers
-
-
-def _storage(url: str, heartbeat: bool = True) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats and retry of stale trials (cached per process)."""
-    key = (url, heartbeat, os.getpid())
-    with _STORAGE_LOCK:  # one storage (one table creation) per URL in this process
-        cached: optuna.storages.BaseStorage | None = _STORAGES.get(key)
-        if cached is None:
-            cached = _new_storage(url, heartbeat)
-            _STORAGES[key] = cached
-        return cached
-
-
-def _new_storage(url: str, heartbeat: bool) -> optuna.storages.BaseStorage:
-    import optuna
-
-    _quiet_optuna()
-    kwargs: dict[str, Any] = {}
-    if heartbeat:
-        kwargs = {
-            "heartbeat_interval": HEARTBEAT_S,
-            "grace_period": GRACE_S,
-            "heartbeat_stale_trial_callback": _retry(),
-        }
-    engine: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        engine = {"connect_args": {"timeout": 60}}
-        fast_sqlite(url)
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
-
-
-_STORAGES: dict[tuple[str, bool, int], Any] = {}
-_STORAGE_LOCK = threading.RLock()  # _study_in_worker holds it while it opens storage
-
-
-def _retry() -> Any:
-    """Re-queue a failed trial's parameters as a new trial (at most 3 times)."""
-    import optuna
-
-    return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-
-
-def _quiet_optuna() -> None:
-    """Heartbeats and stale-trial retry are 'experimental' in Optuna; we rely on them on
-    purpose, so their warnings would only be noise in every notebook."""
-    import warnings
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # the driver asks and tells; workers beat for their trials themselves
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-
-
-class _Heartbeat:
-    """Records a trial's heartbeat every few seconds while the trial runs."""
-
-    def __init__(self, storage: Any, trial_id: int):
-        self._storage, self._trial_id = storage, trial_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
-            with contextlib.suppress(Exception):  # a missed beat is retried next time
-                self._storage.record_heartbeat(self._trial_id)
-
-    def __enter__(self) -> _Heartbeat:
-        self._storage.record_heartbeat(self._trial_id)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-        return str(worker.name)
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _study_in_worker(url: str, name: str, study_id: int, pruner: Any) -> Any:
-    """The study, loaded once per worker process (a re-created study has a new id)."""
-    import optuna
-
-    key = (url, study_id, os.getpid())
-    with _STORAGE_LOCK:
-        study = _STUDIES.get(key)
-        if study is None:
-            study = optuna.load_study(study_name=name, storage=_storage(url), pruner=pruner)
-            _STUDIES[key] = study
-    study.pruner = pruner  # this call's, which may differ from the first one's
-    return study
-
-
-_STUDIES: dict[tuple[str, int, int], Any] = {}
-
-
-def run_trial(
-    frame: pd.DataFrame,
-    spec: TuningSpec,
-    storage_url: str,
-    study_name: str,
-    study_id: int,
-    trial_id: int,
-    number: int,
-    pruner: Any,
-) -> dict[str, Any]:
-    """Evaluate one trial on this worker and say how it ended.
-
-    The trial is told nothing here (the driver tells Optuna and logs the trial's MLflow
-    run), but its parameters, intermediate values and user attributes go to the shared
-    storage as it runs.
-    """
-    import optuna
-
-    started, began = time.perf_counter(), time.time()
-    storage = _storage(storage_url)
-    study = _study_in_worker(storage_url, study_name, study_id, pruner)
-    study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
-    # Optuna caches trials per process: read the running ones (this trial among them),
-    # which the driver created elsewhere, before writing to this one.
-    study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    trial = optuna.trial.Trial(study, trial_id)
-    worker = _worker_name()
-    gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0] if spec.device == "cuda" else ""
-    outcome: dict[str, Any] = {"worker": worker, "gpu": gpu}
-    scores: list[float] = []
-    extra: dict[str, Any] = {}
-
-    def report(value: float, fold: int) -> None:
-        trial.report(value, fold)
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after fold {fold}: {value:.6g}")
-
-    with _Heartbeat(storage, trial_id):
-        try:
-            if spec.objective is not None:
-                value = float(spec.objective(trial, frame))
-            else:
-                value = cross_validate(trial, spec, frame, report, scores, extra)
-            outcome.update(state="COMPLETE", value=value)
-        except optuna.TrialPruned as exc:
-            outcome.update(state="PRUNED", reason=str(exc))
-        except Exception as exc:  # the trial fails, the study goes on
-            error = f"{type(exc).__name__}: {exc}"
-            outcome.update(state="FAIL", error=error, traceback=traceback.format_exc(limit=5))
-    seconds = time.perf_counter() - started
-    outcome.update(seconds=seconds, **extra)
-    if "family" not in outcome and "family" in trial.params:
-        outcome["family"] = trial.params["family"]
-    attrs: dict[str, str | None] = {"worker": worker, **({"gpu": gpu} if gpu else {})}
-    if "error" in outcome:
-        attrs["error"] = outcome["error"][:2000]
-    elif "error" in trial.user_attrs:  # a retry inherits its failed original's attributes
-        attrs["error"] = None
-    for attr, text in attrs.items():
-        storage.set_trial_user_attr(trial_id, attr, text)
-
-    outcome.update(
-        params=dict(trial.params), scores=scores, began=began, ended=time.time(), number=number
-    )
-    return outcome
-
-
-def _log_trial(
-    client: Any,
-    experiment_id: str,
-    parent: str,
-    study_name: str,
-    metric: str,
-    outcome: Any,
-    run_id: str | None = None,
-) -> str:
-    """One trial as a nested MLflow run: parameters, the metric per fold, how it ended
-    (into ``run_id``, a run whose logging was cut off, when given)."""
-    from mlflow.entities import Metric as MlflowMetric
-    from mlflow.entities import Param
-
-    stamp = int(outcome.get("ended", time.time()) * 1000)
-    scores = outcome.get("scores", [])
-    metrics = [MlflowMetric(f"cv_{metric}", s, stamp, i) for i, s in enumerate(scores)]
-    if outcome["state"] == "COMPLETE":
-        metrics.append(MlflowMetric(metric, outcome["value"], stamp, 0))
-    if len(scores) > 1:
-        import numpy as np
-
-        metrics.append(MlflowMetric(f"{metric}_std", float(np.std(scores)), stamp, 0))
-    if "seconds" in outcome:
-        metrics.append(MlflowMetric("duration_s", outcome["seconds"], stamp, 0))
-    tags = {
-        "mlflow.parentRunId": parent,
-        "optuna.study": study_name,
-        "optuna.trial": str(outcome["number"]),
-        "optuna.state": outcome["state"],
-        **{k: str(outcome[k]) for k in ("worker", "family", "gpu") if outcome.get(k)},
-        **({"error": outcome["error"][:5000]} if "error" in outcome else {}),
-    }
-    if run_id is None:
-        run_id = client.create_run(
-            experiment_id,
-            run_name=f"trial-{outcome['number']}",
-            tags=tags,
-            start_time=int(outcome.get("began", time.time()) * 1000),
-        ).info.run_id
-    params = [Param(k, str(v)[:6000]) for k, v in outcome.get("params", {}).items()]
-    client.log_batch(run_id, metrics=metrics, params=params)
-    status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(outcome["state"], "FAILED")
-    client.set_terminated(run_id, status=status, end_time=stamp)  # last: the run is whole
-    return str(run_id)
-
-
 # ---------------------------------------------------------------- clusters
-
-
-def _gpu_count() -> int:
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
 
 
 def local_cluster(n_workers: int | None = None) -> Any:
@@ -347,30 +128,48 @@ def local_cluster(n_workers: int | None = None) -> Any:
     )
 
 
+def _where(cluster: Any, settings: Settings) -> Any:
+    """``cluster`` as given, or (``None``) the ``dask_scheduler`` setting, else local."""
+    if cluster is None:
+        return settings.dask_scheduler or "local"
+    return cluster
+
+
+def _device(cluster: Any) -> str:
+    """What trials ask of a GPU-capable family: ``cpu`` on a LocalCluster (CPU workers),
+    ``cuda`` on one worker per GPU, and on a cluster we did not start, ``auto``: each
+    worker decides from the GPUs it has."""
+    if cluster == "local":
+        return "cpu"
+    if cluster == "cuda":
+        return "cuda"
+    return "auto"
+
+
 @contextlib.contextmanager
-def _client(cluster: Any, n_workers: int | None, settings: Settings) -> Iterator[Any]:
+def _client(cluster: Any, n_workers: int | None) -> Iterator[Any]:
     """A dask.distributed Client for ``cluster``: ``local``, ``cuda``, an address, or a Client."""
     distributed = require("distributed", feature="tuning on a Dask cluster")
     if isinstance(cluster, distributed.Client):
         yield cluster
         return
-    if cluster is None:
-        cluster = settings.dask_scheduler or "local"
     if cluster == "local":
         with local_cluster(n_workers) as local, distributed.Client(local) as client:
             yield client
         return
     if cluster == "cuda":
-        gpus = _gpu_count()
-        if gpus == 0:
+        if cuda_worker_count() == 0:
             raise ConfigurationError(
-                "cluster='cuda' needs NVIDIA GPUs, and this machine shows none (nvidia-smi -L "
-                "lists no GPU). Use cluster='local', or a scheduler address of a GPU cluster."
+                "cluster='cuda' needs NVIDIA GPUs, and this machine shows none (dask-cuda, "
+                "or nvidia-smi -L and CUDA_VISIBLE_DEVICES, list no GPU). Use "
+                "cluster='local', or a scheduler address of a GPU cluster."
             )
         dask_cuda = require("dask_cuda", feature="cluster='cuda' (pip install 'workbench[gpu]')")
+        # one worker per GPU (or MIG instance) dask-cuda sees, unless told how many
+        options: dict[str, Any] = {"n_workers": n_workers} if n_workers else {}
         with (
             dask_cuda.LocalCUDACluster(
-                n_workers=n_workers or gpus, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+                threads_per_worker=1, dashboard_address="127.0.0.1:0", **options
             ) as local,
             distributed.Client(local) as client,
         ):
@@ -391,6 +190,41 @@ def _client(cluster: Any, n_workers: int | None, settings: Settings) -> Iterator
         f"cluster must be 'local', 'cuda', a scheduler address (tcp://host:port) or a "
         f"distributed.Client. Got {cluster!r}."
     )
+
+
+# ---------------------------------------------------------------- interrupts
+
+
+@contextlib.contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it.
+
+    The block moves a trial between the storage and the driver's bookkeeping (created
+    and not yet registered, or ended by its worker and not yet recorded); cut in half,
+    it would leave the trial RUNNING with nobody to end it. A second Ctrl-C inside the
+    block interrupts at once, for a block stuck on a locked database.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler not installed from Python: leave it alone
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        signal.raise_signal(signal.SIGINT)
 
 
 # ---------------------------------------------------------------- the driver
@@ -436,16 +270,18 @@ def tune(
     seed: int = 0,
     max_failures: int | None = None,
     max_pruned: int | None = None,
+    strict: bool = False,
     progress: bool = True,
     settings: Settings | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> TuningResult:
     """Tune model families and their hyperparameters on a Dask cluster, tracked in MLflow.
 
-    Each trial draws a ``family`` and its parameters, cross-validates the pipeline
-    (preprocessing included) fold by fold, reporting each fold to the pruner, and logs a
-    nested MLflow run (parameters, the metric per fold, duration, worker). The best
-    pipeline is refitted on all rows and logged under the study's parent run.
+    Each trial draws a ``family`` and its parameters (TPE over every trial finished so
+    far, whichever worker ran it), cross-validates the pipeline (preprocessing included)
+    fold by fold, reporting each fold but the last to the pruner, and logs a nested MLflow
+    run (parameters, the metric per fold, duration, worker). The best pipeline is
+    refitted on all rows and logged under the study's parent run.
 
     Args:
         frame: The training set (features and target).
@@ -462,14 +298,19 @@ def tune(
         time_column: Rows are sorted by it first; not a feature.
         n_trials: COMPLETE trials wanted (a resumed study counts the ones it has).
         timeout: Seconds after which no new trial starts.
-        cluster: ``"local"`` (a LocalCluster, the default, or the ``dask_scheduler``
-            setting when set), ``"cuda"`` (one worker per GPU), ``"tcp://host:port"``,
-            or a ``distributed.Client``.
-        n_workers: Worker processes of a local cluster (default: CPU count).
-        study_name: The Optuna study; the same name resumes it.
+        cluster: Where trials run. ``None`` (default): the ``dask_scheduler`` setting
+            when it is set, else a LocalCluster on this machine. ``"local"``: always a
+            LocalCluster on this machine (CPU training), whatever the setting says.
+            ``"cuda"``: dask-cuda, one worker per GPU it sees. ``"tcp://host:port"`` or
+            a ``distributed.Client``: that cluster, where each worker trains
+            GPU-capable families (XGBoost, CatBoost) on its GPU if it has one.
+        n_workers: Worker processes of a cluster started here (default: CPU count; GPU
+            count for ``cuda``).
+        study_name: The Optuna study; the same name resumes it, with the same search
+            space. Default: ``study-<UTC time>-<random>``, a new study each call.
         storage: An Optuna RDB URL (default: SQLite under the project's settings folder).
         pruner: ``"median"`` (default), ``"hyperband"``, None, or an Optuna pruner; CV folds
-            are its steps.
+            are its steps, and a trial that reached its last fold is never pruned.
         objective: ``objective(trial, frame) -> float`` instead of the families' CV.
         refit: Refit and log the best pipeline.
         experiment: MLflow experiment (default: the ``experiment_name`` setting).
@@ -478,17 +319,25 @@ def tune(
         max_pruned: Stop after this many PRUNED trials in this run (default: 10 ×
             ``n_trials``): pruned trials do not count toward ``n_trials``, so a pruner
             that prunes everything would otherwise run until ``timeout``.
+        strict: Raise instead of warning when a limit stops the study short of
+            ``n_trials`` COMPLETE trials.
         progress: Show a progress bar.
         settings: Settings (default: the process-wide ones).
         on_trial: Called with each finished trial's outcome (for dashboards).
 
     Returns:
-        A :class:`TuningResult`.
+        A :class:`TuningResult`; its ``warnings`` say whether and why the study stopped
+        short of ``n_trials`` COMPLETE trials.
 
     Raises:
         DataError: Columns are missing or the target has gaps.
-        ConfigurationError: Unknown family, metric, pruner or cluster; no GPU for ``cuda``.
-        WorkbenchError: No trial completed.
+        ConfigurationError: Unknown family, metric, pruner or cluster; no GPU for
+            ``cuda``; a resumed study with another direction or search space.
+        WorkbenchError: No trial completed; with ``strict``, fewer than ``n_trials``.
+
+    Example:
+        >>> result = tune(frame, "y", families=["ridge", "lasso"], n_trials=20)  # doctest: +SKIP
+        >>> result.best_family, result.best_value, result.warnings  # doctest: +SKIP
     """
     import optuna
 
@@ -502,6 +351,7 @@ def tune(
     chosen = metric_for(task, metric or ("rmse" if task == "regression" else "accuracy"))
     exclude = [time_column] if time_column else []
     guessed, guessed_categorical = default_features(frame, target, exclude)
+    where = _where(cluster, s)
     spec = TuningSpec(
         task=task,
         target=target,
@@ -516,7 +366,7 @@ def tune(
         cv=cv,
         seed=seed,
         time_column=time_column,
-        device="cuda" if cluster == "cuda" else "cpu",
+        device=_device(where),
         objective=objective,
     )
     if objective is None:
@@ -530,18 +380,15 @@ def tune(
     columns = [*spec.features, target] if objective is None else list(frame.columns)
     frame = frame[columns].reset_index(drop=True)
     url = storage or s.optuna_storage
-    name = study_name or f"study-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
-    shared: Any = _storage(url)  # an RDBStorage: it records heartbeats
-    # Workers draw the parameters (with TPE, from the shared history); the driver only
-    # creates trials, so a cheap sampler is enough here.
-    with _client(cluster, n_workers, s) as client:  # a bad cluster fails before any state
+    name = study_name or default_study_name()
+    with _client(where, n_workers) as client:  # a bad cluster fails before any state
+        rdb: Any = _storage(url)  # an RDBStorage: it records heartbeats
         study = optuna.create_study(
             study_name=name,
-            storage=shared,
+            storage=rdb,
             direction="maximize" if chosen.direction == "maximize" else "minimize",
             load_if_exists=True,
             pruner=_pruner(pruner),
-            sampler=optuna.samplers.RandomSampler(seed=seed),
         )
         if study.direction.name.lower() != chosen.direction:
             raise ConfigurationError(
@@ -549,258 +396,296 @@ def tune(
                 f"{chosen.name!r} must be {chosen.direction}d. Resume it with its own metric, or "
                 f"give a new study_name."
             )
-        optuna.storages.fail_stale_trials(study)  # a crashed earlier run left trials RUNNING
+        spec = check_search_space(study, rdb, spec)
         mlflow = mlflow_for(s)
         experiment_id = ensure_experiment(experiment or s.experiment_name, s)
         tracker = mlflow.MlflowClient()
-        parent = _parent_run(tracker, experiment_id, study, spec, n_trials, url)
-        # Trial runs are logged by one thread of this process, while workers compute.
-        logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
-        logged: list[Future[str]] = []
+        parent = parent_run(tracker, experiment_id, study, spec, n_trials, url)
+        driver = _Driver(
+            client=client,
+            distributed=distributed,
+            rdb=rdb,
+            study=study,
+            spec=spec,
+            url=url,
+            frame=frame,
+            tracker=tracker,
+            experiment_id=experiment_id,
+            parent=parent,
+            on_trial=on_trial,
+        )
         limit = max_failures if max_failures is not None else n_trials
         prune_limit = max_pruned if max_pruned is not None else 10 * n_trials
-        pruned = 0
-        started = time.perf_counter()
-        slots = max(1, sum(client.nthreads().values()))
-        data = client.scatter(frame, broadcast=True, hash=False)
-        in_flight: dict[Any, Any] = {}
-        failures = 0
-        checked = time.monotonic()
-        complete = _count(study, optuna.trial.TrialState.COMPLETE)
-        bar = tqdm(
-            total=n_trials,
-            initial=min(complete, n_trials),
-            desc=f"tuning {name}",
-            unit="trial",
-            disable=not progress,
-        )
-        try:
-            while True:
-                out_of_time = timeout is not None and time.perf_counter() - started > timeout
-                stopped = out_of_time or failures >= limit or pruned >= prune_limit
-                if data.status != "finished":  # its only copy died with a worker
-                    data = client.scatter(frame, broadcast=True, hash=False)
-                # one trial queued beyond the workers keeps them busy while we bookkeep
-                while (
-                    not stopped
-                    and complete + len(in_flight) < n_trials
-                    and len(in_flight) < slots + 1
-                ):
-                    trial = study.ask()
-                    shared.record_heartbeat(trial._trial_id)  # stale if we die before it runs
-                    future = client.submit(
-                        run_trial,
-                        data,
-                        spec,
-                        url,
-                        name,
-                        study._study_id,
-                        trial._trial_id,
-                        trial.number,
-                        study.pruner,
-                        key=f"trial-{name}-{trial.number}-{os.urandom(4).hex()}",
-                        pure=False,
-                    )
-                    in_flight[future] = trial
-                if not in_flight:
-                    break
-                try:
-                    done, _ = distributed.wait(
-                        list(in_flight), timeout=HEARTBEAT_S, return_when="FIRST_COMPLETED"
-                    )
-                except TimeoutError:  # nothing finished: time for a stale-trial check
-                    done = set()
-                except (CancelledError, asyncio.CancelledError):  # lost with a dead worker
-                    done = {f for f in in_flight if f.done()}
-                if time.monotonic() - checked >= HEARTBEAT_S:
-                    for trial in in_flight.values():  # queued ones have no worker beating yet
-                        shared.record_heartbeat(trial._trial_id)
-                    optuna.storages.fail_stale_trials(study)
-                    checked = time.monotonic()
-                for future in done:
-                    trial = in_flight.pop(future)
-                    outcome = _finish(study, shared, trial, future)
-                    logged.append(
-                        logger.submit(
-                            _log_trial, tracker, experiment_id, parent, name, chosen.name, outcome
-                        )
-                    )
-                    if outcome["state"] == "FAIL":
-                        failures += 1
-                    elif outcome["state"] == "PRUNED":
-                        pruned += 1
-                    if on_trial is not None:
-                        on_trial(outcome)
-                # counted from the storage: another driver may be running the same study
-                now_complete = _count(study, optuna.trial.TrialState.COMPLETE)
-                bar.update(max(0, min(now_complete, n_trials) - min(complete, n_trials)))
-                complete = now_complete
-        except BaseException as exc:  # interrupted, or broken: nothing may stay RUNNING
-            from optuna.exceptions import UpdateFinishedTrialError
-
-            for trial in in_flight.values():
-                with contextlib.suppress(UpdateFinishedTrialError):
-                    shared.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-            interrupted = isinstance(exc, KeyboardInterrupt)
-            tracker.set_terminated(parent, status="KILLED" if interrupted else "FAILED")
-            raise
-        finally:
-            bar.close()
-            logger.shutdown(wait=True)
-    failed = [f.exception() for f in logged if f.exception() is not None]
+        with rdb.get_heartbeat_stale_trial_callback().watch(name) as stale:
+            driver.stale = stale
+            optuna.storages.fail_stale_trials(study)  # a crashed earlier run left trials RUNNING
+            # what an earlier run ended without a run in MLflow (interrupted, cut off)
+            log_missing(tracker, experiment_id, parent, study, chosen.name, settled=GRACE_S)
+            bar = tqdm(
+                total=n_trials,
+                initial=min(driver.complete, n_trials),
+                desc=f"tuning {name}",
+                unit="trial",
+                disable=not progress,
+            )
+            try:
+                reason = driver.run(n_trials, timeout, limit, prune_limit, bar)
+            except BaseException as exc:  # interrupted, or broken: nothing may stay RUNNING
+                driver.abandon(exc)
+                raise
+            finally:
+                bar.close()
+                driver.logger.shutdown(wait=True)
+    failed = [f.exception() for f in driver.logged if f.exception() is not None]
     if failed:
         raise WorkbenchError(
-            f"{len(failed)} of {len(logged)} trials of study {name!r} could not be logged to "
-            f"MLflow at {redact_url(s.tracking_uri)} (first error: "
+            f"{len(failed)} of {len(driver.logged)} trials of study {name!r} could not be "
+            f"logged to MLflow at {redact_url(s.tracking_uri)} (first error: "
             f"{redact_text(str(failed[0]), s.tracking_uri)}). The trials "
             f"themselves are kept in the Optuna storage {redact_url(url)}; when MLflow is "
             f"back, sync_to_mlflow({name!r}) logs the missing ones."
         )
-    return _conclude(study, spec, frame, tracker, parent, url, refit, s)
+    short = _short_of(study, n_trials, reason, timeout, limit, prune_limit)
+    if short and strict:
+        tracker.set_terminated(parent, status="FAILED")
+        raise WorkbenchError(f"{short} (strict=True asks for exactly n_trials={n_trials}.)")
+    if short:
+        warnings.warn(short, UserWarning, stacklevel=2)
+    return _conclude(study, spec, frame, tracker, parent, url, refit, s, short)
 
 
-def sync_to_mlflow(
-    study_name: str,
-    *,
-    storage: str | None = None,
-    experiment: str | None = None,
-    metric: str | None = None,
-    settings: Settings | None = None,
-) -> int:
-    """Log the finished trials of a study that MLflow does not have yet (after it was
-    unreachable during :func:`tune`), each as a nested run under the study's run, as
-    ``tune`` logs them; a trial already logged is left alone, so running it twice logs
-    nothing twice.
+class _Driver:
+    """The bookkeeping of one :func:`tune` call: the trials it holds, what it counted.
 
-    Args:
-        study_name: The Optuna study.
-        storage: Its RDB URL (default: the ``optuna_storage`` setting).
-        experiment: MLflow experiment (default: the ``experiment_name`` setting).
-        metric: The metric's name in the runs (default: the study run's ``metric`` param).
-        settings: Settings (default: the process-wide ones).
-
-    Returns:
-        How many trials were logged.
-
-    Raises:
-        ConfigurationError: No such study in the storage.
+    ``owned`` are the trials this driver created (or claimed from the queue) and has not
+    ended yet: on an interrupt, exactly those are failed. A trial enters it in the same
+    held-interrupt block that creates it, and leaves it in the block that records how it
+    ended.
     """
-    import optuna
-    from optuna.trial import TrialState
 
-    s = settings or get_settings()
-    url = storage or s.optuna_storage
-    try:
-        study = optuna.load_study(study_name=study_name, storage=_storage(url))
-    except KeyError:
-        raise ConfigurationError(
-            f"No study {study_name!r} in the Optuna storage {redact_url(url)}."
-        ) from None
-    mlflow = mlflow_for(s)
-    experiment_id = ensure_experiment(experiment or s.experiment_name, s)
-    tracker = mlflow.MlflowClient()
-    found = tracker.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`optuna.study` = '{study_name}' and tags.`workbench.role` = 'study'",
-        max_results=1,
-    )
-    if found:
-        parent = str(found[0].info.run_id)
-        name = metric or found[0].data.params.get("metric", "value")
-    else:
-        parent = str(
-            tracker.create_run(
-                experiment_id,
-                run_name=study_name,
-                tags={
-                    "optuna.study": study_name,
-                    "workbench.role": "study",
-                    "optuna.storage": redact_url(url),
-                },
-            ).info.run_id
+    def __init__(
+        self,
+        *,
+        client: Any,
+        distributed: Any,
+        rdb: Any,
+        study: Any,
+        spec: TuningSpec,
+        url: str,
+        frame: pd.DataFrame,
+        tracker: Any,
+        experiment_id: str,
+        parent: str,
+        on_trial: Callable[[dict[str, Any]], None] | None,
+    ):
+        import optuna
+
+        self.client, self.distributed, self.rdb, self.study = client, distributed, rdb, study
+        self.spec, self.url, self.frame = spec, url, frame
+        self.tracker, self.experiment_id, self.parent = tracker, experiment_id, parent
+        self.on_trial = on_trial
+        self.study_id: int = study._study_id
+        self.uid = study_uid(rdb, self.study_id)
+        self.owned: set[int] = set()
+        self.in_flight: dict[Any, int] = {}  # future -> trial id
+        self.stale: list[int] = []  # trials this process failed as stale, to log
+        self.waiting = True  # the queue may hold trials (retries, enqueued): claim them first
+        self.failures = self.pruned = 0
+        self.complete = _count(study, optuna.trial.TrialState.COMPLETE)
+        # Trial runs are logged by one thread of this process, while workers compute.
+        self.logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
+        self.logged: list[Future[str]] = []
+        self.slots = max(1, sum(client.nthreads().values()))
+        self._scatter()
+
+    def _scatter(self) -> None:
+        """The training set, the spec and the pruner, sent to every worker once (a spec
+        pickled with each trial cost the driver, the one process every trial goes through,
+        more than a millisecond a trial)."""
+        scatter = functools.partial(self.client.scatter, broadcast=True, hash=False)
+        self.data = scatter(self.frame)
+        self.shared_spec = scatter(self.spec)
+        self.shared_pruner = scatter(self.study.pruner)
+
+    def run(
+        self, n_trials: int, timeout: float | None, limit: int, prune_limit: int, bar: Any
+    ) -> str | None:
+        """Run trials until ``n_trials`` are COMPLETE and the queue is empty, or a limit
+        stops new ones; return which limit (``timeout``, ``max_failures``,
+        ``max_pruned``) stopped it, if one did."""
+        import optuna
+
+        started = time.perf_counter()
+        checked = time.monotonic()
+        reason: str | None = None
+        self._log_stale()  # what the check at the start failed
+        while True:
+            if timeout is not None and time.perf_counter() - started > timeout:
+                reason = reason or "timeout"
+            elif self.failures >= limit:
+                reason = reason or "max_failures"
+            elif self.pruned >= prune_limit:
+                reason = reason or "max_pruned"
+            shared = (self.data, self.shared_spec, self.shared_pruner)
+            if any(f.status != "finished" for f in shared):  # the last copy died with a worker
+                self._scatter()
+            # one trial queued beyond the workers keeps them busy while we bookkeep
+            while reason is None and len(self.in_flight) < self.slots + 1:
+                if not self._start(n_trials):
+                    break
+            if not self.in_flight:
+                if reason is None and self._queued():
+                    self.waiting = True
+                    continue
+                self._log_stale()
+                return reason
+            try:
+                done, _ = self.distributed.wait(
+                    list(self.in_flight), timeout=HEARTBEAT_S, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:  # nothing finished: time for a stale-trial check
+                done = set()
+            except (CancelledError, asyncio.CancelledError):  # lost with a dead worker
+                done = {f for f in self.in_flight if f.done()}
+            before = self.complete
+            if time.monotonic() - checked >= HEARTBEAT_S:
+                for trial_id in list(self.owned):  # queued ones have no worker beating yet
+                    self.rdb.record_heartbeat(trial_id)
+                optuna.storages.fail_stale_trials(self.study)
+                self._log_stale()
+                # counted from the storage now and then: another driver may run this study
+                self.complete = _count(self.study, optuna.trial.TrialState.COMPLETE)
+                checked = time.monotonic()
+            for future in done:
+                self._end(future)
+            bar.update(max(0, min(self.complete, n_trials) - min(before, n_trials)))
+
+    def _start(self, n_trials: int) -> bool:
+        """Claim a queued trial, or create one if COMPLETE ones are still missing, and
+        submit it; False when there is nothing to start."""
+        with _held_interrupts():
+            trial_id = self._claim() if self.waiting else None
+            if trial_id is None:
+                self.waiting = False
+                if self.complete + len(self.in_flight) >= n_trials:
+                    return False
+                trial_id = self.rdb.create_new_trial(self.study_id)
+            self.owned.add(trial_id)
+            self.rdb.record_heartbeat(trial_id)  # stale if this process dies before it runs
+            future = self.client.submit(
+                run_trial,
+                self.data,
+                self.shared_spec,
+                self.url,
+                self.study.study_name,
+                self.study_id,
+                self.uid,
+                trial_id,
+                self.shared_pruner,
+                key=f"trial-{self.study.study_name}-{trial_id}-{os.urandom(4).hex()}",
+                pure=False,
+            )
+            self.in_flight[future] = trial_id
+        return True
+
+    def _queued(self) -> list[int]:
+        from optuna.trial import TrialState
+
+        waiting = self.rdb.get_all_trials(
+            self.study_id, deepcopy=False, states=(TrialState.WAITING,)
         )
-        name = metric or "value"
-    logged = {
-        r.data.tags.get("optuna.trial"): r
-        for r in tracker.search_runs(
-            [experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent}'",
-            max_results=50_000,
+        return [t._trial_id for t in waiting]
+
+    def _claim(self) -> int | None:
+        """A queued (WAITING) trial, set RUNNING by this driver, as Optuna's ``ask`` does."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        for trial_id in self._queued():
+            with contextlib.suppress(UpdateFinishedTrialError):
+                if self.rdb.set_trial_state_values(trial_id, TrialState.RUNNING):
+                    return trial_id
+        return None
+
+    def _end(self, future: Any) -> None:
+        """Record how the trial of ``future`` ended, and log it."""
+        with _held_interrupts():
+            trial_id = self.in_flight.pop(future)
+            outcome = _finish(self.study, self.rdb, trial_id, future)
+            self.owned.discard(trial_id)
+            if outcome.get("retried"):
+                self.waiting = True
+            if not outcome.get("ended_elsewhere"):  # else whoever failed it logs it
+                self._log(outcome)
+        if outcome["state"] == "COMPLETE" and not outcome.get("ended_elsewhere"):
+            self.complete += 1
+        elif outcome["state"] == "FAIL":
+            self.failures += 1
+        elif outcome["state"] == "PRUNED":
+            self.pruned += 1
+        if self.on_trial is not None:
+            self.on_trial(outcome)
+
+    def _log(self, outcome: dict[str, Any]) -> None:
+        self.logged.append(
+            self.logger.submit(
+                log_trial,
+                self.tracker,
+                self.experiment_id,
+                self.parent,
+                self.study.study_name,
+                self.spec.metric.name,
+                outcome,
+            )
         )
-    }
-    count = 0
-    for trial in study.get_trials(deepcopy=False):
-        run = logged.get(str(trial.number))
-        if not trial.state.is_finished() or (run is not None and run.info.status != "RUNNING"):
-            continue  # running, or logged whole (a trial's run is terminated last)
-        began = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
-        ended = trial.datetime_complete.timestamp() if trial.datetime_complete else began
-        outcome: dict[str, Any] = {
-            "number": trial.number,
-            "state": trial.state.name,
-            "params": dict(trial.params),
-            "scores": [trial.intermediate_values[k] for k in sorted(trial.intermediate_values)],
-            "began": began,
-            "ended": ended,
-            "seconds": ended - began,
-            "worker": trial.user_attrs.get("worker"),
-            "family": trial.params.get("family"),
-        }
-        if trial.state == TrialState.COMPLETE:
-            outcome["value"] = trial.value
-        if trial.user_attrs.get("error"):
-            outcome["error"] = str(trial.user_attrs["error"])
-        run_id = run.info.run_id if run is not None else None  # cut off: completed
-        _log_trial(tracker, experiment_id, parent, study_name, name, outcome, run_id)
-        count += 1
-    return count
+
+    def _log_stale(self) -> None:
+        """Log the trials this process failed as stale (their retries wait in the queue)."""
+        while self.stale:
+            trial_id = self.stale.pop(0)
+            self.owned.discard(trial_id)
+            self.waiting = True
+            outcome = outcome_of(self.rdb.get_trial(trial_id))
+            outcome.setdefault("error", "no heartbeat: the process running it died")
+            self._log(outcome)
+
+    def abandon(self, exc: BaseException) -> None:
+        """Fail every trial this driver holds (the study was interrupted or broke), and
+        log them; the study's run ends KILLED (interrupted) or FAILED."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        reason = (
+            "KeyboardInterrupt: the study was interrupted while this trial ran"
+            if interrupted
+            else f"{type(exc).__name__}: the study stopped while this trial ran: {exc}"
+        )
+        with _held_interrupts():
+            ended = []
+            for trial_id in list(self.owned):
+                with contextlib.suppress(UpdateFinishedTrialError):
+                    self.rdb.set_trial_user_attr(trial_id, "error", reason[:2000])
+                    if self.rdb.set_trial_state_values(trial_id, TrialState.FAIL):
+                        ended.append(trial_id)
+                self.owned.discard(trial_id)
+            with contextlib.suppress(Exception):  # the cluster may be what broke
+                self.client.cancel(list(self.in_flight))
+            with contextlib.suppress(Exception):  # MLflow may be what broke
+                self.stale.extend(ended)
+                self._log_stale()
+                self.tracker.set_terminated(
+                    self.parent, status="KILLED" if interrupted else "FAILED"
+                )
 
 
 def _count(study: Any, state: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=(state,)))
 
 
-def _parent_run(
-    tracker: Any, experiment_id: str, study: Any, spec: TuningSpec, n_trials: int, url: str
-) -> str:
-    """The study's MLflow parent run: reused when the study resumes."""
-    found = tracker.search_runs(
-        [experiment_id],
-        filter_string=(
-            f"tags.`optuna.study` = '{study.study_name}' and tags.`workbench.role` = 'study'"
-        ),
-        max_results=1,
-    )
-    if found:
-        tracker.update_run(found[0].info.run_id, status="RUNNING")
-        return str(found[0].info.run_id)
-    run = tracker.create_run(
-        experiment_id,
-        run_name=study.study_name,
-        tags={
-            "optuna.study": study.study_name,
-            "workbench.role": "study",
-            "optuna.storage": redact_url(url),
-        },
-    )
-    from mlflow.entities import Param
-
-    params = [
-        Param("task", spec.task),
-        Param("metric", spec.metric.name),
-        Param("direction", spec.metric.direction),
-        Param("families", ",".join(spec.families) or "custom objective"),
-        Param("cv", repr(spec.cv)[:500]),
-        Param("n_trials", str(n_trials)),
-        Param("features", ",".join(spec.features)[:6000]),
-        Param("seed", str(spec.seed)),
-    ]
-    tracker.log_batch(run.info.run_id, params=params)
-    return str(run.info.run_id)
-
-
-def _finish(study: Any, storage: Any, trial: Any, future: Any) -> dict[str, Any]:
-    """Record how the trial ended (unless a stale check already failed it)."""
+def _finish(study: Any, rdb: Any, trial_id: int, future: Any) -> dict[str, Any]:
+    """Record how the trial ended (unless a stale check ended it already: then the
+    outcome says ``ended_elsewhere``); a trial whose worker died is re-queued."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
@@ -808,23 +693,51 @@ def _finish(study: Any, storage: Any, trial: Any, future: Any) -> dict[str, Any]
         outcome = dict(future.result())
     except (Exception, asyncio.CancelledError) as exc:  # its worker died (with its data)
         outcome = {"state": "FAIL", "error": f"{type(exc).__name__}: {exc}", "lost": True}
+        outcome["number"] = rdb.get_trial_number_from_id(trial_id)
     state = TrialState[outcome["state"]]
     values = [outcome["value"]] if state == TrialState.COMPLETE else None
     if state == TrialState.PRUNED:  # its last intermediate value, as Optuna's tell does
-        frozen = storage.get_trial(trial._trial_id)
-        if frozen.last_step is not None:
-            values = [frozen.intermediate_values[frozen.last_step]]
+        if "last_value" in outcome:
+            values = [outcome["last_value"]]
+        else:  # a custom objective reported on its own
+            frozen = rdb.get_trial(trial_id)
+            if frozen.last_step is not None:
+                values = [frozen.intermediate_values[frozen.last_step]]
     try:
         if outcome.get("lost"):
-            storage.set_trial_user_attr(trial._trial_id, "error", outcome["error"][:2000])
-        storage.set_trial_state_values(trial._trial_id, state, values)
+            rdb.set_trial_user_attr(trial_id, "error", outcome["error"][:2000])
+        rdb.set_trial_state_values(trial_id, state, values)
     except UpdateFinishedTrialError:  # failed as stale meanwhile, and re-queued
-        state_now = storage.get_trial(trial._trial_id).state.name
-        return {**outcome, "state": state_now, "note": "failed as stale", "number": trial.number}
+        state_now = rdb.get_trial(trial_id).state.name
+        return {**outcome, "state": state_now, "ended_elsewhere": True}
     if outcome.get("lost"):  # not the objective's fault: run its parameters again
-        _retry()(study, storage.get_trial(trial._trial_id))
-    outcome["number"] = trial.number
+        _storages.StaleTrials.retry(study, rdb.get_trial(trial_id))
+        outcome["retried"] = True
     return outcome
+
+
+def _short_of(
+    study: Any, n_trials: int, reason: str | None, timeout: Any, limit: int, prune_limit: int
+) -> str | None:
+    """Why the study has fewer than ``n_trials`` COMPLETE trials, if it has."""
+    from optuna.trial import TrialState
+
+    complete = _count(study, TrialState.COMPLETE)
+    if complete >= n_trials or reason is None:
+        return None
+    limits = {
+        "timeout": f"timeout={timeout} s passed",
+        "max_failures": f"{limit} trials failed (max_failures={limit})",
+        "max_pruned": (
+            f"{prune_limit} trials were pruned in this run (max_pruned={prune_limit}); a "
+            f"pruner that prunes most trials wants pruner=None or a looser one"
+        ),
+    }
+    return (
+        f"The study {study.study_name!r} stopped with {complete} of the {n_trials} COMPLETE "
+        f"trials asked for: {limits[reason]}. Tune again under the same study_name to "
+        f"resume it."
+    )
 
 
 def _conclude(
@@ -836,6 +749,7 @@ def _conclude(
     url: str,
     refit: bool,
     s: Settings,
+    short: str | None = None,
 ) -> TuningResult:
     from mlflow.entities import Metric as MlflowMetric
     from optuna.trial import TrialState
@@ -867,6 +781,8 @@ def _conclude(
     )
     tracker.set_tag(parent, "best_trial", str(best.number))
     tracker.set_tag(parent, "best_family", family)
+    if short:
+        tracker.set_tag(parent, "warning", short[:5000])
     model = None
     if refit and spec.objective is None:
         model = refit_best(best.params, spec, frame)
@@ -886,11 +802,17 @@ def _conclude(
         n_failed=counts[TrialState.FAIL],
         n_pruned=counts[TrialState.PRUNED],
         trials=table,
+        warnings=(short,) if short else (),
     )
 
 
 def refit_best(params: dict[str, Any], spec: TuningSpec, frame: pd.DataFrame) -> Any:
     """The pipeline of a trial's parameters, fitted on every row."""
+    if params.get("family") not in spec.families:
+        raise ConfigurationError(
+            f"The trial's family {params.get('family')!r} is not among the families given: "
+            f"{list(spec.families)}. Refit it with the families its study searched."
+        )
     family = spec.families[params["family"]]
     prefix = f"{family.name}."
     own = {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}
@@ -933,6 +855,7 @@ def trials_frame(study: Any) -> pd.DataFrame:
                 "family": t.params.get("family"),
                 "duration_s": seconds,
                 "worker": t.user_attrs.get("worker"),
+                "device": t.user_attrs.get("device"),
                 "gpu": t.user_attrs.get("gpu"),
                 "error": t.user_attrs.get("error"),
                 "retried_from": t.system_attrs.get("failed_trial"),
@@ -949,9 +872,7 @@ class TuningJob:
     """A study running in a background thread: the kernel stays free (see ``TuningDashboard``)."""
 
     def __init__(self, frame: pd.DataFrame, target: str, **kwargs: Any):
-        self.study_name = kwargs.setdefault(
-            "study_name", f"study-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
-        )
+        self.study_name = kwargs.setdefault("study_name", default_study_name())
         settings = kwargs.get("settings") or get_settings()
         self.storage = kwargs.setdefault("storage", settings.optuna_storage)
         self.n_trials = int(kwargs.get("n_trials", 20))

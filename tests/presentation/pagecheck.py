@@ -1,0 +1,158 @@
+"""Checks of a rendered page (an app under Voilà, a report, a sample of the kit) in
+headless Chromium, shared by the tests that look at what people see.
+
+Each check returns what it found wrong (an empty list when all is well), so a test
+asserts ``== []`` and its failure message lists the culprits.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+WIDTHS = (1280, 800)
+
+
+def launch(playwright: Any) -> Any:
+    """Headless Chromium: the system's where there is one, else Playwright's own."""
+    executable = CHROMIUM if Path(CHROMIUM).exists() else None
+    return playwright.chromium.launch(executable_path=executable, args=ARGS)
+
+
+def block_outside(page: Any) -> list[str]:
+    """Refuse every request that would leave this machine; returns the list the refused
+    URLs are appended to as they happen (``file:``, ``data:``, ``blob:`` and loopback
+    pass)."""
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        parsed = urlparse(url)
+        local = parsed.scheme in ("file", "data", "blob", "about") or parsed.hostname in (
+            "127.0.0.1",
+            "localhost",
+            "::1",
+        )
+        if local:
+            r.continue_()
+        else:
+            refused.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    return refused
+
+
+_OVERFLOW_JS = """
+() => {
+  const found = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth + 1) {
+    found.push(`the page: ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el instanceof SVGElement || el.clientWidth === 0) continue;
+    const style = getComputedStyle(el);
+    if (['auto', 'scroll'].includes(style.overflowX)) continue;  // scrolls in its own box
+    if (el.scrollWidth > el.clientWidth + 1) {
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+        (typeof el.className === 'string' && el.className.trim()
+          ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+      found.push(`${name}: content ${el.scrollWidth} px in ${el.clientWidth} px`);
+    }
+  }
+  return found;
+}
+"""
+
+
+def overflowing(page: Any) -> list[str]:
+    """Elements whose content is wider than they are (``scrollWidth > clientWidth``)
+    without scrolling in their own box, and the page itself if it scrolls sideways."""
+    found: list[str] = page.evaluate(_OVERFLOW_JS)
+    return found
+
+
+#: A plotly figure: drawn by plotly.js (``js-plotly-plot``) or only placed (``to_html``).
+FIGURE = ".js-plotly-plot, .plotly-graph-div"
+
+_FIGURES_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot, .plotly-graph-div'))
+  .filter(el => el.checkVisibility())  // a figure in a hidden tab is checked on its tab
+  .map((el, i) => {
+  const svg = el.querySelector('.main-svg');
+  const box = el.getBoundingClientRect();
+  const marks = el.querySelectorAll(
+    '.trace, .point, .scatterlayer path.js-line, .heatmaplayer image, .table .cell-text'
+  ).length;
+  const title = (el.querySelector('.gtitle') || {}).textContent || `figure ${i + 1}`;
+  return {title, drawn: !!svg, width: box.width, height: box.height, marks};
+})
+"""
+
+
+def empty_figures(page: Any) -> list[str]:
+    """Plotly figures on view that are not drawn, have no size, or draw nothing."""
+    figures: list[dict[str, Any]] = page.evaluate(_FIGURES_JS)
+    return [
+        f"{f['title']}: drawn={f['drawn']} {f['width']:.0f}x{f['height']:.0f} marks={f['marks']}"
+        for f in figures
+        if not f["drawn"] or f["width"] < 50 or f["height"] < 50 or f["marks"] == 0
+    ]
+
+
+def wait_for_figures(page: Any, count: int, timeout: float = 60_000) -> None:
+    """Wait until ``count`` plotly figures are drawn and no widget is still loading.
+
+    Voilà draws a page twice (as cells run, then again with the widgets' views), so a
+    count reached once may drop: it must hold half a second later too.
+    """
+    ready = (
+        "(n) => Array.from(document.querySelectorAll('.js-plotly-plot, .plotly-graph-div'))"
+        ".filter(d => d.querySelector('.main-svg')).length >= n"
+        " && !document.body.innerText.includes('Loading widget')"
+    )
+    for _ in range(2):
+        page.wait_for_function(ready, arg=count, timeout=timeout)
+        page.wait_for_timeout(500)
+    page.wait_for_function(ready, arg=count, timeout=timeout)
+
+
+def figure_count(page: Any) -> int:
+    """How many plotly figures the page holds."""
+    count: int = page.evaluate(f"document.querySelectorAll({FIGURE!r}).length")
+    return count
+
+
+_PROGRESS = re.compile(r"\d+%\|[^|\n]*\|")  # tqdm: " 40%|████      | 4/10"
+_TEXT = {
+    "a progress bar": _PROGRESS,
+    "a traceback": re.compile(r"Traceback \(most recent call last\)"),
+    "a warning": re.compile(r"\bWarning\b"),
+}
+_CELL = re.compile(r"^(None|nan|NaN|NaT|<NA>|null|undefined)$")
+
+
+def text_problems(page: Any) -> list[str]:
+    """Text no reader should see: a progress bar, a traceback, a ``Warning``, and
+    ``None``/``nan`` (or ``NaT``, ``<NA>``) as a table cell."""
+    text: str = page.evaluate("document.body.innerText")
+    found = [
+        f"{what}: {m.group(0)[:80]!r}"
+        for what, pattern in _TEXT.items()
+        for m in pattern.finditer(text)
+    ]
+    cells: list[str] = page.evaluate(
+        "Array.from(document.querySelectorAll('td, th')).map(c => c.innerText.trim())"
+    )
+    found += [f"a table cell says {c!r}" for c in cells if _CELL.match(c)]
+    return found

@@ -1,0 +1,157 @@
+"""One trial, evaluated on a Dask worker.
+
+The driver creates each trial in the shared RDB storage and submits :func:`run_trial`;
+the worker draws the parameters (TPE, over every trial finished so far), evaluates them,
+and returns how the trial ended. It records parameters, intermediate values and user
+attributes in the storage as it goes, but never the trial's final state: the driver
+tells it, so that one process decides how each trial ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from workbench.tuning._devices import physical_gpu, visible_cuda_devices, worker_device
+from workbench.tuning._objective import TuningSpec, cross_validate
+from workbench.tuning._storages import HEARTBEAT_S, worker_study
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["run_trial"]
+
+
+class _Heartbeat:
+    """Records a trial's heartbeat every few seconds while the trial runs (the driver
+    recorded one when it submitted the trial, so the first is due after an interval)."""
+
+    def __init__(self, storage: Any, trial_id: int):
+        self._storage, self._trial_id = storage, trial_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(Exception):  # a missed beat is retried next time
+                self._storage.record_heartbeat(self._trial_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fresh_view(study: Any) -> None:
+    """Make the study's sampler see every trial the storage holds now.
+
+    Optuna keeps, per thread, the list of a study's trials that its samplers read, and
+    only ``ask`` and ``tell`` refresh it; a trial built here by hand (the driver created
+    it) would otherwise be sampled from the list as it was at this worker's first trial,
+    which for TPE means fewer than its startup trials: random search. Reading the list
+    once also makes this trial, created in another process, known to the storage's cache
+    before its parameters are written.
+    """
+    local = getattr(study, "_thread_local", None)
+    if local is not None and hasattr(local, "cached_all_trials"):
+        local.cached_all_trials = None
+        with contextlib.suppress(AttributeError, TypeError):
+            study._get_trials(deepcopy=False, use_cache=True)
+            return
+    study.get_trials(deepcopy=False)  # another Optuna: at least the storage's cache
+
+
+def run_trial(
+    frame: pd.DataFrame,
+    spec: TuningSpec,
+    storage_url: str,
+    study_name: str,
+    study_id: int,
+    study_uid: str,
+    trial_id: int,
+    pruner: Any,
+) -> dict[str, Any]:
+    """Evaluate one trial on this worker and say how it ended (the driver tells Optuna).
+
+    Returns:
+        The outcome: ``state`` (COMPLETE, PRUNED or FAIL), ``value`` or ``error``, the
+        fold ``scores``, ``params``, ``worker``, ``family``, and for families that train
+        on a device, the ``device`` the library reports it trained on (and ``gpu``).
+    """
+    import optuna
+
+    started, began = time.perf_counter(), time.time()
+    storage, study = worker_study(storage_url, study_name, study_id, study_uid)
+    number = storage.get_trial_number_from_id(trial_id)  # here, not on the busier driver
+    study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
+    study.pruner = pruner
+    _fresh_view(study)
+    trial = optuna.trial.Trial(study, trial_id)
+    worker = _worker_name()
+    here = dataclasses.replace(spec, device=worker_device(spec.device, _gpus(spec.device)))
+    outcome: dict[str, Any] = {"worker": worker}
+    scores: list[float] = []
+    extra: dict[str, Any] = {}
+
+    def report(value: float, fold: int, last: bool = False) -> None:
+        trial.report(value, fold)
+        outcome["last_value"] = value
+        # the last fold's work is done: a pruner stops trials early, it does not discard them
+        if not last and trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after fold {fold}: {value:.6g}")
+
+    with _Heartbeat(storage, trial_id):
+        try:
+            if spec.objective is not None:
+                value = float(spec.objective(trial, frame))
+            else:
+                value = cross_validate(trial, here, frame, report, scores, extra)
+            outcome.update(state="COMPLETE", value=value)
+        except optuna.TrialPruned as exc:
+            outcome.update(state="PRUNED", reason=str(exc))
+        except Exception as exc:  # the trial fails, the study goes on
+            error = f"{type(exc).__name__}: {exc}"
+            outcome.update(state="FAIL", error=error, traceback=traceback.format_exc(limit=5))
+        seconds = time.perf_counter() - started
+        outcome.update(seconds=seconds, **extra)
+        if "family" not in outcome and "family" in trial.params:
+            outcome["family"] = trial.params["family"]
+        if outcome.get("device"):
+            outcome["gpu"] = physical_gpu(outcome["device"])
+        attrs: dict[str, str | None] = {"worker": worker}
+        for key in ("device", "gpu"):
+            if outcome.get(key):
+                attrs[key] = str(outcome[key])
+        if "error" in outcome:
+            attrs["error"] = outcome["error"][:2000]
+        elif "error" in trial.user_attrs:  # a retry inherits its failed original's attributes
+            attrs["error"] = None
+        for attr, text in attrs.items():
+            storage.set_trial_user_attr(trial_id, attr, text)
+    outcome.update(
+        params=dict(trial.params), scores=scores, began=began, ended=time.time(), number=number
+    )
+    return outcome
+
+
+def _gpus(requested: str) -> int:
+    """CUDA devices this worker sees, counted only when the choice depends on them."""
+    return visible_cuda_devices() if requested == "auto" else 0
