@@ -45,7 +45,7 @@ CHROMIUM = "/usr/bin/chromium"
 def make_project(folder: Path, rows: int) -> None:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from workbench._settings import resolve_settings
+    from workbench import resolve_settings
     from workbench.packaging import package_model, promote
     from workbench.serving import InferenceLogWriter
     from workbench.serving._log import LoggedRequest
@@ -91,7 +91,7 @@ def make_project(folder: Path, rows: int) -> None:
 
 def in_process(folder: Path) -> float:
     code = (
-        "import time; from workbench._settings import resolve_settings;"
+        "import time; from workbench import resolve_settings;"
         "from workbench.monitoring import open_dashboard;"
         f"s = resolve_settings({str(folder)!r}); t = time.perf_counter();"
         "d = open_dashboard('bench', settings=s, progress=False);"

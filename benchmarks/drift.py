@@ -229,8 +229,7 @@ def choice_cases(seed: int = 0) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
 def accuracy(skip_evidently: bool) -> None:
     from scipy import stats
 
-    from workbench.monitoring import ReferenceProfile, compute_drift
-    from workbench.monitoring._stats import TESTS
+    from workbench.monitoring import TESTS, ReferenceProfile, compute_drift
 
     evidently: dict[str, dict[str, dict[str, object]]] = {}
     numeric = wasserstein_cases()

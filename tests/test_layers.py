@@ -76,7 +76,7 @@ FOUNDATION, PRESENTATION, TOP_FLOOR = 0, len(STAGES) + 1, len(STAGES) + 2
 ALLOWED_UPWARD = {
     # packaging computes the reference profile monitoring compares production with
     # (monitoring.ReferenceProfile): moves below packaging (packaging step of issue 25)
-    ("workbench.packaging._register", "workbench.monitoring._summary"): "packaging step",
+    ("workbench.packaging._register", "workbench.monitoring._profile"): "packaging step",
     # packaging names the logged score columns as the inference log does
     # (serving._log.score_column): moves below packaging (packaging step of issue 25)
     ("workbench.packaging._register", "workbench.serving._log"): "packaging step",
@@ -94,8 +94,6 @@ ALLOWED_CYCLES = {
 #: Modules over 600 lines without a sentence on why they are one job, being split now.
 ALLOWED_LONG = {
     "workbench/_cli.py": "CLI: not yet assigned in issue 25",
-    "workbench/monitoring/_dashboard.py": "monitoring step (to _widgets.py)",
-    "workbench/monitoring/_summary.py": "monitoring step",
     "workbench/packaging/_register.py": "packaging step",
     "workbench/tuning/_study.py": "tuning step",
 }
@@ -103,11 +101,8 @@ ALLOWED_LONG = {
 ALLOWED_PRIVATE = {
     ("apps/experiments.ipynb", "workbench._settings"): "tuning step: workbench.resolve_settings",
     ("apps/model_card.ipynb", "workbench._settings"): "packaging step: workbench.resolve_settings",
-    ("apps/monitoring.ipynb", "workbench._settings"): "monitoring step: workbench.resolve_settings",
-    ("benchmarks/dashboard.py", "workbench._settings"): "monitoring step",
     ("benchmarks/dashboard.py", "workbench.serving._log"): "serving step",
     ("benchmarks/dashboard.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/drift.py", "workbench.monitoring._stats"): "monitoring step",
     ("benchmarks/gpu_check.sh", "workbench.tuning._devices"): "tuning step",
     ("benchmarks/load.py", "workbench.serving._loadgen"): "serving step (moves to benchmarks/)",
     ("benchmarks/model_packaging.py", "workbench._imports"): "packaging step",
@@ -303,7 +298,7 @@ def test_every_module_sits_on_a_floor_as_the_architecture_says() -> None:
     [
         ("workbench.data.Contract", "workbench.data._contract"),  # a re-export: its origin
         ("workbench.data.QualityReport", "workbench.data._widgets"),
-        ("workbench.monitoring.ReferenceProfile", "workbench.monitoring._summary"),
+        ("workbench.monitoring.ReferenceProfile", "workbench.monitoring._profile"),
         ("workbench.explore._figures.profile_html", "workbench.explore._figures"),
         ("workbench.serving", "workbench.serving"),
         ("workbench.get_settings", "workbench._settings"),

@@ -333,7 +333,7 @@ def run_demo(
     )
     scored = join_actuals(this_run, log_dir)
     week = 7 * max(len(rows) for _, rows in answered)
-    performance = performance_over_time(scored, task="regression", window=week)
+    performance = performance_over_time(scored, task="regression", period=week)
     bound = 1.5 * fit.metrics["mae"]
     alerts = check_thresholds(performance, {"mae": ("max", bound)})
     performance_path = settings.monitoring_dir / f"performance-{stamp}.json"

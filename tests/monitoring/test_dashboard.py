@@ -1,4 +1,4 @@
-"""The monitoring dashboard's data (one pass, windows that add up) and its widget."""
+"""The monitoring dashboard's data (one pass, periods that add up) and its widget."""
 
 from __future__ import annotations
 
@@ -57,9 +57,9 @@ def logged(tmp_path: Path) -> tuple[Path, ReferenceProfile]:
     return tmp_path, ReferenceProfile.from_frame(reference)
 
 
-def test_one_pass_gives_windows_that_add_up_to_the_whole_log(logged) -> None:  # type: ignore[no-untyped-def]
+def test_one_pass_gives_periods_that_add_up_to_the_whole_log(logged) -> None:  # type: ignore[no-untyped-def]
     folder, profile = logged
-    overview = collect(folder, profile, window="1D", progress=False)
+    overview = collect(folder, profile, period="1D", progress=False)
     assert len(overview.starts) == 6
     assert overview.kpis() == {
         "rows": 1200,
@@ -75,7 +75,7 @@ def test_one_pass_gives_windows_that_add_up_to_the_whole_log(logged) -> None:  #
     first_days = overview.drift(overview.starts[0], overview.starts[2])
     assert first_days.drifted_columns == [] and overview.drift().drifted_columns == ["x"]
     assert overview.between(overview.starts[3]).rows == 600
-    with pytest.raises(MonitoringError, match="No window"):
+    with pytest.raises(MonitoringError, match="No period"):
         overview.between(pd.Timestamp("2030-01-01", tz="UTC"))
     with pytest.raises(MonitoringError, match="No inference log segments"):
         collect(folder / "nowhere", profile, progress=False)
@@ -83,10 +83,10 @@ def test_one_pass_gives_windows_that_add_up_to_the_whole_log(logged) -> None:  #
 
 def test_the_widget_redraws_for_a_date_range_and_a_feature(logged) -> None:  # type: ignore[no-untyped-def]
     folder, profile = logged
-    overview = collect(folder, profile, window="1D", model_name="m", model_version="1")
+    overview = collect(folder, profile, period="1D", model_name="m", model_version="1")
     log = read_inference_log(folder)
     log["actual"] = log["prediction"] + np.where(log["timestamp"].dt.day >= 4, 3.0, 0.1)
-    performance = performance_over_time(log, task="regression", window="1D")
+    performance = performance_over_time(log, task="regression", period="1D")
     errors = pd.DataFrame(
         {"window": overview.starts[:2], "errors": [2, 5], "client_errors": [2, 5]}
     )
@@ -111,7 +111,7 @@ def test_the_widget_redraws_for_a_date_range_and_a_feature(logged) -> None:  # t
     assert board.metric_figure.data[0].y[-1] == pytest.approx(3.0)
 
 
-def test_rows_breaking_the_contract_are_counted_per_window(logged) -> None:  # type: ignore[no-untyped-def]
+def test_rows_breaking_the_contract_are_counted_per_period(logged) -> None:  # type: ignore[no-untyped-def]
     from workbench.data import ColumnContract, Contract
 
     folder, profile = logged
@@ -121,7 +121,7 @@ def test_rows_breaking_the_contract_are_counted_per_window(logged) -> None:  # t
             ColumnContract("kind", "category", categories=("a",)),
         ]
     )
-    overview = collect(folder, profile, window="1D", contract=contract, progress=False)
+    overview = collect(folder, profile, period="1D", contract=contract, progress=False)
     log = read_inference_log(folder)
     table = overview.integrity().set_index(["column", "problem"])
     assert table.loc[("x", "out of range"), "rows"] == ((log["x"] < -1) | (log["x"] > 3)).sum()
@@ -175,7 +175,7 @@ def test_the_dashboard_counts_integrity_as_the_data_stage_checks_it(tmp_path: Pa
     personal = ColumnContract("owner", "category", categories=("anna", "bruno"), pii=True)
     contract = Contract(columns=[*rules, personal], no_duplicate_rows=False)
     profile = ReferenceProfile.from_frame(pd.DataFrame({"kwh": rng.normal(5, 4, 500)}))
-    overview = collect(tmp_path, profile, window="1D", contract=contract, progress=False)
+    overview = collect(tmp_path, profile, period="1D", contract=contract, progress=False)
     ours = {(r["column"], r["problem"]): r["rows"] for r in overview.integrity().to_dict("records")}
     log = read_inference_log(tmp_path)
     report = check_integrity(log, Contract(columns=rules, no_duplicate_rows=False))

@@ -1,4 +1,4 @@
-"""``collect`` reads a local log on local threads without Dask: the windows it gives are
+"""``collect`` reads a local log on local threads without Dask: the periods it gives are
 those of the Dask pass it gives for a log elsewhere (an fsspec URL), contract included."""
 
 from __future__ import annotations
@@ -40,16 +40,16 @@ def _segments(folder: Path) -> None:
         frame.to_parquet(folder / f"segment-{i:05d}.parquet", index=bool(i % 2))
 
 
-def _windows(overview) -> dict:  # type: ignore[no-untyped-def]
+def _periods(overview) -> dict:  # type: ignore[no-untyped-def]
     return {
         start: (s.rows, s.requests, s.latency.tolist(), s.summary.to_dict(), s.integrity)
-        for start, s in overview.windows.items()
+        for start, s in overview.periods.items()
     }
 
 
-@pytest.mark.parametrize("window", ["1D", "6h"])
-def test_the_local_pass_gives_the_windows_of_the_dask_pass(
-    tmp_path: Path, window: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("period", ["1D", "6h"])
+def test_the_local_pass_gives_the_periods_of_the_dask_pass(
+    tmp_path: Path, period: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _segments(tmp_path / "log")
     rng = np.random.default_rng(4)
@@ -69,16 +69,16 @@ def test_the_local_pass_gives_the_windows_of_the_dask_pass(
         ]
     )
     memory = fsspec.filesystem("memory")
-    place = f"memory://collect-{window}"
+    place = f"memory://collect-{period}"
     for path in sorted((tmp_path / "log").iterdir()):
         memory.pipe(f"{place}/{path.name}", path.read_bytes())
     with monkeypatch.context() as patch:  # no Dask for a local log on local threads
         patch.setitem(sys.modules, "dask.dataframe", None)  # importing it would fail
-        local = collect(tmp_path / "log", profile, window=window, contract=contract)
+        local = collect(tmp_path / "log", profile, period=period, contract=contract)
     try:
-        with_dask = collect(place, profile, window=window, contract=contract, progress=False)
+        with_dask = collect(place, profile, period=period, contract=contract, progress=False)
     finally:
         memory.rm(place, recursive=True)
     assert local.starts == with_dask.starts
-    assert _windows(local) == _windows(with_dask)
+    assert _periods(local) == _periods(with_dask)
     assert local.integrity().equals(with_dask.integrity()) and len(local.integrity())

@@ -14,7 +14,7 @@ from sklearn import metrics as sk
 from tests.monitoring.cbpe_cases import Case, cases
 from workbench import MonitoringError
 from workbench.monitoring import CBPE, check_thresholds, performance_over_time
-from workbench.monitoring._performance import needs_calibration
+from workbench.monitoring._cbpe import needs_calibration
 
 #: NannyML 0.13.1's CBPE on each case of ``cbpe_cases.py`` (one chunk of the analysis
 #: rows), with scikit-learn 1.9.1, NumPy 2.4.6, pandas 3.1.1, produced by
@@ -227,19 +227,19 @@ def test_realized_metrics_use_the_model_classes(made: dict[str, Case]) -> None:
     case = made["binary_logistic_2_10"]
     p = np.column_stack([1 - case.ana_scores, case.ana_scores])
     log = _classification_log(case.ana_labels, case.ana_predicted, p)
-    table = performance_over_time(log, task="classification", window=100, score="proba_1")
+    table = performance_over_time(log, task="classification", period=100, score="proba_1")
     part = log.iloc[:100]
     # the positive class is 10 (classes_[1]), not 2 (the last as text)
     assert table.loc[0, "f1_binary"] == sk.f1_score(
         part["actual"], part["prediction"], pos_label=10
     )
     assert table.loc[0, "roc_auc"] == sk.roc_auc_score(part["actual"] == 10, part["proba_1"])
-    # ten classes, windows that lack some: the classes are decided once, for the whole log
+    # ten classes, periods that lack some: the classes are decided once, for the whole log
     case = made["multiclass_logistic_1_10"]
     log = _classification_log(case.ana_labels, case.ana_predicted, case.ana_scores)
     columns = [f"proba_{i}" for i in range(10)]
     table = performance_over_time(
-        log, task="classification", window=300, score=columns, classes=case.classes
+        log, task="classification", period=300, score=columns, classes=case.classes
     )
     part = log.iloc[:300]
     assert list(table.columns[3:]) == [
@@ -253,7 +253,7 @@ def test_realized_metrics_use_the_model_classes(made: dict[str, Case]) -> None:
         part["actual"], part[columns], multi_class="ovr", labels=case.classes
     )
     few = performance_over_time(
-        log.iloc[:12], task="classification", window=6, classes=case.classes
+        log.iloc[:12], task="classification", period=6, classes=case.classes
     )
     assert few.loc[0, "f1_macro"] == sk.f1_score(
         log["actual"][:6],
@@ -265,7 +265,7 @@ def test_realized_metrics_use_the_model_classes(made: dict[str, Case]) -> None:
     assert np.isnan(few.loc[0, "roc_auc"])
     # every actual one class so far, no classes given: accuracy, and no positive to guess
     same = log.iloc[:50].assign(actual=3, prediction=3)
-    table = performance_over_time(same, task="classification", window=25)
+    table = performance_over_time(same, task="classification", period=25)
     assert table["accuracy"].tolist() == [1.0, 1.0] and table["f1_binary"].isna().all()
 
 
@@ -328,7 +328,7 @@ def test_the_class_order_travels_from_packaging_to_the_estimate(tmp_path: Path) 
     stored = pd.read_parquet(tmp_path / "reference_scores.parquet")
     assert stored.attrs["classes"] == [2, 10]
     _served_log(tmp_path / "log", model, served[features])
-    estimated = estimate_from_log(tmp_path / "log", stored, window=len(served))
+    estimated = estimate_from_log(tmp_path / "log", stored, period=len(served))
     assert estimated is not None
     direct = CBPE().fit(
         model.predict_proba(holdout[features])[:, 1], holdout["target"], classes=model.classes_
@@ -339,6 +339,6 @@ def test_the_class_order_travels_from_packaging_to_the_estimate(tmp_path: Path) 
     assert estimated.loc[0, "accuracy"] == pytest.approx(realized, abs=0.05)
     # a file written before the classes were stored: the columns' order, labels by text
     stored.attrs = {}
-    again = estimate_from_log(tmp_path / "log", stored, window=len(served))
+    again = estimate_from_log(tmp_path / "log", stored, period=len(served))
     assert again is not None
     pd.testing.assert_frame_equal(again, estimated)

@@ -1,4 +1,4 @@
-"""Monitoring over time: windows, performance, CBPE, alerts, integrity, errors, MLflow."""
+"""Monitoring over time: periods, performance, CBPE, alerts, integrity, errors, MLflow."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from workbench.monitoring import (
     log_to_mlflow,
     metric_figure,
     performance_over_time,
-    windows,
+    periods,
 )
 
 
@@ -43,25 +43,25 @@ def _log(days: int = 6, per_day: int = 400, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def test_windows_by_time_and_by_count() -> None:
+def test_periods_by_time_and_by_count() -> None:
     log = _log()
-    assert [len(part) for _, part in windows(log, "1D")] == [400] * 6
-    keys = [start for start, _ in windows(log, "1D")]
+    assert [len(part) for _, part in periods(log, "1D")] == [400] * 6
+    keys = [start for start, _ in periods(log, "1D")]
     assert keys[0] == pd.Timestamp("2024-07-01", tz="UTC")
-    assert sum(len(p) for _, p in windows(log, "1h")) == len(log)
-    assert [len(p) for _, p in windows(log, 1000)] == [1000, 1000, 400]
+    assert sum(len(p) for _, p in periods(log, "1h")) == len(log)
+    assert [len(p) for _, p in periods(log, 1000)] == [1000, 1000, 400]
     with pytest.raises(MonitoringError, match="neither a row count nor a pandas frequency"):
-        windows(log, "fortnightly")
+        periods(log, "fortnightly")
     with pytest.raises(MonitoringError, match="time column 'when'"):
-        windows(log, "1D", time_column="when")
+        periods(log, "1D", time_column="when")
 
 
-def test_regression_metrics_per_window_and_alerts() -> None:
+def test_regression_metrics_per_period_and_alerts() -> None:
     from sklearn import metrics
 
     log = _log()
     log.loc[log.index % 5 == 0, "actual"] = np.nan  # actuals not in yet for some rows
-    table = performance_over_time(log, task="regression", window="1D")
+    table = performance_over_time(log, task="regression", period="1D")
     assert list(table.columns) == ["window", "rows", "labelled", "mae", "rmse", "mape", "r2"]
     first = log[(log["timestamp"] < pd.Timestamp("2024-07-02", tz="UTC")) & log["actual"].notna()]
     assert table.loc[0, "labelled"] == len(first) == 320
@@ -77,7 +77,7 @@ def test_regression_metrics_per_window_and_alerts() -> None:
     assert "above the maximum 2" in next(a for a in alerts if a.metric == "rmse").reason
     fig = metric_figure(table, "rmse", threshold=("max", 2.0))
     assert fig.data[0].y[0] == pytest.approx(table.loc[0, "rmse"])
-    assert fig.data[0].marker.color[-1] == "#d62728"  # the crossing windows in red
+    assert fig.data[0].marker.color[-1] == "#d62728"  # the crossing periods in red
 
 
 def test_classification_metrics_match_sklearn() -> None:
@@ -96,7 +96,7 @@ def test_classification_metrics_match_sklearn() -> None:
             "score": score,
         }
     )
-    table = performance_over_time(log, task="classification", window=300, score="score")
+    table = performance_over_time(log, task="classification", period=300, score="score")
     part = log.iloc[:300]
     assert table.loc[0, "f1_binary"] == pytest.approx(
         metrics.f1_score(part["actual"], part["prediction"], pos_label="yes")
@@ -138,11 +138,11 @@ def test_cbpe_estimates_what_is_later_realized_under_covariate_shift() -> None:
             "score": model.predict_proba(sample(400, 0.0)[0])[:, 1],
         }
     )
-    per_day = cbpe.estimate_over_time(frame, "score", window="1D")
+    per_day = cbpe.estimate_over_time(frame, "score", period="1D")
     assert len(per_day) == 17 and per_day["accuracy"].between(0, 1).all()
 
 
-def test_drift_per_window_pandas_and_dask_agree_and_alert(tmp_path: Path) -> None:
+def test_drift_per_period_pandas_and_dask_agree_and_alert(tmp_path: Path) -> None:
     import dask.dataframe as dd
 
     log = _log()
@@ -165,11 +165,11 @@ def test_drift_per_window_pandas_and_dask_agree_and_alert(tmp_path: Path) -> Non
         False,
         True,
     ]
-    with pytest.raises(MonitoringError, match="Count windows need the rows in one order"):
+    with pytest.raises(MonitoringError, match="Count periods need the rows in one order"):
         drift_over_time(profile, dd.from_pandas(log, npartitions=2), 100, ["x"])
 
 
-def test_drift_per_window_leaves_datetime_columns_out_and_says_so() -> None:
+def test_drift_per_period_leaves_datetime_columns_out_and_says_so() -> None:
     log = _log()
     log["ordered_at"] = log["timestamp"] - pd.Timedelta("3D")  # a date among the inputs
     earlier = _log(seed=9)
@@ -220,7 +220,7 @@ def test_integrity_names_type_range_category_and_missing_problems() -> None:
     assert any("kwh" in a.reason and "type error" in a.reason for a in report.alerts)
 
 
-def test_errors_per_window_from_the_error_log(tmp_path: Path) -> None:
+def test_errors_per_period_from_the_error_log(tmp_path: Path) -> None:
     from workbench.serving import InferenceLogWriter
 
     writer = InferenceLogWriter(tmp_path / "errors", prefix="errors", flush_seconds=60)
@@ -255,7 +255,7 @@ def test_results_are_recorded_in_mlflow(tmp_path: Path) -> None:
     log = _log()
     profile = ReferenceProfile.from_frame(log.head(1200)[["x", "stable"]])
     timeline = drift_over_time(profile, log, "1D", progress=False)
-    table = performance_over_time(log, task="regression", window="1D")
+    table = performance_over_time(log, task="regression", period="1D")
     alerts = check_thresholds(table, {"rmse": ("max", 2.0)})
     run_id = log_to_mlflow(
         "daily check", timeline=timeline, performance=table, alerts=alerts, settings=settings

@@ -5,23 +5,30 @@
   one pass), eight tests (``TESTS``) chosen by Evidently's rules →
   :func:`compute_drift` (a :class:`DriftSnapshot`, JSON) and :func:`drift_over_time`.
 * Integrity: :func:`check_integrity` of a batch against the data contract; refused and
-  failed requests per window with :func:`errors_over_time`.
+  failed requests per period with :func:`errors_over_time`.
 * Performance: :func:`performance_over_time` once actuals arrive, :class:`CBPE` before.
+* Periods: every "per period" result is cut by :func:`periods` (a pandas frequency such
+  as ``"1D"``, or a row count), asked for with ``period=``; the old ``window=`` keyword,
+  ``windows`` and ``summarize_by_window`` still work, with a ``DeprecationWarning``.
 * Alerts: :func:`check_thresholds` and ``DriftTimeline.alerts``; everything recorded in
   MLflow with :func:`log_to_mlflow`.
 * Figures: :func:`drift_table_figure`, :func:`distribution_figure`, :func:`metric_figure`;
-  :class:`DriftExplorer` in a notebook.
+  :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
+  the log's summaries per period from :func:`collect`) in a notebook or Voilà.
+
+Modules, lowest first: ``_periods`` (buckets of time) and ``_records`` (JSON files);
+``_summary`` (mergeable counts), ``_profile`` (reference profile, summaries), ``_stats``
+(the tests), ``_drift`` (snapshots); ``_alerts``, ``_performance`` (realized), ``_cbpe``
+(estimated); ``_timeline`` (drift per period, integrity, errors, MLflow), ``_collect``
+(the log's one pass and the dashboard's data). Presentation on top: ``_figures`` (pure:
+record → figure) and ``_widgets``; no compute module imports plotly or ipywidgets.
 """
 
 from __future__ import annotations
 
-from workbench.monitoring._dashboard import (
-    LogOverview,
-    MonitoringDashboard,
-    collect,
-    estimate_from_log,
-    open_dashboard,
-)
+from workbench.monitoring._alerts import Alert, check_thresholds
+from workbench.monitoring._cbpe import CBPE, estimate_from_log
+from workbench.monitoring._collect import LogOverview, collect
 from workbench.monitoring._drift import (
     ColumnDrift,
     DriftSnapshot,
@@ -29,20 +36,16 @@ from workbench.monitoring._drift import (
     latest_snapshot,
 )
 from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
-from workbench.monitoring._performance import (
-    CBPE,
-    Alert,
-    check_thresholds,
-    performance_over_time,
-    windows,
-)
-from workbench.monitoring._stats import TESTS
-from workbench.monitoring._summary import (
+from workbench.monitoring._performance import performance_over_time
+from workbench.monitoring._periods import periods, windows
+from workbench.monitoring._profile import (
     ReferenceProfile,
-    Summary,
     summarize,
+    summarize_by_period,
     summarize_by_window,
 )
+from workbench.monitoring._stats import TESTS
+from workbench.monitoring._summary import Summary
 from workbench.monitoring._timeline import (
     DriftTimeline,
     IntegrityReport,
@@ -52,7 +55,7 @@ from workbench.monitoring._timeline import (
     log_to_mlflow,
     reference_profile_of,
 )
-from workbench.monitoring._widgets import DriftExplorer
+from workbench.monitoring._widgets import DriftExplorer, MonitoringDashboard, open_dashboard
 
 __all__ = [
     "CBPE",
@@ -81,8 +84,10 @@ __all__ = [
     "metric_figure",
     "open_dashboard",
     "performance_over_time",
+    "periods",
     "reference_profile_of",
     "summarize",
+    "summarize_by_period",
     "summarize_by_window",
     "windows",
 ]

@@ -21,20 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import MonitoringError
+from workbench.monitoring._profile import ReferenceProfile, summarize
+from workbench.monitoring._records import read_record, write_record
 from workbench.monitoring._stats import TESTS, default_test, shares, tested_as_numeric
-from workbench.monitoring._summary import (
-    NumericCounts,
-    ReferenceProfile,
-    Summary,
-    distinct_values,
-    summarize,
-)
+from workbench.monitoring._summary import NumericCounts, Summary, distinct_values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +84,7 @@ class DriftSnapshot:
         current_rows: Rows in the current data.
         created_at: When it was computed (UTC, ISO 8601).
         drift_share: Share of columns that must drift for dataset drift.
-        metadata: Free context (model name and version, data window, ...).
+        metadata: Free context (model name and version, period of the data, ...).
         skipped: Columns left out of the test, with the reason (datetime columns).
     """
 
@@ -153,10 +148,7 @@ class DriftSnapshot:
 
     def save(self, path: str | Path) -> Path:
         """Write the snapshot as JSON (creating folders) and return the path."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=True))
-        return target
+        return write_record(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> DriftSnapshot:
@@ -165,14 +157,7 @@ class DriftSnapshot:
         Raises:
             MonitoringError: The file is missing or is not a snapshot.
         """
-        source = Path(path)
-        if not source.is_file():
-            raise MonitoringError(f"No drift snapshot at {source}.")
-        try:
-            data = json.loads(source.read_text())
-        except json.JSONDecodeError as exc:
-            raise MonitoringError(f"{source} is not valid JSON: {exc}.") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_record(path, "drift snapshot"))
 
 
 def latest_snapshot(folder: str | Path) -> Path:

@@ -1,7 +1,9 @@
-"""Figures drawn from a :class:`DriftSnapshot` (pure: snapshot in, plotly figure out)."""
+"""Figures drawn from monitoring's records (pure: a snapshot or a frame of metrics per
+period in, a plotly figure or an HTML fragment out)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench._imports import require
@@ -10,7 +12,7 @@ from workbench.monitoring._drift import DriftSnapshot
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["distribution_figure", "drift_table_figure", "metric_figure"]
+__all__ = ["distribution_figure", "drift_table_figure", "kpi_cards", "metric_figure"]
 
 RED, GREEN = "#d62728", "#2ca02c"
 REFERENCE_COLOR, CURRENT_COLOR = "#1f77b4", "#ff7f0e"
@@ -108,13 +110,13 @@ def metric_figure(
     estimated: Any = None,
     title: str | None = None,
 ) -> go.Figure:
-    """A metric per window (``performance_over_time``, ``drift_over_time().frame()``,
-    ``errors_over_time``), its threshold as a dashed line and the windows that cross it in
+    """A metric per period (``performance_over_time``, ``drift_over_time().frame()``,
+    ``errors_over_time``), its threshold as a dashed line and the periods that cross it in
     red; with ``estimated`` (``CBPE.estimate_over_time``), the estimate beside the realized
     value.
 
     Args:
-        frame: One row per window, with ``window`` and ``metric`` columns.
+        frame: One row per period, with ``window`` (its start) and ``metric`` columns.
         metric: The column to draw.
         threshold: ``("max", bound)`` or ``("min", bound)``, as ``check_thresholds``.
         estimated: A frame of estimates with the same ``window`` and ``metric`` columns.
@@ -155,9 +157,25 @@ def metric_figure(
         )
     fig.update_layout(
         title=title or metric,
-        xaxis_title="window",
+        xaxis_title="period",
         yaxis_title=metric,
         height=320,
         margin={"l": 50, "r": 20, "t": 50, "b": 40},
     )
     return fig
+
+
+def kpi_cards(cells: Sequence[tuple[str, str, str | None]]) -> str:
+    """A row of KPI cards as HTML: ``(label, value, color)`` each (``None``: the value in
+    the page's own color; values are HTML, as given)."""
+    boxes = "".join(_card(label, value, color) for label, value, color in cells)
+    return f"<div style='display:flex;gap:12px;flex-wrap:wrap'>{boxes}</div>"
+
+
+def _card(label: str, value: str, color: str | None) -> str:
+    style = "font-size:18px" + (f";color:{color}" if color else "")
+    return (
+        f"<div style='padding:8px 16px;border:1px solid #ddd;border-radius:6px'>"
+        f"<div style='font-size:11px;color:#666'>{label}</div>"
+        f"<div style='{style}'>{value}</div></div>"
+    )

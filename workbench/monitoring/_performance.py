@@ -1,79 +1,36 @@
-"""Model performance over time: realized (with actuals) and estimated (before them).
+"""Realized model performance per period, once the actuals arrive.
 
-Realized: the inference log joined with the actuals (``join_actuals``), cut into windows
-by time (``"1h"``, ``"1D"``, ``"1W"``) or by count (every N rows), one row of metrics per
-window, each defined once in :mod:`workbench._metrics`. Estimated: confidence-based
-performance estimation (CBPE, as NannyML's): the classifier's scores are calibrated on
-reference data with labels (isotonic regression, where NannyML's test says it helps), and
-the calibrated probability of each current row gives the expected confusion matrix and the
-expected ROC curve, hence expected accuracy, precision, recall, F1 and ROC AUC with no
-label at all.
+The inference log joined with the actuals (``join_actuals``), cut into periods by time
+(``"1h"``, ``"1D"``, ``"1W"``) or by count (every N rows), one row of metrics per period,
+each defined once in :mod:`workbench._metrics`. Before the actuals, the performance is
+estimated instead (:mod:`workbench.monitoring._cbpe`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench._exceptions import DataError, MonitoringError
-from workbench._metrics import BINARY, LEGACY, MULTICLASS, REGRESSION, class_order, evaluate
-from workbench.monitoring._summary import _window_keys
+from workbench._metrics import BINARY, MULTICLASS, REGRESSION, class_order, evaluate
+from workbench.monitoring._periods import periods, renamed_window
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "BINARY_METRICS",
-    "CBPE",
     "MULTICLASS_METRICS",
     "REGRESSION_METRICS",
-    "needs_calibration",
     "performance_over_time",
-    "reference_classes",
-    "resolve_thresholds",
-    "windows",
 ]
 
 REGRESSION_METRICS = REGRESSION
 BINARY_METRICS = BINARY
 MULTICLASS_METRICS = MULTICLASS
-
-
-def windows(frame: pd.DataFrame, window: str | int, *, time_column: str = "timestamp") -> Any:
-    """Group ``frame`` by window: a pandas frequency (``"1h"``, ``"1D"``, ``"1W"``) on
-    ``time_column``, or an int for consecutive blocks of that many rows (in time order).
-
-    Returns:
-        A pandas GroupBy whose keys are the windows' start (a time, or a row number).
-
-    Raises:
-        MonitoringError: The time column is missing or the window is not valid.
-    """
-    import pandas as pd
-
-    if time_column not in frame.columns:
-        raise MonitoringError(
-            f"Windows need the time column {time_column!r}; the frame has {list(frame.columns)}."
-        )
-    ordered = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
-    if isinstance(window, int) and not isinstance(window, bool):
-        if window < 1:
-            raise MonitoringError(f"A count window needs at least 1 row; got {window}.")
-        start = (np.arange(len(ordered)) // window) * window
-        return ordered.groupby(pd.Series(start, name="window"), sort=True)
-    try:
-        pd.tseries.frequencies.to_offset(str(window))
-    except ValueError as exc:
-        raise MonitoringError(
-            f"Window {window!r} is neither a row count nor a pandas frequency such as "
-            f"'1h', '1D' or '1W': {exc}"
-        ) from exc
-    keys = _window_keys(ordered, str(window), time_column)
-    return ordered.groupby(keys.rename("window"), sort=True)
 
 
 def _classes_of(
@@ -109,15 +66,16 @@ def performance_over_time(
     log: pd.DataFrame,
     *,
     task: str,
-    window: str | int = "1D",
+    period: str | int = "1D",
     actual: str = "actual",
     prediction: str = "prediction",
     score: str | Sequence[str] | None = None,
     positive: Any = None,
     classes: Sequence[Any] | None = None,
     time_column: str = "timestamp",
+    window: str | int | None = None,
 ) -> pd.DataFrame:
-    """Realized metrics per window, over the rows that have an actual.
+    """Realized metrics per period, over the rows that have an actual.
 
     Args:
         log: The inference log joined with actuals (``join_actuals``).
@@ -125,7 +83,7 @@ def performance_over_time(
             (two classes: ``accuracy``, ``precision_binary``, ``recall_binary``,
             ``f1_binary``, ``roc_auc``; more: the ``_macro`` ones); each as
             :mod:`workbench._metrics` defines it.
-        window: A pandas frequency or a row count (see :func:`windows`).
+        period: A pandas frequency or a row count (see :func:`periods`).
         actual: The ground-truth column.
         prediction: The prediction column.
         score: For classifiers, the probability column(s) logged: the positive class's
@@ -135,12 +93,14 @@ def performance_over_time(
             ``classes``).
         classes: The model's ``classes_`` (default: the labels in the log, in
             scikit-learn's order: numbers by value, text alphabetically). Decided once
-            for the log, so every window has the same metrics.
-        time_column: The timestamp column.
+            for the log, so every period has the same metrics.
+        time_column: The event-time column.
+        window: Deprecated: the old name of ``period``.
 
     Returns:
-        One row per window: ``window``, ``rows``, ``labelled`` and the metrics (NaN where
-        a window has no labelled row, or a metric is not defined on it).
+        One row per period: ``window`` (the period's start), ``rows``, ``labelled`` and
+        the metrics (NaN where a period has no labelled row, or a metric is not defined
+        on it).
 
     Raises:
         MonitoringError: A column is missing, ``task`` is unknown, or the classes do not
@@ -148,6 +108,7 @@ def performance_over_time(
     """
     import pandas as pd
 
+    period = renamed_window(period, window, default="1D", caller="performance_over_time")
     if task not in ("regression", "classification"):
         raise MonitoringError(f"task must be 'regression' or 'classification'; got {task!r}.")
     scored = [score] if isinstance(score, str) else list(score or [])
@@ -171,7 +132,7 @@ def performance_over_time(
                 "column per class in classes= order."
             )
     rows = []
-    for start, part in windows(log, window, time_column=time_column):
+    for start, part in periods(log, period, time_column=time_column):
         labelled = part[part[actual].notna()]
         record: dict[str, Any] = {"window": start, "rows": len(part), "labelled": len(labelled)}
         if task == "regression":
@@ -194,406 +155,3 @@ def performance_over_time(
             )
         rows.append(record)
     return pd.DataFrame(rows, columns=["window", "rows", "labelled", *names])
-
-
-def resolve_thresholds(
-    thresholds: Mapping[str, tuple[str, float]], columns: Sequence[str]
-) -> dict[str, tuple[str, float]]:
-    """``thresholds`` with a metric's old name (``f1``, ``precision``, ``recall``) read as
-    the one of ``columns`` that it meant (``f1_binary`` for two classes, else
-    ``f1_macro``), with a ``FutureWarning``; other names as they are."""
-    import warnings
-
-    out: dict[str, tuple[str, float]] = {}
-    for name, bound in thresholds.items():
-        if name in LEGACY and name not in columns:
-            binary, macro = LEGACY[name]
-            new = binary if binary in columns else macro if macro in columns else name
-            if new != name:
-                warnings.warn(
-                    f"The threshold's metric name {name!r} is ambiguous and read as {new!r} "
-                    f"here; say {binary!r} (the positive class's) or {macro!r} (averaged "
-                    "over classes).",
-                    FutureWarning,
-                    stacklevel=2,
-                )
-            name = new
-        out[name] = bound
-    return out
-
-
-def needs_calibration(
-    target: Any, scores: Any, *, bins: int = 10, splits: int = 10, seed: int = 42
-) -> bool:
-    """Whether isotonic calibration makes these scores better calibrated (NannyML's
-    ``needs_calibration``, reproduced).
-
-    Isotonic regression is fitted on 90 % of the rows and applied to the other 10 %, ten
-    times (stratified shuffle splits, seed 42); the expected calibration error (rows
-    sorted by score, ten equal-count bins) of the held-out scores before and after is
-    compared on all ten held-out parts together. No calibration when it does not lower
-    the error, when the labels hold one class, when the scores already separate them
-    (ROC AUC > 0.999), or when there are too few rows to hold out both classes.
-
-    Args:
-        target: 0/1 (or boolean) truth of one class.
-        scores: That class's scores.
-    """
-    from sklearn.isotonic import IsotonicRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedShuffleSplit
-
-    y = np.asarray(target).astype(int)
-    p = np.asarray(scores, dtype=float)
-    if len(np.unique(y)) < 2 or roc_auc_score(y, p) > 0.999:
-        return False
-    split = StratifiedShuffleSplit(n_splits=splits, test_size=0.1, random_state=seed)
-    truth, before, after = [], [], []
-    try:
-        for train, test in split.split(p, y):
-            calibrator = IsotonicRegression(out_of_bounds="clip").fit(p[train], y[train])
-            truth.append(y[test])
-            before.append(p[test])
-            after.append(calibrator.predict(p[test]))
-    except ValueError:  # too few rows of a class to hold out
-        return False
-    held = np.concatenate(truth)
-    edges = _bin_edges(len(held), bins)
-    if edges is None:
-        return False
-    return _ece(held, np.concatenate(before), edges) > _ece(held, np.concatenate(after), edges)
-
-
-def _bin_edges(n: int, bins: int) -> list[tuple[int, int]] | None:
-    """Equal-count bins over ``n`` sorted rows (fewer when there are few rows)."""
-    if n <= 2 * bins:
-        bins = n // 2
-        if bins < 2:
-            return None
-    width = n // bins
-    cuts = np.asarray(range(0, n + 1, width))
-    cuts[-1] = n
-    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
-
-
-def _ece(truth: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]) -> float:
-    """Expected calibration error over equal-count bins of the rows sorted by score."""
-    order = scores.argsort()
-    scores, truth = scores[order], truth[order]
-    return float(
-        np.sum(
-            [
-                (right - left)
-                / len(scores)
-                * abs(np.mean(scores[left:right]) - np.mean(truth[left:right]))
-                for left, right in edges
-            ]
-        )
-    )
-
-
-def _expected_roc_auc(probability: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC expected from calibrated probabilities: rows in descending order of the
-    model's own scores, each adding its probability of being positive to the expected
-    true positives and the rest to the expected false positives (NannyML's
-    ``estimate_roc_auc``, its rounding to 5 decimals of the counts included)."""
-    from sklearn.metrics import auc
-
-    order = np.argsort(scores)[::-1]
-    ranked = probability[order]
-    expected = np.cumsum(ranked)
-    tps = np.asarray(np.round(np.r_[0, expected], 5))
-    fps = np.asarray(np.round(np.r_[0, 1 + np.arange(len(ranked)) - expected], 5))
-    if len(ranked) == 0 or tps[-1] <= 0 or fps[-1] <= 0:
-        return math.nan  # every row surely one class: no curve
-    return float(auc(fps / fps[-1], tps / tps[-1]))
-
-
-def _expected_counts(predicted: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    """Expected accuracy, precision, recall and F1 of one class from its calibrated
-    probability (NannyML's sums, in the same order)."""
-    tp = float(np.sum(np.where(predicted, probability, 0)))
-    fp = float(np.sum(np.where(predicted, 1 - probability, 0)))
-    fn = float(np.sum(np.where(~predicted, probability, 0)))
-    tn = float(np.sum(np.where(~predicted, 1 - probability, 0)))
-    return {
-        "accuracy": (tp + tn) / len(probability),
-        "precision": tp / (tp + fp) if tp + fp != 0 else 0.0,
-        "recall": tp / (tp + fn) if tp + fn != 0 else 0.0,
-        "f1": tp / (tp + 0.5 * (fp + fn)) if tp + 0.5 * (fp + fn) != 0 else 0.0,
-    }
-
-
-class CBPE:
-    """Confidence-based performance estimation for a classifier, before labels arrive.
-
-    Fit on reference rows with labels (``fit``), then ``estimate`` current rows from their
-    scores alone: expected accuracy, precision, recall, F1 and ROC AUC (the ``_binary``
-    ones for two classes, the ``_macro`` ones for more, as :mod:`workbench._metrics`
-    names them), as NannyML's CBPE computes them.
-
-    Args:
-        threshold: Score at or above which a binary prediction is positive.
-        calibration: ``"auto"`` (isotonic where :func:`needs_calibration` says it helps,
-            as NannyML decides), ``"isotonic"`` (always) or ``"none"``.
-
-    Attributes:
-        classes_: The model's classes, in the order of its score columns.
-        calibrated_: Per score column (the positive class's alone for two classes),
-            whether isotonic calibration is applied.
-
-    Example:
-        >>> cbpe = CBPE().fit(model.predict_proba(x_ref)[:, 1], y_ref, classes=model.classes_)
-        >>> cbpe.estimate(model.predict_proba(x_now)[:, 1])["f1_binary"]  # doctest: +SKIP
-    """
-
-    def __init__(self, threshold: float = 0.5, *, calibration: str = "auto") -> None:
-        self.threshold = threshold
-        self.calibration = calibration
-
-    @property
-    def classes(self) -> tuple[Any, ...]:
-        """The fitted classes (``classes_``), or ``()`` before ``fit``."""
-        return getattr(self, "classes_", ())
-
-    def fit(self, scores: Any, labels: Any, classes: Sequence[Any] | None = None) -> CBPE:
-        """Calibrate the scores against the reference labels, per class.
-
-        Args:
-            scores: For two classes the positive class's probability (``predict_proba[:,
-                1]``) or both columns; for more, one column per class.
-            labels: The reference rows' true labels.
-            classes: The model's ``classes_``: the order of its score columns, the last
-                being the positive class of two. Required: labels alone do not say it
-                (text order puts 10 before 2).
-
-        Raises:
-            MonitoringError: ``classes`` missing or not fitting the scores or labels, or
-                ``calibration`` unknown.
-        """
-        from sklearn.isotonic import IsotonicRegression
-
-        if self.calibration not in ("auto", "isotonic", "none"):
-            raise MonitoringError(
-                f"CBPE's calibration must be 'auto', 'isotonic' or 'none'; got "
-                f"{self.calibration!r}."
-            )
-        if classes is None:
-            raise MonitoringError(
-                "CBPE.fit needs classes=: the model's classes_, in the order of its "
-                "predict_proba columns (the last is the positive class of two). Labels alone "
-                "do not say it: sorted as text, 10 comes before 2. For example "
-                "CBPE().fit(model.predict_proba(x)[:, 1], y, classes=model.classes_)."
-            )
-        known = tuple(np.asarray(classes).tolist())
-        if len(set(known)) != len(known) or len(known) < 2:
-            raise MonitoringError(
-                f"classes must be at least two distinct labels; got {list(known)!r}."
-            )
-        matrix = self._columns(scores, known)
-        truth = np.asarray(labels, dtype=object).ravel()
-        if len(truth) != len(matrix):
-            raise MonitoringError(
-                f"{len(truth)} reference labels for {len(matrix)} rows of scores."
-            )
-        if not len(truth):
-            raise MonitoringError("CBPE.fit needs reference rows; got none.")
-        unknown = sorted({repr(v) for v in truth.tolist() if v not in known})
-        if unknown:
-            raise MonitoringError(
-                f"The reference labels hold {unknown[:10]} that are not among the model's "
-                f"classes {list(known)!r}."
-            )
-        targets = [truth == known[1]] if matrix.shape[1] == 1 else [truth == c for c in known]
-        calibrators: list[Any] = []
-        for i, target in enumerate(targets):
-            target = target.astype(int)
-            use = self.calibration == "isotonic" or (
-                self.calibration == "auto" and needs_calibration(target, matrix[:, i])
-            )
-            calibrators.append(
-                IsotonicRegression(out_of_bounds="clip").fit(matrix[:, i], target) if use else None
-            )
-        self.classes_ = known
-        self.calibrators_ = tuple(calibrators)
-        self.calibrated_ = tuple(c is not None for c in calibrators)
-        return self
-
-    def _columns(self, scores: Any, classes: Sequence[Any]) -> np.ndarray:
-        """The score matrix: one column (the positive class's) for two classes, else one
-        per class."""
-        matrix = _as_matrix(scores)
-        if len(classes) == 2 and matrix.shape[1] == 2:
-            return matrix[:, 1:]
-        if matrix.shape[1] == 1 and len(classes) != 2:
-            raise MonitoringError(
-                f"One score column means a binary classifier; the classes are {list(classes)}."
-            )
-        if matrix.shape[1] > 1 and matrix.shape[1] != len(classes):
-            raise MonitoringError(
-                f"{matrix.shape[1]} score columns for {len(classes)} classes {list(classes)}."
-            )
-        return matrix
-
-    def calibrated(self, scores: Any) -> np.ndarray:
-        """The calibrated probability of each score column (rows summing to 1 for more
-        than two classes)."""
-        if not hasattr(self, "calibrators_"):
-            raise MonitoringError("CBPE.estimate before fit: calibrate on reference rows first.")
-        matrix = self._columns(scores, self.classes_)
-        out = np.column_stack(
-            [
-                matrix[:, i] if c is None else c.predict(matrix[:, i])
-                for i, c in enumerate(self.calibrators_)
-            ]
-        )
-        if out.shape[1] > 1:
-            total = out.sum(axis=1)[:, None]
-            uniform = np.full_like(out, 1 / out.shape[1])
-            out = np.divide(out, total, out=uniform, where=total != 0)
-        return out
-
-    def estimate(self, scores: Any) -> dict[str, float]:
-        """Expected ``accuracy``, ``precision_*``, ``recall_*``, ``f1_*`` and ``roc_auc``
-        of these rows (``_binary`` for two classes, ``_macro`` for more); NaN for none."""
-        p = self.calibrated(scores)
-        matrix = self._columns(scores, self.classes_)
-        binary = matrix.shape[1] == 1
-        names = BINARY if binary else MULTICLASS
-        if not len(p):
-            return dict.fromkeys(names, math.nan)
-        if binary:
-            counts = _expected_counts(matrix[:, 0] >= self.threshold, p[:, 0])
-            return {
-                "accuracy": counts["accuracy"],
-                "precision_binary": counts["precision"],
-                "recall_binary": counts["recall"],
-                "f1_binary": counts["f1"],
-                "roc_auc": _expected_roc_auc(p[:, 0], matrix[:, 0]),
-            }
-        chosen = np.argmax(matrix, axis=1)
-        per_class = [_expected_counts(chosen == k, p[:, k]) for k in range(p.shape[1])]
-        return {
-            "accuracy": float(np.mean(p[np.arange(len(p)), chosen])),
-            "precision_macro": float(np.mean([c["precision"] for c in per_class])),
-            "recall_macro": float(np.mean([c["recall"] for c in per_class])),
-            "f1_macro": float(np.mean([c["f1"] for c in per_class])),
-            "roc_auc": float(
-                np.mean([_expected_roc_auc(p[:, k], matrix[:, k]) for k in range(p.shape[1])])
-            ),
-        }
-
-    def estimate_over_time(
-        self,
-        frame: pd.DataFrame,
-        score_columns: str | Sequence[str],
-        *,
-        window: str | int = "1D",
-        time_column: str = "timestamp",
-    ) -> pd.DataFrame:
-        """:meth:`estimate` per window of ``frame`` (for example the inference log)."""
-        import pandas as pd
-
-        columns = [score_columns] if isinstance(score_columns, str) else list(score_columns)
-        rows = []
-        for start, part in windows(frame, window, time_column=time_column):
-            rows.append({"window": start, "rows": len(part), **self.estimate(part[columns])})
-        return pd.DataFrame(rows)
-
-
-def reference_classes(reference_scores: pd.DataFrame) -> tuple[list[Any], list[str]]:
-    """The model's classes and their score columns in ``reference_scores.parquet``
-    (written by ``package_model``: a ``label`` column, one ``proba_<class>`` column per
-    class, and the model's ``classes_`` in the frame's ``attrs``).
-
-    A file written before the classes were stored gives them by its columns' order
-    (``classes_`` order too), each read back as the label of the same text.
-
-    Raises:
-        MonitoringError: No ``label`` column, fewer than two score columns, or stored
-            classes that do not name the score columns.
-    """
-    from workbench.serving._log import score_column
-
-    columns = [c for c in reference_scores.columns if str(c).startswith("proba_")]
-    if "label" not in reference_scores.columns or len(columns) < 2:
-        raise MonitoringError(
-            "Reference scores need a 'label' column and one 'proba_<class>' column per "
-            f"class; got {list(reference_scores.columns)}."
-        )
-    stored = reference_scores.attrs.get("classes")
-    if stored is not None:
-        classes = list(stored)
-        expected = [score_column(c) for c in classes]
-        if sorted(expected) != sorted(columns):
-            raise MonitoringError(
-                f"The reference scores' classes {classes!r} name the columns {expected}, "
-                f"but the file has {columns}."
-            )
-        return classes, expected
-    by_name = {str(v): v for v in reference_scores["label"].dropna().unique().tolist()}
-    return [
-        by_name.get(c.removeprefix("proba_"), c.removeprefix("proba_")) for c in columns
-    ], columns
-
-
-def _as_matrix(scores: Any) -> np.ndarray:
-    matrix = np.asarray(scores, dtype=float)
-    if matrix.ndim == 1:
-        matrix = matrix[:, None]
-    if matrix.ndim != 2 or not np.isfinite(matrix).all():
-        raise MonitoringError("Scores must be a finite 1-D array or a 2-D array (one per class).")
-    return matrix
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A metric that crossed its threshold in a window, and why."""
-
-    window: Any
-    metric: str
-    value: float
-    threshold: float
-    reason: str
-
-
-def check_thresholds(
-    frame: pd.DataFrame, thresholds: Mapping[str, tuple[str, float]]
-) -> list[Alert]:
-    """Alerts for every window whose metric crosses its bound.
-
-    Args:
-        frame: One row per window with a ``window`` column (``performance_over_time``,
-            ``CBPE.estimate_over_time``, ``drift_over_time``).
-        thresholds: ``{"rmse": ("max", 5.0), "accuracy": ("min", 0.8)}``: ``max`` alerts
-            above the bound, ``min`` below it.
-
-    Raises:
-        MonitoringError: A metric is not in the frame or a direction is unknown.
-    """
-    thresholds = resolve_thresholds(thresholds, [str(c) for c in frame.columns])
-    alerts = []
-    for metric, (direction, bound) in thresholds.items():
-        if metric not in frame.columns:
-            raise MonitoringError(
-                f"No metric {metric!r} to check; the frame has {list(frame.columns)}."
-            )
-        if direction not in ("max", "min"):
-            raise MonitoringError(f"{metric}: direction must be 'max' or 'min', not {direction!r}.")
-        for window, value in zip(frame["window"], frame[metric], strict=True):
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                continue
-            crossed = value > bound if direction == "max" else value < bound
-            if crossed:
-                word = "above the maximum" if direction == "max" else "below the minimum"
-                alerts.append(
-                    Alert(
-                        window,
-                        metric,
-                        float(value),
-                        float(bound),
-                        f"{metric} = {value:.4g} in the window starting {window}: {word} "
-                        f"{bound:.4g}.",
-                    )
-                )
-    return alerts

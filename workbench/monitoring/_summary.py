@@ -1,32 +1,26 @@
-"""Reference profiles and mergeable summaries: drift without holding the data.
+"""Mergeable summaries: drift without holding the data.
 
-A :class:`ReferenceProfile` is computed once from the training data and stored with the
-model (JSON, a few hundred KB): per numeric column, up to ``max_points`` cut points (every
-distinct value when there are that few, else quantiles) with the reference's counts
-below and at each; per categorical column, the counts of each category. Datetime columns
-are not profiled (Evidently leaves them out of drift too); the profile names them in
-``skipped``.
-
-A :class:`Summary` of production data holds the same counts for the current rows. It is
-computed per chunk (a pandas frame, or each partition of a Dask frame) and summaries
-add up, so a log larger than memory is one pass of small arrays. Every drift test then
-works on two summaries; with every distinct reference value as a cut point the
-Kolmogorov–Smirnov statistic is exact, and the distances on numeric columns assume
-values spread evenly inside each of the (at most ``max_points``) bins. Outside the
-reference's range its CDF is flat, so what current values lie there is kept apart, per
-end (a :class:`Tail`): the sum of their distances from that end, which makes the
-Wasserstein distance there exact, and a histogram of those distances for the figure and
-the binned tests. Current values that are none of a few-valued reference's values
-(``unseen``) are counted one by one, so the test choice, made when reference and current
-meet, counts the distinct values of both, as Evidently does.
+A :class:`Summary` holds, per profiled column, the counts drift needs: per numeric column
+(:class:`NumericCounts`) the rows below and at each of a reference's cut points (every
+distinct value when there are few, else quantiles, see :class:`ReferenceProfile`), per
+categorical column (:class:`CategoricalCounts`) the rows of each category. It is computed
+per chunk (a pandas frame, or each partition of a Dask frame) and summaries add up, so a
+log larger than memory is one pass of small arrays. Every drift test then works on two
+summaries; with every distinct reference value as a cut point the Kolmogorov–Smirnov
+statistic is exact, and the distances on numeric columns assume values spread evenly
+inside each of the (at most ``max_points``) bins. Outside the reference's range its CDF
+is flat, so what current values lie there is kept apart, per end (a :class:`Tail`): the
+sum of their distances from that end, which makes the Wasserstein distance there exact,
+and a histogram of those distances for the figure and the binned tests. Current values
+that are none of a few-valued reference's values (``unseen``) are counted one by one, so
+the test choice, made when reference and current meet, counts the distinct values of
+both, as Evidently does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,11 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CategoricalCounts",
+    "Counts",
     "NumericCounts",
-    "ReferenceProfile",
     "Summary",
     "Tail",
-    "summarize",
+    "distinct_values",
+    "kind_of",
 ]
 
 #: Cut points per numeric column (all distinct values when there are at most this many).
@@ -54,9 +49,6 @@ FEW_DISTINCT = 5
 TAIL_BUCKETS = 512
 #: A tail's first bucket width is the reference's range over this.
 TAIL_RESOLUTION = 256
-
-#: Why a column is left out of drift (``ReferenceProfile.skipped``, ``DriftSnapshot.skipped``).
-DATETIME_SKIPPED = "datetime column: not drift-tested (as Evidently)"
 
 
 def tail_width(edges: np.ndarray) -> float:
@@ -346,7 +338,7 @@ class Summary:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: {"kind": _kind_of(c), **c.to_dict()} for name, c in self.columns.items()}
+        return {name: {"kind": kind_of(c), **c.to_dict()} for name, c in self.columns.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Summary:
@@ -361,7 +353,7 @@ class Summary:
         return cls(columns)
 
 
-def _kind_of(counts: Counts) -> str:
+def kind_of(counts: Counts) -> str:
     return "numeric" if isinstance(counts, NumericCounts) else "categorical"
 
 
@@ -380,296 +372,3 @@ def distinct_values(reference: Counts, current: Counts, edges: np.ndarray | None
     if on_points != reference.present:  # quantile cut points: more values than points
         return max(size, FEW_DISTINCT + 1)
     return size + len(current.unseen)
-
-
-@dataclasses.dataclass
-class ReferenceProfile:
-    """What drift needs to know about the reference, computed once (see module doc).
-
-    Attributes:
-        edges: Cut points per numeric column (sorted, distinct).
-        distinct: Distinct reference values per column (capped at ``MAX_POINTS + 1``).
-        summary: The reference's own counts.
-        exact: Numeric columns whose cut points are every distinct reference value.
-        skipped: Columns left out of drift, with the reason (datetime columns).
-    """
-
-    edges: dict[str, np.ndarray]
-    distinct: dict[str, int]
-    summary: Summary
-    exact: dict[str, bool]
-    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
-
-    @property
-    def rows(self) -> int:
-        return self.summary.rows
-
-    @property
-    def columns(self) -> list[str]:
-        """The profiled columns (not the skipped ones)."""
-        return list(self.summary.columns)
-
-    def kind(self, column: str) -> str:
-        return _kind_of(self.summary.columns[column])
-
-    def tested_as_numeric(self, column: str, current: Counts) -> bool:
-        """Numeric with more than ``FEW_DISTINCT`` distinct values in the reference and
-        ``current`` together (Evidently's rule: a value the reference never had counts)."""
-        if self.kind(column) != "numeric":
-            return False
-        reference = self.summary.columns[column]
-        return distinct_values(reference, current, self.edges.get(column)) > FEW_DISTINCT
-
-    @classmethod
-    def from_frame(
-        cls,
-        frame: pd.DataFrame,
-        columns: Sequence[str] | None = None,
-        *,
-        max_points: int = MAX_POINTS,
-    ) -> ReferenceProfile:
-        """Profile ``columns`` of ``frame`` (default: all). Datetime columns are not
-        profiled: they are named in ``skipped`` (Evidently leaves them out of drift).
-
-        Raises:
-            MonitoringError: A column is missing or has no values.
-        """
-        names = list(columns) if columns is not None else [str(c) for c in frame.columns]
-        absent = [c for c in names if c not in frame.columns]
-        if absent:
-            raise MonitoringError(f"The reference frame lacks columns {absent}.")
-        if frame.empty:
-            raise MonitoringError("The reference frame is empty; drift needs reference rows.")
-        edges: dict[str, np.ndarray] = {}
-        distinct: dict[str, int] = {}
-        exact: dict[str, bool] = {}
-        counts: dict[str, Counts] = {}
-        skipped: dict[str, str] = {}
-        for name in names:
-            series = frame[name]
-            if _is_datetime(series):
-                skipped[name] = DATETIME_SKIPPED
-                continue
-            if series.dropna().empty:
-                raise MonitoringError(
-                    f"Column {name!r} has no values in the reference; drop it or fix it."
-                )
-            if _is_numeric(series):
-                values = series.to_numpy(dtype=float, na_value=np.nan)
-                present = values[np.isfinite(values)]
-                if not len(present):
-                    raise MonitoringError(
-                        f"Column {name!r} has no finite values in the reference; drop it or fix it."
-                    )
-                unique = np.unique(present)
-                exact[name] = len(unique) <= max_points
-                cut = (
-                    unique
-                    if exact[name]
-                    else np.unique(np.quantile(present, np.linspace(0, 1, max_points)))
-                )
-                edges[name] = cut
-                distinct[name] = len(unique)
-                counts[name] = NumericCounts.of(values, cut)
-            else:
-                counts[name] = CategoricalCounts.of(series)
-                distinct[name] = len(counts[name].counts)  # type: ignore[union-attr]
-        return cls(edges, distinct, Summary(counts), exact, skipped)
-
-    def merged(self, other: ReferenceProfile) -> ReferenceProfile:
-        """This profile and ``other``'s columns together (``other`` wins a name clash)."""
-        return ReferenceProfile(
-            {**self.edges, **other.edges},
-            {**self.distinct, **other.distinct},
-            Summary({**self.summary.columns, **other.summary.columns}),
-            {**self.exact, **other.exact},
-            {**self.skipped, **other.skipped},
-        )
-
-    def subset(self, columns: Sequence[str]) -> ReferenceProfile:
-        """The profile of ``columns`` only (skipped ones among them stay named as skipped).
-
-        Raises:
-            MonitoringError: A column is neither profiled nor skipped.
-        """
-        unknown = [c for c in columns if c not in self.summary.columns and c not in self.skipped]
-        if unknown:
-            raise MonitoringError(f"The reference lacks columns {unknown}; it has {self.columns}.")
-        profiled = [c for c in columns if c in self.summary.columns]
-        return ReferenceProfile(
-            {k: v for k, v in self.edges.items() if k in profiled},
-            {k: self.distinct[k] for k in profiled},
-            Summary({k: self.summary.columns[k] for k in profiled}),
-            {k: v for k, v in self.exact.items() if k in profiled},
-            {k: v for k, v in self.skipped.items() if k in columns},
-        )
-
-    def summarize(self, frame: pd.DataFrame) -> Summary:
-        """Counts of ``frame`` (current rows) against this profile.
-
-        Raises:
-            MonitoringError: ``frame`` lacks a profiled column.
-        """
-        absent = [c for c in self.columns if c not in frame.columns]
-        if absent:
-            raise MonitoringError(f"The current data lacks the profiled columns {absent}.")
-        counts: dict[str, Counts] = {}
-        for name in self.columns:
-            series = frame[name]
-            if self.kind(name) == "numeric":
-                try:
-                    values = series.to_numpy(dtype=float, na_value=np.nan)
-                except (TypeError, ValueError) as exc:
-                    raise MonitoringError(
-                        f"Column {name!r} is numeric in the reference but holds values that "
-                        f"are not numbers in the current data: {exc}"
-                    ) from exc
-                counts[name] = NumericCounts.of(values, self.edges[name])
-            else:
-                counts[name] = CategoricalCounts.of(series)
-        return Summary(counts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "edges": {k: v.tolist() for k, v in self.edges.items()},
-            "distinct": self.distinct,
-            "exact": self.exact,
-            "skipped": self.skipped,
-            "summary": self.summary.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceProfile:
-        try:
-            return cls(
-                {k: np.asarray(v, dtype=float) for k, v in data["edges"].items()},
-                {k: int(v) for k, v in data["distinct"].items()},
-                Summary.from_dict(data["summary"]),
-                {k: bool(v) for k, v in data["exact"].items()},
-                {str(k): str(v) for k, v in data.get("skipped", {}).items()},
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MonitoringError(f"Not a reference profile: {exc!r}") from exc
-
-    def save(self, path: str | Path) -> Path:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(self.to_dict()))
-        return target
-
-    @classmethod
-    def load(cls, path: str | Path) -> ReferenceProfile:
-        source = Path(path)
-        if not source.is_file():
-            raise MonitoringError(f"No reference profile at {source}.")
-        try:
-            return cls.from_dict(json.loads(source.read_text()))
-        except json.JSONDecodeError as exc:
-            raise MonitoringError(f"{source} is not valid JSON: {exc}.") from exc
-
-
-def _is_datetime(series: pd.Series) -> bool:
-    """Dates and times in any of pandas' forms: datetime64 (with or without a zone),
-    periods, Arrow timestamps, dates and times, or Python ``date``/``datetime`` objects."""
-    import pandas as pd
-
-    dtype = series.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
-        return True
-    if isinstance(dtype, pd.ArrowDtype):
-        import pyarrow as pa
-
-        kind = dtype.pyarrow_dtype
-        return bool(pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_time(kind))
-    if pd.api.types.is_object_dtype(dtype):
-        return pd.api.types.infer_dtype(series, skipna=True) in ("datetime", "datetime64", "date")
-    return False
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    import pandas as pd
-
-    return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
-
-
-def summarize(current: Any, profile: ReferenceProfile, *, progress: bool = True) -> Summary:
-    """Counts of ``current`` (a pandas or a Dask DataFrame) against ``profile``.
-
-    A Dask frame is summarised partition by partition on its cluster (or the local
-    scheduler) and the partial counts are added up: only counts travel, never rows.
-    """
-    if hasattr(current, "to_delayed"):  # a Dask DataFrame
-        from dask.delayed import delayed
-
-        from workbench._progress import compute_with_progress
-
-        tasks = [delayed(profile.summarize)(part) for part in current.to_delayed()]
-        if not tasks:
-            raise MonitoringError("The current Dask frame has no partitions.")
-        parts = compute_with_progress(tasks, desc="drift", show=progress)
-        total: Summary = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        return total
-    return profile.summarize(current)
-
-
-def _window_keys(frame: pd.DataFrame, window: str, time_column: str) -> pd.Series:
-    import pandas as pd
-
-    times = pd.to_datetime(frame[time_column], utc=True)
-    offset = pd.tseries.frequencies.to_offset(window)
-    if isinstance(offset, pd.offsets.Tick):
-        return times.dt.floor(offset)
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return naive.dt.to_period(window).dt.start_time.dt.tz_localize("UTC")
-
-
-def _summaries_of(
-    frame: pd.DataFrame, profile: ReferenceProfile, window: str, time_column: str
-) -> dict[Any, Summary]:
-    keys = _window_keys(frame, window, time_column)
-    return {key: profile.summarize(part) for key, part in frame.groupby(keys, sort=True)}
-
-
-def summarize_by_window(
-    current: Any,
-    profile: ReferenceProfile,
-    window: str,
-    *,
-    time_column: str = "timestamp",
-    progress: bool = True,
-) -> dict[Any, Summary]:
-    """One :class:`Summary` per time window (``"1h"``, ``"1D"``, ``"1W"``), keyed by the
-    window's start; a Dask frame is summarised partition by partition and the windows
-    that span partitions are merged.
-
-    Raises:
-        MonitoringError: The time column is missing or the window is not a frequency.
-    """
-    import pandas as pd
-
-    if time_column not in current.columns:
-        raise MonitoringError(
-            f"Windows need the time column {time_column!r}; the data has {list(current.columns)}."
-        )
-    try:
-        pd.tseries.frequencies.to_offset(window)
-    except (ValueError, TypeError) as exc:
-        raise MonitoringError(
-            f"Window {window!r} is not a pandas frequency such as '1h', '1D' or '1W': {exc}"
-        ) from exc
-    if not hasattr(current, "to_delayed"):
-        return _summaries_of(current, profile, window, time_column)
-    from dask.delayed import delayed
-
-    from workbench._progress import compute_with_progress
-
-    tasks = [
-        delayed(_summaries_of)(part, profile, window, time_column) for part in current.to_delayed()
-    ]
-    merged: dict[Any, Summary] = {}
-    for partial in compute_with_progress(tasks, desc="drift by window", show=progress):
-        for key, summary in partial.items():
-            merged[key] = merged[key] + summary if key in merged else summary
-    return dict(sorted(merged.items()))

@@ -1,13 +1,13 @@
-"""Monitoring over time: drift per window, integrity of a batch, errors, and MLflow.
+"""Monitoring over time: drift per period, integrity of a batch, errors, and MLflow.
 
-* :func:`drift_over_time` — one :class:`DriftSnapshot` per time window of the inference
+* :func:`drift_over_time` — one :class:`DriftSnapshot` per time period of the inference
   log (pandas or Dask), from the reference profile stored with the model;
 * :func:`check_integrity` — a production batch against the data contract: type errors,
   out-of-range values, unknown categories, missing values where none may be, and
   missing-value surges against the reference;
-* :func:`errors_over_time` — refused and failed requests per window, from the server's
+* :func:`errors_over_time` — refused and failed requests per period, from the server's
   error log;
-* :func:`log_to_mlflow` — snapshots, metrics per window and alerts as an MLflow run.
+* :func:`log_to_mlflow` — snapshots, metrics per period and alerts as an MLflow run.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import MonitoringError
+from workbench.monitoring._alerts import Alert
 from workbench.monitoring._drift import DriftSnapshot, compute_drift
-from workbench.monitoring._performance import Alert, windows
-from workbench.monitoring._summary import ReferenceProfile, summarize_by_window
+from workbench.monitoring._periods import periods, renamed_window
+from workbench.monitoring._profile import ReferenceProfile, summarize_by_period
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,13 +46,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DriftTimeline:
-    """Drift per window: one snapshot each, in time order."""
+    """Drift per period: one snapshot each, in time order (each snapshot's
+    ``metadata["window"]`` names its period: the start, or ``row N``)."""
 
     snapshots: tuple[DriftSnapshot, ...]
 
     def frame(self) -> pd.DataFrame:
-        """One row per window: ``window``, ``rows``, ``share_drifted``, ``dataset_drift``,
-        ``drifted`` (names) and each column's statistic."""
+        """One row per period: ``window`` (its start), ``rows``, ``share_drifted``,
+        ``dataset_drift``, ``drifted`` (names) and each column's statistic."""
         import pandas as pd
 
         rows = []
@@ -69,7 +71,7 @@ class DriftTimeline:
         return pd.DataFrame(rows)
 
     def alerts(self) -> list[Alert]:
-        """An alert per window where the dataset drifted, naming the columns."""
+        """An alert per period where the dataset drifted, naming the columns."""
         return [
             Alert(
                 snap.metadata["window"],
@@ -77,7 +79,7 @@ class DriftTimeline:
                 snap.share_drifted,
                 snap.drift_share,
                 f"{len(snap.drifted_columns)} of {len(snap.columns)} columns drifted in the "
-                f"window starting {snap.metadata['window']}: {', '.join(snap.drifted_columns)}.",
+                f"period starting {snap.metadata['window']}: {', '.join(snap.drifted_columns)}.",
             )
             for snap in self.snapshots
             if snap.dataset_drift
@@ -87,9 +89,10 @@ class DriftTimeline:
 def drift_over_time(
     reference: pd.DataFrame | ReferenceProfile,
     current: Any,
-    window: str | int = "1D",
+    period: str | int = "1D",
     columns: Sequence[str] | None = None,
     *,
+    window: str | int | None = None,
     time_column: str = "timestamp",
     tests: Mapping[str, str] | None = None,
     thresholds: Mapping[str, float] | None = None,
@@ -98,23 +101,25 @@ def drift_over_time(
     metadata: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> DriftTimeline:
-    """Drift of each time window of ``current`` (the inference log, pandas or Dask).
+    """Drift of each time period of ``current`` (the inference log, pandas or Dask).
 
     Args:
         reference: Training data or its stored :class:`ReferenceProfile`.
         current: The log, with ``time_column``.
-        window: A pandas frequency (``"1h"``, ``"1D"``, ``"1W"``), or a row count for
+        period: A pandas frequency (``"1h"``, ``"1D"``, ``"1W"``), or a row count for
             consecutive blocks of that many rows (pandas only).
         columns: Columns to test (default: the profiled columns the log has).
-        time_column: The timestamp column.
+        window: Deprecated: the old name of ``period``.
+        time_column: The event-time column.
         tests, thresholds, drift_share: As :func:`compute_drift`.
-        min_rows: Windows with fewer rows are left out (too few to test).
-        metadata: Stored with every snapshot (plus its ``window``).
+        min_rows: Periods with fewer rows are left out (too few to test).
+        metadata: Stored with every snapshot (plus its period, as ``window``).
         progress: A progress bar over a Dask frame's partitions.
 
     Raises:
-        MonitoringError: As :func:`compute_drift`, or no window has ``min_rows`` rows.
+        MonitoringError: As :func:`compute_drift`, or no period has ``min_rows`` rows.
     """
+    period = renamed_window(period, window, default="1D", caller="drift_over_time")
     if isinstance(reference, ReferenceProfile):
         profile = reference
     else:
@@ -133,19 +138,19 @@ def drift_over_time(
     profile = profile.subset(asked)  # datetime columns stay named, to say they were left out
     names = [c for c in asked if c not in profile.skipped]
     subset = current[[*names, time_column]]
-    if isinstance(window, int) and not isinstance(window, bool):  # every N rows, in time order
+    if isinstance(period, int) and not isinstance(period, bool):  # every N rows, in time order
         if hasattr(current, "to_delayed"):
             raise MonitoringError(
-                "Count windows need the rows in one order; on a Dask frame use a time "
-                "window ('1h', '1D', '1W')."
+                "Count periods need the rows in one order; on a Dask frame use a time "
+                "period ('1h', '1D', '1W')."
             )
-        per_window = {
+        per_period = {
             start: profile.summarize(part)
-            for start, part in windows(subset, window, time_column=time_column)
+            for start, part in periods(subset, period, time_column=time_column)
         }
     else:
-        per_window = summarize_by_window(
-            subset, profile, str(window), time_column=time_column, progress=progress
+        per_period = summarize_by_period(
+            subset, profile, str(period), time_column=time_column, progress=progress
         )
     snapshots = tuple(
         compute_drift(
@@ -155,17 +160,17 @@ def drift_over_time(
             tests=tests,
             thresholds=thresholds,
             drift_share=drift_share,
-            metadata={**(metadata or {}), "window": _window_label(start)},
+            metadata={**(metadata or {}), "window": _period_label(start)},
         )
-        for start, summary in per_window.items()
+        for start, summary in per_period.items()
         if summary.rows >= min_rows
     )
     if not snapshots:
-        raise MonitoringError(f"No {window} window has at least {min_rows} rows to test.")
+        raise MonitoringError(f"No {period} period has at least {min_rows} rows to test.")
     return DriftTimeline(snapshots)
 
 
-def _window_label(start: Any) -> str:
+def _period_label(start: Any) -> str:
     return start.isoformat() if hasattr(start, "isoformat") else f"row {start}"
 
 
@@ -295,22 +300,27 @@ def check_integrity(
     return IntegrityReport(len(batch), violations, len(result.quarantine), alerts)
 
 
-def errors_over_time(log_dir: str | Path, window: str | int = "1D") -> pd.DataFrame:
-    """Refused (4xx) and failed (5xx) requests per window, from the server's error log.
+def errors_over_time(
+    log_dir: str | Path, period: str | int = "1D", *, window: str | int | None = None
+) -> pd.DataFrame:
+    """Refused (4xx) and failed (5xx) requests per period, from the server's error log
+    (``window=``: deprecated, the old name of ``period``).
 
     Returns:
-        ``window``, ``errors``, ``client_errors`` (4xx), ``server_errors`` (5xx) and one
-        column per status code; empty when there was no error.
+        ``window`` (the period's start), ``errors``, ``client_errors`` (4xx),
+        ``server_errors`` (5xx) and one column per status code; empty when there was no
+        error.
     """
     import pandas as pd
 
     from workbench.serving import read_errors
 
+    period = renamed_window(period, window, default="1D", caller="errors_over_time")
     errors = read_errors(log_dir)
     if errors.empty:
         return pd.DataFrame(columns=["window", "errors", "client_errors", "server_errors"])
     rows = []
-    for start, part in windows(errors, window):
+    for start, part in periods(errors, period):
         statuses = part["status"].astype(int)
         rows.append(
             {
@@ -378,7 +388,7 @@ def log_to_mlflow(
 ) -> str:
     """Record monitoring results as one MLflow run; returns its id.
 
-    Per window (``step`` = window number, timestamp = window start): the share of drifted
+    Per period (``step`` = period number, timestamp = period start): the share of drifted
     columns, each column's drift statistic (``drift.<column>``) and each performance
     metric. Artifacts: every snapshot (``snapshots/``), the performance table and the
     alerts (JSON).

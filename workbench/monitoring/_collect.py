@@ -1,0 +1,421 @@
+"""The dashboard's data: one pass over the inference log, summaries per period.
+
+:func:`collect` reads the log (a folder of Parquet segments, any size) segment by segment
+(on local threads, or with Dask on a cluster), and per partition and time period keeps
+only what the dashboard draws: the drift counts of each profiled column, the number of
+rows and requests, and a histogram of latencies. Periods add up across partitions (a
+request's rows are in one segment), so the result is the same as one pass over the whole
+log, and a date range is a sum of periods, drawn again without touching the log.
+:func:`dashboard_inputs` adds the rest a served model's dashboard shows (realized and
+estimated performance, errors), read from its registered version and its log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench._exceptions import MonitoringError
+from workbench.monitoring._cbpe import estimate_from_log, reference_classes
+from workbench.monitoring._drift import DriftSnapshot, compute_drift
+from workbench.monitoring._performance import performance_over_time
+from workbench.monitoring._periods import period_keys, renamed_window
+from workbench.monitoring._profile import ReferenceProfile
+from workbench.monitoring._summary import Summary
+from workbench.monitoring._timeline import (
+    _environment,
+    errors_over_time,
+    problems_of,
+    reference_profile_of,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench._settings import Settings
+    from workbench.data import Contract
+
+__all__ = [
+    "LATENCY_EDGES",
+    "DashboardInputs",
+    "LogOverview",
+    "PeriodStats",
+    "collect",
+    "dashboard_inputs",
+]
+
+#: Latency histogram bin edges (ms), log-spaced from 0.1 ms to 100 s.
+LATENCY_EDGES = np.concatenate([[0.0], np.logspace(-1, 5, 121)])
+
+
+@dataclasses.dataclass
+class PeriodStats:
+    """One period of the log: drift counts, rows, requests, latency histogram, and the
+    rows breaking each rule of the data contract (``(column, problem) → rows``)."""
+
+    summary: Summary
+    rows: int
+    requests: int
+    latency: np.ndarray
+    integrity: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+
+    def __add__(self, other: PeriodStats) -> PeriodStats:
+        integrity = dict(self.integrity)
+        for key, count in other.integrity.items():
+            integrity[key] = integrity.get(key, 0) + count
+        return PeriodStats(
+            self.summary + other.summary,
+            self.rows + other.rows,
+            self.requests + other.requests,
+            self.latency + other.latency,
+            integrity,
+        )
+
+
+def _row_contract(contract: Contract, columns: Sequence[str]) -> Contract | None:
+    """The part of ``contract`` that a period of the log can be checked against, row by
+    row: the rules of each logged column (a personal column only for missing values: the
+    log holds its pseudonyms) and the cross-column rules over logged, non-personal
+    columns. Key, uniqueness and duplicate-row checks span rows, so they are left out: a
+    period is counted chunk by chunk and the counts add up. ``None`` when no column of
+    the contract was logged."""
+    from workbench.data import ColumnContract, Contract
+
+    present = set(columns)
+    kept = []
+    for spec in contract.columns:
+        if spec.name not in present:
+            continue
+        if spec.pii:
+            kept.append(ColumnContract(spec.name, "str", nullable=spec.nullable, pii=True))
+        else:
+            kept.append(dataclasses.replace(spec, unique=False))
+    if not kept:
+        return None
+    plain = {c.name for c in kept if not c.pii}
+    rules = tuple(r for r in contract.rules if set(r.columns(contract.names)) <= plain)
+    return Contract(columns=tuple(kept), rules=rules, no_duplicate_rows=False, name=contract.name)
+
+
+def _violations(rows: pd.DataFrame, contract: Contract | None) -> pd.DataFrame:
+    """The rows breaking the contract, one per (row position, column, problem): the data
+    stage's own checks (``workbench.data.check_rows``, what ``validate`` checks: coercion
+    with the contract's aliases, types, ranges, categories, missing values, rules), named
+    as ``check_integrity`` names them."""
+    import pandas as pd
+
+    from workbench.data import check_rows
+
+    checked = _row_contract(contract, list(rows.columns)) if contract is not None else None
+    if checked is None:
+        return pd.DataFrame({"row": [], "column": [], "problem": []})
+    failures = check_rows(rows[checked.names], checked, source="inference log")
+    found: pd.DataFrame = problems_of(failures)[["row", "column", "problem"]]
+    return found
+
+
+def _stats_of(
+    part: pd.DataFrame, profile: ReferenceProfile, period: str, contract: Contract | None = None
+) -> dict[Any, PeriodStats]:
+    out = {}
+    part = part.reset_index(drop=True)
+    keys = period_keys(part, period, "timestamp")
+    broken = _violations(part, contract)  # once per partition, then split by period
+    broken["period"] = keys.to_numpy()[broken["row"].to_numpy(dtype=np.int64)]
+    for key, rows in part.groupby(keys, sort=True):
+        per_request = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
+        here = broken[broken["period"] == key]
+        counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
+        out[key] = PeriodStats(
+            profile.summarize(rows),
+            len(rows),
+            len(per_request),
+            np.histogram(per_request, LATENCY_EDGES)[0],
+            {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
+        )
+    return out
+
+
+def _quantile(histogram: np.ndarray, q: float) -> float:
+    total = histogram.sum()
+    if total == 0:
+        return float("nan")
+    position = np.searchsorted(np.cumsum(histogram), q * total)
+    return float(LATENCY_EDGES[min(position + 1, len(LATENCY_EDGES) - 1)])
+
+
+@dataclasses.dataclass
+class LogOverview:
+    """What :func:`collect` keeps of a log: per period (keyed by its start), and what to do
+    with a range of them (``windows``: deprecated, the old name of ``periods``)."""
+
+    profile: ReferenceProfile
+    periods: dict[Any, PeriodStats]
+    model_name: str
+    model_version: str
+
+    @property
+    def starts(self) -> list[Any]:
+        return list(self.periods)
+
+    @property
+    def windows(self) -> dict[Any, PeriodStats]:
+        """Deprecated: the old name of :attr:`periods`."""
+        import warnings
+
+        warnings.warn(
+            "LogOverview.windows is deprecated; say LogOverview.periods (a monitoring "
+            "bucket of time is a 'period').",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.periods
+
+    def between(self, first: Any = None, last: Any = None) -> PeriodStats:
+        """The periods from ``first`` to ``last`` (inclusive; default: all), added up."""
+        chosen = [
+            stats
+            for start, stats in self.periods.items()
+            if (first is None or start >= first) and (last is None or start <= last)
+        ]
+        if not chosen:
+            raise MonitoringError(f"No period of the log between {first} and {last}.")
+        total = chosen[0]
+        for stats in chosen[1:]:
+            total = total + stats
+        return total
+
+    def drift(self, first: Any = None, last: Any = None) -> DriftSnapshot:
+        stats = self.between(first, last)
+        return compute_drift(
+            self.profile,
+            stats.summary,
+            metadata={
+                "model_name": self.model_name,
+                "model_version": self.model_version,
+                "window_start": str(first if first is not None else self.starts[0]),
+                "window_end": str(last if last is not None else self.starts[-1]),
+            },
+        )
+
+    def integrity(self, first: Any = None, last: Any = None) -> pd.DataFrame:
+        """Rows breaking the data contract in the range: ``column``, ``problem``,
+        ``rows``, ``share`` (empty when none, or when the version has no contract)."""
+        import pandas as pd
+
+        stats = self.between(first, last)
+        table = pd.DataFrame(
+            [(c, p, n) for (c, p), n in sorted(stats.integrity.items())],
+            columns=["column", "problem", "rows"],
+        )
+        table["share"] = table["rows"] / max(stats.rows, 1)
+        return table
+
+    def kpis(self, first: Any = None, last: Any = None) -> dict[str, float]:
+        stats = self.between(first, last)
+        return {
+            "rows": stats.rows,
+            "requests": stats.requests,
+            "latency_p50_ms": _quantile(stats.latency, 0.5),
+            "latency_p95_ms": _quantile(stats.latency, 0.95),
+        }
+
+
+def collect(
+    log_dir: str | Path,
+    profile: ReferenceProfile,
+    *,
+    period: str = "1D",
+    model_name: str = "",
+    model_version: str = "",
+    contract: Contract | None = None,
+    progress: bool = True,
+    scheduler: str | None = None,
+    window: str | None = None,
+) -> LogOverview:
+    """Summaries of the inference log at ``log_dir`` per ``period``, in one pass over its
+    segments (with ``contract``, the rows breaking each of its column rules too), on local
+    threads or on the Dask cluster at ``scheduler`` (default: the ``dask_scheduler``
+    setting). ``window=`` is deprecated: the old name of ``period``.
+
+    Raises:
+        MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
+    """
+    from workbench._progress import compute_with_progress, map_with_progress, scheduler_address
+    from workbench.serving import LogFolder
+
+    period = renamed_window(period, window, default="1D", caller="collect")
+    place = LogFolder(log_dir)
+    segments = place.glob("segment-*.parquet") if place.exists() else []
+    if not segments:
+        raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
+    local = place.local and scheduler_address(scheduler) is None
+    if local:  # the same frames as Dask's, read without importing it (a second or two)
+        columns = _columns_of(segments[0])
+    else:
+        import dask.dataframe as dd
+
+        log = dd.read_parquet(segments if place.local else f"{place}/segment-*.parquet")
+        columns = list(log.columns)
+    names = [c for c in profile.columns if c in columns]
+    if not names:
+        raise MonitoringError(
+            f"The log at {log_dir} has none of the profiled columns {profile.columns}."
+        )
+    subset = profile.subset(names)
+    ruled = [r.name for r in contract.columns if r.name in columns] if contract else []
+    needed = list(dict.fromkeys([*names, *ruled, "timestamp", "request_id", "latency_ms"]))
+    partials: list[dict[Any, PeriodStats]]
+    if local:
+        partials = map_with_progress(
+            lambda path: _stats_of(_read_like_dask(path, needed), subset, period, contract),
+            segments,
+            desc="reading the log",
+            show=progress,
+        )
+    else:
+        from dask.delayed import delayed
+
+        tasks = [delayed(_stats_of)(p, subset, period, contract) for p in log[needed].to_delayed()]
+        partials = compute_with_progress(
+            tasks, desc="reading the log", show=progress, scheduler=scheduler
+        )
+    merged: dict[Any, PeriodStats] = {}
+    for partial in partials:
+        for key, stats in partial.items():
+            merged[key] = merged[key] + stats if key in merged else stats
+    if not merged:
+        raise MonitoringError(f"The inference log at {log_dir} has no rows.")
+    return LogOverview(subset, dict(sorted(merged.items())), model_name, model_version)
+
+
+def _columns_of(segment: str) -> list[str]:
+    """The columns ``dd.read_parquet`` gives a log whose first segment is ``segment``:
+    its schema's, less those its pandas metadata makes the index."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(segment)
+    meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+    return [c for c in schema.names if c not in index]
+
+
+def _read_like_dask(segment: str, columns: list[str]) -> pd.DataFrame:
+    """The partition ``dd.read_parquet(segments)[columns]`` would give for the local file
+    ``segment``: read and converted to pandas as Dask's pyarrow engine does, strings as
+    ``string[pyarrow]`` (Dask's ``dataframe.convert-string``)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = pd.StringDtype("pyarrow")
+    mapped = {
+        pa.string(): text,
+        pa.large_string(): text,
+        pa.date32(): pd.ArrowDtype(pa.date32()),
+        pa.date64(): pd.ArrowDtype(pa.date64()),
+    }
+
+    def types_mapper(kind: pa.DataType) -> Any:
+        return mapped.get(kind) or (pd.ArrowDtype(kind) if pa.types.is_decimal(kind) else None)
+
+    table = pq.ParquetFile(segment, pre_buffer=True).read(
+        columns=columns, use_threads=False, use_pandas_metadata=True
+    )
+    frame: pd.DataFrame = table.to_pandas(
+        use_threads=False, ignore_metadata=False, types_mapper=types_mapper
+    )
+    return frame
+
+
+@dataclasses.dataclass(frozen=True)
+class DashboardInputs:
+    """What a served model's dashboard shows, computed (see :func:`dashboard_inputs`).
+
+    Attributes:
+        overview: The log's summaries per period (:func:`collect`).
+        performance: Realized metrics per period, where actuals were recorded.
+        estimated: Metrics estimated per period before labels (a classifier's CBPE).
+        errors: Refused and failed requests per period.
+    """
+
+    overview: LogOverview
+    performance: pd.DataFrame | None
+    estimated: pd.DataFrame | None
+    errors: pd.DataFrame
+
+
+def dashboard_inputs(
+    model_name: str,
+    *,
+    alias: str = "champion",
+    log_dir: str | Path | None = None,
+    period: str = "1D",
+    settings: Settings | None = None,
+    progress: bool = True,
+) -> DashboardInputs:
+    """Everything the dashboard of ``model_name@alias`` shows, from its inference log:
+    drift from the reference profile stored with the version, realized performance where
+    actuals were recorded (``log_actuals``), for a classifier the performance estimated
+    from the logged class probabilities before labels (:func:`estimate_from_log`), errors
+    from the server's error log."""
+    import pandas as pd
+
+    from workbench._settings import get_settings
+    from workbench._tracking import mlflow_for
+    from workbench.serving import join_actuals, read_actuals
+
+    s = settings or get_settings()
+    folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
+    profile = reference_profile_of(model_name, alias=alias, settings=s)
+    version = mlflow_for(s).MlflowClient().get_model_version_by_alias(model_name, alias)
+    contract = None
+    if version.tags.get("contract"):
+        from workbench.data import Contract
+
+        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+            contract = Contract.load(
+                mlflow_for(s).artifacts.download_artifacts(version.tags["contract"])
+            )
+    overview = collect(
+        folder,
+        profile,
+        period=period,
+        model_name=model_name,
+        model_version=str(version.version),
+        contract=contract,
+        progress=progress,
+        scheduler=s.dask_scheduler or "local",
+    )
+    scored = None
+    if version.tags.get("reference_scores"):
+        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+            local = mlflow_for(s).artifacts.download_artifacts(version.tags["reference_scores"])
+        scored = pd.read_parquet(local)
+    performance = None
+    if len(read_actuals(folder)):
+        import dask.dataframe as dd
+
+        columns = ["request_id", "row_in_request", "prediction", "timestamp"]
+        log = dd.read_parquet(f"{folder.rstrip('/')}/segment-*.parquet", columns=columns)
+        joined = join_actuals(log.compute(), folder)
+        if joined["actual"].notna().any():
+            performance = performance_over_time(
+                joined,
+                task=version.tags.get("task", "regression"),
+                period=period,
+                classes=reference_classes(scored)[0] if scored is not None else None,
+            )
+    estimated = None
+    if scored is not None:
+        estimated = estimate_from_log(
+            folder, scored, model_version=str(version.version), period=period
+        )
+    errors = errors_over_time(folder, period)
+    return DashboardInputs(overview, performance, estimated, errors)
