@@ -49,6 +49,16 @@ examples:
 """
 
 
+#: The JupyterLab front-end extensions the Voilà apps use: Voilà's own widget manager
+#: (for ipywidgets 8), ipywidgets', anywidget's and plotly's.
+APP_EXTENSIONS = (
+    "@voila-dashboards/widgets-manager8",
+    "@jupyter-widgets/jupyterlab-manager",
+    "anywidget",
+    "jupyterlab-plotly",
+)
+
+
 def _project_dir(args: argparse.Namespace) -> Path:
     """The project the command works in: --project-dir, else WORKBENCH_PROJECT_DIR, else the
     nearest folder at or above this one with a pyproject.toml.
@@ -237,10 +247,11 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "--no-browser",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
-        # catboost's training widget is no app's, and its 3.5 MB of JavaScript took a
-        # second or more of every first page load (one item per option: traitlets
-        # deprecates the list syntax)
-        "--VoilaConfiguration.extension_denylist=catboost-widget",
+        # Only the front-end extensions the apps draw with: whatever else the environment
+        # holds (catboost's 3.5 MB training widget, jupytext's menu built for another
+        # JupyterLab) would cost page-load time and warn in the browser's console (one
+        # item per option: traitlets deprecates the list syntax)
+        *(f"--VoilaConfiguration.extension_allowlist={name}" for name in APP_EXTENSIONS),
         # 'serving at' and 'ready at' say what a person needs; Voilà's INFO lines
         # (connection files, static paths, each kernel) only at -v
         f"--Voila.log_level={'INFO' if args.verbose else 'WARN'}",
