@@ -94,3 +94,20 @@ def test_actuals_are_refused_when_infinite_or_twice_for_a_row(tmp_path: Path) ->
         log_actuals(tmp_path, ["a", "a"], [1.0, 2.0])
     assert log_actuals(tmp_path, ["a"], [float("nan")]) == 1  # not known (yet): allowed
     assert read_actuals(tmp_path)["actual"].isna().all()
+
+
+def test_a_segment_that_cannot_be_read_is_skipped_and_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = write_segment(
+        pd.DataFrame({"request_id": ["a"], "row_in_request": [0]}), tmp_path, "segment"
+    )
+    broken = tmp_path / "segment-20260101T000000000000-broken.parquet"
+    broken.write_bytes(b"not parquet")  # a foreign or half-copied file
+    index = RequestIndex(tmp_path)
+    assert log_actuals(tmp_path, ["a"], [1.0], index=index) == 1
+    assert index.segments_read == 1 and "broken.parquet cannot be read" in caplog.text
+    write_segment(pd.DataFrame({"request_id": ["b"], "row_in_request": [0]}), tmp_path, "segment")
+    broken.write_bytes(Path(good).read_bytes())
+    assert log_actuals(tmp_path, ["b"], [2.0], index=index) == 1
+    assert index.segments_read == 3  # the new one, and the repaired one tried again

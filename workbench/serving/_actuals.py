@@ -27,6 +27,7 @@ from workbench.serving._log import LogFolder
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["RequestIndex", "join_actuals", "log_actuals", "read_actuals"]
 
@@ -36,6 +37,8 @@ ACTUALS = "actuals"
 #: Request ids hashed per call: the GIL is let go between slices, so that a server's
 #: event loop is never held for the whole of a large segment.
 _SLICE = 65_536
+#: Segments read (and indexed) together.
+_FILES = 512
 
 
 def _hashes(request_ids: Any) -> np.ndarray:
@@ -92,13 +95,16 @@ class RequestIndex:
     def __len__(self) -> int:
         return sum(len(h) for h, _ in self._runs)
 
-    def add(self, request_ids: Any, rows: Any, segment: str | None = None) -> None:
-        """Index rows (``request_id``, ``row_in_request``); ``segment``: their file."""
+    def add(
+        self, request_ids: Any, rows: Any, segment: str | None = None, segments: Sequence[str] = ()
+    ) -> None:
+        """Index rows (``request_id``, ``row_in_request``); ``segment`` (or ``segments``):
+        the file(s) they come from, not to be read again."""
         counts = np.asarray(rows, dtype=np.int64) + 1
         run = _reduce(_hashes(request_ids), counts)
         with self._lock:
-            if segment is not None:
-                self._seen.add(Path(segment).name)
+            for name in [segment] if segment is not None else segments:
+                self._seen.add(Path(name).name)
             if len(run[0]):
                 self._runs.append(run)
             # merge the newest runs while they are as large as the one before: few runs
@@ -117,15 +123,45 @@ class RequestIndex:
                 return 0
             with self._lock:
                 new = [n for n in names if Path(n).name not in self._seen]
-            for name in new:
-                try:
-                    part = self.folder.read(name, columns=["request_id", "row_in_request"])
-                except Exception as exc:  # half-copied, foreign or vanished: not this call's
-                    _log.warning("inference log segment %s cannot be read: %s", name, exc)
-                    continue
-                self.add(part["request_id"].array, part["row_in_request"].to_numpy(), name)
-                self.segments_read += 1
+            for start in range(0, len(new), _FILES):
+                chunk = new[start : start + _FILES]
+                table, read = self._read(chunk)
+                if read:  # many segments at once: one sort for all, not one per small file
+                    rows = table.column("row_in_request").to_numpy()
+                    self.add(table.column("request_id"), rows, segments=read)
+                    self.segments_read += len(read)
+                del table
+            if new:  # what the scan took goes back, not kept in Arrow's pool
+                import pyarrow as pa
+
+                pa.default_memory_pool().release_unused()
             return len(new)
+
+    def _read(self, names: list[str]) -> tuple[pa.Table, list[str]]:
+        """The ids and rows of ``names``, and the names read: a local folder's files in
+        one multi-threaded scan (the interpreter lock let go), one by one elsewhere or
+        when one of them cannot be read."""
+        import pyarrow as pa
+
+        columns = ["request_id", "row_in_request"]
+        if self.folder.local:
+            import pyarrow.dataset as ds
+
+            try:
+                return ds.dataset(names, format="parquet").to_table(columns=columns), names
+            except Exception:  # each file on its own below, to say which
+                pass
+        parts, read = [], []
+        for name in names:
+            try:
+                parts.append(self.folder.read_table(name, columns))
+            except Exception as exc:  # half-copied, foreign or vanished: not this call's
+                _log.warning("inference log segment %s cannot be read: %s", name, exc)
+            else:
+                read.append(name)
+        if not parts:
+            return pa.table({c: [] for c in columns}), read
+        return pa.concat_tables(parts, promote_options="permissive"), read
 
     def held(self, request_ids: Sequence[str], rows: Sequence[int]) -> np.ndarray:
         """For each (id, row): whether the index holds it (no refresh)."""
