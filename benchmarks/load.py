@@ -17,6 +17,9 @@ so that a busy neighbour on a shared machine weighs on both; each run takes sing
 requests at concurrency 1 and 32. Printed per setting: the median and the range over the
 runs of requests/s, p50, p99 and the server's CPU time per request (user + system, from
 ``/proc``: less sensitive to neighbours than throughput), and the cost per pair of runs.
+Before that, the log's own work is timed in-process with thread CPU time (what a
+neighbour cannot stretch): the request's part (record, append, journal note) and the
+writing thread's, per request.
 
 ``--actuals-rows N``: ``POST /actuals`` against a log of N rows (segments of
 ``--segment-rows``: 10,000, the most the server writes at once; a server under light
@@ -111,6 +114,68 @@ def _spread(values: list[float], digits: int) -> str:
         f"{statistics.median(values):.{digits}f} "
         f"[{min(values):.{digits}f}-{max(values):.{digits}f}]"
     )
+
+
+def logging_parts(rounds: int = 15) -> dict[str, dict[str, float]]:
+    """What logging costs in the server's own threads, measured with thread CPU time (a
+    busy neighbour stretches wall time, not this): the request path (the record built and
+    appended, journal note included) and the writing thread's flush, per request, for a
+    single-row request of the pipeline model; batches of 300 (one second at c=1) and
+    3,000 (c=32). Wall time per append: its p99 and max show stalls on the request path."""
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from workbench.serving._log import InferenceLogWriter, LoggedRequest
+
+    inputs = {f"x{i}": np.array([0.1 * i]) for i in range(8)}
+    inputs["region"] = np.array(["north"], dtype=object)
+    out: dict[str, dict[str, float]] = {}
+    for batch in (300, 3000):
+        folder = tempfile.mkdtemp(prefix="bench-logparts-")
+        writer = InferenceLogWriter(folder, flush_seconds=3600, journal=True)
+        append_cpu, flush_cpu, walls = [], [], []
+        for round_ in range(rounds + 1):
+            started = time.thread_time()
+            for i in range(batch):
+                began = time.perf_counter()
+                writer.append(
+                    LoggedRequest(
+                        request_id=f"{round_:08x}{i:024x}",
+                        timestamp_ns=time.time_ns(),
+                        model_name="bench",
+                        model_version="1",
+                        latency_ms=1.0,
+                        inputs=inputs,
+                        rows=1,
+                        predictions=np.array([0.5]),
+                    )
+                )
+                walls.append(time.perf_counter() - began)
+            appended = time.thread_time()
+            writer.flush()
+            if round_:  # the first round warms imports and allocator pools
+                append_cpu.append((appended - started) / batch * 1e6)
+                flush_cpu.append((time.thread_time() - appended) / batch * 1e6)
+        writer.close()
+        wall = np.asarray(walls[batch:]) * 1e6
+        out[f"batch {batch}"] = {
+            "append_cpu_us": statistics.median(append_cpu),
+            "append_wall_p50_us": float(np.percentile(wall, 50)),
+            "append_wall_p99_us": float(np.percentile(wall, 99)),
+            "append_wall_max_us": float(wall.max()),
+            "flush_cpu_us_per_request": statistics.median(flush_cpu),
+        }
+        o = out[f"batch {batch}"]
+        print(
+            f"  batches of {batch:>5,}: request path {o['append_cpu_us']:.1f} µs CPU a request "
+            f"(wall p50 {o['append_wall_p50_us']:.1f}, p99 {o['append_wall_p99_us']:.1f}, "
+            f"max {o['append_wall_max_us']:.0f} µs); writing thread "
+            f"{o['flush_cpu_us_per_request']:.1f} µs CPU a request (median of {rounds})",
+            flush=True,
+        )
+    return out
 
 
 def logging_cost(reps: int, seconds: float) -> dict[str, object]:
@@ -312,7 +377,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.logging_cost:
         seconds = args.seconds if args.seconds != 60.0 else 8.0
-        print(json.dumps(logging_cost(args.logging_cost, seconds)["costs"]))
+        print("the inference log's own work, in-process:")
+        parts = logging_parts()
+        print("served, log on vs off:")
+        print(json.dumps({"parts": parts, **logging_cost(args.logging_cost, seconds)["costs"]}))
         return
     if args.actuals_rows:
         actuals_latency(args.actuals_rows, args.segment_rows)

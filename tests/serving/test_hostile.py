@@ -268,7 +268,7 @@ def test_actuals_know_every_logged_request_and_never_hold_the_event_loop(
         httpx.Client(base_url=server.url, timeout=60) as client,
     ):
         ours = client.post("/invocations", json=ONE_ROW).headers["X-Request-ID"]
-        n = 600_000  # another writer's segment: a moment to index
+        n = 400_000  # another writer's segment: a moment to index
         big = pd.DataFrame(
             {"request_id": [f"other-{i:08d}" for i in range(n)], "row_in_request": 0}
         )

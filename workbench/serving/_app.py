@@ -267,9 +267,12 @@ def create_app(
     ``/invocations`` body is the model's signature). Each response to ``/invocations``
     carries an ``X-Request-ID`` header, and each predicted row is appended to the
     inference log under that id before the response is sent. A body over
-    ``max_body_bytes`` gets 413; with a ``token``, every endpoint but ``/ping`` and
-    ``/health`` needs ``Authorization: Bearer <token>`` (checked in constant time, never
-    logged) or gets 401.
+    ``max_body_bytes`` gets 413 (one sent in chunks, without a length, as soon as it
+    passes the limit), an encoded one (``Content-Encoding: gzip``) 415; with a ``token``,
+    every endpoint but ``/ping`` and ``/health`` needs ``Authorization: Bearer <token>``
+    (the scheme in any case; the token checked in constant time, never logged) or gets
+    401. ``POST /actuals`` is checked against an in-memory index of the logged request
+    ids, in a worker thread: the event loop never reads the log.
 
     Requests are parsed straight to the signature's column types (a value that does not
     fit gets a 400 naming the column, row and value), and predicted on one prediction

@@ -38,8 +38,11 @@ _log = logging.getLogger("workbench.serving")
 
 LOST_COLUMNS = ("request_id", "rows", "timestamp", "journal", "found_at")
 
-#: Bytes of one journal file: about 19,000 notes (a flush comes at 10,000 rows).
-PAGE_BYTES = 1 << 20
+#: Bytes of a journal file at least (about 1,200 notes) and at most (about 75,000; a
+#: flush comes at 10,000 rows). Each file is made twice the size the last batch needed:
+#: faulting in pages nobody writes to would cost the writing thread for nothing.
+PAGE_BYTES = 1 << 16
+MAX_PAGE_BYTES = 1 << 22
 
 
 def _fault_in(view: mmap.mmap) -> None:
@@ -98,12 +101,15 @@ class Journal:
     """The journal of one writer: one mapped file at a time, rotated with each batch.
 
     :meth:`note` and :meth:`rotate` run under the writer's lock and do no I/O when a
-    spare file is ready; :meth:`prepare` (the writing thread, outside that lock) makes one.
+    spare file is ready; :meth:`prepare` (the writing thread, outside that lock) makes one,
+    twice as large as the last batch needed. Only when traffic outgrows the spare too
+    does a note make a file itself (twice the size, so that happens rarely).
     """
 
     def __init__(self, folder: Path, page_bytes: int | None = None):
         self.folder = folder
-        self.page_bytes = page_bytes or PAGE_BYTES
+        self.least_bytes = page_bytes or PAGE_BYTES
+        self.page_bytes = self.least_bytes  # the size of the next file made
         folder.mkdir(parents=True, exist_ok=True)
         self._page = _Page(folder, self.page_bytes)
         self._full: list[_Page] = []  # filled files of the batch being collected
@@ -133,6 +139,7 @@ class Journal:
         """One acknowledged request (called before its answer is sent)."""
         line = f"{request_id} {rows} {timestamp_ns}".encode()
         if not self._page.put(line):
+            self.page_bytes = min(2 * self._page.size, MAX_PAGE_BYTES)  # traffic grew
             fresh = self._take()  # a spare, made by the writing thread
             self._full.append(self._page)
             self._page = fresh
@@ -141,7 +148,11 @@ class Journal:
     def rotate(self) -> None:
         """Start a new file: those rotated out name exactly the batch being written."""
         fresh = self._take()  # first: if it fails, nothing has moved
-        self._rotated += [*self._full, self._page]
+        batch = [*self._full, self._page]
+        needed = 2 * sum(page.used for page in batch)
+        pages = -(-needed // mmap.PAGESIZE) * mmap.PAGESIZE
+        self.page_bytes = max(self.least_bytes, min(pages, MAX_PAGE_BYTES))
+        self._rotated += batch
         self._full = []
         self._page = fresh
 

@@ -36,6 +36,7 @@ __all__ = [
     "LOG_COLUMNS",
     "InferenceLogWriter",
     "LogFolder",
+    "LoggedError",
     "LoggedRequest",
     "read_errors",
     "read_inference_log",
@@ -165,8 +166,37 @@ class LoggedRequest:
     classes: tuple[Any, ...] = ()
 
 
+@dataclass
+class LoggedError:
+    """One refused (4xx) or failed (5xx) request, as the server hands it to the errors
+    log: a record, not a DataFrame, so that a refusal costs the event loop nothing."""
+
+    request_id: str
+    timestamp_ns: int
+    status: int
+    error_code: str
+    message: str
+    model_version: str
+    rows: int = 1
+
+
 def _row_count(item: Any) -> int:
-    return item.rows if isinstance(item, LoggedRequest) else len(item)
+    return item.rows if isinstance(item, LoggedRequest | LoggedError) else len(item)
+
+
+def _errors_table(errors: list[LoggedError]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "request_id": pa.array([e.request_id for e in errors], pa.string()),
+            "timestamp": pa.array([e.timestamp_ns for e in errors], pa.timestamp("ns", tz="UTC")),
+            "status": pa.array([e.status for e in errors], pa.int64()),
+            "error_code": pa.array([e.error_code for e in errors], pa.string()),
+            "message": pa.array([e.message for e in errors], pa.string()),
+            "model_version": pa.array([e.model_version for e in errors], pa.string()),
+        }
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -249,7 +279,10 @@ def _table(batch: list[Any]) -> pa.Table:
 
     tables: list[pa.Table] = []
     run: list[LoggedRequest] = []
+    errors = [item for item in batch if isinstance(item, LoggedError)]
     for item in batch:
+        if isinstance(item, LoggedError):
+            continue
         if isinstance(item, LoggedRequest) and (not run or _shape(item) == _shape(run[0])):
             run.append(item)
             continue
@@ -262,6 +295,8 @@ def _table(batch: list[Any]) -> pa.Table:
             tables.append(pa.Table.from_pandas(item, preserve_index=False))
     if run:
         tables.append(_table_of(run))
+    if errors:
+        tables.append(_errors_table(errors))
     if len(tables) == 1:
         return tables[0]
     if all(t.schema.remove_metadata() == tables[0].schema.remove_metadata() for t in tables):
@@ -353,8 +388,8 @@ class InferenceLogWriter:
     def pending_rows(self) -> int:
         return self._pending_rows
 
-    def append(self, rows: pd.DataFrame | LoggedRequest) -> None:
-        """Queue rows (a frame, or one answered request) for the next segment."""
+    def append(self, rows: pd.DataFrame | LoggedRequest | LoggedError) -> None:
+        """Queue rows (a frame, one answered request or one refused) for the next segment."""
         if self._closed.is_set():
             raise ServingError("The inference log writer is closed; rows cannot be appended.")
         with self._lock:
@@ -444,7 +479,11 @@ class InferenceLogWriter:
     def _reject(self, item: Any, exc: Exception) -> None:
         import json
 
-        record = vars(item) if isinstance(item, LoggedRequest) else {"rows": item.to_dict("list")}
+        record = (
+            vars(item)
+            if isinstance(item, LoggedRequest | LoggedError)
+            else {"rows": item.to_dict("list")}
+        )
         text = json.dumps(
             {"reason": f"{type(exc).__name__}: {exc}", **record}, default=_jsonable
         )  # ensure_ascii: lone surrogates are escaped, not lost

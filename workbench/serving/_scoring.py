@@ -26,7 +26,7 @@ import numpy as np
 
 from workbench._imports import require
 from workbench.serving._batch import Loaded
-from workbench.serving._log import LoggedRequest
+from workbench.serving._log import LoggedError, LoggedRequest
 from workbench.serving._payload import Columns, PayloadError
 
 __all__ = ["ERROR_CODES", "Reply", "Scorer", "authorized", "read_body", "unique_keys"]
@@ -208,8 +208,6 @@ class Scorer:
         errors = self.state.get("errors")
         if errors is None:
             return
-        import pandas as pd
-
         body = json.loads(reply.body)
         request_id = uuid.uuid4().hex
         reply.headers.append((b"x-request-id", request_id.encode()))
@@ -221,15 +219,13 @@ class Scorer:
                 ", got (a value, not logged: the model has personal columns).", message
             )
         errors.append(
-            pd.DataFrame(
-                {
-                    "request_id": [request_id],
-                    "timestamp": [pd.Timestamp.now(tz="UTC")],
-                    "status": [reply.status],
-                    "error_code": [body.get("error_code", "")],
-                    "message": [message[:1000]],
-                    "model_version": [current.version if current is not None else ""],
-                }
+            LoggedError(
+                request_id=request_id,
+                timestamp_ns=time.time_ns(),
+                status=reply.status,
+                error_code=str(body.get("error_code", "")),
+                message=message[:1000],
+                model_version=current.version if current is not None else "",
             )
         )
 
