@@ -78,7 +78,7 @@ def test_a_killed_writer_loses_only_its_last_batch_and_the_next_one_reports_it(
     assert sorted(log["request_id"].unique()) == [f"r{i}" for i in range(5)]
     assert read_lost(tmp_path).empty  # nobody has looked yet
     journals = list((tmp_path / ".journal").glob("*.ids"))
-    assert len(journals) == 1  # the dead writer's
+    assert len(journals) == 2  # the dead writer's: the file in use and its ready spare
     again = InferenceLogWriter(tmp_path, journal=True)
     again.close()
     assert [(r["requests"], r["rows"]) for r in again.recovered] == [(3, 9)]
@@ -90,6 +90,64 @@ def test_a_killed_writer_loses_only_its_last_batch_and_the_next_one_reports_it(
     assert len(read_lost(tmp_path)) == 3  # a third start reports nothing new
     InferenceLogWriter(tmp_path, journal=True).close()
     assert len(read_lost(tmp_path)) == 3
+
+
+OVERFLOW = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    from workbench.serving import InferenceLogWriter, _journal
+    from workbench.serving._log import LoggedRequest
+
+    _journal.PAGE_BYTES = 4096  # 150 notes in the first file: 600 requests outgrow two
+    writer = InferenceLogWriter(sys.argv[1], flush_seconds=3600, journal=True)
+    for i in range(600):
+        writer.append(LoggedRequest(request_id=f"q{i:03d}", timestamp_ns=1_700_000_000 * 10**9,
+                                    model_name="m", model_version="1", latency_ms=1.0,
+                                    inputs={"x": np.zeros(2)}, rows=2, predictions=np.zeros(2)))
+    os.kill(os.getpid(), signal.SIGKILL)  # nothing written, every note in mapped pages
+    """
+)
+
+
+def test_notes_in_the_mapped_journal_survive_sigkill_across_full_files(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OVERFLOW, str(tmp_path)], capture_output=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert len(list((tmp_path / ".journal").glob("*.ids"))) >= 3  # full ones, one in use
+    again = InferenceLogWriter(tmp_path, journal=True)
+    again.close()
+    lost = read_lost(tmp_path)
+    assert sorted(lost["request_id"]) == [f"q{i:03d}" for i in range(600)]
+    assert (lost["rows"] == 2).all()
+    assert not list((tmp_path / ".journal").glob("*.ids"))
+
+
+def test_journal_files_are_made_for_the_traffic_and_left_behind_by_none(tmp_path: Path) -> None:
+    from workbench.serving._journal import Journal
+
+    journal = Journal(tmp_path, page_bytes=4096)
+    for i in range(1000):  # 20 bytes a note: 20,000 bytes, outgrowing 4 KiB files
+        journal.note(f"r{i:05d}", 1, 1_700_000_000)
+    journal.rotate()
+    assert journal.page_bytes == 40_960  # twice the batch, in whole 4 KiB pages
+    journal.prepare()  # the writing thread, after the batch is written
+    assert journal._spare is not None and journal._spare.size == 40_960
+    journal.settle()
+    assert len(list(tmp_path.glob("*.ids"))) == 2  # the file in use and the spare
+    journal.close()
+    assert not list(tmp_path.glob("*.ids"))
+
+
+def test_a_note_cut_short_by_a_kill_is_not_read(tmp_path: Path) -> None:
+    from workbench.serving._journal import _read
+
+    journal = tmp_path / "1-2-x.ids"
+    journal.write_bytes(b"aaa 1 5\nbbb 2 6\nccc 3 7" + bytes(100))  # no newline after ccc
+    assert _read(journal) == {"aaa": (1, 5), "bbb": (2, 6)}
+    journal.write_bytes(b"aaa 1 5\nbbb 2 6\n")  # a journal from before the mapping
+    assert _read(journal) == {"aaa": (1, 5), "bbb": (2, 6)}
 
 
 def test_a_full_disk_keeps_the_rows_pending_with_a_clear_error(tmp_path: Path) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
-import hmac
 import json
 import logging
+import math
 import signal
 import threading
 import time
@@ -24,7 +25,17 @@ from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
 from workbench.serving._payload import InputSpec, is_text
 from workbench.serving._scoring import CSV as _CSV
 from workbench.serving._scoring import JSON as _JSON
-from workbench.serving._scoring import Reply, Scorer, too_large, unauthenticated
+from workbench.serving._scoring import (
+    Reply,
+    Scorer,
+    authorized,
+    media_type,
+    read_body,
+    too_large,
+    unauthenticated,
+    unique_keys,
+    unsupported_encoding,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,10 +51,27 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 _OPEN = ("/ping", "/health")  # probes stay open when a token is required
 
 
-class Metrics:
-    """Request counters and a latency histogram, rendered in Prometheus' text format."""
+#: The ``path`` label of every request to a path the server does not have: one series,
+#: however many different paths are tried.
+OTHER_PATH = "(other)"
 
-    def __init__(self) -> None:
+
+def _label(value: object) -> str:
+    """A Prometheus label value: backslash, double quote and newline escaped."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Metrics:
+    """Request counters and a latency histogram, rendered in Prometheus' text format.
+
+    Args:
+        paths: The server's paths; a request to any other is counted under
+            :data:`OTHER_PATH`, so that a client cannot add series (or, with a path that
+            holds quotes and newlines, lines) to ``/metrics``.
+    """
+
+    def __init__(self, paths: frozenset[str] = frozenset()) -> None:
+        self.paths = paths
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, int], int] = {}
         self.rows = 0
@@ -52,6 +80,8 @@ class Metrics:
         self.latency_sum = 0.0
 
     def observe(self, path: str, status: int, seconds: float, rows: int = 0) -> None:
+        if path not in self.paths:
+            path = OTHER_PATH
         with self._lock:
             self.requests[(path, status)] = self.requests.get((path, status), 0) + 1
             self.rows += rows
@@ -63,7 +93,7 @@ class Metrics:
                         self.buckets[i] += 1
 
     def render(self, name: str, version: str) -> str:
-        labels = f'model="{name}",version="{version}"'
+        labels = f'model="{_label(name)}",version="{_label(version)}"'
         lines = [
             "# HELP workbench_requests_total Requests answered, by path and status code.",
             "# TYPE workbench_requests_total counter",
@@ -71,7 +101,8 @@ class Metrics:
         with self._lock:
             for (path, status), count in sorted(self.requests.items()):
                 lines.append(
-                    f'workbench_requests_total{{{labels},path="{path}",status="{status}"}} {count}'
+                    f'workbench_requests_total{{{labels},path="{_label(path)}",'
+                    f'status="{status}"}} {count}'
                 )
             errors = sum(c for (_, status), c in self.requests.items() if status >= 400)
             lines += [
@@ -176,7 +207,11 @@ def _openapi_body(spec: InputSpec) -> dict[str, Any]:
     split = {
         "type": "object",
         "properties": {
-            "columns": {"type": "array", "items": {"type": "string", "enum": spec.names}},
+            "columns": {
+                "type": "array",
+                "items": {"type": "string", "enum": spec.names},
+                "uniqueItems": True,
+            },
             "data": {"type": "array", "items": {"type": "array"}, "minItems": 1},
         },
         "required": ["columns", "data"],
@@ -232,9 +267,12 @@ def create_app(
     ``/invocations`` body is the model's signature). Each response to ``/invocations``
     carries an ``X-Request-ID`` header, and each predicted row is appended to the
     inference log under that id before the response is sent. A body over
-    ``max_body_bytes`` gets 413; with a ``token``, every endpoint but ``/ping`` and
-    ``/health`` needs ``Authorization: Bearer <token>`` (checked in constant time, never
-    logged) or gets 401.
+    ``max_body_bytes`` gets 413 (one sent in chunks, without a length, as soon as it
+    passes the limit), an encoded one (``Content-Encoding: gzip``) 415; with a ``token``,
+    every endpoint but ``/ping`` and ``/health`` needs ``Authorization: Bearer <token>``
+    (the scheme in any case; the token checked in constant time, never logged) or gets
+    401. ``POST /actuals`` is checked against an in-memory index of the logged request
+    ids, in a worker thread: the event loop never reads the log.
 
     Requests are parsed straight to the signature's column types (a value that does not
     fit gets a 400 naming the column, row and value), and predicted on one prediction
@@ -270,7 +308,7 @@ def create_app(
     folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
     state: dict[str, Any] = {}
     metrics = Metrics()
-    expected = f"Bearer {token}".encode() if token else None
+    secret = token.encode() if token else None
 
     def personal_columns(mlflow: Any, name: str, version: str) -> list[str]:
         """Columns the version's data contract (stored by ``package_model``) marks personal."""
@@ -323,13 +361,27 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        from workbench.serving._actuals import RequestIndex
+
         mlflow = mlflow_for(s)
         name, version = _resolve_version(mlflow, model_uri)
+        # what the log holds, for /actuals: the segments there now are read in the
+        # background, the server's own ones are added as they are written
+        index = RequestIndex(folder, before_refresh=lambda: state["writer"].flush())
+
+        def indexed(path: str, table: Any) -> None:
+            if {"request_id", "row_in_request"} <= set(table.column_names):
+                rows = table.column("row_in_request").to_numpy()
+                index.add(table.column("request_id"), rows, path)
+
         state.update(
             current=load(mlflow, model_uri, name, version),
             name=name,
             reloads=0,
-            writer=InferenceLogWriter(folder, flush_seconds=flush_seconds, journal=inference_log),
+            index=index,
+            writer=InferenceLogWriter(
+                folder, flush_seconds=flush_seconds, journal=inference_log, on_write=indexed
+            ),
             errors=InferenceLogWriter(
                 folder.rstrip("/") + "/errors", flush_seconds=flush_seconds, prefix="errors"
             )
@@ -337,6 +389,7 @@ def create_app(
             else None,
             batcher=Batcher(max_rows=max_batch_rows),
         )
+        threading.Thread(target=index.refresh, name="actuals-index", daemon=True).start()
         watcher = None
         if alias:  # polls every reload_seconds (None: only on SIGHUP)
             watcher = threading.Thread(
@@ -405,9 +458,9 @@ def create_app(
             headers = dict(scope["headers"])
             refusal = None
             if (
-                expected is not None
+                secret is not None
                 and path not in _OPEN
-                and not hmac.compare_digest(headers.get(b"authorization", b""), expected)
+                and not authorized(headers.get(b"authorization", b""), secret)
             ):
                 refusal = error(unauthenticated())
             declared = headers.get(b"content-length", b"")
@@ -493,47 +546,81 @@ def create_app(
     app.add_api_route("/version", version, methods=["GET"])
     app.add_api_route("/metrics", prometheus, methods=["GET"])
 
-    def bad(message: str) -> Any:
-        return error(Reply.error(400, message))
-
-    async def actuals(request: Any) -> Any:
-        """``{"actuals": [{"request_id": ..., "actual": ..., "row": 0}, ...]}``."""
+    def record(body: bytes) -> Reply | dict[str, int]:
+        """An ``/actuals`` body checked and written (in a worker thread: it may read
+        log segments, and a large body takes a while to decode)."""
         from workbench._exceptions import DataError
         from workbench.serving._actuals import log_actuals
+        from workbench.serving._payload import PayloadError
 
         try:
-            payload = json.loads(await request.body())
+            payload = json.loads(body, object_pairs_hook=unique_keys)
+        except PayloadError as exc:
+            return Reply.error(400, str(exc))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return bad(f"The request body is not valid JSON: {exc}.")
+            return Reply.error(400, f"The request body is not valid JSON: {exc}.")
         except RecursionError:
-            return bad("The request body is JSON nested too deeply.")
+            return Reply.error(400, "The request body is JSON nested too deeply.")
+        except ValueError as exc:  # a number longer than Python reads (4300 digits)
+            reason = str(exc).split(";")[0]
+            return Reply.error(400, f"The request body holds a value JSON cannot read: {reason}.")
         items = payload.get("actuals") if isinstance(payload, dict) else None
         if not isinstance(items, list):
-            return bad('The body must be {"actuals": [{"request_id": ..., "actual": ...}]}.')
+            return Reply.error(
+                400, 'The body must be {"actuals": [{"request_id": ..., "actual": ...}]}.'
+            )
         for i, item in enumerate(items):
             if not isinstance(item, dict) or "request_id" not in item or "actual" not in item:
-                return bad(f"actuals[{i}] needs a 'request_id' and an 'actual'.")
+                return Reply.error(400, f"actuals[{i}] needs a 'request_id' and an 'actual'.")
             row = item.get("row", 0)
             if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < 2**63:
-                return bad(f"actuals[{i}].row must be a row number (an integer from 0).")
-            if isinstance(item["actual"], dict | list):
-                return bad(f"actuals[{i}].actual must be a single value.")
-            texts = [v for v in (item["request_id"], item["actual"]) if isinstance(v, str)]
+                return Reply.error(
+                    400, f"actuals[{i}].row must be a row number (an integer from 0)."
+                )
+            actual = item["actual"]
+            if isinstance(actual, dict | list):
+                return Reply.error(400, f"actuals[{i}].actual must be a single value.")
+            if isinstance(actual, float) and not math.isfinite(actual):
+                return Reply.error(
+                    400,
+                    f"actuals[{i}].actual is {actual!r}: an actual must be a finite number, "
+                    f"text or true/false (null when not known).",
+                )
+            texts = [v for v in (item["request_id"], actual) if isinstance(v, str)]
             if not all(is_text(v) for v in texts):
-                return bad(f"actuals[{i}] holds text that is not valid Unicode.")
+                return Reply.error(400, f"actuals[{i}] holds text that is not valid Unicode.")
         try:
-            state["writer"].flush()  # requests answered a moment ago are on disk to check
             recorded = log_actuals(
                 folder,
                 [str(item["request_id"]) for item in items],
                 [item["actual"] for item in items],
                 rows=[int(item.get("row", 0)) for item in items],
+                index=state["index"],
             )
         except DataError as exc:
-            return bad(str(exc))
+            return Reply.error(400, str(exc))
         except ServingError as exc:  # the log could not be written: the server's fault
-            return error(Reply.error(500, str(exc)))
+            return Reply.error(500, str(exc))
         return {"recorded": recorded}
+
+    async def actuals(request: Any) -> Any:
+        """``{"actuals": [{"request_id": ..., "actual": ..., "row": 0}, ...]}``."""
+        headers = dict(request.scope["headers"])
+        mime = media_type(headers)
+        refusal = (
+            Reply.error(415, f"Content type {mime or '(none)'!r} is not supported; use {_JSON!r}.")
+            if mime != _JSON
+            else unsupported_encoding(headers)
+        )
+        if refusal is not None:
+            return error(refusal)
+        body = await read_body(request.receive, max_body_bytes)
+        if body is None:  # the client went away
+            return responses.Response(status_code=400)
+        if isinstance(body, Reply):
+            return error(body)
+        answer = await asyncio.to_thread(record, body)
+        return error(answer) if isinstance(answer, Reply) else answer
 
     actuals.__annotations__["request"] = fastapi.Request
     app.add_api_route(
@@ -583,4 +670,5 @@ def create_app(
         return document
 
     app.openapi = openapi
+    metrics.paths = frozenset(getattr(route, "path", "") for route in app.routes)
     return app

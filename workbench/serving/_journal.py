@@ -3,12 +3,15 @@
 Rows wait in memory for up to ``flush_seconds`` before a segment holds them, so a server
 killed with SIGKILL (or by the out-of-memory killer) loses that last batch. The journal
 bounds and reports the loss: before each answer, the request's id, row count and time
-are appended to a small file under ``<log>/.journal/`` with one ``write`` (the operating
-system keeps it even when the process is killed; no personal value goes in). A journal
-file is deleted once every row it names is in a segment (or set aside under
-``rejected/``). At the next start, a journal whose owner is gone (its lock is free) is
-compared with the segments written since it was opened: requests it names that no
-segment holds are recorded under ``<log>/lost/`` (:func:`read_lost`) and logged.
+are copied into a small file under ``<log>/.journal/`` (no personal value goes in). The
+file is mapped into memory (``MAP_SHARED``), so a note is a copy into memory, not a
+system call on the request path; the operating system owns those pages and keeps them
+when the process is killed. The files are created, sized and faulted in ahead of use by
+the writing thread, never by a request. A journal file is deleted once every row it
+names is in a segment (or set aside under ``rejected/``). At the next start, a journal
+whose owner is gone (its lock is free) is compared with the segments written since it
+was opened: requests it names that no segment holds are recorded under ``<log>/lost/``
+(:func:`read_lost`) and logged.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import mmap
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -33,45 +38,139 @@ _log = logging.getLogger("workbench.serving")
 
 LOST_COLUMNS = ("request_id", "rows", "timestamp", "journal", "found_at")
 
+#: Bytes of a journal file at least (about 1,200 notes) and at most (about 75,000; a
+#: flush comes at 10,000 rows). Each file is made twice the size the last batch needed:
+#: faulting in pages nobody writes to would cost the writing thread for nothing.
+PAGE_BYTES = 1 << 16
+MAX_PAGE_BYTES = 1 << 22
+
+
+def _fault_in(view: mmap.mmap) -> None:
+    """Make every page of ``view`` present and writable now, so that a note never
+    faults (a fault may wait on the file system's journal). Read from /dev/zero into
+    it: the kernel takes the faults inside the system call, with the interpreter lock
+    let go; a store per page, holding it, only where /dev/zero cannot be read."""
+    try:
+        with Path("/dev/zero").open("rb", buffering=0) as zeros:
+            if zeros.readinto(view) == len(view):
+                return
+    except OSError:
+        pass
+    for offset in range(0, len(view), mmap.PAGESIZE):
+        view[offset] = 0
+
+
+class _Page:
+    """One journal file, locked while its writer lives and mapped into memory."""
+
+    def __init__(self, folder: Path, size: int):
+        path = folder / f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.ids"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
+            # blocks allocated now: a full disk is an error here, never a SIGBUS at a note
+            os.posix_fallocate(fd, 0, size)
+            view = mmap.mmap(fd, size)  # MAP_SHARED: the pages outlive the process
+            _fault_in(view)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self.fd, self.path, self.view, self.size, self.used = fd, path, view, size, 0
+
+    def put(self, line: bytes) -> bool:
+        """Copy one note in (without its newline); False when it does not fit."""
+        end = self.used + len(line)
+        if end >= self.size:
+            return False
+        self.view[self.used : end] = line
+        self.view[end] = 0x0A  # the newline last: a note is whole once it ends with one
+        self.used = end + 1
+        return True
+
+    def drop(self) -> None:
+        """Unmap, delete and unlock (the rows it named are stored)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.view.close()
+        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
 
 class Journal:
-    """The journal of one writer: one open file at a time, rotated with each batch."""
+    """The journal of one writer: one mapped file at a time, rotated with each batch.
 
-    def __init__(self, folder: Path):
+    :meth:`note` and :meth:`rotate` run under the writer's lock and do no I/O when a
+    spare file is ready; :meth:`prepare` (the writing thread, outside that lock) makes one,
+    twice as large as the last batch needed. Only when traffic outgrows the spare too
+    does a note make a file itself (twice the size, so that happens rarely).
+    """
+
+    def __init__(self, folder: Path, page_bytes: int | None = None):
         self.folder = folder
+        self.least_bytes = page_bytes or PAGE_BYTES
+        self.page_bytes = self.least_bytes  # the size of the next file made
         folder.mkdir(parents=True, exist_ok=True)
-        self._fd, self._path = self._open()
-        self._rotated: list[tuple[int, Path]] = []
+        self._page = _Page(folder, self.page_bytes)
+        self._full: list[_Page] = []  # filled files of the batch being collected
+        self._rotated: list[_Page] = []  # files of the batch being written
+        self._spare: _Page | None = None
+        self._spare_lock = threading.Lock()
+        self.prepare()
 
-    def _open(self) -> tuple[int, Path]:
-        path = self.folder / f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.ids"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
-        return fd, path
+    def prepare(self) -> None:
+        """Have a spare file ready for the next rotation (or a full one)."""
+        with self._spare_lock:
+            if self._spare is not None:
+                return
+        page = _Page(self.folder, self.page_bytes)
+        with self._spare_lock:
+            if self._spare is None:
+                self._spare, page = page, None  # type: ignore[assignment]
+        if page is not None:
+            page.drop()
+
+    def _take(self) -> _Page:
+        with self._spare_lock:
+            page, self._spare = self._spare, None
+        return page if page is not None else _Page(self.folder, self.page_bytes)
 
     def note(self, request_id: str, rows: int, timestamp_ns: int) -> None:
         """One acknowledged request (called before its answer is sent)."""
-        os.write(self._fd, f"{request_id} {rows} {timestamp_ns}\n".encode())
+        line = f"{request_id} {rows} {timestamp_ns}".encode()
+        if not self._page.put(line):
+            self.page_bytes = min(2 * self._page.size, MAX_PAGE_BYTES)  # traffic grew
+            fresh = self._take()  # a spare, made by the writing thread
+            self._full.append(self._page)
+            self._page = fresh
+            self._page.put(line)
 
     def rotate(self) -> None:
-        """Start a new file: the current one names exactly the batch being written."""
-        self._rotated.append((self._fd, self._path))
-        self._fd, self._path = self._open()
+        """Start a new file: those rotated out name exactly the batch being written."""
+        fresh = self._take()  # first: if it fails, nothing has moved
+        batch = [*self._full, self._page]
+        needed = 2 * sum(page.used for page in batch)
+        pages = -(-needed // mmap.PAGESIZE) * mmap.PAGESIZE
+        self.page_bytes = max(self.least_bytes, min(pages, MAX_PAGE_BYTES))
+        self._rotated += batch
+        self._full = []
+        self._page = fresh
 
     def settle(self) -> None:
         """Every rotated file's rows are stored: delete those files."""
-        for fd, path in self._rotated:
-            path.unlink(missing_ok=True)
-            os.close(fd)
+        for page in self._rotated:
+            page.drop()
         self._rotated = []
 
     def close(self) -> None:
         """Everything is stored (the writer closed cleanly): no journal is left."""
-        self.rotate()
+        self._rotated += [*self._full, self._page]
+        self._full = []
         self.settle()
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
-        self._path.unlink(missing_ok=True)
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.drop()
 
 
 def _segment_time(name: str) -> int | None:
@@ -118,10 +217,14 @@ def recover(log: Any) -> list[dict[str, Any]]:
 
 
 def _read(path: Path) -> dict[str, tuple[int, int]]:
+    """The whole notes of a journal file: lines ending in a newline, before the unused
+    (zero) rest of the file; a note cut short by a kill has no newline yet."""
+    data = path.read_bytes()
+    data = data[: data.find(b"\0")] if b"\0" in data else data
     noted: dict[str, tuple[int, int]] = {}
-    for line in path.read_text(errors="replace").splitlines():
+    for line in data.decode(errors="replace").split("\n")[:-1]:
         parts = line.split()
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():  # a torn last line
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
             noted[parts[0]] = (int(parts[1]), int(parts[2]))
     return noted
 

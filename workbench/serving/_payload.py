@@ -112,6 +112,12 @@ class InputSpec:
         data = body["data"]
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise PayloadError("'dataframe_split.columns' must be a list of column names.")
+        if len(set(names)) != len(names):  # which of the two would count is a guess
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise PayloadError(
+                f"'dataframe_split.columns' names the column(s) {twice} more than once; send "
+                f"each column once."
+            )
         if not isinstance(data, list):
             raise PayloadError("'dataframe_split.data' must be a list of rows.")
         width = len(names)

@@ -26,10 +26,10 @@ import numpy as np
 
 from workbench._imports import require
 from workbench.serving._batch import Loaded
-from workbench.serving._log import LoggedRequest
+from workbench.serving._log import LoggedError, LoggedRequest
 from workbench.serving._payload import Columns, PayloadError
 
-__all__ = ["ERROR_CODES", "Reply", "Scorer"]
+__all__ = ["ERROR_CODES", "Reply", "Scorer", "authorized", "read_body", "unique_keys"]
 
 _log = logging.getLogger(__name__)
 
@@ -79,10 +79,12 @@ class Reply:
         await send({"type": "http.response.body", "body": self.body})
 
 
-def too_large(size: int, limit: int) -> Reply:
+def too_large(size: int | None, limit: int) -> Reply:
+    """413 for a body of ``size`` bytes (None: sent without a length, cut off at ``limit``)."""
+    told = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
     return Reply.error(
         413,
-        f"The request body has {size:,} bytes; this server takes at most {limit:,}. "
+        f"The request body has {told}; this server takes at most {limit:,}. "
         f"Send fewer rows per request.",
     )
 
@@ -93,7 +95,52 @@ def unauthenticated() -> Reply:
     )
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def authorized(value: bytes, token: bytes) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer <token>``.
+
+    The scheme is matched in any case (``bearer``, ``BEARER``: RFC 9110, section 11.1)
+    and may be followed by more than one space; the token is compared whole, in
+    constant time, and case-sensitively.
+    """
+    scheme, _, credentials = value.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.lstrip(b" "), token)
+
+
+def media_type(headers: dict[bytes, bytes]) -> str:
+    """The ``Content-Type`` without its parameters, lower-case ('' when there is none)."""
+    return headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+
+
+def unsupported_encoding(headers: dict[bytes, bytes]) -> Reply | None:
+    """415 for a compressed (or otherwise encoded) body, naming the encoding."""
+    coding = headers.get(b"content-encoding", b"").decode("latin-1").strip()
+    if not coding or coding.lower() == "identity":
+        return None
+    return Reply.error(
+        415,
+        f"Content-Encoding {coding!r} is not supported: send the body uncompressed "
+        f"(without a Content-Encoding header).",
+    )
+
+
+async def read_body(receive: Any, limit: int) -> bytes | Reply | None:
+    """The whole request body, or 413 as soon as more than ``limit`` bytes have come
+    (a body sent in chunks declares no length), or None if the client went away."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return too_large(None, limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object, refused when it names a key twice: which value counts is ambiguous
     (Python keeps the last, other parsers the first), and a model input must not be a guess."""
     obj = dict(pairs)
@@ -134,7 +181,7 @@ class Scorer:
     ) -> None:
         self.state = state
         self.metrics = metrics
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.token = token.encode() if token else None
         self.max_body_bytes = max_body_bytes
         self.inference_log = inference_log
         self._mlflow_exception: type[Exception] = require("mlflow.exceptions").MlflowException
@@ -161,8 +208,6 @@ class Scorer:
         errors = self.state.get("errors")
         if errors is None:
             return
-        import pandas as pd
-
         body = json.loads(reply.body)
         request_id = uuid.uuid4().hex
         reply.headers.append((b"x-request-id", request_id.encode()))
@@ -174,48 +219,40 @@ class Scorer:
                 ", got (a value, not logged: the model has personal columns).", message
             )
         errors.append(
-            pd.DataFrame(
-                {
-                    "request_id": [request_id],
-                    "timestamp": [pd.Timestamp.now(tz="UTC")],
-                    "status": [reply.status],
-                    "error_code": [body.get("error_code", "")],
-                    "message": [message[:1000]],
-                    "model_version": [current.version if current is not None else ""],
-                }
+            LoggedError(
+                request_id=request_id,
+                timestamp_ns=time.time_ns(),
+                status=reply.status,
+                error_code=str(body.get("error_code", "")),
+                message=message[:1000],
+                model_version=current.version if current is not None else "",
             )
         )
 
     async def reply(self, scope: Any, receive: Any) -> Reply | None:
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        if self.expected is not None and not hmac.compare_digest(
-            headers.get(b"authorization", b""), self.expected
+        if self.token is not None and not authorized(
+            headers.get(b"authorization", b""), self.token
         ):
             return unauthenticated()
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return too_large(int(declared), self.max_body_bytes)
-        mime = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        mime = media_type(headers)
         if mime not in (JSON, CSV):
             return Reply.error(
                 415, f"Content type {mime or '(none)'!r} is not supported; use {JSON!r} or {CSV!r}."
             )
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:  # sent without a Content-Length (chunked)
-                return too_large(size, self.max_body_bytes)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        refusal = unsupported_encoding(headers)
+        if refusal is not None:
+            return refusal
+        received = await read_body(receive, self.max_body_bytes)
+        if not isinstance(received, bytes):
+            return received
         loaded: Loaded = self.state["current"]  # this request's version, whole
         try:
-            data = self.parse(b"".join(chunks), mime, loaded)
+            data = self.parse(received, mime, loaded)
         except PayloadError as exc:
             return Reply.error(400, str(exc))
         except self._mlflow_exception as exc:
@@ -277,7 +314,7 @@ class Scorer:
         scoring = require("mlflow.pyfunc.scoring_server")
         if mime == JSON:
             try:
-                payload = json.loads(body, object_pairs_hook=_unique_keys)
+                payload = json.loads(body, object_pairs_hook=unique_keys)
             except PayloadError:
                 raise
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
