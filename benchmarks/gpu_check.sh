@@ -21,8 +21,7 @@ export WORKBENCH_PROJECT_DIR="$(mktemp -d)"
 "$VENV/bin/python" - <<'PY'
 import numpy as np, pandas as pd
 from distributed import Client
-from workbench.tuning import tune
-from workbench.tuning._devices import cuda_worker_count
+from workbench.tuning import cuda_worker_count, tune
 
 if __name__ == "__main__":
     rng = np.random.default_rng(0)

@@ -76,7 +76,7 @@ def plain(objective, frame: pd.DataFrame, trials: int) -> float:  # type: ignore
 def ours(objective, frame: pd.DataFrame, trials: int, workers: int, name: str) -> float:  # type: ignore[no-untyped-def]
     from distributed import Client
 
-    from workbench._settings import resolve_settings
+    from workbench import resolve_settings
     from workbench.tuning import local_cluster, tune
 
     settings = resolve_settings(Path(tempfile.mkdtemp(prefix="bench-tuning-")))
@@ -210,7 +210,7 @@ def _sampler_sets() -> list[tuple[str, pd.DataFrame, str, str, list[str]]]:
 
 def _plain_trial(trial, spec, frame):  # type: ignore[no-untyped-def]
     """The workbench's cross-validation of a family as a plain Optuna objective."""
-    from workbench.tuning._objective import cross_validate
+    from workbench.tuning import cross_validate
 
     return cross_validate(trial, spec, frame, lambda *a: None, [], {})
 
@@ -221,10 +221,8 @@ def sampler_check(trials: int = 30, seed: int = 0) -> None:
     import optuna
     from distributed import Client
 
-    from workbench._settings import resolve_settings
-    from workbench.tuning import local_cluster, tune
-    from workbench.tuning._objective import TuningSpec, metric_for
-    from workbench.tuning._spaces import resolve_families
+    from workbench import resolve_settings
+    from workbench.tuning import TuningSpec, local_cluster, metric_for, resolve_families, tune
 
     settings = resolve_settings(Path(tempfile.mkdtemp(prefix="bench-sampler-")))
     print(f"Sampler ({trials} trials, seed {seed}, 3-fold CV, no pruning; ours on 2 workers):")

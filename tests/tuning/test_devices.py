@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from workbench.tuning import FAMILIES
+from workbench.tuning._clusters import device_for
 from workbench.tuning._devices import (
     cuda_worker_count,
     physical_gpu,
@@ -15,7 +16,6 @@ from workbench.tuning._devices import (
     worker_device,
 )
 from workbench.tuning._objective import TuningSpec, cross_validate, metric_for
-from workbench.tuning._study import _device
 
 
 def test_the_worker_decides_from_the_gpus_it_has() -> None:
@@ -27,7 +27,7 @@ def test_the_worker_decides_from_the_gpus_it_has() -> None:
         worker_device("gpu", 1)
     # what tune asks: CPU on its LocalCluster, the GPU on dask-cuda, each worker's own
     # hardware on a cluster it did not start (an address or a Client)
-    assert [_device(c) for c in ("local", "cuda", "tcp://10.0.0.1:8786", object())] == [
+    assert [device_for(c) for c in ("local", "cuda", "tcp://10.0.0.1:8786", object())] == [
         "cpu",
         "cuda",
         "auto",

@@ -8,6 +8,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from workbench import ConfigurationError
 from workbench.tuning import FAMILIES
+from workbench.tuning import _optuna as optuna_internals
 from workbench.tuning._objective import TuningSpec, metric_for
 from workbench.tuning._search_space import (
     SPACE_ATTR,
@@ -40,7 +41,7 @@ def test_a_new_study_records_its_space_and_a_resume_must_match() -> None:
     storage = study._storage
     spec = _spec("ridge", "lasso")
     assert check_search_space(study, storage, spec) is spec
-    stored = storage.get_study_system_attrs(study._study_id)[SPACE_ATTR]
+    stored = storage.get_study_system_attrs(optuna_internals.study_id(study))[SPACE_ATTR]
     assert stored == search_space(spec)
     assert stored["families"]["ridge"] == {"ridge.alpha": ["float", 0.001, 1000.0, None, True]}
     again = check_search_space(study, storage, _spec("lasso", "ridge"))
@@ -65,4 +66,4 @@ def test_a_study_from_before_recorded_spaces_is_checked_by_its_trials() -> None:
         check_search_space(study, study._storage, _spec("ridge", "xgboost"))
     resumed = check_search_space(study, study._storage, _spec("ridge", "lasso"))
     assert list(resumed.families) == ["lasso", "ridge"]
-    assert SPACE_ATTR in study._storage.get_study_system_attrs(study._study_id)
+    assert SPACE_ATTR in study._storage.get_study_system_attrs(optuna_internals.study_id(study))

@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +31,15 @@ from workbench.tuning import (
     study_figures,
     tune,
 )
+from workbench.tuning import _clusters as clusters_module
 from workbench.tuning import _devices as devices_module
+from workbench.tuning import _driver as driver_module
+from workbench.tuning import _optuna as optuna_internals
 from workbench.tuning import _storages as storages_module
-from workbench.tuning import _study as study_module
 
 from ..conftest import running_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    """Two worker processes, one thread each: the cluster every test here shares."""
-    with local_cluster(2) as cluster, Client(cluster) as c:
-        yield c
 
 
 @pytest.fixture
@@ -212,10 +206,10 @@ def test_stale_trials_of_a_crashed_run_are_retried(
 ) -> None:
     monkeypatch.setattr(storages_module, "GRACE_S", 2)
     url = resolve_settings().optuna_storage
-    storage = study_module._storage(url)
+    storage = storages_module.storage(url)
     study = optuna.create_study(study_name="crashed", storage=storage)
     orphan = study.ask({"x": optuna.distributions.FloatDistribution(-1, 1)})
-    storage.record_heartbeat(orphan._trial_id)  # then its process "died"
+    storage.record_heartbeat(optuna_internals.trial_id(orphan))  # then its process "died"
     time.sleep(3)
 
     def square(trial: optuna.Trial, frame: pd.DataFrame) -> float:
@@ -253,11 +247,11 @@ def test_a_finished_study_resumed_runs_the_retry_of_its_orphan(
 
     options = {"objective": square, "n_trials": 2, "cluster": client, "progress": False}
     first = tune(data, "y", study_name="drained", **options)  # type: ignore[arg-type]
-    storage = study_module._storage(resolve_settings().optuna_storage)
+    storage = storages_module.storage(resolve_settings().optuna_storage)
     orphan = optuna.load_study(study_name="drained", storage=storage).ask(
         {"x": optuna.distributions.FloatDistribution(-1, 1)}
     )
-    storage.record_heartbeat(orphan._trial_id)  # then its process "died"
+    storage.record_heartbeat(optuna_internals.trial_id(orphan))  # then its process "died"
     time.sleep(3)
     result = tune(data, "y", study_name="drained", **options)  # type: ignore[arg-type]
     states = _states(result)
@@ -291,26 +285,6 @@ def test_pruner_uses_folds_as_steps(client: Client, data: pd.DataFrame) -> None:
         assert min(trial.intermediate_values) == 0 and trial.intermediate_values[0] > 0.5
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
         assert sorted(trial.intermediate_values) == [0, 1, 2, 3]
-
-
-def test_tuner_estimator_and_classification(client: Client) -> None:
-    from sklearn.datasets import load_breast_cancer
-
-    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    tuner = Tuner(
-        task="classification",
-        metric="roc_auc",
-        families=["logistic", "xgboost"],
-        n_trials=3,
-        cv=3,
-        cluster=client,
-        study_name="cancer",
-        progress=False,
-    )
-    tuner.fit(x, y)
-    assert tuner.result_.best_value > 0.95 and tuner.result_.direction == "maximize"
-    assert (tuner.predict(x.head(5)) == tuner.best_estimator_.predict(x.head(5))).all()
-    assert tuner.predict_proba(x.head(2)).shape == (2, 2)
 
 
 def test_gradient_boosting_libraries_have_spaces(client: Client, data: pd.DataFrame) -> None:
@@ -888,7 +862,7 @@ def test_an_interrupt_anywhere_leaves_no_trial_behind(
 
             patch.setattr(client, "submit", second)
         else:  # the first trial's result, as it is recorded
-            patch.setattr(study_module, "_finish", _interrupt_once(study_module._finish))
+            patch.setattr(driver_module, "_finish", _interrupt_once(driver_module._finish))
         with pytest.raises(KeyboardInterrupt):
             tune(data, "y", n_trials=6, **options)  # type: ignore[arg-type]
     study = optuna.load_study(study_name=name, storage=resolve_settings().optuna_storage)
@@ -994,9 +968,9 @@ def test_cluster_local_is_this_machine_and_none_follows_the_setting(
     from distributed import get_task_stream
 
     settings = dataclasses.replace(resolve_settings(), dask_scheduler=client.scheduler.address)
-    assert study_module._where("local", settings) == "local"
-    assert study_module._where(None, settings) == client.scheduler.address
-    assert study_module._where(None, resolve_settings()) == "local"
+    assert clusters_module.resolve_cluster("local", settings) == "local"
+    assert clusters_module.resolve_cluster(None, settings) == client.scheduler.address
+    assert clusters_module.resolve_cluster(None, resolve_settings()) == "local"
     with get_task_stream(client) as stream:
         tune(data, "y", families=["ridge"], n_trials=2, cv=2, refit=False, progress=False,
              settings=settings)  # fmt: skip

@@ -4,6 +4,9 @@ Every trial that ends gets its run, whoever ended it: the driver logs the trials
 workers finished, the trials it failed when it was interrupted, and the trials it failed
 as stale (their process died); a study that resumes first logs the trials an earlier
 run left without one, and :func:`sync_to_mlflow` does the same after an outage.
+
+:func:`compare_runs` reads them back: the runs of an experiment as one frame, which
+the figures (:mod:`._figures`) and the experiments view (:mod:`._widgets`) show.
 """
 
 from __future__ import annotations
@@ -18,9 +21,22 @@ from workbench._urls import redact_url
 from workbench.tuning import _storages
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from workbench.tuning._objective import TuningSpec
 
-__all__ = ["log_missing", "log_trial", "outcome_of", "parent_run", "sync_to_mlflow"]
+__all__ = [
+    "best_runs",
+    "compare_runs",
+    "log_missing",
+    "log_trial",
+    "outcome_of",
+    "parent_run",
+    "run_metrics",
+    "sync_to_mlflow",
+]
+
+_HIGHER_IS_BETTER = ("accuracy", "r2", "f1", "auc", "precision", "recall")
 
 
 def log_trial(
@@ -239,3 +255,52 @@ def sync_to_mlflow(
         )
         name = metric or "value"
     return log_missing(tracker, experiment_id, parent, study, name)
+
+
+def compare_runs(
+    experiment: str | None = None,
+    *,
+    study: str | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """The runs of an experiment as a DataFrame: one row per run, columns ``metrics.*``,
+    ``params.*`` and ``tags.*`` as MLflow names them, plus ``family`` and ``study``.
+
+    Args:
+        experiment: Experiment name (default: the ``experiment_name`` setting).
+        study: Keep only the trials of this Optuna study.
+        settings: Settings (default: the process-wide ones).
+
+    Raises:
+        ConfigurationError: The experiment does not exist.
+    """
+    import pandas as pd
+
+    s = settings or get_settings()
+    mlflow = mlflow_for(s)
+    name = experiment or s.experiment_name
+    found = mlflow.get_experiment_by_name(name)
+    if found is None:
+        raise ConfigurationError(f"No MLflow experiment named {name!r} at {s.tracking_uri}.")
+    filters = f"tags.`optuna.study` = '{study}'" if study else ""
+    runs = mlflow.search_runs([found.experiment_id], filter_string=filters, output_format="pandas")
+    assert isinstance(runs, pd.DataFrame)
+    runs = runs.copy()
+    runs["family"] = runs.get("tags.family", pd.Series(index=runs.index, dtype=object))
+    runs["study"] = runs.get("tags.optuna.study", pd.Series(index=runs.index, dtype=object))
+    return runs
+
+
+def run_metrics(runs: pd.DataFrame) -> list[str]:
+    """The metrics the runs have (``metrics.<name>`` columns), by name."""
+    return sorted(str(c)[8:] for c in runs if str(c).startswith("metrics."))
+
+
+def best_runs(runs: pd.DataFrame, metric: str, n: int = 10) -> pd.DataFrame:
+    """The ``n`` best runs by ``metric`` (highest first for a score such as accuracy or
+    r2, else lowest first): run id, name, family, study and the metric."""
+    column = f"metrics.{metric}"
+    higher = any(k in metric for k in _HIGHER_IS_BETTER)
+    top = runs.dropna(subset=[column]).sort_values(column, ascending=not higher).head(n)
+    shown = [c for c in ("run_id", "tags.mlflow.runName", "family", "study", column) if c in top]
+    return top[shown]

@@ -15,6 +15,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ConfigurationError
+from workbench.tuning import _optuna
 
 if TYPE_CHECKING:
     from workbench.tuning._objective import TuningSpec
@@ -120,7 +121,7 @@ def check_search_space(study: Any, storage: Any, spec: TuningSpec) -> TuningSpec
     """
     import dataclasses
 
-    study_id = study._study_id
+    study_id = _optuna.study_id(study)
     wanted = search_space(spec)
     stored = storage.get_study_system_attrs(study_id).get(SPACE_ATTR)
     recorded = stored is not None

@@ -183,51 +183,34 @@ def _families() -> dict[tuple[str, str], Family]:
             scale=True,
         ),
         Family(
-            "random_forest",
-            reg,
-            _space("random_forest", **_TREES),
-            _sk(sk_ensemble, "RandomForestRegressor", n_jobs=1),
-        ),
-        Family(
-            "extra_trees",
-            reg,
-            _space("extra_trees", **_TREES),
-            _sk(sk_ensemble, "ExtraTreesRegressor", n_jobs=1),
-        ),
-        Family(
-            "hist_gradient_boosting",
-            reg,
-            _space("hist_gradient_boosting", **_HGB),
-            _sk(sk_ensemble, "HistGradientBoostingRegressor"),
-        ),
-        Family(
             "logistic",
             clf,
             _space("logistic", C=("float", 1e-3, 1e3, True)),
             _sk(sk_linear, "LogisticRegression", max_iter=2000),
             scale=True,
         ),
-        Family(
-            "random_forest",
-            clf,
-            _space("random_forest", **_TREES),
-            _sk(sk_ensemble, "RandomForestClassifier", n_jobs=1),
-        ),
-        Family(
-            "extra_trees",
-            clf,
-            _space("extra_trees", **_TREES),
-            _sk(sk_ensemble, "ExtraTreesClassifier", n_jobs=1),
-        ),
-        Family(
-            "hist_gradient_boosting",
-            clf,
-            _space("hist_gradient_boosting", **_HGB),
-            _sk(sk_ensemble, "HistGradientBoostingClassifier"),
-        ),
     ]
-    for task in (reg, clf):
+    # the same trees and boosters for both tasks: scikit-learn's Regressor or Classifier
+    for task, kind in ((reg, "Regressor"), (clf, "Classifier")):
         items += [
+            Family(
+                "random_forest",
+                task,
+                _space("random_forest", **_TREES),
+                _sk(sk_ensemble, f"RandomForest{kind}", n_jobs=1),
+            ),
+            Family(
+                "extra_trees",
+                task,
+                _space("extra_trees", **_TREES),
+                _sk(sk_ensemble, f"ExtraTrees{kind}", n_jobs=1),
+            ),
+            Family(
+                "hist_gradient_boosting",
+                task,
+                _space("hist_gradient_boosting", **_HGB),
+                _sk(sk_ensemble, f"HistGradientBoosting{kind}"),
+            ),
             Family(
                 "xgboost",
                 task,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench._sqlite import fast_sqlite
+from workbench.tuning import _optuna
 
 __all__ = ["GRACE_S", "HEARTBEAT_S", "StaleTrials", "quiet_optuna", "storage", "study_uid"]
 
@@ -151,7 +152,7 @@ class StaleTrials:
     def __call__(self, study: Any, trial: Any) -> None:
         with self._lock:
             for failed in self._watchers.get(study.study_name, []):
-                failed.append(trial._trial_id)
+                failed.append(_optuna.trial_id(trial))
         self.retry(study, trial)
 
     @staticmethod

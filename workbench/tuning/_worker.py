@@ -18,6 +18,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from workbench.tuning import _optuna
 from workbench.tuning._devices import physical_gpu, visible_cuda_devices, worker_device
 from workbench.tuning._objective import TuningSpec, cross_validate
 from workbench.tuning._storages import HEARTBEAT_S, worker_study
@@ -60,25 +61,6 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _fresh_view(study: Any) -> None:
-    """Make the study's sampler see every trial the storage holds now.
-
-    Optuna keeps, per thread, the list of a study's trials that its samplers read, and
-    only ``ask`` and ``tell`` refresh it; a trial built here by hand (the driver created
-    it) would otherwise be sampled from the list as it was at this worker's first trial,
-    which for TPE means fewer than its startup trials: random search. Reading the list
-    once also makes this trial, created in another process, known to the storage's cache
-    before its parameters are written.
-    """
-    local = getattr(study, "_thread_local", None)
-    if local is not None and hasattr(local, "cached_all_trials"):
-        local.cached_all_trials = None
-        with contextlib.suppress(AttributeError, TypeError):
-            study._get_trials(deepcopy=False, use_cache=True)
-            return
-    study.get_trials(deepcopy=False)  # another Optuna: at least the storage's cache
-
-
 def run_trial(
     frame: pd.DataFrame,
     spec: TuningSpec,
@@ -103,8 +85,8 @@ def run_trial(
     number = storage.get_trial_number_from_id(trial_id)  # here, not on the busier driver
     study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
     study.pruner = pruner
-    _fresh_view(study)
-    trial = optuna.trial.Trial(study, trial_id)
+    _optuna.fresh_view(study)
+    trial = _optuna.trial_for(study, trial_id)
     worker = _worker_name()
     here = dataclasses.replace(spec, device=worker_device(spec.device, _gpus(spec.device)))
     outcome: dict[str, Any] = {"worker": worker}

@@ -1,61 +1,30 @@
-"""The tuning dashboard: a study's progress and figures, live while it runs.
+"""Tuning's widgets: a study's dashboard, live while it runs, and an experiment's runs.
 
-Figures come from the study in its storage (any process may be running it), so the
-same widget follows a running :class:`TuningJob` or shows a finished study.
+:class:`TuningDashboard` draws from the study in its storage (any process may be
+running it), so the same widget follows a running :class:`TuningJob` or shows a
+finished study. :class:`ExperimentsView` compares the runs of an experiment, in a
+notebook or under Voilà.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import threading
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from workbench._display import figure_output
+from workbench._exceptions import ConfigurationError
 from workbench._imports import require
+from workbench.tuning._figures import family_figure, param_figure, study_figures
+from workbench.tuning._runs import best_runs, compare_runs, run_metrics
+from workbench.tuning._study import trials_frame
 
 if TYPE_CHECKING:
     import optuna
-    import plotly.graph_objects as go
 
-__all__ = ["TuningDashboard", "study_figures"]
+    from workbench._settings import Settings
 
-
-def study_figures(study: optuna.Study) -> dict[str, go.Figure]:
-    """Optimization history, parallel coordinates, parameter importances, and the best
-    value by model family; the figures that need more trials than exist are left out."""
-    import plotly.express as px
-    from optuna import visualization
-    from optuna.trial import TrialState
-
-    from workbench.tuning._study import trials_frame
-
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    figures: dict[str, go.Figure] = {}
-    if complete:
-        figures["history"] = visualization.plot_optimization_history(study)
-        figures["parallel"] = visualization.plot_parallel_coordinate(study)
-        table = trials_frame(study)
-        done = table[table["state"] == "COMPLETE"]
-        if "family" in done and done["family"].notna().any():
-            figures["families"] = px.strip(
-                done,
-                x="family",
-                y="value",
-                hover_data=["number"],
-                title="Trial scores by model family",
-            )
-    if len(complete) >= 2:
-        # too few distinct parameter values yet raise; the figure comes later
-        with contextlib.suppress(RuntimeError, ValueError), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "few trials per regime": early on
-            figures["importance"] = visualization.plot_param_importances(study)
-    for name, figure in figures.items():
-        figure.update_layout(height=380, margin={"t": 50, "l": 40, "r": 20, "b": 40})
-        if not figure.layout.title.text:
-            figure.update_layout(title=name)
-    return figures
+__all__ = ["ExperimentsView", "TuningDashboard"]
 
 
 class TuningDashboard:
@@ -127,8 +96,6 @@ class TuningDashboard:
         """Redraw everything from the study's current state."""
         from optuna.trial import TrialState
 
-        from workbench.tuning._study import trials_frame
-
         try:
             study = self._study()
         except KeyError:  # the job has not created its study yet
@@ -165,6 +132,92 @@ class TuningDashboard:
                 "metadata": {},
             },
         )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class ExperimentsView:
+    """An experiment's runs: a study picker, a metric by model family, a parameter
+    against the metric, and the best runs as a table.
+
+    Args:
+        experiment: Experiment name (default: the ``experiment_name`` setting).
+        metric: The metric shown first (default: the first the runs have).
+        settings: Settings (default: the process-wide ones).
+    """
+
+    def __init__(
+        self,
+        experiment: str | None = None,
+        *,
+        metric: str | None = None,
+        settings: Settings | None = None,
+    ):
+        widgets: Any = require("ipywidgets", feature="notebook widgets")
+        self.runs = compare_runs(experiment, settings=settings)
+        metrics = run_metrics(self.runs)
+        if not metrics:
+            raise ConfigurationError(
+                f"The experiment {experiment or '(default)'} has no run with a metric yet."
+            )
+        studies = sorted(s for s in self.runs["study"].dropna().unique())
+        self.study = widgets.Dropdown(
+            options=[("all runs", "")] + [(s, s) for s in studies], description="study"
+        )
+        quality = [m for m in metrics if "seconds" not in m and not m.startswith("n_")]
+        first = metric if metric in metrics else (quality or metrics)[0]
+        self.metric = widgets.Dropdown(options=metrics, value=first, description="metric")
+        self.param = widgets.Dropdown(description="parameter")
+        self.by_family = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.by_param = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.best = widgets.HTML()
+        for control in (self.study, self.metric):
+            control.observe(lambda _: self._draw(), names="value")
+        self.param.observe(lambda _: self._draw_param(), names="value")
+        self._draw()
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.study, self.metric, self.param]),
+                self.by_family,
+                self.by_param,
+                self.best,
+            ]
+        )
+
+    def _chosen(self) -> Any:
+        if not self.study.value:
+            return self.runs
+        return self.runs[self.runs["study"] == self.study.value]
+
+    def _draw(self) -> None:
+        runs = self._chosen()
+        column = f"metrics.{self.metric.value}"
+        with_metric = runs.dropna(subset=[column])
+        params = sorted(
+            str(c)[7:]
+            for c in with_metric.columns
+            if str(c).startswith("params.") and with_metric[c].notna().any()
+        )
+        if with_metric["family"].notna().any():
+            self.family_figure = family_figure(runs, self.metric.value)
+            figure_output(self.by_family, self.family_figure)
+        self.param.options = params
+        if params:
+            self.param.value = params[0]
+            self._draw_param()
+        top = best_runs(runs, self.metric.value)
+        self.best.value = (
+            "<h4>Best runs by "
+            + self.metric.value
+            + "</h4>"
+            + top.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
+        )
+
+    def _draw_param(self) -> None:
+        if self.param.value:
+            self.param_figure = param_figure(self._chosen(), self.param.value, self.metric.value)
+            figure_output(self.by_param, self.param_figure)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -1,0 +1,60 @@
+"""Every use of Optuna's private internals in the workbench, in one place.
+
+Why we touch them at all: Optuna's public way to run a trial is ``study.ask()`` and
+``study.tell()`` in one process. Here one process (the driver) creates each trial in the
+RDB storage and decides how it ends, while another (a Dask worker) samples and evaluates
+it, so the worker must wrap a trial it did not ask for, and both must name the study and
+trials by the storage ids that Optuna's public objects keep in private attributes.
+
+What an Optuna upgrade must keep working, all of it tested in ``tests/tuning``:
+
+- ``Study._study_id`` and ``FrozenTrial._trial_id``: the storage ids (the public
+  ``BaseStorage`` API takes them; the public ``Study`` and ``FrozenTrial`` hide them);
+- ``Trial(study, trial_id)``: a trial object for a trial created elsewhere (the
+  constructor is public, its direct use "not recommended");
+- ``Study._thread_local.cached_all_trials`` and ``Study._get_trials(use_cache=True)``:
+  the per-thread list of trials a sampler reads, which only ``ask``/``tell`` refresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+__all__ = ["fresh_view", "study_id", "trial_for", "trial_id"]
+
+
+def study_id(study: Any) -> int:
+    """The storage id of ``study`` (an ``optuna.Study``)."""
+    return int(study._study_id)
+
+
+def trial_id(trial: Any) -> int:
+    """The storage id of ``trial`` (a ``FrozenTrial`` or a ``Trial``)."""
+    return int(trial._trial_id)
+
+
+def trial_for(study: Any, trial_id: int) -> Any:
+    """The ``optuna.Trial`` of a trial another process created (the driver, not ``ask``)."""
+    import optuna
+
+    return optuna.trial.Trial(study, trial_id)
+
+
+def fresh_view(study: Any) -> None:
+    """Make the study's sampler see every trial the storage holds now.
+
+    Optuna keeps, per thread, the list of a study's trials that its samplers read, and
+    only ``ask`` and ``tell`` refresh it; a trial built here by hand (the driver created
+    it) would otherwise be sampled from the list as it was at this worker's first trial,
+    which for TPE means fewer than its startup trials: random search. Reading the list
+    once also makes this trial, created in another process, known to the storage's cache
+    before its parameters are written.
+    """
+    local = getattr(study, "_thread_local", None)
+    if local is not None and hasattr(local, "cached_all_trials"):
+        local.cached_all_trials = None
+        with contextlib.suppress(AttributeError, TypeError):
+            study._get_trials(deepcopy=False, use_cache=True)
+            return
+    study.get_trials(deepcopy=False)  # another Optuna: at least the storage's cache
