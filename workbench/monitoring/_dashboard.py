@@ -538,23 +538,19 @@ def open_dashboard(
     import pandas as pd
 
     from workbench._settings import get_settings
-    from workbench._tracking import mlflow_for
+    from workbench._versions import VersionArtifacts
     from workbench.monitoring._timeline import errors_over_time, reference_profile_of
     from workbench.serving import join_actuals, read_actuals
 
     s = settings or get_settings()
     folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
     profile = reference_profile_of(model_name, alias=alias, settings=s)
-    version = mlflow_for(s).MlflowClient().get_model_version_by_alias(model_name, alias)
+    version = VersionArtifacts.of(model_name, alias=alias, settings=s)
     contract = None
-    if version.tags.get("contract"):
+    if version.contract_path is not None:
         from workbench.data import Contract
-        from workbench.monitoring._timeline import _environment
 
-        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-            contract = Contract.load(
-                mlflow_for(s).artifacts.download_artifacts(version.tags["contract"])
-            )
+        contract = Contract.load(version.contract_path)
     overview = collect(
         folder,
         profile,
@@ -566,12 +562,8 @@ def open_dashboard(
         scheduler=s.dask_scheduler or "local",
     )
     scored = None
-    if version.tags.get("reference_scores"):
-        from workbench.monitoring._timeline import _environment
-
-        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-            local = mlflow_for(s).artifacts.download_artifacts(version.tags["reference_scores"])
-        scored = pd.read_parquet(local)
+    if version.reference_scores_path is not None:
+        scored = pd.read_parquet(version.reference_scores_path)
     performance = None
     if len(read_actuals(folder)):
         import dask.dataframe as dd
@@ -582,7 +574,7 @@ def open_dashboard(
         if joined["actual"].notna().any():
             performance = performance_over_time(
                 joined,
-                task=version.tags.get("task", "regression"),
+                task=version.task,
                 window=window,
                 classes=reference_classes(scored)[0] if scored is not None else None,
             )
