@@ -164,7 +164,7 @@ def test_holdout_metrics_on_the_card_are_the_same_definitions(binary: Any) -> No
     """Packaging scores the holdout with the model's classes and probabilities: the card
     shows what monitoring shows per window, named alike."""
     from workbench.monitoring import performance_over_time
-    from workbench.packaging._register import _holdout_metrics
+    from workbench.packaging._card_contents import holdout_metrics
 
     data = load_breast_cancer(as_frame=True)
     frame = data.frame.rename(columns=str)
@@ -173,7 +173,7 @@ def test_holdout_metrics_on_the_card_are_the_same_definitions(binary: Any) -> No
     train, holdout = train_test_split(frame, test_size=0.4, random_state=0)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=1000))
     model.fit(train[features], train["target"])
-    card = _holdout_metrics(model, holdout, features, "target", "classification")
+    card = holdout_metrics(model, holdout, features, "target", "classification")
     predicted = model.predict(holdout[features])
     proba = model.predict_proba(holdout[features])[:, 1]
     assert card["f1_binary"]["value"] == sk.f1_score(

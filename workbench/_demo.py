@@ -115,7 +115,7 @@ def run_demo(
 
     httpx = require("httpx", feature="the demo's HTTP client")
     tqdm = require("tqdm.auto", feature="progress bars").tqdm
-    from workbench._tracking import mlflow_for
+    from workbench._versions import VersionArtifacts
     from workbench.monitoring import (
         DriftTimeline,
         check_thresholds,
@@ -257,10 +257,8 @@ def run_demo(
         verdict = f"@champion: {promotion.reason}"
     except PromotionRefused as refused:  # an earlier run's champion stays; serve that one
         verdict = f"@champion stays with the earlier version: {refused}"
-        champion = (
-            mlflow_for(settings).MlflowClient().get_model_version_by_alias(model.name, "champion")
-        )
-        model = dataclasses.replace(model, version=int(champion.version))
+        champion = VersionArtifacts.of(model.name, alias="champion", settings=settings)
+        model = dataclasses.replace(model, version=champion.version)
     model = dataclasses.replace(model, alias="champion", model_uri=f"models:/{model.name}@champion")
     step(4, packaged)
     detail("promotion", verdict)

@@ -312,7 +312,7 @@ def test_the_class_order_travels_from_packaging_to_the_estimate(tmp_path: Path) 
     from sklearn.preprocessing import StandardScaler
 
     from workbench.monitoring import estimate_from_log
-    from workbench.packaging._register import _reference_scores
+    from workbench.packaging._reference import reference_scores
 
     data = load_breast_cancer(as_frame=True)
     frame = data.frame.rename(columns=str)
@@ -322,7 +322,7 @@ def test_the_class_order_travels_from_packaging_to_the_estimate(tmp_path: Path) 
     holdout, served = train_test_split(rest, train_size=169, random_state=0)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=1000))
     model.fit(train[features], train["target"])
-    scored = _reference_scores(model, holdout, features, "target")
+    scored = reference_scores(model, holdout, features, "target")
     assert scored is not None
     scored.to_parquet(tmp_path / "reference_scores.parquet", index=False)
     stored = pd.read_parquet(tmp_path / "reference_scores.parquet")

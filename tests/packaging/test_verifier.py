@@ -426,7 +426,7 @@ def test_requirements_follow_what_the_model_refers_to() -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from workbench.packaging._register import _distributions_of
+    from workbench._requirements import _distributions_of
 
     model = Pipeline([("same", FunctionTransformer(toolz.identity)), ("model", Ridge())])
     model.fit(np.arange(20.0).reshape(10, 2), np.arange(10.0))

@@ -27,7 +27,6 @@ from workbench.monitoring._periods import period_keys, renamed_window
 from workbench.monitoring._profile import ReferenceProfile
 from workbench.monitoring._summary import Summary
 from workbench.monitoring._timeline import (
-    _environment,
     errors_over_time,
     problems_of,
     reference_profile_of,
@@ -368,21 +367,18 @@ def dashboard_inputs(
     import pandas as pd
 
     from workbench._settings import get_settings
-    from workbench._tracking import mlflow_for
+    from workbench._versions import VersionArtifacts
     from workbench.serving import join_actuals, read_actuals
 
     s = settings or get_settings()
     folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
     profile = reference_profile_of(model_name, alias=alias, settings=s)
-    version = mlflow_for(s).MlflowClient().get_model_version_by_alias(model_name, alias)
+    version = VersionArtifacts.of(model_name, alias=alias, settings=s)
     contract = None
-    if version.tags.get("contract"):
+    if version.contract_path is not None:
         from workbench.data import Contract
 
-        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-            contract = Contract.load(
-                mlflow_for(s).artifacts.download_artifacts(version.tags["contract"])
-            )
+        contract = Contract.load(version.contract_path)
     overview = collect(
         folder,
         profile,
@@ -394,10 +390,8 @@ def dashboard_inputs(
         scheduler=s.dask_scheduler or "local",
     )
     scored = None
-    if version.tags.get("reference_scores"):
-        with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-            local = mlflow_for(s).artifacts.download_artifacts(version.tags["reference_scores"])
-        scored = pd.read_parquet(local)
+    if version.reference_scores_path is not None:
+        scored = pd.read_parquet(version.reference_scores_path)
     performance = None
     if len(read_actuals(folder)):
         import dask.dataframe as dd
@@ -408,7 +402,7 @@ def dashboard_inputs(
         if joined["actual"].notna().any():
             performance = performance_over_time(
                 joined,
-                task=version.tags.get("task", "regression"),
+                task=version.task,
                 period=period,
                 classes=reference_classes(scored)[0] if scored is not None else None,
             )

@@ -343,23 +343,19 @@ def reference_profile_of(
         MonitoringError: No such version, or it has no profile (packaged before profiles
             were stored).
     """
-    from workbench._settings import get_settings
-    from workbench._tracking import mlflow_for
+    from workbench._exceptions import ModelError
+    from workbench._versions import VersionArtifacts
 
-    mlflow = mlflow_for(settings or get_settings())
     try:
-        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias)
-    except mlflow.exceptions.MlflowException as exc:
-        raise MonitoringError(f"No registered version {name}@{alias}: {exc.message}") from exc
-    uri = version.tags.get("reference_profile")
-    if not uri:
+        version = VersionArtifacts.of(name, alias=alias, settings=settings)
+    except ModelError as exc:
+        raise MonitoringError(str(exc)) from exc
+    if version.reference_profile_path is None:
         raise MonitoringError(
             f"{name}@{alias} (version {version.version}) has no stored reference profile; "
             f"package it again with workbench.packaging.package_model."
         )
-    # a file of a few hundred KB: no progress bar (it would land on the dashboard's page)
-    with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
-        return ReferenceProfile.load(mlflow.artifacts.download_artifacts(uri))
+    return ReferenceProfile.load(version.reference_profile_path)
 
 
 @contextlib.contextmanager

@@ -10,19 +10,12 @@ the reference data and the data contract. ``promote`` moves ``champion`` to a
 
 from __future__ import annotations
 
-from workbench.packaging._card import ModelCard
-from workbench.packaging._register import (
-    PackagedModel,
-    Promotion,
-    card_of,
-    conform,
-    package_model,
-    pinned_requirements,
-    promote,
-)
+from workbench._requirements import pinned_requirements
+from workbench.packaging._card import ModelCard, card_of
+from workbench.packaging._promote import Promotion, conform, promote
+from workbench.packaging._register import PackagedModel, package_model
 from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
-from workbench.packaging._viewer import CardViewer
-from workbench.packaging._widget import PackageButton
+from workbench.packaging._widgets import CardViewer, PackageButton
 
 __all__ = [
     "CardViewer",

@@ -1,8 +1,9 @@
 """The model card: what a model is for, what it learned from, how good and how costly it is.
 
 Written as Markdown (for the registry and code review) and self-contained HTML (for
-people), from one :class:`ModelCard` record. Personal columns of the data contract are
-described by counts only: no value of theirs appears on a card.
+people), from one :class:`ModelCard` record, stored as JSON beside them and read back by
+:func:`card_of`. Personal columns of the data contract are described by counts only: no
+value of theirs appears on a card.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._exceptions import ModelError
 from workbench._metrics import describe
+from workbench._versions import CARD_FILES, VersionArtifacts
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ModelCard", "profile_columns"]
+    from workbench._settings import Settings
+
+__all__ = ["ModelCard", "card_of", "feature_rows", "metric_entry", "profile_columns"]
 
 
 def _number(value: Any) -> str:
@@ -300,7 +305,7 @@ class ModelCard:
         """Write ``model_card.md``, ``model_card.html`` and ``model_card.json`` into ``folder``."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "model_card.md", out / "model_card.html", out / "model_card.json"]
+        paths = [out / file for file in CARD_FILES]
         paths[0].write_text(self.to_markdown(), encoding="utf-8")
         paths[1].write_text(self.to_html(), encoding="utf-8")
         paths[2].write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
@@ -332,3 +337,24 @@ def metric_entry(values: float | Sequence[float], source: str) -> dict[str, Any]
         "folds": folds,
         "source": source,
     }
+
+
+def card_of(
+    name: str,
+    version: int | str | None = None,
+    *,
+    alias: str = "champion",
+    settings: Settings | None = None,
+) -> ModelCard:
+    """The model card of a registered version (by number, else by alias).
+
+    Raises:
+        ModelError: No such version, or it has no card (not packaged by the workbench).
+    """
+    found = VersionArtifacts.of(name, version, alias=alias, settings=settings)
+    record = found.model_card_path
+    if record is None:
+        raise ModelError(
+            f"Version {found.version} of {name!r} has no model card (not packaged by workbench)."
+        )
+    return ModelCard(**json.loads(record.read_text(encoding="utf-8")))

@@ -7,6 +7,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from workbench._imports import require
+from workbench._requirements import pickle_references
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +133,7 @@ def choose_serialization(model: Any) -> Serialization:
             "cloudpickle",
             (),
             f"cloudpickle: skops cannot write this model ({reason})",
-            _pickle_references(model),
+            pickle_references(model),
         )
     foreign = [
         t for t in untrusted if t.split(".", 1)[0] not in _TRUSTED_ROOTS and t not in _TRUSTED_NAMES
@@ -143,7 +144,7 @@ def choose_serialization(model: Any) -> Serialization:
             (),
             f"cloudpickle: the model holds types skops does not trust and workbench will not "
             f"trust blindly: {', '.join(foreign[:8])}",
-            _pickle_references(model),
+            pickle_references(model),
         )
     reason = "skops" + (
         f", trusting the pipeline's scikit-learn/NumPy/SciPy types: {', '.join(untrusted)}"
@@ -172,40 +173,4 @@ def _skops_references(data: bytes) -> tuple[str, ...]:
             todo.extend(node.values())
         elif isinstance(node, list):
             todo.extend(node)
-    return tuple(sorted(found))
-
-
-def _pickle_references(model: Any) -> tuple[str, ...]:
-    """``module.name`` of every global the cloudpickle of ``model`` refers to."""
-    import pickletools
-
-    cloudpickle = require("cloudpickle")
-    strings = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
-    strings |= {"SHORT_BINSTRING", "BINSTRING", "STRING"}
-    found: set[str] = set()
-    memo: dict[int, str] = {}
-    memoized = 0
-    last: list[str | None] = [None, None]  # the two values pushed most recently
-    for op, arg, _ in pickletools.genops(cloudpickle.dumps(model)):
-        name = op.name
-        if name == "GLOBAL":  # "module name"
-            found.add(str(arg).replace(" ", ".", 1))
-            last = [last[1], None]
-        elif name == "STACK_GLOBAL":  # module and name are the two values pushed before
-            if last[0] is not None and last[1] is not None:
-                found.add(f"{last[0]}.{last[1]}")
-            last = [None, None]
-        elif name in strings:
-            last = [last[1], str(arg)]
-        elif name == "MEMOIZE":  # memoizes the top of the stack without pushing
-            if last[1] is not None:
-                memo[memoized] = last[1]
-            memoized += 1
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            if last[1] is not None:
-                memo[int(str(arg))] = last[1]
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            last = [last[1], memo.get(int(str(arg)))]
-        elif op.stack_after:  # anything else that pushes a value
-            last = [last[1], None]
     return tuple(sorted(found))

@@ -422,7 +422,7 @@ def refit_best(params: dict[str, Any], spec: TuningSpec, frame: pd.DataFrame) ->
 def _log_model(model: Any, sample: pd.DataFrame, run_id: str, s: Settings) -> None:
     """Log the refitted pipeline under the study's run (cloudpickle: any estimator)."""
     mlflow = mlflow_for(s)
-    from workbench.packaging import pinned_requirements
+    from workbench._requirements import pinned_requirements
 
     with mlflow.start_run(run_id=run_id):
         mlflow.sklearn.log_model(

@@ -1,22 +1,27 @@
-"""``PackageButton``: package, verify and register a model with one click in a notebook."""
+"""Packaging's widgets: ``PackageButton`` packages, verifies and registers a model with one
+click in a notebook; ``CardViewer`` shows the model card of any registered version, in a
+notebook or under Voilà."""
 
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from workbench._display import figure_output
 from workbench._exceptions import WorkbenchError
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
+from workbench.packaging._figures import cost_figure, metrics_figure
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.packaging._register import PackagedModel
 
-__all__ = ["PackageButton"]
+__all__ = ["CardViewer", "PackageButton"]
 
 
 def _result_html(packaged: PackagedModel) -> str:
@@ -189,3 +194,57 @@ class PackageButton:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current click's work ends; ``False`` on timeout."""
         return self._done.wait(timeout)
+
+
+def _body(document: str) -> str:
+    """The ``<body>`` of the card's HTML page, its style kept, for embedding."""
+    style = re.search(r"<style>.*?</style>", document, re.S)
+    body = re.search(r"<body>(.*)</body>", document, re.S)
+    return (style.group(0) if style else "") + (body.group(1) if body else html.escape(document))
+
+
+class CardViewer:
+    """Pick a registered version of ``name``; its card, metrics and cost are drawn.
+
+    Args:
+        name: The registered model.
+        alias: The version shown first.
+        settings: Settings (default: the process-wide ones).
+    """
+
+    def __init__(self, name: str, *, alias: str = "champion", settings: Settings | None = None):
+        from workbench._tracking import mlflow_for
+        from workbench.packaging._card import card_of
+
+        widgets: Any = require("ipywidgets", feature="notebook widgets")
+        self.settings = settings or get_settings()
+        client = mlflow_for(self.settings).MlflowClient()
+        found = client.search_model_versions(f"name = '{name}'")
+        if not found:
+            from workbench._exceptions import ModelError
+
+            raise ModelError(f"No registered model {name!r} at {self.settings.tracking_uri}.")
+        versions = sorted(found, key=lambda v: -int(v.version))
+        options = [
+            (f"v{v.version}" + (f" @{', @'.join(v.aliases)}" if v.aliases else ""), str(v.version))
+            for v in versions
+        ]
+        first = next((str(v.version) for v in versions if alias in v.aliases), options[0][1])
+        self.name, self._card_of = name, card_of
+        self.picker = widgets.Dropdown(options=options, value=first, description="version")
+        self.figures = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.costs = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.card_html = widgets.HTML()
+        self.picker.observe(lambda change: self._draw(change["new"]), names="value")
+        self._draw(first)
+        self.widget = widgets.VBox([self.picker, self.figures, self.costs, self.card_html])
+
+    def _draw(self, version: str) -> None:
+        self.card = self._card_of(self.name, version, settings=self.settings)
+        self.metrics_figure = metrics_figure(self.card)
+        figure_output(self.figures, self.metrics_figure)
+        figure_output(self.costs, cost_figure(self.card))
+        self.card_html.value = _body(self.card.to_html())
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
