@@ -73,38 +73,21 @@ FOUNDATION, PRESENTATION, TOP_FLOOR = 0, len(STAGES) + 1, len(STAGES) + 2
 # ------------------------------------------------------------------- today's exceptions
 
 #: Imports that run up a floor today: (importer, imported module) → the step removing it.
-ALLOWED_UPWARD = {
-    # packaging computes the reference profile monitoring compares production with
-    # (monitoring.ReferenceProfile): moves below packaging (packaging step of issue 25)
-    ("workbench.packaging._register", "workbench.monitoring._profile"): "packaging step",
-    # packaging names the logged score columns as the inference log does
-    # (serving._log.score_column): moves below packaging (packaging step of issue 25)
-    ("workbench.packaging._register", "workbench.serving._log"): "packaging step",
-    # tuning logs its refitted model with packaging's pinned requirements
-    # (packaging.pinned_requirements, in _register): ARCH puts requirement pinning in the
-    # foundation (tuning and packaging steps of issue 25)
-    ("workbench.tuning._study", "workbench.packaging._register"): "tuning step",
-}
+ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 #: Cycles between floors today (each made by an upward import above).
-ALLOWED_CYCLES = {
-    # tuning._study → packaging._register → tuning._objective: goes with the upward
-    # import above (tuning step)
-    frozenset({"tuning", "packaging"}): "tuning step",
-}
+ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 #: Modules over 600 lines without a sentence on why they are one job, being split now.
 ALLOWED_LONG = {
     "workbench/_cli.py": "CLI: not yet assigned in issue 25",
-    "workbench/packaging/_register.py": "packaging step",
-    "workbench/tuning/_study.py": "tuning step",
+    "workbench/serving/_app.py": "serving step",
 }
 #: Private modules that apps, notebooks and benchmarks import today: (file, module).
 ALLOWED_PRIVATE = {
-    ("apps/experiments.ipynb", "workbench._settings"): "tuning step: workbench.resolve_settings",
     ("apps/model_card.ipynb", "workbench._settings"): "packaging step: workbench.resolve_settings",
     ("benchmarks/dashboard.py", "workbench.serving._log"): "serving step",
     ("benchmarks/dashboard.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/gpu_check.sh", "workbench.tuning._devices"): "tuning step",
     ("benchmarks/load.py", "workbench.serving._loadgen"): "serving step (moves to benchmarks/)",
+    ("benchmarks/load.py", "workbench.serving._log"): "serving step",
     ("benchmarks/model_packaging.py", "workbench._imports"): "packaging step",
     ("benchmarks/model_packaging.py", "workbench._settings"): "packaging step",
     ("benchmarks/model_packaging.py", "workbench._tracking"): "packaging step",
@@ -115,10 +98,7 @@ ALLOWED_PRIVATE = {
     ("benchmarks/model_packaging.py", "workbench.tuning._study"): "tuning step",
     ("benchmarks/serving.py", "workbench._settings"): "serving step",
     ("benchmarks/serving.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/tuning.py", "workbench._settings"): "tuning step",
     ("benchmarks/tuning.py", "workbench._sqlite"): "tuning step",
-    ("benchmarks/tuning.py", "workbench.tuning._objective"): "tuning step",
-    ("benchmarks/tuning.py", "workbench.tuning._spaces"): "tuning step",
 }  # fmt: skip
 
 # ------------------------------------------------------------------------------ the scan

@@ -13,9 +13,9 @@ from scipy import stats
 from scipy.spatial import distance
 
 from workbench import MonitoringError
+from workbench._summaries import TAIL_BUCKETS
 from workbench.monitoring import DriftSnapshot, ReferenceProfile, compute_drift, summarize
 from workbench.monitoring._stats import TESTS
-from workbench.monitoring._summary import TAIL_BUCKETS
 
 
 def _pair(n_ref: int, n_cur: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -28,10 +28,9 @@ ABOVE_PACKAGING = (
     "workbench._jupyter",
     "workbench._notebooks",
 )
-# Today's last one, cleared when the reference profile's record moves to the foundation
-# floor (the profile is what packaging writes and monitoring reads; its module is being
-# split in monitoring right now): workbench/packaging/_reference.py's one import of it.
-ALLOWED = {("workbench.packaging._reference", "workbench.monitoring")}
+# None left: the reference profile packaging writes and monitoring reads is foundation
+# (workbench/_reference_profile.py).
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _module(path: Path) -> str:

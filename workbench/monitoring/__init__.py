@@ -26,6 +26,7 @@ record → figure) and ``_widgets``; no compute module imports plotly or ipywidg
 
 from __future__ import annotations
 
+from workbench._summaries import Summary
 from workbench.monitoring._alerts import Alert, check_thresholds
 from workbench.monitoring._cbpe import CBPE, estimate_from_log
 from workbench.monitoring._collect import LogOverview, collect
@@ -45,7 +46,6 @@ from workbench.monitoring._profile import (
     summarize_by_window,
 )
 from workbench.monitoring._stats import TESTS
-from workbench.monitoring._summary import Summary
 from workbench.monitoring._timeline import (
     DriftTimeline,
     IntegrityReport,

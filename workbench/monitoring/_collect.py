@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench._exceptions import MonitoringError
+from workbench._summaries import Summary
 from workbench.monitoring._cbpe import estimate_from_log, reference_classes
 from workbench.monitoring._drift import DriftSnapshot, compute_drift
 from workbench.monitoring._performance import performance_over_time
 from workbench.monitoring._periods import period_keys, renamed_window
 from workbench.monitoring._profile import ReferenceProfile
-from workbench.monitoring._summary import Summary
 from workbench.monitoring._timeline import (
     errors_over_time,
     problems_of,

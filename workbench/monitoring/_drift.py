@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import MonitoringError
+from workbench._records import read_record, write_record
+from workbench._summaries import NumericCounts, Summary, distinct_values
 from workbench.monitoring._profile import ReferenceProfile, summarize
-from workbench.monitoring._records import read_record, write_record
 from workbench.monitoring._stats import TESTS, default_test, shares, tested_as_numeric
-from workbench.monitoring._summary import NumericCounts, Summary, distinct_values
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """The drift tests, on summaries: a registry name → how to compute, how to decide.
 
 Each test takes the reference's and the current data's counts of one column (see
-:mod:`workbench.monitoring._summary`) and returns one number. ``p_value`` tests drift
+:mod:`workbench._summaries`) and returns one number. ``p_value`` tests drift
 when the number is *below* the threshold, ``distance`` tests when it is *at or above*.
 The definitions follow Evidently's (``stattests``), so verdicts compare:
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench._exceptions import MonitoringError
-from workbench.monitoring._summary import (
+from workbench._summaries import (
     FEW_DISTINCT,
     CategoricalCounts,
     Counts,

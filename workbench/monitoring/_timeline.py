@@ -233,8 +233,8 @@ def check_integrity(
     """
     import pandas as pd
 
+    from workbench._summaries import CategoricalCounts
     from workbench.data import mask_value, validate
-    from workbench.monitoring._summary import CategoricalCounts
 
     result = validate(batch, contract, source=source, quarantine_dir=False)
     personal = set(contract.pii_columns)

@@ -71,10 +71,7 @@ def reference_profile(model: Any, reference: pd.DataFrame, features: list[str]) 
     import numpy as np
     import pandas as pd
 
-    # the one import of a later stage left in packaging: the profile is monitoring's
-    # record, which moves to the foundation floor once monitoring's split has landed
-    # (see tests/packaging/test_floors.py)
-    from workbench.monitoring import ReferenceProfile
+    from workbench._reference_profile import ReferenceProfile
 
     usable = [
         c
