@@ -107,7 +107,9 @@ def drift_over_time(
             consecutive blocks of that many rows (pandas only).
         columns: Columns to test (default: the profiled columns the log has).
         time_column: The timestamp column.
-        tests, thresholds, drift_share: As :func:`compute_drift`.
+        tests: As :func:`compute_drift`.
+        thresholds: As :func:`compute_drift`.
+        drift_share: As :func:`compute_drift`.
         min_rows: Windows with fewer rows are left out (too few to test).
         metadata: Stored with every snapshot (plus its ``window``).
         progress: A progress bar over a Dask frame's partitions.
