@@ -64,7 +64,7 @@ build/docs/notebooks/notebooks/%.ipynb: notebooks/%.ipynb | install
 		-p project_dir=$(CURDIR)/build/docs/project || { rm -f $@; exit 1; }
 
 docs: install $(EXECUTED)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: lint typecheck pytest docs
 

@@ -139,6 +139,7 @@ def _bash_blocks(text: str) -> list[str]:
 
 def test_readme_commands_are_real_subcommands_run_from_the_venv() -> None:
     names = set(_subcommands())
+    assert "## A five-minute tour" in README
     tour = README.split("## A five-minute tour", 1)[1].split("\n## ", 1)[0]
     assert "source .venv/bin/activate" in tour  # else `workbench` is not on PATH
     commands = "\n".join(_bash_blocks(README))
@@ -155,8 +156,9 @@ def test_readme_request_for_the_demo_model_gets_predictions(demo_project) -> Non
     per row (the body must be the model's inputs, as it is now)."""
     from workbench.serving import ScoringServer
 
-    curl = next(block for block in _bash_blocks(README) if "/invocations" in block)
-    body = json.loads(re.search(r"-d '(.*?)'", curl, re.S).group(1))  # type: ignore[union-attr]
+    curls = [block for block in _bash_blocks(README) if "curl" in block and "/invocations" in block]
+    assert curls, "the README shows no request for the demo model"
+    body = json.loads(re.search(r"-d '(.*?)'", curls[0], re.S).group(1))  # type: ignore[union-attr]
     rows = body["dataframe_records"]
     log = demo_project.settings.home / "readme-log"
     with ScoringServer(
@@ -181,8 +183,8 @@ def _examples() -> dict[str, str]:
 
 def test_every_stage_page_has_an_example_on_public_names_only() -> None:
     examples = _examples()
-    assert set(examples) >= {"data", "explore", "features", "tuning", "packaging", "serving"}
-    assert set(examples) >= {"monitoring"}
+    stages = {"data", "explore", "features", "tuning", "packaging", "serving", "monitoring"}
+    assert set(examples) >= stages, stages - set(examples)
     for page, code in examples.items():
         for node in ast.walk(ast.parse(code, filename=f"docs/stages/{page}.md")):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench"):
