@@ -6,11 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install demo test lint typecheck pytest browser postgres clean
+.PHONY: help install demo test lint typecheck pytest docs browser postgres clean
 
 help:
 	@echo "make demo   set up .venv and run the whole lifecycle on generated data"
-	@echo "make test   set up .venv (and headless Chromium) and run ruff, mypy and pytest"
+	@echo "make test   set up .venv (and headless Chromium) and run ruff, mypy, pytest and make docs"
+	@echo "make docs   build the documentation site into build/site (strict: a broken link fails)"
 	@echo "make clean  remove .venv and the project's .workbench stores"
 
 $(STAMP): pyproject.toml
@@ -50,7 +51,22 @@ typecheck: install
 pytest: install browser postgres
 	$(BIN)/python -m pytest --durations=25
 
-test: lint typecheck pytest
+# The documentation site (MkDocs, docs/ and mkdocs.yml) into build/site, strict. Its tutorial
+# pages are the notebooks executed into build/docs/notebooks: by the test suite
+# (tests/test_notebooks.py keeps its executions there), else here, for each notebook whose
+# executed copy is missing or older than it.
+TUTORIALS := $(wildcard notebooks/*.ipynb)
+EXECUTED  := $(TUTORIALS:notebooks/%=build/docs/notebooks/notebooks/%)
+
+build/docs/notebooks/notebooks/%.ipynb: notebooks/%.ipynb | install
+	@mkdir -p build/docs/project
+	$(BIN)/workbench run-notebooks --only 'notebooks/$*.ipynb' --out build/docs/notebooks \
+		-p project_dir=$(CURDIR)/build/docs/project || { rm -f $@; exit 1; }
+
+docs: install $(EXECUTED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: lint typecheck pytest docs
 
 clean:
-	rm -rf $(VENV) .workbench
+	rm -rf $(VENV) .workbench build/docs build/site build/site-notebooks

@@ -57,20 +57,26 @@ URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 
 # ---------------------------------------------------------------- where the recipes live
 
-#: A path into deploy/ as the README, the Makefile, the Dockerfile and notes write it.
+#: A path into deploy/ as the README, the docs, the Makefile, the Dockerfile and notes write it.
 DEPLOY_PATH = re.compile(r"(?<![\w/.-])((?:workbench/)?deploy/[\w./-]*[\w/])")
 
 
 def test_the_recipes_live_beside_the_package_and_every_path_to_them_is_right() -> None:
     """The image recipe and the manifests are not Python: they sit in deploy/ at the top of
     the repository, not inside the ``workbench`` package (nor its wheel), and every path
-    into deploy/ that the README, the Makefile, the Dockerfile or a vendored CRD's notes
-    name exists."""
+    into deploy/ that the README, the docs, the Makefile, the Dockerfile or a vendored CRD's
+    notes name exists."""
     assert (DEPLOY / "Dockerfile").is_file() and len(MANIFESTS) >= 5
     package = ROOT / "workbench"
     assert not (package / "deploy").exists()
     assert not [p for p in package.rglob("*") if p.name == "Dockerfile" or p.name == "k8s"]
-    texts = [ROOT / "README.md", ROOT / "Makefile", DEPLOY / "Dockerfile", *CRDS.glob("*.yaml")]
+    texts = [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").rglob("*.md")),  # the runbook: docs/deployment.md
+        ROOT / "Makefile",
+        DEPLOY / "Dockerfile",
+        *CRDS.glob("*.yaml"),
+    ]
     named = {
         (text.name, found)
         for text in texts

@@ -111,7 +111,9 @@ def drift_over_time(
         columns: Columns to test (default: the profiled columns the log has).
         window: Deprecated: the old name of ``period``.
         time_column: The event-time column.
-        tests, thresholds, drift_share: As :func:`compute_drift`.
+        tests: As :func:`compute_drift`.
+        thresholds: As :func:`compute_drift`.
+        drift_share: As :func:`compute_drift`.
         min_rows: Periods with fewer rows are left out (too few to test).
         metadata: Stored with every snapshot (plus its period, as ``window``).
         progress: A progress bar over a Dask frame's partitions.
