@@ -121,6 +121,24 @@ def _raw_get(port: int, path: str, hops: int = 3) -> tuple[int, bytes, str]:
     return response.status, body, path
 
 
+# ---------------------------------------------------------------- the page itself
+
+
+def test_every_test_that_security_md_names_exists() -> None:
+    """Each promise names the test that proves it: each named test is there."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", (root / "SECURITY.md").read_text())
+    assert len(named) >= 30, named
+    missing = [
+        f"{path}::{test}"
+        for path, test in named
+        if not re.search(rf"^def {test}\(", (root / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == []
+
+
 # ---------------------------------------------------------------- loopback by default
 
 

@@ -123,6 +123,22 @@ async def _stop_kernels(kernel_manager: Any) -> None:
             await ensure_async(kernel_manager.shutdown_kernel(kernel_id, now=True))
 
 
+def _log_request(handler: Any) -> None:
+    """tornado's access log line, with the path only: a query string may carry what a
+    visitor should not have put there (a token, a password) and stays out of the log."""
+    from tornado.log import access_log
+
+    status = handler.get_status()
+    log = (
+        access_log.info
+        if status < 400
+        else (access_log.warning if status < 500 else access_log.error)
+    )
+    request = handler.request
+    took = 1000.0 * request.request_time()
+    log("%d %s %s (%s) %.2fms", status, request.method, request.path, request.remote_ip, took)
+
+
 def _logout_link(page_config: dict[str, Any], base_url: str, **_: Any) -> dict[str, Any]:
     """Voilà's page config hook: the template draws a logout link when this names one."""
     return {**page_config, "workbenchLogout": base_url.rstrip("/") + "/logout"}
@@ -200,6 +216,7 @@ def serve(
             self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
             self.app = LimitedApplication(**self.init_settings())
             self.app.settings.update(self.tornado_settings)
+            self.app.settings["log_function"] = _log_request
             self.app.add_handlers(".*$", guard(self.init_handlers()))
             self.listen()
 
