@@ -276,13 +276,21 @@ def test_a_wrong_name_or_password_gets_the_same_refusal(servers: Servers) -> Non
         assert wrong_password.text.count("alice") == unknown_name.text.count("mallory") == 1
         ok = _login(client, PASSWORDS["alice"], "alice")
         assert ok.status_code == 302 and ok.headers["location"] == "/"
-        # a form posted without the page's XSRF token (another site's) is refused
-        bare = httpx.post(
-            servers.secure.url + "/login",
-            data={"name": "alice", "password": PASSWORDS["alice"]},
-            verify=servers.secure.verify,
-        )
-        assert bare.status_code == 403 and _session_cookie(bare) is None
+    # after login the browser goes back where it was going, never to another site
+    for target, home in [("/voila/static/voila.js", "/voila/static/voila.js")] + [
+        (elsewhere, "/") for elsewhere in ("//evil.example/", "https://evil.example/", "/\\x")
+    ]:
+        with servers.secure.client() as client:
+            data = {"_xsrf": _xsrf(client), "name": "alice", "password": PASSWORDS["alice"]}
+            back = client.post("/login", params={"next": target}, data=data)
+            assert back.status_code == 302 and back.headers["location"] == home, target
+    # a form posted without the page's XSRF token (another site's) is refused
+    bare = httpx.post(
+        servers.secure.url + "/login",
+        data={"name": "alice", "password": PASSWORDS["alice"]},
+        verify=servers.secure.verify,
+    )
+    assert bare.status_code == 403 and _session_cookie(bare) is None
 
 
 def test_failed_logins_are_throttled_with_429_and_retry_after(servers: Servers) -> None:

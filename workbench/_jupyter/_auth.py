@@ -23,6 +23,7 @@ name and a wrong password get the same answer, in the same time.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import ipaddress
 import re
@@ -147,7 +148,7 @@ class DashboardIdentityProvider(IdentityProvider):
         assert self.access.token is not None
         given = hashlib.sha256(password.encode("utf-8", "surrogatepass")).digest()
         known = hashlib.sha256(self.access.token.encode()).digest()
-        return self._token_mark if given == known else None  # equal-length digests
+        return self._token_mark if hmac.compare_digest(given, known) else None
 
     # ------------------------------------------------------------ the cookie
 
