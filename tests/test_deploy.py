@@ -42,7 +42,17 @@ CONFIG = "workbench-config"
 
 # Environment variables the manifests may set besides the workbench's settings: what the
 # workbench reads itself, and what boto3/s3fs read for object storage.
-WORKBENCH_READS = {"WORKBENCH_SERVE_TOKEN": "workbench/_cli.py"}
+WORKBENCH_READS = {
+    "WORKBENCH_SERVE_TOKEN": "workbench/_cli.py",
+    "WORKBENCH_PSEUDONYM_KEY": "workbench/_settings.py",  # a secret: never a setting
+}
+# what the single sign-on proxy beside the dashboard reads (its OpenID Connect client)
+OAUTH2_PROXY = {
+    "OAUTH2_PROXY_CLIENT_ID",
+    "OAUTH2_PROXY_CLIENT_SECRET",
+    "OAUTH2_PROXY_COOKIE_SECRET",
+}
+PROXY_IMAGE = "quay.io/oauth2-proxy/oauth2-proxy:"
 AWS = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -336,6 +346,10 @@ def _run(container: Doc) -> tuple[str, str, set[int], str | None]:
 
         params = cli.commands[args[0]].make_context(args[0], args[1:]).params
         return "mlflow", args[0], {params["port"]}, params["host"]
+    if command == ["/bin/oauth2-proxy"]:
+        options = dict(a.removeprefix("--").split("=", 1) for a in args)
+        host, port = options["http-address"].rsplit(":", 1)
+        return "oauth2-proxy", "", {int(port)}, host
     if command == ["dask"]:
         (entry,) = entry_points(group="dask_cli", name=args[0])
         params = entry.load().make_context(args[0], args[1:]).params
@@ -352,13 +366,19 @@ def test_containers_run_real_commands_on_the_ports_they_declare() -> None:
     for name, container in _containers():
         program, subcommand, ports, host = _run(container)
         runs.add((program, subcommand))
-        images.add(container["image"])
+        if program != "oauth2-proxy":
+            images.add(container["image"])
+        if subcommand == "dashboard":
+            # behind its single sign-on proxy: on the pod's loopback, no port to the outside
+            assert host == "127.0.0.1" and "ports" not in container, name
+            continue
         assert ports == {p["containerPort"] for p in container["ports"]}, name
         if subcommand != "worker":  # in a pod, the Service reaches it on the pod's address
             assert host == "0.0.0.0", name
     assert runs == {
         ("workbench", "serve"),
         ("workbench", "dashboard"),
+        ("oauth2-proxy", ""),
         ("mlflow", "server"),
         ("dask", "scheduler"),
         ("dask", "worker"),
@@ -387,8 +407,19 @@ def test_every_pod_runs_unprivileged_with_resources_and_probes() -> None:
             ports = _ports_of(container)
             for probe in ("readinessProbe", "livenessProbe"):
                 assert probe in container, f"{name} has no {probe}"
+                if "exec" in container[probe]:  # a server on the pod's loopback
+                    assert _loopback_probe(container, container[probe]), name
+                    continue
                 action = container[probe].get("httpGet") or container[probe].get("tcpSocket")
                 assert action and action["port"] in ports, f"{name}: {probe} on no port of its"
+
+
+def _loopback_probe(container: Doc, probe: Doc) -> bool:
+    """Whether an exec probe connects to the port the container's server listens on, on
+    the loopback it binds."""
+    _, _, ports, host = _run(container)
+    command = probe["exec"]["command"]
+    return command[:2] == ["python", "-c"] and f"('{host}', {ports.pop()})" in command[2]
 
 
 def test_the_servers_answer_probes_where_they_serve_them() -> None:
@@ -396,11 +427,14 @@ def test_the_servers_answer_probes_where_they_serve_them() -> None:
     for _, container in _containers():
         program, subcommand, _, _ = _run(container)
         for probe in ("readinessProbe", "livenessProbe"):
-            paths.setdefault((program, subcommand), set()).add(container[probe]["httpGet"]["path"])
+            action = container[probe].get("httpGet", {"path": "(exec)"})
+            paths.setdefault((program, subcommand), set()).add(action["path"])
     assert paths == {
         ("workbench", "serve"): {"/ping", "/health"},
-        # Voilà has no status route of its own (/api/status redirects to a 403)
-        ("workbench", "dashboard"): {"/voila/static/voila.js"},
+        # every route of the dashboard needs the user; it is probed from inside (a
+        # connection to its loopback port), its proxy at the proxy's own routes
+        ("workbench", "dashboard"): {"(exec)"},
+        ("oauth2-proxy", ""): {"/ready", "/ping"},
         ("mlflow", "server"): {"/health"},  # exempt from MLflow's Host header check
         ("dask", "scheduler"): {"/health"},
         ("dask", "worker"): {"/health"},
@@ -435,7 +469,7 @@ def test_the_environment_names_are_real_settings_or_known_variables(tmp_path: Pa
         elif name.startswith("MLFLOW_"):
             assert name in mlflow_names, f"{name} is not read by MLflow"
         else:
-            assert name in AWS, f"{name}: an environment variable the tests do not know"
+            assert name in AWS | OAUTH2_PROXY, f"{name}: a variable the tests do not know"
 
     # the ConfigMap as the workbench resolves it: every key taken, the services remote
     s = resolve_settings(tmp_path, environ=_config())
@@ -501,6 +535,8 @@ def test_the_tracking_uri_is_the_mlflow_service_and_the_log_is_shared() -> None:
     assert _config()["WORKBENCH_INFERENCE_LOG_DIR"].startswith("s3://")
     for deployment in ("workbench-scoring", "workbench-dashboards"):
         for container in _deployment_containers(deployment):
+            if container["image"].startswith(PROXY_IMAGE):
+                continue
             assert {"configMapRef": {"name": CONFIG}} in container["envFrom"]
             env = {v["name"]: v for v in container.get("env", [])}
             assert not set(env) & set(_config())  # nothing overrides the shared settings
@@ -582,7 +618,12 @@ def test_the_dockerfile_builds_the_package_and_runs_it_unprivileged() -> None:
     assert entry == ["workbench"]
     build_parser().parse_args(command)
     exposed = {int(p) for line in lines if line.startswith("EXPOSE") for p in shlex.split(line)[1:]}
-    ports = {p["containerPort"] for _, c in _containers() for p in c.get("ports", [])}
+    ports = {
+        p["containerPort"]
+        for _, c in _containers()
+        if not c["image"].startswith(PROXY_IMAGE)  # the proxy's own image
+        for p in c.get("ports", [])
+    }
     assert ports <= exposed
 
 

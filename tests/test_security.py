@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import os
 import pickle
@@ -120,6 +121,24 @@ def _raw_get(port: int, path: str, hops: int = 3) -> tuple[int, bytes, str]:
     return response.status, body, path
 
 
+# ---------------------------------------------------------------- the page itself
+
+
+def test_every_test_that_security_md_names_exists() -> None:
+    """Each promise names the test that proves it: each named test is there."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", (root / "SECURITY.md").read_text())
+    assert len(named) >= 30, named
+    missing = [
+        f"{path}::{test}"
+        for path, test in named
+        if not re.search(rf"^def {test}\(", (root / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == []
+
+
 # ---------------------------------------------------------------- loopback by default
 
 
@@ -133,7 +152,9 @@ def test_lab_and_dashboard_bind_loopback_unless_a_host_is_given(
     commands: list[list[str]] = []
     monkeypatch.setattr("workbench._cli._exec", lambda cmd, env: commands.append(cmd) or 0)
     # `dashboard` runs Voilà in its own process: its argv is read here
-    monkeypatch.setattr("workbench._jupyter._voila.serve", lambda argv: commands.append(argv) or 0)
+    monkeypatch.setattr(
+        "workbench._jupyter._voila.serve", lambda argv, **_: commands.append(argv) or 0
+    )
     for name in ("JUPYTER_PATH", "WORKBENCH_PROJECT_DIR"):  # set by `dashboard`: restored after
         monkeypatch.delenv(name, raising=False)
     project = ["--project-dir", str(tmp_path)]
@@ -144,7 +165,7 @@ def test_lab_and_dashboard_bind_loopback_unless_a_host_is_given(
     assert main(["lab", "--no-browser", *project]) == 0
     assert main(["lab", "--no-browser", "--host", "0.0.0.0", *project]) == 0
     assert main(["dashboard", *project]) == 0
-    assert main(["dashboard", "--host", "0.0.0.0", *project]) == 0
+    assert main(["dashboard", "--host", "0.0.0.0", "--insecure", *project]) == 0
     monkeypatch.setenv("WORKBENCH_HOST", "10.1.2.3")  # told by the setting
     assert main(["lab", "--no-browser", *project]) == 0
     lab, lab_any, dash, dash_any, lab_setting = commands
@@ -324,6 +345,267 @@ def test_names_that_become_paths_cannot_leave_their_folder(
     assert result.quarantine_path is not None
     assert result.quarantine_path.parent == tmp_path / "q" / "r"
     assert not list(tmp_path.glob("escape*"))
+
+
+# ---------------------------------------------------------------- dashboards: who gets in
+
+
+def test_the_dashboard_refuses_to_listen_beyond_loopback_without_a_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Beyond 127.0.0.1 `workbench dashboard` starts only with a login, or when told
+    --insecure in so many words; Voilà is never started when it refuses."""
+    from workbench._jupyter._access import DashboardAccess
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "monitoring.ipynb").write_text("{}")
+    started: list[DashboardAccess] = []
+    monkeypatch.setattr(
+        "workbench._jupyter._voila.serve",
+        lambda argv, *, access, http: started.append(access) or 0,
+    )
+    for name in ("JUPYTER_PATH", "WORKBENCH_PROJECT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    project = ["--project-dir", str(tmp_path)]
+
+    said: list[str] = []
+
+    def dashboard(*extra: str) -> tuple[int, str]:
+        code = main(["dashboard", *extra, *project])
+        out, err = capsys.readouterr()
+        said.append(out)
+        return code, err
+
+    for host in ("0.0.0.0", "::", "192.168.1.20", "dashboards.example.org"):
+        code, err = dashboard("--host", host)
+        assert code == 2 and f"would listen on {host} without a login" in err, err
+        for way in ("add-user NAME", "WORKBENCH_DASHBOARD_TOKEN", "dashboard_user_header"):
+            assert way in err  # says how to give it a login
+        assert "--insecure" in err
+    monkeypatch.setenv("WORKBENCH_HOST", "0.0.0.0")  # the setting, not only --host
+    assert dashboard()[0] == 2
+    assert started == []  # Voilà never started
+    # on loopback, and when told in so many words, it starts without a login
+    monkeypatch.delenv("WORKBENCH_HOST")
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert dashboard("--host", host)[0] == 0
+    assert dashboard("--host", "0.0.0.0", "--insecure")[0] == 0
+    assert [a.method for a in started] == ["none"] * 5
+    assert "warning: --insecure: no login, anyone who reaches 0.0.0.0" in said[-1]
+    assert "warning" not in "".join(said[:-1])
+
+    # any login lets it listen beyond loopback: a shared token (never shown)...
+    monkeypatch.setenv("WORKBENCH_DASHBOARD_TOKEN", "t" * 24)
+    assert dashboard("--host", "0.0.0.0")[0] == 0 and started[-1].method == "token"
+    assert "t" * 24 not in repr(started[-1]) + said[-1]
+    monkeypatch.setenv("WORKBENCH_DASHBOARD_TOKEN", "short-token")
+    code, err = dashboard("--host", "0.0.0.0")
+    assert code == 2 and "at least 16 characters" in err and "short-token" not in err
+    monkeypatch.delenv("WORKBENCH_DASHBOARD_TOKEN")
+    # ...single sign-on through a proxy (both settings, well formed)...
+    monkeypatch.setenv("WORKBENCH_DASHBOARD_USER_HEADER", "X-Forwarded-Email")
+    code, err = dashboard("--host", "0.0.0.0")
+    assert code == 2 and "'dashboard_trusted_proxy' is not set" in err
+    monkeypatch.setenv("WORKBENCH_DASHBOARD_TRUSTED_PROXY", "10.0.0.0/8, nonsense")
+    code, err = dashboard("--host", "0.0.0.0")
+    assert code == 2 and "'nonsense'" in err
+    monkeypatch.setenv("WORKBENCH_DASHBOARD_TRUSTED_PROXY", "127.0.0.1,10.0.0.0/8")
+    assert dashboard("--host", "0.0.0.0")[0] == 0 and started[-1].method == "proxy"
+    assert [str(n) for n in started[-1].trusted] == ["127.0.0.1/32", "10.0.0.0/8"]
+    # ...or per-user passwords; never two ways at once
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert main(["dashboard", "add-user", "anna", "--password-stdin", *project]) == 0
+    code, err = dashboard("--host", "0.0.0.0")
+    assert code == 2 and "more than one way in" in err
+    for name in ("WORKBENCH_DASHBOARD_USER_HEADER", "WORKBENCH_DASHBOARD_TRUSTED_PROXY"):
+        monkeypatch.delenv(name)
+    assert dashboard("--host", "0.0.0.0")[0] == 0 and started[-1].method == "users"
+    assert "login: per-user passwords" in said[-1] and "no TLS" in said[-1]  # in clear
+    # a half-given certificate is refused before anything starts
+    code, err = dashboard("--ssl-certfile", str(tmp_path / "cert.pem"))
+    assert code == 2 and "--ssl-certfile needs --ssl-keyfile" in err
+
+
+def test_dashboard_users_are_kept_hashed_with_a_salt_each_in_a_private_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import getpass
+    import hashlib
+    import stat
+
+    from workbench._jupyter._access import SCRYPT, UserStore, users_file
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    project = ["--project-dir", str(tmp_path)]
+    password = "the same password for both"
+    for name in ("anna", "bruno.verdi@example.org"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+        assert main(["dashboard", "add-user", name, "--password-stdin", *project]) == 0
+    path = users_file(resolve_settings(tmp_path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    text = path.read_text()
+    assert password not in text
+    records = json.loads(text)["users"]
+    anna, bruno = records["anna"], records["bruno.verdi@example.org"]
+    assert anna["scheme"] == "scrypt" and {k: anna[k] for k in SCRYPT} == SCRYPT
+    assert anna["salt"] != bruno["salt"] and anna["hash"] != bruno["hash"]  # a salt each
+    # the record is scrypt's, checked against hashlib directly
+    expected = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(anna["salt"]), **SCRYPT, maxmem=2**26, dklen=32
+    )
+    assert expected.hex() == anna["hash"]
+    store = UserStore(path)
+    assert store.check("anna", password) and store.check("anna", password + "x") is None
+    assert store.check("nobody", password) is None
+    # typed at a terminal: twice, not echoed; two different entries change nothing
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    typed = iter(["first password!", "other password!"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(typed))
+    assert main(["dashboard", "add-user", "anna", *project]) == 2
+    assert "differ" in capsys.readouterr().err and store.check("anna", password)
+    typed = iter(["a new password", "a new password"])
+    assert main(["dashboard", "add-user", "anna", *project]) == 0
+    assert "new password for 'anna'" in capsys.readouterr().out
+    assert store.check("anna", "a new password") and store.check("anna", password) is None
+    # rules: a plain name, a password of 10 characters or more
+    for bad in ("../x", ".hidden", "a b", "", "x" * 65):
+        assert main(["dashboard", "add-user", bad, "--password-stdin", *project]) == 2
+    assert "must be 1 to 64 letters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["dashboard", "add-user", "carla", "--password-stdin", *project]) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
+    assert main(["dashboard", "users", *project]) == 0
+    assert capsys.readouterr().out.split() == ["anna", "bruno.verdi@example.org"]
+    assert main(["dashboard", "remove-user", "anna", *project]) == 0
+    assert main(["dashboard", "remove-user", "anna", *project]) == 1
+    assert store.names() == ["bruno.verdi@example.org"]
+    capsys.readouterr()
+
+
+# ---------------------------------------------------------------- keyed pseudonyms
+
+
+def test_pseudonyms_are_keyed_and_a_dictionary_without_the_key_finds_nobody() -> None:
+    """A birth date, and the 10,000 days around it as an attacker's candidates: without the
+    key no recipe maps a candidate to the pseudonym (not the unkeyed SHA-256 used before,
+    not an empty or guessed key); with the key the same dictionary finds it at once, which
+    is why the result is pseudonymised, not anonymised, data (SECURITY.md)."""
+    import datetime
+    import hashlib
+    import hmac
+    import secrets
+
+    from workbench.data import mask_value
+
+    key, other = secrets.token_hex(32).encode(), secrets.token_hex(32).encode()
+    known = "1987-04-12"
+    start = datetime.date(1960, 1, 1)
+    candidates = [str(start + datetime.timedelta(days=i)) for i in range(10_000)]
+    assert known in candidates
+    pseudonym = mask_value(known, key=key)
+    assert pseudonym != mask_value(known, key=other)  # a new key, a new pseudonym
+    assert pseudonym == mask_value(known, key=key)  # the same key, the same pseudonym
+    digits = pseudonym.removeprefix("•••")
+    assert len(digits) * 4 >= 64
+
+    def recipes(candidate: str) -> list[str]:
+        message = f"\x00{candidate}".encode()
+        return [
+            hashlib.sha256(message).hexdigest(),  # the unkeyed hash of before
+            hashlib.sha256(candidate.encode()).hexdigest(),
+            hmac.new(b"", message, hashlib.sha256).hexdigest(),
+            hmac.new(other, message, hashlib.sha256).hexdigest(),  # a wrong key
+        ]
+
+    found = [c for c in candidates if any(h.startswith(digits[:6]) for h in recipes(c))]
+    assert found == []
+    with_key = [c for c in candidates if mask_value(c, key=key) == pseudonym]
+    assert with_key == [known]
+    # 10,000 values, 10,000 pseudonyms: no two people share one
+    assert len({mask_value(c, key=key) for c in candidates}) == len(candidates)
+
+
+def test_no_secret_is_read_from_pyproject(tmp_path: Path) -> None:
+    for name, variable in [
+        ("pseudonym_key", "WORKBENCH_PSEUDONYM_KEY"),
+        ("dashboard_token", "WORKBENCH_DASHBOARD_TOKEN"),
+        ("serve_token", "WORKBENCH_SERVE_TOKEN"),
+    ]:
+        (tmp_path / "pyproject.toml").write_text(
+            f'[project]\nname = "p"\n[tool.workbench]\n{name} = "leaked-value-0123456789abcdef"\n'
+        )
+        with pytest.raises(ConfigurationError, match=f"holds {name!r}, a secret") as refused:
+            resolve_settings(tmp_path, environ={})
+        assert variable in str(refused.value) and "leaked-value" not in str(refused.value)
+
+
+def test_the_manifests_put_the_dashboard_behind_its_sign_on_proxy() -> None:
+    """deploy/k8s/dashboards.yaml: oauth2-proxy is the pod's only way in; the dashboard
+    listens on the pod's loopback, believes the user header the proxy sets, from the
+    proxy's address only; every pod that pseudonymises reads one key from one Secret."""
+    import yaml
+
+    from workbench._jupyter._access import resolve_access
+
+    root = Path(__file__).resolve().parents[1] / "deploy" / "k8s"
+    documents = [
+        d for f in sorted(root.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d
+    ]
+    (deployment,) = [
+        d
+        for d in documents
+        if d["metadata"]["name"] == "workbench-dashboards" and d["kind"] == "Deployment"
+    ]
+    containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    dashboard, proxy = containers["monitoring"], containers["oauth2-proxy"]
+    args = build_parser().parse_args(dashboard["args"])
+    assert args.host == "127.0.0.1" and not args.insecure
+    env = {v["name"]: v.get("value") for v in dashboard["env"]}
+    flags = dict(a.removeprefix("--").split("=", 1) for a in proxy["args"])
+    assert flags["upstream"] == f"http://127.0.0.1:{args.port}/"
+    assert flags["pass-user-headers"] == "true"  # sets X-Forwarded-User and -Email
+    assert env["WORKBENCH_DASHBOARD_USER_HEADER"] == "X-Forwarded-Email"
+    access = resolve_access(
+        resolve_settings(Path("/nonexistent"), environ={k: v for k, v in env.items() if v})
+    )
+    assert access.method == "proxy" and [str(n) for n in access.trusted] == ["127.0.0.1/32"]
+    assert flags["cookie-secure"] == "true" and flags["http-address"].endswith(":4180")
+    (service,) = [
+        d
+        for d in documents
+        if d["kind"] == "Service" and d["metadata"]["name"] == "workbench-dashboards"
+    ]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    assert [p["name"] for p in proxy["ports"]] == ["http"] and "ports" not in dashboard
+    # one pseudonym key, from one Secret, wherever personal values are pseudonymised
+    readers = {
+        f"{d['metadata']['name']}/{c['name']}"
+        for d in documents
+        for c in _pod_containers(d)
+        for v in c.get("env", [])
+        if v["name"] == "WORKBENCH_PSEUDONYM_KEY"
+        and v["valueFrom"]["secretKeyRef"] == {"name": "workbench-secrets", "key": "pseudonym-key"}
+    }
+    assert readers == {
+        "workbench-scoring/scoring",
+        "workbench-dashboards/monitoring",
+        "workbench-dask/worker",
+    }
+
+
+def _pod_containers(document: dict[str, Any]) -> list[dict[str, Any]]:
+    if document["kind"] == "Deployment":
+        return list(document["spec"]["template"]["spec"]["containers"])
+    if document["kind"] == "DaskCluster":
+        return [
+            c
+            for role in ("scheduler", "worker")
+            for c in document["spec"][role]["spec"]["containers"]
+        ]
+    return []
 
 
 # ---------------------------------------------------------------- slow: real servers

@@ -53,6 +53,16 @@ class Settings:
         dashboard_port: Port of ``workbench dashboard``.
         lab_port: Port of ``workbench lab``.
         dask_scheduler: A scheduler address (``tcp://...``); ``None`` starts a LocalCluster.
+        dashboard_user_header: With ``dashboard_trusted_proxy``: the request header in
+            which a single sign-on proxy (oauth2-proxy) names the signed-in user; the
+            dashboard then trusts it from that proxy only and has no login page of its own.
+        dashboard_trusted_proxy: The address(es) of that proxy, IPs or CIDR blocks
+            separated by commas; a request from any other address is refused (403).
+        dashboard_max_header_kb: The most a request's headers may take (KiB); more and the
+            dashboard closes the connection.
+        dashboard_idle_timeout: Seconds a connection may take to send its request headers,
+            and may stay idle between requests, before the dashboard closes it.
+        dashboard_body_timeout: Seconds a request may take to send its body.
         country: Country code for national holidays (``holidays`` package).
         sources: For each setting, where its value came from (``env:NAME``, ``pyproject``,
             ``default``).
@@ -74,6 +84,11 @@ class Settings:
     dashboard_port: int = 8866
     lab_port: int = 8888
     dask_scheduler: str | None = None
+    dashboard_user_header: str | None = None
+    dashboard_trusted_proxy: str | None = None
+    dashboard_max_header_kb: int = 32
+    dashboard_idle_timeout: int = 30
+    dashboard_body_timeout: int = 30
     country: str = "IT"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
@@ -90,6 +105,16 @@ _PATH_FIELDS = {
     "data_dir",
 }
 _INT_FIELDS = {"serve_port", "dashboard_port", "lab_port"}
+_COUNT_FIELDS = {"dashboard_max_header_kb", "dashboard_idle_timeout", "dashboard_body_timeout"}
+_OPTIONAL_FIELDS = {"dask_scheduler", "dashboard_user_header", "dashboard_trusted_proxy"}
+#: Secrets the workbench reads, each from its environment variable only (or, for a
+#: Kubernetes Secret mounted as a file, ``<VARIABLE>_FILE``): never from pyproject.toml,
+#: which is committed, and never kept in :class:`Settings`, which notebooks display.
+SECRETS = {
+    "pseudonym_key": "WORKBENCH_PSEUDONYM_KEY",
+    "dashboard_token": "WORKBENCH_DASHBOARD_TOKEN",
+    "serve_token": "WORKBENCH_SERVE_TOKEN",
+}
 _URL_FIELDS = {"tracking_uri", "optuna_storage", "inference_log_dir", "dask_scheduler"}
 
 
@@ -138,6 +163,15 @@ def _read_pyproject(project_dir: Path) -> dict[str, Any]:
         raise ConfigurationError(
             f"[tool.workbench] in {path} must be a table. Got {type(table).__name__}."
         )
+    for name, variable in SECRETS.items():
+        if name in table:  # the value is not repeated: it may be read by whoever sees this
+            raise ConfigurationError(
+                f"[tool.workbench] in {path} holds {name!r}, a secret. pyproject.toml is "
+                f"committed and read by anyone with the repository, so the workbench never "
+                f"reads a secret from it. Remove the line (and treat its value as known to "
+                f"others: make a new one), then set {variable} in the environment; in a "
+                f"cluster, from a Kubernetes Secret."
+            )
     unknown = sorted(set(table) - (set(_FIELDS) - {"project_dir"}))
     if unknown:
         raise ConfigurationError(
@@ -165,6 +199,17 @@ def _convert(name: str, value: Any, origin: str, project_dir: Path) -> Any:
                 f"The setting {name!r} (from {origin}) must be in [1, 65535]. Got {number}."
             )
         return number
+    if name in _COUNT_FIELDS:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if isinstance(value, bool) or number < 1 or str(number) != str(value).strip():
+            raise ConfigurationError(
+                f"The setting {name!r} (from {origin}) must be a whole number of at least 1. "
+                f"Got {value!r} instead."
+            )
+        return number
     if not isinstance(value, str):
         raise ConfigurationError(
             f"The setting {name!r} (from {origin}) must be a string. Got {value!r} instead."
@@ -172,7 +217,9 @@ def _convert(name: str, value: Any, origin: str, project_dir: Path) -> Any:
     if name in _PATH_FIELDS:
         path = Path(value).expanduser()
         return path if path.is_absolute() else (project_dir / path)
-    if name == "dask_scheduler" and value.strip().lower() in ("", "local", "none"):
+    if name in _OPTIONAL_FIELDS and value.strip().lower() in (
+        ("", "local", "none") if name == "dask_scheduler" else ("", "none")
+    ):
         return None
     return value
 

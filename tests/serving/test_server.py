@@ -288,6 +288,7 @@ def test_personal_columns_are_masked_in_the_inference_log(tmp_path: Path) -> Non
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
+    from workbench._secrets import pseudonym_key
     from workbench._settings import resolve_settings
     from workbench.data import ColumnContract, Contract
     from workbench.data._mask import mask_value
@@ -334,7 +335,10 @@ def test_personal_columns_are_masked_in_the_inference_log(tmp_path: Path) -> Non
         r = client.post("/invocations", json=refused)
         assert r.status_code == 400 and "Luigi Verdi" in r.json()["message"]  # the sender's
     log = read_inference_log(tmp_path / "log")
-    assert log["customer"].tolist() == [mask_value("Mario Rossi"), mask_value("Anna Bianchi")]
+    # keyed pseudonyms: the server's process read the project's key, as this one does
+    key = pseudonym_key(settings)
+    masked = [mask_value("Mario Rossi", key=key), mask_value("Anna Bianchi", key=key)]
+    assert log["customer"].tolist() == masked
     raw = b"".join(p.read_bytes() for p in (tmp_path / "log").rglob("*.parquet"))
     assert b"Mario" not in raw and b"Anna" not in raw and b"Luigi" not in raw
     errors = read_errors(tmp_path / "log")

@@ -10,6 +10,14 @@ rendered: from then on a visit is handed that page without waiting. Without
 preheating, ``ready at`` comes right after ``serving at``. SIGTERM and Ctrl-C stop the
 server and its kernels (exit status 0).
 
+Every route of the server needs the visitor's session when the dashboard has a login
+(:mod:`._auth`, on Jupyter Server's identity provider API): the page, the kernels'
+websockets and REST routes, and every static and file route; the login page needs no
+other file. The HTTP server takes its limits (header size, the time to send headers or a
+body, idle keep-alive) and TLS from ``http``, as keyword arguments of tornado's
+``HTTPServer``; it never trusts ``X-Forwarded-For`` (no ``xheaders``), so the address a
+single sign-on proxy is recognised by is the connection's own.
+
 It starts clean: its kernels talk to it over CurveZMQ-encrypted sockets (ipykernel warns
 about plain TCP on every start), the apps are not checked against Jupyter's notebook
 signatures (a check for opening a notebook's stored outputs in an editor: Voilà runs the
@@ -23,15 +31,65 @@ import asyncio
 import contextlib
 import shutil
 import sys
-from collections.abc import Sequence
-from typing import Any
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["READY", "SERVING", "serve"]
+from workbench._exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from workbench._jupyter._access import DashboardAccess
+    from workbench._settings import Settings
+
+__all__ = ["MAX_BODY_BYTES", "READY", "SERVING", "http_options", "serve"]
+
+#: The largest request body the dashboard reads: its forms are a login and a kernel's
+#: shutdown (a websocket's messages are not request bodies).
+MAX_BODY_BYTES = 1024 * 1024
 
 #: The first words of the line printed (stdout) when a visit is served without waiting.
 READY = "ready at"
 #: The first words of the line printed when the server listens.
 SERVING = "serving at"
+
+
+def http_options(
+    settings: Settings, certfile: str | None = None, keyfile: str | None = None
+) -> dict[str, Any]:
+    """The HTTP server's limits from ``settings``, and TLS when a certificate is given.
+
+    Raises:
+        ConfigurationError: Only one of ``certfile`` and ``keyfile`` is given, or they
+            cannot be loaded (missing, not PEM, a key that is not the certificate's).
+    """
+    options: dict[str, Any] = {
+        "max_header_size": settings.dashboard_max_header_kb * 1024,
+        "idle_connection_timeout": float(settings.dashboard_idle_timeout),
+        "body_timeout": float(settings.dashboard_body_timeout),
+        "max_body_size": MAX_BODY_BYTES,
+    }
+    if not (certfile or keyfile):
+        return options
+    if not (certfile and keyfile):
+        given, missing = (
+            ("--ssl-certfile", "--ssl-keyfile") if certfile else ("--ssl-keyfile", "--ssl-certfile")
+        )
+        raise ConfigurationError(f"{given} needs {missing} too: HTTPS needs both.")
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"The certificate {certfile!r} and key {keyfile!r} cannot be loaded ({exc}). "
+            f"Give a PEM certificate (its chain after it) and the PEM private key that "
+            f"belongs to it."
+        ) from None
+    options["ssl_options"] = context
+    return options
 
 
 async def _preheated(kernel_manager: Any) -> None:
@@ -65,9 +123,43 @@ async def _stop_kernels(kernel_manager: Any) -> None:
             await ensure_async(kernel_manager.shutdown_kernel(kernel_id, now=True))
 
 
-def serve(argv: Sequence[str]) -> int:
+def _log_request(handler: Any) -> None:
+    """tornado's access log line, with the path only: a query string may carry what a
+    visitor should not have put there (a token, a password) and stays out of the log."""
+    from tornado.log import access_log
+
+    status = handler.get_status()
+    log = (
+        access_log.info
+        if status < 400
+        else (access_log.warning if status < 500 else access_log.error)
+    )
+    request = handler.request
+    took = 1000.0 * request.request_time()
+    log("%d %s %s (%s) %.2fms", status, request.method, request.path, request.remote_ip, took)
+
+
+def _logout_link(page_config: dict[str, Any], base_url: str, **_: Any) -> dict[str, Any]:
+    """Voilà's page config hook: the template draws a logout link when this names one."""
+    return {**page_config, "workbenchLogout": base_url.rstrip("/") + "/logout"}
+
+
+def serve(
+    argv: Sequence[str],
+    *,
+    access: DashboardAccess | None = None,
+    http: Mapping[str, Any] | None = None,
+) -> int:
     """Run Voilà with ``argv`` (its command line, without the program name) until it is
-    stopped; returns the exit status."""
+    stopped; returns the exit status.
+
+    Args:
+        argv: Voilà's command line.
+        access: Who may open it (default: anyone who reaches it, for loopback).
+        http: Keyword arguments of tornado's ``HTTPServer``: ``ssl_options`` (an
+            ``ssl.SSLContext``), ``max_header_size``, ``idle_connection_timeout``,
+            ``body_timeout``, ``max_body_size``.
+    """
     # jsonschema, which jupyter_events imports, builds rfc3987_syntax's grammar at import
     # (two seconds here) for the "iri" formats, which no schema of this server uses;
     # without it jsonschema leaves those formats unchecked.
@@ -80,6 +172,20 @@ def serve(argv: Sequence[str]) -> int:
     from jupyter_server.base.websocket import WS_PING_INTERVAL
     from jupyter_server.services.contents.largefilemanager import LargeFileManager
     from tornado.ioloop import IOLoop
+    from tornado.web import Application
+
+    from workbench._jupyter._access import DashboardAccess
+    from workbench._jupyter._auth import DashboardIdentityProvider, guard
+
+    who = access or DashboardAccess("none")
+    options = dict(http or {})
+    options.pop("xheaders", None)  # the peer's address is the connection's, never a header
+
+    class LimitedApplication(Application):
+        """Voilà's tornado application, listening with ``options``."""
+
+        def listen(self, port: int, address: str | None = None, **kwargs: Any) -> Any:
+            return super().listen(port, address, **{**options, **kwargs})
 
     class AppContents(LargeFileManager):
         """Voilà's contents manager, without the notebook-signature check."""
@@ -89,12 +195,34 @@ def serve(argv: Sequence[str]) -> int:
 
     class WorkbenchVoila(voila.Voila):  # type: ignore[misc]
         def init_settings(self) -> dict[str, Any]:
+            if who.method != "none":
+                self.voila_configuration.page_config_hook = _logout_link
             settings: dict[str, Any] = super().init_settings()
             self.contents_manager = settings["contents_manager"] = AppContents(parent=self)
             # jupyter_server's default timeout (three pings) is longer than the interval,
             # which tornado 6.5 refuses, with a warning on the first visit
             self.tornado_settings.setdefault("ws_ping_timeout", WS_PING_INTERVAL)
+            title = f"{Path(self.notebook_path).stem} dashboard" if self.notebook_path else ""
+            provider = DashboardIdentityProvider(
+                who, title=title or "Dashboard", parent=self, log=self.log
+            )
+            self.identity_provider = settings["identity_provider"] = provider
+            self.authorizer = settings["authorizer"] = self.authorizer_class(
+                parent=self, log=self.log, identity_provider=provider
+            )
             return settings
+
+        def start(self) -> None:  # Voilà's, with the guard on every route and the limits
+            self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
+            self.app = LimitedApplication(**self.init_settings())
+            self.app.settings.update(self.tornado_settings)
+            self.app.settings["log_function"] = _log_request
+            self.app.add_handlers(".*$", guard(self.init_handlers()))
+            self.listen()
+
+        def _url(self, ip: str) -> str:
+            scheme = "https" if options.get("ssl_options") else "http"
+            return f"{scheme}://{ip}:{self.port}{self.base_url}"
 
         def listen(self) -> None:  # the kernel pool is set up, the event loop not running
             IOLoop.current().add_callback(self._announce)
