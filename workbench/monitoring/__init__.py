@@ -19,10 +19,11 @@
 The reference profile and its mergeable counts are on the foundation floor
 (``workbench._reference_profile``, ``workbench._summaries``, ``workbench._records``), since
 packaging writes the profile. Modules here, lowest first: ``_periods`` (buckets of time),
-``_profile`` (summaries per period), ``_stats`` (the tests), ``_drift`` (snapshots); ``_alerts``, ``_performance`` (realized), ``_cbpe``
-(estimated); ``_timeline`` (drift per period, integrity, errors, MLflow), ``_collect``
-(the log's one pass and the dashboard's data). Presentation on top: ``_figures`` (pure:
-record → figure) and ``_widgets``; no compute module imports plotly or ipywidgets.
+``_profile`` (summaries per period), ``_stats`` (the tests), ``_drift`` (snapshots);
+``_alerts``, ``_performance`` (realized), ``_cbpe`` (estimated); ``_timeline`` (drift per
+period, integrity, errors, MLflow), ``_collect`` (the log's one pass and the dashboard's
+data). Presentation on top: ``_figures`` (pure: record → figure) and ``_widgets``; no
+compute module imports plotly or ipywidgets.
 """
 
 from __future__ import annotations
