@@ -95,3 +95,22 @@ def test_get_settings_resolves_once_until_reset(
     assert get_settings().model_name == "first"  # resolved once
     reset_settings()
     assert get_settings().model_name == "second"
+
+
+def test_using_one_projects_store_does_not_point_the_next_project_at_it(tmp_path: Path) -> None:
+    """MLflow writes MLFLOW_TRACKING_URI into the environment when its URI is set; the
+    settings read that variable first, so a server started for project B after project A's
+    store was used served A's registry."""
+    import os
+
+    from workbench._settings import resolve_settings
+    from workbench._tracking import mlflow_for
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        (folder / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    mlflow = mlflow_for(resolve_settings(a))
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert mlflow.get_tracking_uri() == resolve_settings(a).tracking_uri
+    assert str(b) in resolve_settings(b).tracking_uri

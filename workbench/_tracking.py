@@ -39,8 +39,19 @@ def mlflow_for(settings: Settings | None = None) -> ModuleType:
         # MLflow prints "View run ... at: <tracking URI>/#/..." when a run ends: with the
         # password in it, on the console and in every executed notebook.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # MLflow also writes the URI into MLFLOW_TRACKING_URI (and the registry's variable)
+    # for subprocesses to inherit; the settings read that variable first, so it would
+    # point every later project of this process, and every server or kernel it starts
+    # for another project, at this store. The process keeps MLflow's own globals; the
+    # environment keeps what the user set.
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(s.tracking_uri)
     mlflow.set_registry_uri(s.tracking_uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return mlflow
 
 
