@@ -54,7 +54,7 @@ wrk.body = io.open("{body}"):read("*a")
 
 
 def free_port() -> int:
-    from workbench.serving._process import free_port as pick
+    from workbench.serving import free_port as pick
 
     return pick("127.0.0.1")
 
@@ -113,7 +113,7 @@ def run_wrk(url: str, body: Path, connections: int, seconds: int) -> dict[str, f
 def bench_project(prefix: str) -> tuple[Path, Any, pd.DataFrame]:
     """A fresh project folder, its settings, and 20,000 training rows: 8 numeric columns,
     a ``region`` text column and the target ``y``."""
-    from workbench._settings import resolve_settings
+    from workbench import resolve_settings
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
     (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')

@@ -158,7 +158,7 @@ def test_metrics_escape_every_label_value() -> None:
     """A model name or version with quotes, backslashes and newlines stays one label."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    from workbench.serving._app import Metrics
+    from workbench.serving._metrics import Metrics
 
     metrics = Metrics(frozenset({"/invocations"}))
     metrics.observe("/invocations", 200, 0.002, rows=3)

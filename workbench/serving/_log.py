@@ -24,6 +24,7 @@ import numpy as np
 
 from workbench._exceptions import ServingError
 from workbench._imports import require
+from workbench._versions import score_column
 from workbench.data._mask import mask_value
 from workbench.serving._journal import Journal, recover
 
@@ -260,11 +261,6 @@ def _table_of(requests: list[LoggedRequest]) -> pa.Table:
             for name, values in data.items()
         }
     )
-
-
-def score_column(label: Any) -> str:
-    """The log column of a class's probability."""
-    return f"proba_{label}"
 
 
 def _shape(request: LoggedRequest) -> tuple[Any, ...]:
