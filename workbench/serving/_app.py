@@ -24,6 +24,7 @@ from workbench.serving._model import ServedModel, check_model_uri
 from workbench.serving._openapi import document
 from workbench.serving._routes import add_routes
 from workbench.serving._scoring import Scorer
+from workbench.serving._tokens import Callers
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -66,6 +67,7 @@ def create_app(
     reload_seconds: float | None = 10.0,
     inference_log: bool = True,
     max_batch_rows: int = 4096,
+    callers: Callers | None = None,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
@@ -80,8 +82,9 @@ def create_app(
     passes the limit), an encoded one (``Content-Encoding: gzip``) 415; with a ``token``,
     every endpoint but ``/ping`` and ``/health`` needs ``Authorization: Bearer <token>``
     (the scheme in any case; the token checked in constant time, never logged) or gets
-    401. ``POST /actuals`` is checked against an in-memory index of the logged request
-    ids, in a worker thread: the event loop never reads the log.
+    401, and 429 once an address has sent ten wrong tokens in a row. ``POST /actuals``
+    is checked against an in-memory index of the logged request ids, in a worker
+    thread: the event loop never reads the log.
 
     Requests are parsed straight to the signature's column types (a value that does not
     fit gets a 400 naming the column, row and value), and predicted on one prediction
@@ -94,6 +97,8 @@ def create_app(
         settings: Settings to use (default: the process-wide ones).
         flush_seconds: Longest time a logged row waits in memory.
         token: Bearer token required by the endpoints (``None``: no authentication).
+        callers: Named tokens (with ``token`` as the caller ``shared``); the inference
+            log's ``client`` column names the caller of each request.
         max_body_bytes: Largest request body accepted.
         reload_seconds: For ``models:/name@alias``, how often to check where the alias
             points; when it moves (or on SIGHUP), the new version is loaded in the
@@ -119,7 +124,7 @@ def create_app(
         max_batch_rows=max_batch_rows,
     )
     metrics = Metrics()
-    admission = Admission(token, max_body_bytes)
+    admission = Admission(callers or Callers(token), max_body_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:

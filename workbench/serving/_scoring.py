@@ -103,9 +103,9 @@ class Scorer:
 
     async def reply(self, scope: Any, receive: Any) -> Reply | None:
         started = time.perf_counter()
-        refusal = self.admission.check(scope)
-        if refusal is not None:
-            return refusal
+        client = self.admission.check(scope)
+        if isinstance(client, Reply):
+            return client
         headers = dict(scope["headers"])
         mime = media_type(headers)
         if mime not in (JSON, CSV):
@@ -163,6 +163,7 @@ class Scorer:
                     personal=loaded.personal,
                     scores=answer.scores,
                     classes=loaded.classes,
+                    client=client if self.admission.callers.required else None,
                 )
             )
         if isinstance(predictions, np.ndarray):
