@@ -383,7 +383,7 @@ def test_containers_run_real_commands_on_the_ports_they_declare() -> None:
         ("dask", "scheduler"),
         ("dask", "worker"),
     }
-    assert images == {f"workbench:{installed_version('workbench')}"}  # the Dockerfile's image
+    assert images == {f"workbench:{installed_version('mlops-workbench')}"}  # the Dockerfile's image
 
 
 def test_every_pod_runs_unprivileged_with_resources_and_probes() -> None:
