@@ -43,7 +43,7 @@ CONFIG = "workbench-config"
 # Environment variables the manifests may set besides the workbench's settings: what the
 # workbench reads itself, and what boto3/s3fs read for object storage.
 WORKBENCH_READS = {
-    "WORKBENCH_SERVE_TOKEN": "workbench/_cli.py",
+    "WORKBENCH_SERVE_TOKEN": "workbench/_cli/_serve.py",
     "WORKBENCH_PSEUDONYM_KEY": "workbench/_settings.py",  # a secret: never a setting
 }
 # what the single sign-on proxy beside the dashboard reads (its OpenID Connect client)
