@@ -58,7 +58,6 @@ def serve(
             certificate without its key, or one that cannot be loaded; damaged tokens.
     """
     uvicorn = require("uvicorn", feature="the scoring server")
-    name, version = check_model_uri(model_uri, settings)  # an error, not a traceback
     host = host or settings.host
     port = port or settings.serve_port
     callers = Callers(read_secret(SECRETS["serve_token"]), settings.home)
@@ -71,6 +70,7 @@ def serve(
             f"Or say --insecure to serve it to anyone who can reach it."
         )
     tls = tls_context(ssl_certfile, ssl_keyfile) is not None  # a bad pair: a clear error
+    name, version = check_model_uri(model_uri, settings)  # an error, not a traceback
     app = create_app(
         model_uri,
         log_dir=log_dir,
@@ -92,27 +92,26 @@ def serve(
         else ""
     )
     names = callers.names()
-    access = (
-        f"a bearer token is required; callers: {', '.join(names) or 'none yet'}"
+    said = [
+        f"access: a bearer token is required; callers: {', '.join(names) or 'none yet'}"
         if callers.required
-        else "no token: open to anyone who reaches it"
-    )
+        else "access: no token, open to anyone who reaches it"
+    ]
+    if not is_loopback(host):
+        if not callers.required:
+            said.append(f"warning: --insecure: no token, anyone who reaches {host} may use it")
+        elif not tls:
+            said.append(
+                "warning: no TLS: tokens and predictions cross the network in clear; give "
+                "--ssl-certfile and --ssl-keyfile, or put a TLS proxy in front"
+            )
     banner = (
         f"serving {name} version {version}" + (f" (@{alias})" if alias else "") + f" at {url}\n"
         f"  POST {url}/invocations; GET /ping, /health, /version, /metrics\n"
-        f"  access          {access}\n"
         f"  inference log   {where}\n"
         + (f"  model           {following}\n" if following else "")
         + f"  Ctrl-C or SIGTERM stops it{'' if verbose else '; -v logs each request'}"
     )
-    if not is_loopback(host):
-        if not callers.required:
-            banner += f"\nwarning: --insecure: no token, anyone who reaches {host} may use it"
-        elif not tls:
-            banner += (
-                "\nwarning: no TLS: tokens and predictions cross the network in clear; give "
-                "--ssl-certfile and --ssl-keyfile, or put a TLS proxy in front"
-            )
 
     class Server(uvicorn.Server):  # type: ignore[misc,name-defined]
         """uvicorn's server, saying when it listens and when it has stopped."""
@@ -149,6 +148,7 @@ def serve(
     )
     config.load()  # uvicorn's logging set up, then the access filter added to it
     logging.getLogger("uvicorn.access").addFilter(PathOnly())
+    print("\n".join(said), flush=True)
     server = Server(config)
     server.run()
     return 0 if server.started else 1

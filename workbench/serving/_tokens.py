@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -132,8 +133,9 @@ class TokenStore:
 
 class Callers:
     """Who a presented bearer token names: the shared token's caller, a named one, or
-    nobody. Named tokens come from ``WORKBENCH_SERVE_TOKENS`` (or its ``_FILE``), else
-    from the project's tokens file, read again when that file changes.
+    nobody. Named tokens come from ``WORKBENCH_SERVE_TOKENS``, else from the file
+    ``WORKBENCH_SERVE_TOKENS_FILE`` names (a mounted Kubernetes Secret), else from the
+    project's tokens file; a file is read again when it changes.
 
     Args:
         shared: The shared ``WORKBENCH_SERVE_TOKEN`` (None: none).
@@ -152,10 +154,14 @@ class Callers:
         self._seen: tuple[int, int, int] | None = None
         self._checked = 0.0
         self._named: list[tuple[str, bytes]] = []
-        given = read_secret(TOKENS_VARIABLE, environ)
+        env = os.environ if environ is None else environ
         self._path: Path | None = None
-        if given is not None:
-            self._named = self._records(_parse(given, TOKENS_VARIABLE))
+        if env.get(TOKENS_VARIABLE):
+            self._named = self._records(_parse(env[TOKENS_VARIABLE], TOKENS_VARIABLE))
+        elif env.get(f"{TOKENS_VARIABLE}_FILE"):  # a mounted Secret: read again as it changes
+            read_secret(TOKENS_VARIABLE, env)  # a missing or empty file: a clear error
+            self._path = Path(env[f"{TOKENS_VARIABLE}_FILE"])
+            self._reload(strict=True)
         elif home is not None and TokenStore(home).path.exists():
             self._path = TokenStore(home).path
             self._reload(strict=True)
