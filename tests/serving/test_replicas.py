@@ -32,7 +32,9 @@ def test_three_replicas_log_every_answered_request_once_or_name_it_lost(
 ) -> None:
     log_dir = tmp_path / "log"
     servers = [
-        ScoringServer("models:/tiny@champion", log_dir=log_dir, project_dir=tiny_project)
+        ScoringServer(
+            "models:/tiny@champion", log_dir=log_dir, project_dir=tiny_project, startup_timeout=600
+        )
         for _ in range(3)
     ]
     for number, server in enumerate(servers):  # each its own output file

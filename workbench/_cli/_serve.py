@@ -63,6 +63,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         ssl_keyfile=args.ssl_keyfile,
         insecure=args.insecure,
         verbose=args.verbose,
+        shadow=args.shadow,
     )
 
 
@@ -124,6 +125,12 @@ def register(add: AddCommand) -> None:
     )
     serve.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
     serve.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--shadow",
+        metavar="ALIAS",
+        help="also send every request to this alias of the model (challenger), off the "
+        "request path: logged under its version in <log>/shadow/, never returned",
+    )
     serve.add_argument(
         "--insecure",
         action="store_true",

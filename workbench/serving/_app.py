@@ -68,6 +68,7 @@ def create_app(
     inference_log: bool = True,
     max_batch_rows: int = 4096,
     callers: Callers | None = None,
+    shadow: str | None = None,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
@@ -99,6 +100,9 @@ def create_app(
         token: Bearer token required by the endpoints (``None``: no authentication).
         callers: Named tokens (with ``token`` as the caller ``shared``); the inference
             log's ``client`` column names the caller of each request.
+        shadow: Another alias of the model (``challenger``) sent every request too, off
+            the request path: logged under its version in ``<log>/shadow/``, never
+            returned.
         max_body_bytes: Largest request body accepted.
         reload_seconds: For ``models:/name@alias``, how often to check where the alias
             points; when it moves (or on SIGHUP), the new version is loaded in the
@@ -122,6 +126,7 @@ def create_app(
         reload_seconds=reload_seconds,
         inference_log=inference_log,
         max_batch_rows=max_batch_rows,
+        shadow=shadow,
     )
     metrics = Metrics()
     admission = Admission(callers or Callers(token), max_body_bytes)

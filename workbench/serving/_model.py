@@ -14,6 +14,7 @@ import gc
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,11 +25,14 @@ from workbench._tracking import mlflow_for
 from workbench._versions import VersionArtifacts
 from workbench.serving._actuals import RequestIndex
 from workbench.serving._batch import Batcher, Loaded
-from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
+from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, LoggedRequest
 
 __all__ = ["ServedModel", "check_model_uri"]
 
 _log = logging.getLogger(__name__)
+
+#: The most rows queued for the shadow at once; a request beyond is not mirrored.
+SHADOW_BACKLOG_ROWS = 100_000
 
 
 def require_registry_uri(model_uri: str) -> None:
@@ -109,6 +113,9 @@ class ServedModel:
             on SIGHUP).
         inference_log: Log every prediction and every refusal.
         max_batch_rows: Most rows merged into one model call.
+        shadow: Another alias of the model (``challenger``) that gets every request too,
+            off the request path, on a thread of its own: its predictions are logged
+            under its version in ``<log>/shadow/`` and never returned.
 
     Attributes (from :meth:`start` on):
         name: The registered model.
@@ -136,10 +143,26 @@ class ServedModel:
         reload_seconds: float | None = 10.0,
         inference_log: bool = True,
         max_batch_rows: int = 4096,
+        shadow: str | None = None,
     ) -> None:
         require_registry_uri(model_uri)
         self.uri = model_uri
         self.alias = model_uri.removeprefix("models:/").partition("@")[2]
+        if shadow is not None and not self.alias:
+            raise ServingError(
+                f"A shadow (@{shadow}) is another alias of the served model: serve it by "
+                f"its alias, models:/NAME@champion. Got {model_uri!r}."
+            )
+        self.shadow_alias = shadow
+        #: The shadow version (None: none), its log (``<log>/shadow/``) and thread.
+        self.shadow: Loaded | None = None
+        self.shadow_writer: InferenceLogWriter | None = None
+        self.shadow_batcher: Batcher | None = None
+        #: Requests not mirrored (the shadow was too far behind) and shadow failures.
+        self.shadow_skipped = 0
+        self.shadow_failures = 0
+        self._shadow_rows = 0  # queued for the shadow, not yet predicted
+        self._shadow_lock = threading.Lock()
         self.folder = log_dir
         self.settings = settings
         self.flush_seconds = flush_seconds
@@ -193,6 +216,17 @@ class ServedModel:
             else None
         )
         self.batcher = Batcher(max_rows=self.max_batch_rows)
+        if self.shadow_alias is not None:
+            moved = str(
+                mlflow.MlflowClient()
+                .get_model_version_by_alias(self.name, self.shadow_alias)
+                .version
+            )
+            self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
+            self.shadow_writer = InferenceLogWriter(
+                self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
+            )
+            self.shadow_batcher = Batcher(max_rows=self.max_batch_rows)
         threading.Thread(target=self.index.refresh, name="actuals-index", daemon=True).start()
         if self.alias:  # polls every reload_seconds (None: only on SIGHUP)
             self._watcher = threading.Thread(
@@ -215,15 +249,86 @@ class ServedModel:
         if self._watcher is not None:
             self._watcher.join(timeout=30)
         self.batcher.close()
+        if self.shadow_batcher is not None:
+            self.shadow_batcher.close()
         self.writer.close()
+        if self.shadow_writer is not None:
+            self.shadow_writer.close()
         if self.errors is not None:
             self.errors.close()
         _log.info("inference log flushed: %d rows", self.writer.rows_written)
+
+    def mirror(self, request_id: str, data: Any, inputs: dict[str, Any], rows: int) -> None:
+        """Send an answered request to the shadow too (returns at once; the shadow's
+        answer is logged by its own thread). Skipped while the shadow is more than
+        ``SHADOW_BACKLOG`` requests' rows behind, so that it can never hold memory or the
+        champion back."""
+        shadow, batcher = self.shadow, self.shadow_batcher
+        if shadow is None or batcher is None:
+            return
+        with self._shadow_lock:
+            if self._shadow_rows + rows > SHADOW_BACKLOG_ROWS:
+                self.shadow_skipped += 1
+                return
+            self._shadow_rows += rows
+        queued = time.perf_counter()
+        future = batcher.submit(shadow, data)
+        future.add_done_callback(
+            lambda done: self._mirrored(done, shadow, request_id, inputs, rows, queued)
+        )
+
+    def _mirrored(
+        self,
+        done: Any,
+        shadow: Loaded,
+        request_id: str,
+        inputs: dict[str, Any],
+        rows: int,
+        queued: float,
+    ) -> None:
+        with self._shadow_lock:
+            self._shadow_rows -= rows
+        if done.exception() is not None:
+            self.shadow_failures += 1
+            if self.shadow_failures in (1, 10, 100, 1000):  # said, not once a request
+                _log.warning(
+                    "the shadow @%s (version %s) failed %d time(s): %r",
+                    self.shadow_alias,
+                    shadow.version,
+                    self.shadow_failures,
+                    done.exception(),
+                )
+            return
+        answer = done.result()
+        assert self.shadow_writer is not None
+        self.shadow_writer.append(
+            LoggedRequest(
+                request_id=request_id,
+                timestamp_ns=time.time_ns(),
+                model_name=self.name,
+                model_version=shadow.version,
+                latency_ms=(time.perf_counter() - queued) * 1000.0,
+                inputs=inputs,
+                rows=rows,
+                predictions=answer.predictions,
+                personal=shadow.personal,
+                scores=answer.scores,
+                classes=shadow.classes,
+            )
+        )
 
     def _indexed(self, path: str, table: Any) -> None:
         if {"request_id", "row_in_request"} <= set(table.column_names):
             rows = table.column("row_in_request").to_numpy()
             self.index.add(table.column("request_id"), rows, path)
+
+    def _follow_shadow(self, client: Any) -> None:
+        if self.shadow_alias is None or self.shadow is None:
+            return
+        moved = str(client.get_model_version_by_alias(self.name, self.shadow_alias).version)
+        if moved != self.shadow.version:
+            self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
+            _log.info("@%s moved: now shadowing with version %s", self.shadow_alias, moved)
 
     def _watch(self, mlflow: Any) -> None:
         """Follow the alias: load the version it moves to, then swap it in at once."""
@@ -234,6 +339,7 @@ class ServedModel:
             if self._stop.is_set():
                 return
             try:
+                self._follow_shadow(client)
                 moved = str(client.get_model_version_by_alias(self.name, self.alias).version)
                 if moved == self.current.version:
                     continue

@@ -34,12 +34,17 @@ async def ping() -> Any:
 
 async def health(request: Any) -> dict[str, Any]:
     served = request.app.state.served
-    return {
+    answer = {
         "status": "ok",
         "model_name": served.name,
         "model_version": served.version,
         "reloads": served.reloads,
     }
+    if served.shadow is not None:
+        answer["shadow_version"] = served.shadow.version
+        answer["shadow_skipped"] = served.shadow_skipped
+        answer["shadow_failures"] = served.shadow_failures
+    return answer
 
 
 async def version(request: Any) -> dict[str, str]:

@@ -150,6 +150,7 @@ class Scorer:
                 if isinstance(data, Columns)
                 else {str(c): data[c].to_numpy() for c in data.columns}
             )
+            served.mirror(request_id, data, inputs, rows)  # off the request path
             served.writer.append(
                 LoggedRequest(
                     request_id=request_id,

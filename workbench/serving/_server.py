@@ -49,6 +49,7 @@ def serve(
     ssl_keyfile: str | None = None,
     insecure: bool = False,
     verbose: bool = False,
+    shadow: str | None = None,
 ) -> int:
     """Serve ``model_uri`` until SIGTERM or Ctrl-C; the exit status (1: it never listened).
 
@@ -79,6 +80,7 @@ def serve(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         reload_seconds=reload_seconds or None,
         inference_log=inference_log,
+        shadow=shadow,
     )
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
@@ -110,6 +112,11 @@ def serve(
         f"  POST {url}/invocations; GET /ping, /health, /version, /metrics\n"
         f"  inference log   {where}\n"
         + (f"  model           {following}\n" if following else "")
+        + (
+            f"  shadow          @{shadow}: every request, logged in <log>/shadow/\n"
+            if shadow
+            else ""
+        )
         + f"  Ctrl-C or SIGTERM stops it{'' if verbose else '; -v logs each request'}"
     )
 
