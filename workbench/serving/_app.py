@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -310,16 +311,18 @@ def create_app(
     metrics = Metrics()
     secret = token.encode() if token else None
 
-    def personal_columns(mlflow: Any, name: str, version: str) -> list[str]:
-        """Columns the version's data contract (stored by ``package_model``) marks personal."""
+    def contract_columns(mlflow: Any, name: str, version: str) -> tuple[list[str], list[str]]:
+        """Columns the version's data contract (stored by ``package_model``) marks personal,
+        and its event-time column (logged beside the inputs, for monitoring's periods)."""
         if version == "-":
-            return []
+            return [], []
         tags = mlflow.MlflowClient().get_model_version(name, version).tags
         if "contract" not in tags:
-            return []
+            return [], []
         from workbench.data import Contract
 
-        return Contract.load(mlflow.artifacts.download_artifacts(tags["contract"])).pii_columns
+        contract = Contract.load(mlflow.artifacts.download_artifacts(tags["contract"]))
+        return contract.pii_columns, [contract.event_time] if contract.event_time else []
 
     def load(mlflow: Any, uri: str, name: str, version: str) -> Loaded:
         pyfunc = require("mlflow.pyfunc")
@@ -331,7 +334,10 @@ def create_app(
             raise ServingError(
                 f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
             )
-        return Loaded.of(model, version, personal_columns(mlflow, name, version))
+        personal, event_time = contract_columns(mlflow, name, version)
+        loaded = Loaded.of(model, version, personal)
+        extra = tuple(c for c in event_time if c not in inputs)
+        return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, extra=extra))
 
     alias = model_uri.removeprefix("models:/").partition("@")[2]
     wake = threading.Event()
