@@ -77,7 +77,11 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
 
 
 def drift_over_time_figure(
-    snapshots: Sequence[DriftSnapshot], starts: Sequence[Any], *, basis: str = ""
+    snapshots: Sequence[DriftSnapshot],
+    starts: Sequence[Any],
+    *,
+    basis: str = "",
+    unit: str = "period",
 ) -> go.Figure:
     """Drift per period and column as a grid of cells: red where the column drifted in
     that period, green where it held, the test's value on hover; drifted columns on
@@ -87,6 +91,7 @@ def drift_over_time_figure(
         snapshots: One snapshot per period, in time order.
         starts: Each period's start (a time or a row number), as ``snapshots``.
         basis: Which time the periods follow, for the axis title (``event time (date)``).
+        unit: What a period is, for the title (``week``).
     """
     go_: Any = require("plotly.graph_objects", feature="monitoring figures")
     from workbench.presentation import STATUS_COLORS, apply_theme, fmt_number
@@ -124,13 +129,9 @@ def drift_over_time_figure(
             ygap=2,
         )
     )
-    drifted = sorted(ever)
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
     fig.update_layout(
-        title=(
-            "Drift over time: "
-            + (f"{', '.join(drifted)} drifted (red)" if drifted else "no column drifted")
-        ),
+        title=f"Drift per {unit}: red where the {unit} differs from the reference",
         xaxis_title=f"period ({basis})" if basis else "period",
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )

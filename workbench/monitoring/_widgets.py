@@ -146,6 +146,7 @@ class MonitoringDashboard:
         self.when = widgets.HTML()
         self.table = widgets.Output(layout=widgets.Layout(width="100%"))
         self.over_time = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.over_time_note = widgets.HTML()
         self.picker = widgets.Dropdown(description="feature")
         self.distribution = widgets.Output(layout=widgets.Layout(width="100%"))
         self.snapshot = overview.drift()
@@ -154,7 +155,9 @@ class MonitoringDashboard:
         self.picker.value = (self.snapshot.drifted_columns or names)[0]
         self.figure = distribution_figure(self.snapshot, self.picker.value)
         tabs = [
-            widgets.VBox([self.over_time, self.table, self.picker, self.distribution]),
+            widgets.VBox(
+                [self.over_time, self.over_time_note, self.table, self.picker, self.distribution]
+            ),
         ]
         titles = ["Drift"]
         self.metric_output = widgets.Output(layout=widgets.Layout(width="100%"))
@@ -238,6 +241,8 @@ class MonitoringDashboard:
                 else self.errors["window"].notna()
             )
             errors = int(self.errors.loc[inside, "errors"].sum())
+        chosen = self.range.index[1] - self.range.index[0] + 1
+        unit = _unit(self.overview.period)
         meta = self.snapshot.metadata
         in_range = [a for a in self.alerts if _within(a.window, first, last)]
         self.kpis.value = kpi_row(
@@ -262,11 +267,16 @@ class MonitoringDashboard:
                     f"{drifted} / {len(self.snapshot.columns)}",
                     status="alert" if self.snapshot.dataset_drift else "warn" if drifted else "ok",
                 ),
-                kpi_card("alerts", len(in_range), status="alert" if in_range else "ok"),
+                kpi_card(
+                    "alerts",
+                    len(in_range),
+                    status="alert" if in_range else "ok",
+                    note=f"in {len({a.window for a in in_range})} of {chosen} {unit}s"
+                    if in_range
+                    else None,
+                ),
             ]
         )
-        chosen = self.range.index[1] - self.range.index[0] + 1
-        unit = _unit(self.overview.period)
         self.when.value = (
             "<div class='wb-when' style='font-size:13px;color:#1F2328;margin:4px 0;"
             "overflow-wrap:anywhere'><b>"
@@ -296,10 +306,28 @@ class MonitoringDashboard:
     def _draw_over_time(self) -> None:
         low, high = self.range.index
         snapshots = self.overview.drift_by_period()[low : high + 1]
+        unit = _unit(self.overview.period)
         self.over_time_figure = drift_over_time_figure(
-            snapshots, self.overview.starts[low : high + 1], basis=self.overview.basis.label
+            snapshots,
+            self.overview.starts[low : high + 1],
+            basis=self.overview.basis.label,
+            unit=unit,
         )
         self._show(self.over_time, self.over_time_figure)
+        always = [
+            c.column
+            for c in (snapshots[0].columns if len(snapshots) > 1 else ())
+            if all(s.column(c.column).drifted for s in snapshots)
+        ]
+        self.over_time_note.value = (
+            "<div style='font-size:12px;color:#59636E;margin:0 0 8px;overflow-wrap:anywhere'>"
+            f"Each {unit} is compared with the whole reference. Red in every {unit}: "
+            f"{', '.join(always)}: an input with a season (the weather, holidays) looks "
+            f"drifted in any single {unit} against a year of reference data; the table "
+            "below compares the whole range.</div>"
+            if always
+            else ""
+        )
 
     def _redraw_range(self, change: dict[str, Any]) -> None:
         with self.widget.hold_sync():
@@ -372,7 +400,8 @@ def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
         )
         or "<li>none: pass thresholds, or package the model with validation metrics</li>"
     )
-    rows = "".join(f"<li>{html.escape(a.reason)}</li>" for a in alerts) or "<li>none</li>"
+    ordered = sorted(alerts, key=lambda a: (str(a.window), a.metric))
+    rows = "".join(f"<li>{html.escape(a.reason)}</li>" for a in ordered) or "<li>none</li>"
     return (
         "<div style='font-size:13px;overflow-wrap:anywhere'>"
         f"<p><b>Thresholds</b></p><ul>{bounds}</ul>"
