@@ -38,6 +38,7 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
                 "fill_color": "#eeeeee",
                 "align": "left",
             },
+            columnwidth=[3.2, 1.2, 1.7, 1, 1, 1.2],  # column names are the long ones
             cells={
                 "values": [
                     [c.column for c in rows],

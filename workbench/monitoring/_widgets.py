@@ -187,9 +187,10 @@ class MonitoringDashboard:
         self.integrity = widgets.HTML()
         tabs.append(self.integrity)
         titles.append("Integrity")
-        self.alerts_view = widgets.HTML(_alerts_html(self.thresholds, self.alerts))
+        self.alerts_view = widgets.HTML()
         tabs.append(self.alerts_view)
         titles.append(f"Alerts ({len(self.alerts)})")
+        self._alerts_tab = len(tabs) - 1
         self.tabs = widgets.Tab(children=tabs)
         for i, title in enumerate(titles):
             self.tabs.set_title(i, title)
@@ -290,6 +291,9 @@ class MonitoringDashboard:
             )
             + "</div>"
         )
+        self.alerts_view.value = _alerts_html(self.thresholds, in_range)
+        if hasattr(self, "tabs"):
+            self.tabs.set_title(self._alerts_tab, f"Alerts ({len(in_range)})")
         broken = self.overview.integrity(first, last)
         self.integrity.value = (
             "<p>No logged row breaks the data contract in these dates.</p>"
