@@ -393,6 +393,10 @@ def _inside(frame: pd.DataFrame | None, first: Any, last: Any) -> pd.DataFrame |
     return chosen if len(chosen) else frame
 
 
+#: Alerts listed by reason on the Alerts tab, the earliest first.
+_LISTED = 20
+
+
 def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
     """The bounds in force (and where each came from), then each alert's reason."""
     import html
@@ -405,7 +409,11 @@ def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
         or "<li>none: pass thresholds, or package the model with validation metrics</li>"
     )
     ordered = sorted(alerts, key=lambda a: (str(a.window), a.metric))
-    rows = "".join(f"<li>{html.escape(a.reason)}</li>" for a in ordered) or "<li>none</li>"
+    rows = "".join(f"<li>{html.escape(a.reason)}</li>" for a in ordered[:_LISTED]) or (
+        "<li>none</li>"
+    )
+    if len(ordered) > _LISTED:  # the first ones say when it began; the rest is the same
+        rows += f"<li>… and {len(ordered) - _LISTED:,} more (narrow the dates to see them)</li>"
     return (
         "<div style='font-size:13px;overflow-wrap:anywhere'>"
         f"<p><b>Thresholds</b></p><ul>{bounds}</ul>"
