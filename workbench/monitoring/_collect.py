@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench._settings import Settings
+    from workbench._versions import VersionArtifacts
     from workbench.data import Contract
 
 __all__ = [
@@ -498,9 +499,7 @@ def dashboard_inputs(
             time_column=basis.column,
         )
     errors = errors_over_time(folder, period)
-    thresholds = thresholds_of_version(
-        model_name, version=version.version, task=version.task, settings=s
-    )
+    thresholds = _thresholds_of(version)
     return DashboardInputs(overview, performance, estimated, errors, thresholds)
 
 
@@ -521,6 +520,19 @@ def _read_log(folder: str, columns: list[str]) -> pd.DataFrame:
     present = [c for c in columns if c in log.columns]
     frame: pd.DataFrame = log[present].compute()
     return frame
+
+
+def _thresholds_of(version: VersionArtifacts) -> dict[str, Threshold]:
+    """:func:`thresholds_of_version` of a version already looked up (no second query)."""
+    import json
+
+    from workbench.packaging import ModelCard
+
+    record = version.model_card_path
+    if record is None:
+        return {}
+    card = ModelCard(**json.loads(record.read_text(encoding="utf-8")))
+    return thresholds_from_metrics(card.metrics, version.task, version=version.version)
 
 
 def thresholds_of_version(
