@@ -55,8 +55,7 @@ def make_project(folder: Path, rows: int) -> None:
 
     from workbench import resolve_settings
     from workbench.packaging import package_model, promote
-    from workbench.serving import InferenceLogWriter
-    from workbench.serving._log import LoggedRequest
+    from workbench.serving import InferenceLogWriter, LoggedRequest
 
     (folder / "pyproject.toml").write_text(
         '[project]\nname = "bench"\n[tool.workbench]\nmodel_name = "bench"\n'
@@ -169,7 +168,7 @@ def in_browser(
 
     from playwright import sync_api
 
-    from workbench.serving._process import free_port
+    from workbench.serving import free_port
 
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(folder)}
     command = [sys.executable, "-m", "workbench", "dashboard", "monitoring"]

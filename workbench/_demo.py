@@ -403,13 +403,14 @@ def run_demo(
         if settings.project_dir != project.project_dir
         else ""
     )
+    width = max(33, len("workbench dashboard" + elsewhere) + 2)  # the commands' column
     echo(
         "\nWhere to look next:\n"
-        f"  {'workbench dashboard' + elsewhere:<32} the monitoring app, live (Voilà on "
+        f"  {'workbench dashboard' + elsewhere:<{width}}the monitoring app, live (Voilà on "
         f"{settings.host}); model_card, experiments, explore\n"
         f"  workbench serve {model.model_uri}{elsewhere}\n"
         f"  mlflow ui --backend-store-uri {redact_url(settings.tracking_uri)}\n"
-        f"  {'workbench lab' + elsewhere:<32} the notebooks in JupyterLab\n"
+        f"  {'workbench lab' + elsewhere:<{width}}the notebooks in JupyterLab\n"
         f"done in {time.perf_counter() - started:.0f} s"
     )
     return DemoResult(

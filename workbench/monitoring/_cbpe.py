@@ -320,7 +320,7 @@ def reference_classes(reference_scores: pd.DataFrame) -> tuple[list[Any], list[s
         MonitoringError: No ``label`` column, fewer than two score columns, or stored
             classes that do not name the score columns.
     """
-    from workbench.serving._log import score_column
+    from workbench._versions import score_column
 
     columns = [c for c in reference_scores.columns if str(c).startswith("proba_")]
     if "label" not in reference_scores.columns or len(columns) < 2:

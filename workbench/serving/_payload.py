@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "Columns", "InputSpec", "PayloadError", "is_text"]
+__all__ = ["FORMATS", "Columns", "InputSpec", "PayloadError", "is_text", "read_json", "unique_keys"]
 
 #: The JSON shapes of MLflow's scoring protocol.
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -33,6 +35,35 @@ _KINDS = (*_NUMBER, "string", "boolean", "datetime")
 
 class PayloadError(ValueError):
     """A request body that does not fit the signature; the message names where and why."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice: which value counts is ambiguous
+    (Python keeps the last, other parsers the first), and a model input must not be a guess."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        twice = sorted(k for k, n in counts.items() if n > 1)
+        raise PayloadError(
+            f"The JSON body names the key(s) {twice} twice in one object; send each key once."
+        )
+    return obj
+
+
+def read_json(body: bytes) -> Any:
+    """A request body as JSON, or a :class:`PayloadError` that says what is wrong with it
+    (a repeated key, not JSON, nested too deeply, a number too long to read)."""
+    try:
+        return json.loads(body, object_pairs_hook=unique_keys)
+    except PayloadError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise PayloadError("The request body is JSON nested too deeply.") from None
+    except ValueError as exc:  # a number longer than Python reads (4300 digits)
+        reason = str(exc).split(";")[0]  # not the advice meant for the server
+        raise PayloadError(f"The request body holds a value JSON cannot read: {reason}.") from None
 
 
 @dataclass(frozen=True)
