@@ -29,6 +29,15 @@ Optuna's, and our overhead close to plain Optuna's RDB cost.
 
     .venv/bin/python benchmarks/tuning.py [--trials 16] [--trivial-trials 60] [--sampler]
         [--only sampler|efficiency|overhead]
+
+On a machine with NVIDIA GPUs (issue 28), ``--cuda`` runs only this: the same XGBoost
+study, then the same CatBoost study, on the machine's CPU workers (``cluster="local"``,
+one single-threaded worker per core) and on its GPU workers (``cluster="cuda"``): trials
+per second, the best RMSE, the devices the library reported, and the ratio (goal: at
+least 5x on the GPU, the same best score within noise). Without a GPU it says so and
+exits (status 1).
+
+    .venv/bin/python benchmarks/tuning.py --cuda [--cuda-trials 16] [--cuda-rows 100000]
 """
 
 from __future__ import annotations
@@ -152,14 +161,20 @@ class _Fixed:
 
 
 def plain_rdb(objective, frame: pd.DataFrame, trials: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Plain Optuna on SQLite with heartbeats (WAL, as the workbench opens its files)."""
+    """Plain Optuna on SQLite with heartbeats (WAL and NORMAL sync, as the workbench opens
+    its files: the same commits cost the same)."""
+    import sqlite3
+
     import optuna
+    from sqlalchemy import event
 
-    from workbench._sqlite import fast_sqlite
-
-    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-optuna-')) / 'optuna.db'}"
-    fast_sqlite(url)
+    path = Path(tempfile.mkdtemp(prefix="bench-optuna-")) / "optuna.db"
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+    url = f"sqlite:///{path}"
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=2, grace_period=8)
+    event.listen(storage.engine, "connect", lambda c, _: c.execute("PRAGMA synchronous=NORMAL"))
+    storage.engine.dispose()  # connections opened from now on get it
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
     cpu = time.process_time()
     started = time.perf_counter()
@@ -282,6 +297,70 @@ def sampler_check(trials: int = 30, seed: int = 0) -> None:
             )
 
 
+# ---------------------------------------------------------------- CPU against GPU workers
+
+
+def _rate(result) -> float:  # type: ignore[no-untyped-def]
+    """COMPLETE trials per second, from the first trial's start to the last one's end
+    (cluster start-up and MLflow set-up are outside)."""
+    trials = [t for t in result.study().trials if t.datetime_complete is not None]
+    span = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+    return result.n_complete / span.total_seconds()
+
+
+def cuda_check(trials: int, rows: int) -> None:
+    """The same boosting study (XGBoost, then CatBoost) on this machine's CPU workers
+    (a LocalCluster, one single-threaded worker per core) and on its GPU workers
+    (``cluster="cuda"``): trials per second and the best RMSE, and their ratio."""
+    from workbench.tuning import available_families, cuda_worker_count, tune
+
+    gpus = cuda_worker_count()
+    if gpus == 0:
+        raise SystemExit(
+            "--cuda compares CPU with GPU workers, and this machine shows no NVIDIA GPU "
+            "(dask-cuda, or nvidia-smi -L and CUDA_VISIBLE_DEVICES, list none). Run it on a "
+            "GPU machine: bash benchmarks/gpu_check.sh runs it there."
+        )
+    families = [f for f in ("xgboost", "catboost") if f in available_families("regression")]
+    if not families:
+        raise SystemExit("--cuda needs XGBoost or CatBoost: pip install 'mlops-workbench[boost]'.")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(rows, 20)), columns=[f"x{i}" for i in range(20)])
+    frame["y"] = 3 * frame["x0"] + np.sin(frame["x1"] * 2) + frame["x2"] * frame["x3"]
+    frame["y"] += rng.normal(scale=0.1, size=rows)
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU against GPU workers ({trials} trials of each family, {rows} rows x 20, 3-fold CV, "
+        f"seed 0; {cores} CPU workers of one thread, {gpus} GPU worker(s)):"
+    )
+    for family in families:
+        runs = {}
+        for where, options in (
+            ("cpu", {"cluster": "local", "n_workers": cores}),
+            ("gpu", {"cluster": "cuda"}),
+        ):
+            runs[where] = tune(
+                frame,
+                "y",
+                families=[family],
+                n_trials=trials,
+                cv=3,
+                pruner=None,
+                refit=False,
+                progress=False,
+                study_name=f"cuda-bench-{family}-{where}-{os.urandom(3).hex()}",
+                **options,  # type: ignore[arg-type]
+            )
+        cpu, gpu = runs["cpu"], runs["gpu"]
+        devices = sorted(gpu.trials["device"].dropna().unique())
+        ratio = _rate(gpu) / _rate(cpu)
+        print(
+            f"  {family}: CPU {_rate(cpu):.3f} trials/s, best RMSE {cpu.best_value:.4f}; GPU "
+            f"{_rate(gpu):.3f} trials/s, best RMSE {gpu.best_value:.4f} (devices {devices})"
+        )
+        print(f"    GPU / CPU trials per second: {ratio:.2f}x  (goal >= 5x, the same best score)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=16, help="CPU-bound trials")
@@ -295,10 +374,20 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("sampler", "efficiency", "overhead"), help="run one check only"
     )
+    parser.add_argument(
+        "--cuda",
+        action="store_true",
+        help="only CPU against GPU workers on boosting families (needs an NVIDIA GPU)",
+    )
+    parser.add_argument("--cuda-trials", type=int, default=16, help="trials of each study")
+    parser.add_argument("--cuda-rows", type=int, default=100_000, help="rows of its data set")
     args = parser.parse_args()
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.cuda:
+        cuda_check(args.cuda_trials, args.cuda_rows)
+        return
     if args.only in (None, "sampler"):
         sampler_check(args.sampler_trials)
     rng = np.random.default_rng(0)

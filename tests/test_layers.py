@@ -98,7 +98,6 @@ ALLOWED_PRIVATE = {
     ("benchmarks/model_packaging.py", "workbench.tuning._study"): "tuning step",
     ("benchmarks/serving.py", "workbench._settings"): "serving step",
     ("benchmarks/serving.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/tuning.py", "workbench._sqlite"): "tuning step",
 }  # fmt: skip
 
 # ------------------------------------------------------------------------------ the scan

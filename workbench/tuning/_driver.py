@@ -26,11 +26,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from workbench.tuning import _optuna, _storages
-from workbench.tuning._runs import log_trial, outcome_of
+from workbench.tuning._logger import TrialLogger
+from workbench.tuning._runs import outcome_of
 from workbench.tuning._storages import HEARTBEAT_S, study_uid
 from workbench.tuning._worker import run_trial
 
@@ -94,6 +95,7 @@ class Driver:
         url: str,
         frame: pd.DataFrame,
         tracker: Any,
+        tracking_uri: str,
         experiment_id: str,
         parent: str,
         on_trial: Callable[[dict[str, Any]], None] | None,
@@ -112,9 +114,8 @@ class Driver:
         self.waiting = True  # the queue may hold trials (retries, enqueued): claim them first
         self.failures = self.pruned = 0
         self.complete = count_trials(study, optuna.trial.TrialState.COMPLETE)
-        # Trial runs are logged by one thread of this process, while workers compute.
-        self.logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
-        self.logged: list[Future[str]] = []
+        # Trial runs are logged by a process of their own, while workers compute.
+        self.logger = TrialLogger(tracker, tracking_uri)
         self.slots = max(1, sum(client.nthreads().values()))
         self._scatter()
 
@@ -247,16 +248,8 @@ class Driver:
             self.on_trial(outcome)
 
     def _log(self, outcome: dict[str, Any]) -> None:
-        self.logged.append(
-            self.logger.submit(
-                log_trial,
-                self.tracker,
-                self.experiment_id,
-                self.parent,
-                self.study.study_name,
-                self.spec.metric.name,
-                outcome,
-            )
+        self.logger.submit(
+            self.experiment_id, self.parent, self.study.study_name, self.spec.metric.name, outcome
         )
 
     def _log_stale(self) -> None:

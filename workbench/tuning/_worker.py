@@ -19,6 +19,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from workbench.tuning import _optuna
+from workbench.tuning._data import worker_data
 from workbench.tuning._devices import physical_gpu, visible_cuda_devices, worker_device
 from workbench.tuning._objective import TuningSpec, cross_validate
 from workbench.tuning._storages import HEARTBEAT_S, worker_study
@@ -89,6 +90,7 @@ def run_trial(
     trial = _optuna.trial_for(study, trial_id)
     worker = _worker_name()
     here = dataclasses.replace(spec, device=worker_device(spec.device, _gpus(spec.device)))
+    data = worker_data(study_uid, frame, here)  # taken in at this worker's first trial
     outcome: dict[str, Any] = {"worker": worker}
     scores: list[float] = []
     extra: dict[str, Any] = {}
@@ -105,7 +107,7 @@ def run_trial(
             if spec.objective is not None:
                 value = float(spec.objective(trial, frame))
             else:
-                value = cross_validate(trial, here, frame, report, scores, extra)
+                value = cross_validate(trial, here, frame, report, scores, extra, data.device)
             outcome.update(state="COMPLETE", value=value)
         except optuna.TrialPruned as exc:
             outcome.update(state="PRUNED", reason=str(exc))
