@@ -149,7 +149,8 @@ def tune(
         task: ``regression`` or ``classification``.
         metric: ``rmse`` (default), ``mae``, ``mape``, ``r2``; ``accuracy`` (default),
             ``f1``, ``roc_auc``, ``log_loss``; or a :class:`Metric`.
-        families: Ready-made family names (see ``available_families``) or
+        families: Ready-made family names (see ``available_families``; cuML's GPU twins
+            of scikit-learn's as ``cuml_random_forest``, ``cuml_ridge``, ...) or
             :class:`Family` objects. Default: every scikit-learn family of the task.
         features: Input columns (default: all but the target and ``time_column``).
         categorical: Columns to one-hot encode (default: the non-numeric features).
