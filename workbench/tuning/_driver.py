@@ -185,12 +185,13 @@ class Driver:
         """Claim a queued trial, or create one if COMPLETE ones are still missing, and
         submit it; False when there is nothing to start."""
         with _held_interrupts():
-            trial_id = self._claim() if self.waiting else None
-            if trial_id is None:
+            claimed = self._claim() if self.waiting else None
+            if claimed is None:
                 self.waiting = False
                 if self.complete + len(self.in_flight) >= n_trials:
                     return False
-                trial_id = self.rdb.create_new_trial(self.study_id)
+                claimed = _optuna.create_trial(self.rdb, self.study_id)
+            trial_id, number = claimed
             self.owned.add(trial_id)
             self.rdb.record_heartbeat(trial_id)  # stale if this process dies before it runs
             future = self.client.submit(
@@ -202,6 +203,7 @@ class Driver:
                 self.study_id,
                 self.uid,
                 trial_id,
+                number,
                 self.shared_pruner,
                 key=f"trial-{self.study.study_name}-{trial_id}-{os.urandom(4).hex()}",
                 pure=False,
@@ -209,23 +211,24 @@ class Driver:
             self.in_flight[future] = trial_id
         return True
 
-    def _queued(self) -> list[int]:
+    def _queued(self) -> list[tuple[int, int]]:
+        """The queued (WAITING) trials: their ids and numbers."""
         from optuna.trial import TrialState
 
         waiting = self.rdb.get_all_trials(
             self.study_id, deepcopy=False, states=(TrialState.WAITING,)
         )
-        return [_optuna.trial_id(t) for t in waiting]
+        return [(_optuna.trial_id(t), t.number) for t in waiting]
 
-    def _claim(self) -> int | None:
+    def _claim(self) -> tuple[int, int] | None:
         """A queued (WAITING) trial, set RUNNING by this driver, as Optuna's ``ask`` does."""
         from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
-        for trial_id in self._queued():
+        for trial_id, number in self._queued():
             with contextlib.suppress(UpdateFinishedTrialError):
                 if self.rdb.set_trial_state_values(trial_id, TrialState.RUNNING):
-                    return trial_id
+                    return trial_id, number
         return None
 
     def _end(self, future: Any) -> None:

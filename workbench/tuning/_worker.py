@@ -70,6 +70,7 @@ def run_trial(
     study_id: int,
     study_uid: str,
     trial_id: int,
+    number: int,
     pruner: Any,
 ) -> dict[str, Any]:
     """Evaluate one trial on this worker and say how it ended (the driver tells Optuna).
@@ -83,7 +84,6 @@ def run_trial(
 
     started, began = time.perf_counter(), time.time()
     storage, study = worker_study(storage_url, study_name, study_id, study_uid)
-    number = storage.get_trial_number_from_id(trial_id)  # here, not on the busier driver
     study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
     study.pruner = pruner
     _optuna.fresh_view(study)
