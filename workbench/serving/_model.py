@@ -10,6 +10,7 @@ it stops; the handlers only read it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
@@ -91,16 +92,18 @@ def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[s
         ) from None
 
 
-def personal_columns(name: str, version: str, settings: Settings) -> list[str]:
-    """Columns the version's data contract (stored by ``package_model``) marks personal."""
+def contract_columns(name: str, version: str, settings: Settings) -> tuple[list[str], list[str]]:
+    """Columns the version's data contract (stored by ``package_model``) marks personal,
+    and its event-time column (logged beside the inputs, for monitoring's periods)."""
     if version == "-":
-        return []
+        return [], []
     contract = VersionArtifacts.of(name, version, settings=settings).contract_path
     if contract is None:
-        return []
+        return [], []
     from workbench.data import Contract
 
-    return Contract.load(contract).pii_columns
+    loaded = Contract.load(contract)
+    return loaded.pii_columns, [loaded.event_time] if loaded.event_time else []
 
 
 class ServedModel:
@@ -192,7 +195,10 @@ class ServedModel:
             raise ServingError(
                 f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
             )
-        return Loaded.of(model, version, personal_columns(self.name, version, self.settings))
+        personal, event_time = contract_columns(self.name, version, self.settings)
+        loaded = Loaded.of(model, version, personal)
+        extra = tuple(c for c in event_time if c not in inputs)  # logged, not predicted on
+        return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, extra=extra))
 
     def start(self) -> None:
         """Load the version, start the log writers, the index and the alias watcher."""

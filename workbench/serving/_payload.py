@@ -17,7 +17,7 @@ import math
 import re
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,10 +68,12 @@ def read_json(body: bytes) -> Any:
 
 @dataclass(frozen=True)
 class Columns:
-    """One request's inputs: a 1-D array per signature column, all ``rows`` long."""
+    """One request's inputs: a 1-D array per signature column, all ``rows`` long; in
+    ``extra`` the columns logged beside them (:attr:`InputSpec.extra`), as text."""
 
     arrays: dict[str, np.ndarray]
     rows: int
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _show(value: Any) -> str:
@@ -89,6 +91,9 @@ class InputSpec:
 
     columns: tuple[tuple[str, str, bool], ...]
     supported: bool
+    #: Columns outside the signature kept for the inference log when a request has them
+    #: (the event time its data contract names), never given to the model.
+    extra: tuple[str, ...] = ()
 
     @classmethod
     def from_schema(cls, schema: Any) -> InputSpec:
@@ -171,7 +176,7 @@ class InputSpec:
                 raise PayloadError(
                     f"'{key}[{i}]' must be an object of column values; got {_show(record)}."
                 )
-        names = self.names
+        names = [*self.names, *self.extra]
         present = {n for record in body for n in record}
         by_name = {n: [record.get(n) for record in body] for n in names if n in present}
         return self._convert(by_name, len(body), key)
@@ -225,6 +230,9 @@ class InputSpec:
                 by_name[name] = [_csv_scalar(t, kind) for t in texts]
             else:
                 by_name[name] = [None if t == "" else t for t in texts]
+        for name in self.extra:
+            if name in frame.columns and name not in by_name:
+                by_name[name] = [None if t == "" else t for t in frame[name].tolist()]
         return self._convert(by_name, len(frame), "CSV")
 
     # -- conversion ---------------------------------------------------------------------
@@ -245,7 +253,12 @@ class InputSpec:
             name: _column(name, kind, required, list(by_name[name]), where)
             for name, kind, required in self.columns
         }
-        return Columns(arrays, rows)
+        extra = {
+            name: np.array([None if v is None else str(v) for v in by_name[name]], dtype=object)
+            for name in self.extra
+            if name in by_name and name not in arrays and len(by_name[name]) == rows
+        }
+        return Columns(arrays, rows, extra)
 
     def frame(self, columns: Columns) -> pd.DataFrame:
         """The DataFrame a model predicts on, columns in signature order.

@@ -146,7 +146,7 @@ class Scorer:
         request_id = uuid.uuid4().hex
         if served.inference_log:  # before the answer: an acknowledged request is logged
             inputs = (
-                data.arrays
+                {**data.arrays, **data.extra}  # extra: the event time, for monitoring
                 if isinstance(data, Columns)
                 else {str(c): data[c].to_numpy() for c in data.columns}
             )
