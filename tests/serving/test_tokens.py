@@ -46,6 +46,9 @@ def test_the_token_commands_keep_only_a_digest_in_a_private_file(
     assert "revoked 'bob'" in capsys.readouterr().out
     assert Callers(None, home=tmp_path / ".workbench").identify(bob.encode()) is None
     assert main(["serve", "revoke-token", "bob", *project]) == 1  # not there any more
+    assert main(["serve", "revoke-token", "alice", *project]) == 0
+    emptied = Callers(None, home=tmp_path / ".workbench")
+    assert emptied.required and emptied.identify(token.encode()) is None  # not opened
     for bad in ("../x", "shared", "", "a b"):
         assert main(["serve", "add-token", bad, *project]) == 2
         assert "A caller's name must be" in capsys.readouterr().err

@@ -158,6 +158,11 @@ class ServedModel:
                 f"A shadow (@{shadow}) is another alias of the served model: serve it by "
                 f"its alias, models:/NAME@champion. Got {model_uri!r}."
             )
+        if shadow is not None and not inference_log:
+            raise ServingError(
+                f"A shadow (@{shadow}) is only logged, never returned: without the inference "
+                f"log it would leave nothing to compare. Serve it with the log on."
+            )
         self.shadow_alias = shadow
         #: The shadow version (None: none), its log (``<log>/shadow/``) and thread.
         self.shadow: Loaded | None = None
