@@ -132,7 +132,7 @@ def drift_over_time_figure(
     )
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
     fig.update_layout(
-        title=f"Drift per {unit}: red where the {unit} differs from the reference",
+        title=f"Drift per {unit}: red where it differs from the reference",
         xaxis_title=f"period ({basis})" if basis else "period",
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
