@@ -133,7 +133,7 @@ def drift_over_time_figure(
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
     fig.update_layout(
         title=f"Drift per {unit}: red where it differs from the reference",
-        xaxis_title=f"period ({basis})" if basis else "period",
+        xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     fig.update_yaxes(automargin=True, showgrid=False)
@@ -252,3 +252,8 @@ def _card(label: str, value: str, color: str | None) -> str:
         f"<div style='font-size:11px;color:#666'>{label}</div>"
         f"<div style='{style}'>{value}</div></div>"
     )
+
+
+def _plural(unit: str) -> str:
+    """``weeks`` for ``week``; ``4 days`` as it is."""
+    return unit if unit.endswith("s") else f"{unit}s"

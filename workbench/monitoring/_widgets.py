@@ -223,7 +223,8 @@ class MonitoringDashboard:
                 threshold=threshold,
                 title=f"{name} per {_unit(self.overview.period)} (estimated, no labels yet)",
             )
-        self.metric_figure.update_xaxes(title_text=f"period ({self.overview.basis.label})")
+        unit = _unit(self.overview.period)
+        self.metric_figure.update_xaxes(title_text=f"{unit}s by {self.overview.basis.label}")
         self._show(self.metric_output, self.metric_figure)
 
     def _draw(self) -> None:
