@@ -81,7 +81,6 @@ ALLOWED_LONG: dict[str, str] = {}
 #: Private modules that apps, notebooks and benchmarks import today: (file, module).
 ALLOWED_PRIVATE = {
     ("apps/model_card.ipynb", "workbench._settings"): "packaging step: workbench.resolve_settings",
-    ("benchmarks/tuning.py", "workbench._sqlite"): "tuning step",
 }  # fmt: skip
 
 # ------------------------------------------------------------------------------ the scan

@@ -867,24 +867,33 @@ def test_the_token_is_compared_whole_and_never_shown_or_logged(
         token.upper(),
     ]
     before_errors = len(read_errors(served.log_dir)) if served.log_dir.exists() else 0
-    with httpx.Client(base_url=served.url, timeout=60) as client:
-        for candidate in wrong:
+
+    def elsewhere_from(address: str) -> httpx.Client:
+        """A client from another loopback address: ten wrong tokens in a row from one
+        address and the server answers 429 instead (promise 2)."""
+        transport = httpx.HTTPTransport(local_address=address)
+        return httpx.Client(base_url=served.url, timeout=60, transport=transport)
+
+    for number, candidate in enumerate(wrong):
+        with elsewhere_from(f"127.0.0.{number + 2}") as other:
             for path in ("/invocations", "/metrics", "/version", "/actuals"):
-                r = client.request(
+                r = other.request(
                     "POST" if path in ("/invocations", "/actuals") else "GET",
                     path,
                     json=body,
                     headers={"Authorization": f"Bearer {candidate}"},
                 )
                 assert r.status_code == 401, (candidate, path, r.status_code)
+    with elsewhere_from("127.0.0.20") as other:
         for elsewhere in (
             {"params": {"token": token}},  # in the query string
             {"headers": {"Authorization": f"Basic {token}"}},
             {"headers": {"X-Token": token}},
             {"headers": {"Cookie": f"token={token}"}},
         ):
-            r = client.post("/invocations", json=body, **elsewhere)  # type: ignore[arg-type]
+            r = other.post("/invocations", json=body, **elsewhere)  # type: ignore[arg-type]
             assert r.status_code == 401, elsewhere
+    with httpx.Client(base_url=served.url, timeout=60) as client:
         auth = {"Authorization": f"Bearer {token}"}
         ok = client.post("/invocations", json=body, headers=auth)
         assert ok.status_code == 200

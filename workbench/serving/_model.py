@@ -34,6 +34,8 @@ _log = logging.getLogger(__name__)
 
 #: The most rows queued for the shadow at once; a request beyond is not mirrored.
 SHADOW_BACKLOG_ROWS = 100_000
+#: Seconds the shadow waits after a request for more to predict in the same call.
+SHADOW_LINGER = 0.1
 
 
 def require_registry_uri(model_uri: str) -> None:
@@ -232,7 +234,7 @@ class ServedModel:
             self.shadow_writer = InferenceLogWriter(
                 self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
             )
-            self.shadow_batcher = Batcher(max_rows=self.max_batch_rows)
+            self.shadow_batcher = Batcher(max_rows=self.max_batch_rows, linger=SHADOW_LINGER)
         threading.Thread(target=self.index.refresh, name="actuals-index", daemon=True).start()
         if self.alias:  # polls every reload_seconds (None: only on SIGHUP)
             self._watcher = threading.Thread(
