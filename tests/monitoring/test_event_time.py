@@ -40,6 +40,8 @@ def test_default_bounds_come_from_the_versions_validation_metrics() -> None:
     assert bounds["mae"].source == "1.5 × validation mae of v3, 130.2"  # the run's first
     assert bounds["rmse"].source.startswith("1.5 × holdout rmse")
     assert bounds["mae"].describe() == "max 195.3 (1.5 × validation mae of v3, 130.2)"
+    mape = thresholds_from_metrics({"valid_mape": 0.0498}, "regression")["mape"]
+    assert mape.describe("mape") == "max 7.47 % (1.5 × validation mape, 4.98 %)"
     scores = thresholds_from_metrics({"holdout_accuracy": 0.9, "roc_auc": 0.8}, "classification")
     assert scores["accuracy"][:2] == ("min", pytest.approx(0.81))
     assert scores["roc_auc"][:2] == ("min", pytest.approx(0.72))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench._imports import require
+from workbench.monitoring._alerts import shown
 from workbench.monitoring._drift import DriftSnapshot
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ def metric_figure(
         fig.add_hline(
             y=threshold[1],
             line={"color": RED, "dash": "dash"},
-            annotation_text=f"{threshold[0]} {threshold[1]:,.4g}"
+            annotation_text=f"{threshold[0]} {shown(metric, threshold[1])}"
             + (f" ({threshold[2]})" if len(threshold) > 2 else ""),
             annotation_position="top left",
         )

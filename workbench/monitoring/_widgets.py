@@ -405,7 +405,7 @@ def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
 
     bounds = (
         "".join(
-            f"<li><b>{html.escape(name)}</b> {html.escape(t.describe())}</li>"
+            f"<li><b>{html.escape(name)}</b> {html.escape(t.describe(name))}</li>"
             for name, t in sorted(thresholds.items())
         )
         or "<li>none: pass thresholds, or package the model with validation metrics</li>"
