@@ -40,6 +40,8 @@ def test_default_bounds_come_from_the_versions_validation_metrics() -> None:
     assert bounds["mae"].source == "1.5 × validation mae of v3, 130.2"  # the run's first
     assert bounds["rmse"].source.startswith("1.5 × holdout rmse")
     assert bounds["mae"].describe() == "max 195.3 (1.5 × validation mae of v3, 130.2)"
+    mape = thresholds_from_metrics({"valid_mape": 0.0498}, "regression")["mape"]
+    assert mape.describe("mape") == "max 7.47 % (1.5 × validation mape, 4.98 %)"
     scores = thresholds_from_metrics({"holdout_accuracy": 0.9, "roc_auc": 0.8}, "classification")
     assert scores["accuracy"][:2] == ("min", pytest.approx(0.81))
     assert scores["roc_auc"][:2] == ("min", pytest.approx(0.72))
@@ -141,3 +143,24 @@ def test_periods_follow_the_data_dates_not_the_arrival(tmp_path: Path) -> None:
     assert drifted[:4] == [False] * 4 and all(drifted[4:-1])  # the last: the five old rows
     by_arrival = collect(tmp_path, profile, period="1W", time="arrival", progress=False)
     assert by_arrival.basis.label == "arrival time" and len(by_arrival.starts) == 1
+
+
+def test_drift_per_period_adds_up_runs_when_there_are_many(tmp_path: Path) -> None:
+    _log(tmp_path)
+    profile = ReferenceProfile.from_frame(
+        pd.DataFrame({"x": np.random.default_rng(1).normal(0, 1, 2000)})
+    )
+    contract = Contract(
+        columns=(ColumnContract("date", "datetime"), ColumnContract("x", "float")),
+        event_time="date",
+    )
+    daily = collect(tmp_path, profile, period="1D", contract=contract, progress=False)
+    assert len(daily.starts) == 389  # 3 Jun 2024 to 30 Jun 2025 less five days, + arrival
+    starts, snapshots = daily.drift_in_steps()
+    assert len(starts) == 98 and starts[0] == daily.starts[0]  # runs of 4 days
+    assert snapshots[0].current_rows == sum(daily.periods[k].rows for k in daily.starts[:4])
+    again = daily.drift_in_steps()[1]
+    assert all(a is b for a, b in zip(snapshots, again, strict=True))  # kept, not redone
+    july = [k for k in daily.starts if k.year == 2024 and k.month == 7]
+    starts, _ = daily.drift_in_steps(july[0], july[-1])
+    assert starts == july  # 31 days: each its own

@@ -53,9 +53,19 @@ class Threshold(NamedTuple):
     bound: float
     source: str = "given"
 
-    def describe(self) -> str:
-        """``max 197 (1.5 × validation mae 131)``."""
-        return f"{self.direction} {self.bound:,.4g} ({self.source})"
+    def describe(self, metric: str = "") -> str:
+        """``max 195.3 (1.5 × validation mae of v1, 130.2)``; a share (``mape``) in %."""
+        return f"{self.direction} {shown(metric, self.bound)} ({self.source})"
+
+
+#: Metrics that are shares, shown as percentages.
+_SHARES = ("mape",)
+
+
+def shown(metric: str, value: float) -> str:
+    """``value`` of ``metric`` as a person reads it: 4 significant digits with thousands
+    separators, a share (``mape``) as a percentage."""
+    return f"{100 * value:,.3g} %" if metric in _SHARES else f"{value:,.4g}"
 
 
 #: A bound as a caller gives it: a :class:`Threshold`, or a ``(direction, bound)`` pair.
@@ -114,7 +124,7 @@ def thresholds_from_metrics(
             out[name] = Threshold(
                 "max" if metric.direction == "minimize" else "min",
                 factor * value,
-                f"{factor:g} × {label} {name}{of}, {value:,.4g}",
+                f"{factor:g} × {label} {name}{of}, {shown(name, value)}",
             )
             break
     return out
@@ -192,8 +202,8 @@ def check_thresholds(frame: pd.DataFrame, thresholds: Mapping[str, Bound]) -> li
                         metric,
                         float(value),
                         float(bound),
-                        f"{metric} = {value:,.4g} in the period starting {_when(window)}: "
-                        f"{word} {bound:,.4g}.",
+                        f"{metric} = {shown(metric, value)} in the period starting "
+                        f"{_when(window)}: {word} {shown(metric, bound)}.",
                     )
                 )
     return alerts

@@ -219,19 +219,39 @@ class LogOverview:
         return total
 
     def drift_by_period(self) -> list[DriftSnapshot]:
-        """Drift of each period on its own, in time order (computed once, then kept)."""
-        cached: list[DriftSnapshot] | None = self.__dict__.get("_by_period")
-        if cached is None:
-            cached = [
-                compute_drift(
+        """Drift of each period on its own, in time order (each computed once, then kept)."""
+        return self.drift_in_steps(most=None)[1]
+
+    def drift_in_steps(
+        self, first: Any = None, last: Any = None, *, most: int | None = 104
+    ) -> tuple[list[Any], list[DriftSnapshot]]:
+        """Drift per period from ``first`` to ``last`` (default: all), each period on its
+        own; with more than ``most`` periods, runs of consecutive periods added up so that
+        at most ``most`` remain (a year of days in weeks' worth of steps).
+
+        Returns:
+            Each step's start, and its snapshot (computed once per step, then kept).
+        """
+        import math
+
+        keys = [
+            k for k in self.periods if (first is None or k >= first) and (last is None or k <= last)
+        ]
+        step = 1 if most is None or len(keys) <= most else math.ceil(len(keys) / most)
+        cache: dict[tuple[Any, Any], DriftSnapshot] = self.__dict__.setdefault("_steps", {})
+        starts, snapshots = [], []
+        for i in range(0, len(keys), step):
+            run = keys[i : i + step]
+            if (run[0], run[-1]) not in cache:
+                stats = self.between(run[0], run[-1])
+                cache[run[0], run[-1]] = compute_drift(
                     self.profile,
                     stats.summary,
-                    metadata={"window": str(start), "model_version": self.model_version},
+                    metadata={"window": str(run[0]), "model_version": self.model_version},
                 )
-                for start, stats in self.periods.items()
-            ]
-            self.__dict__["_by_period"] = cached
-        return cached
+            starts.append(run[0])
+            snapshots.append(cache[run[0], run[-1]])
+        return starts, snapshots
 
     def drift(self, first: Any = None, last: Any = None) -> DriftSnapshot:
         stats = self.between(first, last)

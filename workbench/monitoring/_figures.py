@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench._imports import require
+from workbench.monitoring._alerts import shown
 from workbench.monitoring._drift import DriftSnapshot
 
 if TYPE_CHECKING:
@@ -132,8 +133,8 @@ def drift_over_time_figure(
     )
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
     fig.update_layout(
-        title=f"Drift per {unit}: red where the {unit} differs from the reference",
-        xaxis_title=f"period ({basis})" if basis else "period",
+        title=f"Drift per {unit}: red where it differs from the reference",
+        xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     fig.update_yaxes(automargin=True, showgrid=False)
@@ -224,7 +225,7 @@ def metric_figure(
         fig.add_hline(
             y=threshold[1],
             line={"color": RED, "dash": "dash"},
-            annotation_text=f"{threshold[0]} {threshold[1]:,.4g}"
+            annotation_text=f"{threshold[0]} {shown(metric, threshold[1])}"
             + (f" ({threshold[2]})" if len(threshold) > 2 else ""),
             annotation_position="top left",
         )
@@ -252,3 +253,8 @@ def _card(label: str, value: str, color: str | None) -> str:
         f"<div style='font-size:11px;color:#666'>{label}</div>"
         f"<div style='{style}'>{value}</div></div>"
     )
+
+
+def _plural(unit: str) -> str:
+    """``weeks`` for ``week``; ``4 days`` as it is."""
+    return unit if unit.endswith("s") else f"{unit}s"

@@ -7,6 +7,7 @@ again (:mod:`workbench.monitoring._collect`), no log read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,7 +223,8 @@ class MonitoringDashboard:
                 threshold=threshold,
                 title=f"{name} per {_unit(self.overview.period)} (estimated, no labels yet)",
             )
-        self.metric_figure.update_xaxes(title_text=f"period ({self.overview.basis.label})")
+        unit = _unit(self.overview.period)
+        self.metric_figure.update_xaxes(title_text=f"{unit}s by {self.overview.basis.label}")
         self._show(self.metric_output, self.metric_figure)
 
     def _draw(self) -> None:
@@ -308,14 +310,14 @@ class MonitoringDashboard:
             self._draw_metric()
 
     def _draw_over_time(self) -> None:
-        low, high = self.range.index
-        snapshots = self.overview.drift_by_period()[low : high + 1]
+        first, last = self.range.value
+        starts, snapshots = self.overview.drift_in_steps(first, last)
         unit = _unit(self.overview.period)
+        count = self.range.index[1] - self.range.index[0] + 1
+        if len(starts) < count:  # runs of periods added up (over 104 of them)
+            unit = f"{math.ceil(count / 104)} {unit}s"
         self.over_time_figure = drift_over_time_figure(
-            snapshots,
-            self.overview.starts[low : high + 1],
-            basis=self.overview.basis.label,
-            unit=unit,
+            snapshots, starts, basis=self.overview.basis.label, unit=unit
         )
         self._show(self.over_time, self.over_time_figure)
         always = [
@@ -403,7 +405,7 @@ def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
 
     bounds = (
         "".join(
-            f"<li><b>{html.escape(name)}</b> {html.escape(t.describe())}</li>"
+            f"<li><b>{html.escape(name)}</b> {html.escape(t.describe(name))}</li>"
             for name, t in sorted(thresholds.items())
         )
         or "<li>none: pass thresholds, or package the model with validation metrics</li>"
