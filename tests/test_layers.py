@@ -83,7 +83,6 @@ ALLOWED_LONG = {
 }
 #: Private modules that apps, notebooks and benchmarks import today: (file, module).
 ALLOWED_PRIVATE = {
-    ("apps/model_card.ipynb", "workbench._settings"): "packaging step: workbench.resolve_settings",
     ("benchmarks/dashboard.py", "workbench.serving._log"): "serving step",
     ("benchmarks/dashboard.py", "workbench.serving._process"): "serving step",
     ("benchmarks/load.py", "workbench.serving._loadgen"): "serving step (moves to benchmarks/)",
