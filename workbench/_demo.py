@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench._demo_home import demo_settings, keep_record
 from workbench._exceptions import PromotionRefused, ServingError
 from workbench._imports import require
 from workbench._jupyter._apps import find_app
@@ -128,7 +129,10 @@ def run_demo(
     from workbench.serving import ScoringServer, join_actuals, log_actuals, read_inference_log
     from workbench.tuning import fit_baseline, time_split
 
-    settings = resolve_settings(project_dir)
+    project = resolve_settings(project_dir)
+    # never over the project's own data or model: else a folder of its own, said here
+    settings = demo_settings(project, echo)
+    keep_record(settings)
     started = time.perf_counter()
     # progress bars where a person watches; none in a log file or a pipe
     bars = sys.stderr.isatty()
@@ -185,6 +189,7 @@ def run_demo(
     processed = settings.data_dir / "processed" / "electricity_features.parquet"
     processed.parent.mkdir(parents=True, exist_ok=True)
     features.to_parquet(processed, index=False)
+    keep_record(settings)  # the data files it wrote: its own to replace next time
     step(
         2,
         f"features: view factory_daily v{run['version']} stored for {len(run['months'])} "
@@ -382,13 +387,18 @@ def run_demo(
     else:
         step(7, "monitoring dashboard skipped (report=False)")
 
+    elsewhere = (
+        f" --project-dir {_shown(settings.project_dir)}"
+        if settings.project_dir != project.project_dir
+        else ""
+    )
     echo(
         "\nWhere to look next:\n"
-        f"  workbench dashboard              the monitoring app, live (Voilà on "
+        f"  {'workbench dashboard' + elsewhere:<32} the monitoring app, live (Voilà on "
         f"{settings.host}); model_card, experiments, explore\n"
-        f"  workbench serve {model.model_uri}\n"
+        f"  workbench serve {model.model_uri}{elsewhere}\n"
         f"  mlflow ui --backend-store-uri {redact_url(settings.tracking_uri)}\n"
-        f"  workbench lab                    the notebooks in JupyterLab\n"
+        f"  {'workbench lab' + elsewhere:<32} the notebooks in JupyterLab\n"
         f"done in {time.perf_counter() - started:.0f} s"
     )
     return DemoResult(
