@@ -59,9 +59,9 @@ def _distribution(col: ColumnProfile) -> Html:
         label = f"histogram of {col.name} from {fmt_number(edges[0])} to {fmt_number(edges[-1])}"
         return sparkline(list(counts), kind="bars", width=120, label=label)
     if col.top and not col.pii:
-        counts = [n for _, n in col.top[:_TOP_BARS]]
+        tops = [n for _, n in col.top[:_TOP_BARS]]
         names = ", ".join(f"{v} {n:,}" for v, n in col.top[:3])
-        return sparkline(counts, kind="bars", width=min(120, 15 * len(counts)), label=names)
+        return sparkline(tops, kind="bars", width=min(120, 15 * len(tops)), label=names)
     return Html("")
 
 

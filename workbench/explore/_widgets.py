@@ -58,7 +58,7 @@ class Explorer:
 
         # Column tab: the target first, else the first numeric column, else the first
         numeric = [c.name for c in p.columns if c.kind == "numeric"]
-        first = self.target if self.target in p.names else (numeric or p.names or [None])[0]
+        first = self.target if self.target in p.names else next(iter(numeric or p.names), None)
         self.column = widgets.Dropdown(options=p.names, value=first, description="column")
         self.column_plot = widgets.Output(layout=width)
         self.column_stats = widgets.HTML()
@@ -95,7 +95,7 @@ class Explorer:
         self.time = widgets.Dropdown(options=times, description="time")
         self.value = widgets.Dropdown(
             options=values,
-            value=self.target if self.target in values else (values or [None])[0],
+            value=self.target if self.target in values else next(iter(values), None),
             description="value",
         )
         self.freq = widgets.Dropdown(
