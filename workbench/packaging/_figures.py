@@ -21,6 +21,7 @@ from workbench.presentation import (
     Html,
     apply_theme,
     empty_state,
+    family_label,
     fmt_count,
     fmt_date_range,
     fmt_duration,
@@ -87,6 +88,8 @@ def metric_parts(name: str, source: str = "") -> tuple[str, str]:
     for prefix, where in _SOURCES.items():
         if name.startswith(prefix):
             return name.removeprefix(prefix), where
+    if source.startswith("cv of best trial") or source.startswith("cv mean of trial"):
+        return name, "study's best<br>trial (CV)"
     if source.startswith("cv"):
         return name, "cross-validation"
     return name, {"run": "training run", "holdout": "holdout"}.get(source, source or "recorded")
@@ -125,7 +128,7 @@ def metrics_figure(card: ModelCard) -> go.Figure:
         if same is None or entry.get("folds"):
             entries.append((where, entry))
         else:
-            entries[same] = (f"{entries[same][0]} = {where}", entries[same][1])
+            entries[same] = (f"{entries[same][0]}<br>= {where}", entries[same][1])
     names = list(panels) or ["no metric recorded"]
     columns = min(len(names), _COLUMNS)
     rows = math.ceil(len(names) / columns)
@@ -155,7 +158,7 @@ def metrics_figure(card: ModelCard) -> go.Figure:
                     else None,
                     text=[_shown(base, value)],
                     textposition="inside",
-                    insidetextanchor="end",
+                    insidetextanchor="middle",
                     hovertext=[f"{meaning}<br>{where}: {text}"],
                     hoverinfo="text",
                     name=where,
@@ -251,7 +254,7 @@ def cost_figure(card: ModelCard) -> go.Figure:
 
 # ---------------------------------------------------------------- the card as a page
 _H = f"font:600 15px/22px {FONT};color:{TEXT};margin:20px 0 6px"
-_SOURCES_FIRST = ("holdout", "validation", "cross-validation")
+_SOURCES_FIRST = ("holdout", "validation", "cross-validation", "study's best<br>trial (CV)")
 
 
 def aliases_by_version(client: Any, name: str) -> dict[int, tuple[str, ...]]:
@@ -315,7 +318,7 @@ def card_header_html(card: ModelCard, aliases: Sequence[str], link: str | None) 
         kpi_card(
             metric_label(base),
             _shown(base, value),
-            note=where,
+            note=where.replace("<br>", " "),
         )
         for base, value, where in _headline(card)
     ]
@@ -461,12 +464,13 @@ def card_sections_html(card: ModelCard, contract: Contract | None, link: str | N
     )
     if card.tuning:
         t = card.tuning
+        t = {**t, "best_family": family_label(str(t.get("best_family")))}
         study = [
             {"": label, "value": str(t[key])}
             for label, key in (
                 ("Study", "study"),
                 ("Best family", "best_family"),
-                ("Best score", "best_value"),
+                ("Best score (CV)", "best_value"),
                 ("Trials", "trials"),
                 ("Storage", "storage"),
             )
@@ -474,7 +478,9 @@ def card_sections_html(card: ModelCard, contract: Contract | None, link: str | N
         ]
         if isinstance(t.get("best_value"), (int, float)):
             study = [
-                {**row, "value": fmt_number(t["best_value"])} if row[""] == "Best score" else row
+                {**row, "value": fmt_number(t["best_value"])}
+                if row[""] == "Best score (CV)"
+                else row
                 for row in study
             ]
         where = (

@@ -66,7 +66,8 @@ def study_figures(study: optuna.Study) -> dict[str, go.Figure]:
             warnings.simplefilter("ignore", UserWarning)  # "few trials per regime": early on
             figures["importance"] = visualization.plot_param_importances(study)
     for name, figure in figures.items():
-        figure.update_layout(height=380, margin={"t": 50, "l": 40, "r": 20, "b": 40})
+        apply_theme(figure, height=380)
+        figure.update_layout(margin={"t": 56, "l": 48, "r": 20, "b": 44})
         if not figure.layout.title.text:
             figure.update_layout(title=name)
     return figures

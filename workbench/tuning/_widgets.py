@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from workbench._display import figure_output, widget_bundle
 from workbench._exceptions import ConfigurationError
 from workbench._imports import require
-from workbench.presentation import family_label, fmt_count, kpi_card, kpi_row, metric_label
+from workbench.presentation import (
+    family_label,
+    fmt_count,
+    kpi_card,
+    kpi_row,
+    metric_label,
+    param_label,
+    table_html,
+)
 from workbench.tuning._figures import (
     best_runs_table,
     family_figure,
@@ -131,11 +139,25 @@ class TuningDashboard:
         for name, figure in study_figures(study).items():
             figure_output(self.figures[name], figure)
         table = trials_frame(study)
+        shown = table.dropna(axis=1, how="all")  # no column of dashes (device, gpu, error)
+        labels = {c: param_label(c[6:]) for c in shown if str(c).startswith("param.")}
         self.table.outputs = (
             {
                 "output_type": "display_data",
                 "data": {
-                    "text/html": table.to_html(index=False, na_rep="", max_rows=500),
+                    "text/html": str(
+                        table_html(
+                            shown.assign(
+                                family=shown["family"].map(family_label, na_action="ignore")
+                            )
+                            if "family" in shown
+                            else shown,
+                            labels={**labels, "duration_s": "took", "value": "score"},
+                            formats={"duration_s": "duration"} if "duration_s" in shown else {},
+                            max_rows=500,
+                            empty="No trial yet.",
+                        )
+                    ),
                     "text/plain": table.to_string(max_rows=50),
                 },
                 "metadata": {},
