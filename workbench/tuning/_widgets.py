@@ -140,7 +140,7 @@ class TuningDashboard:
             figure_output(self.figures[name], figure)
         table = trials_frame(study)
         shown = table.dropna(axis=1, how="all")  # no column of dashes (device, gpu, error)
-        labels = {c: param_label(c[6:]) for c in shown if str(c).startswith("param.")}
+        labels = {str(c): param_label(str(c)[6:]) for c in shown if str(c).startswith("param.")}
         self.table.outputs = (
             {
                 "output_type": "display_data",
