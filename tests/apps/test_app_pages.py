@@ -106,7 +106,8 @@ def test_model_card_app(  # type: ignore[no-untyped-def]
         picker.select_option(label=f"v{second_version}")  # another version: its card is drawn
         page.wait_for_function(
             f"() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
-            f".some(e => e.textContent.startsWith('{name} v{second_version}:'))",
+            f".some(e => e.textContent.startsWith('{name} v{second_version}:'))"
+            " && document.body.innerText.includes('no alias')",  # v2: a copy, no alias
             timeout=60_000,
         )
         assert out == []
@@ -165,7 +166,7 @@ def test_experiments_app(width: int, apps, browser, artifacts_dir: Path) -> None
             "table", "els => els.map(e => getComputedStyle(e).borderCollapse)"
         )
         assert set(spacing) == {"collapse"}, spacing
-        page.locator(".widget-dropdown select").nth(1).select_option("duration_s")
+        page.locator(".widget-dropdown select").nth(1).select_option(label="duration (s)")
         page.wait_for_function(
             "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
             ".some(e => e.textContent.startsWith('duration (s) by model family'))",

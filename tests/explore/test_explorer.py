@@ -38,7 +38,7 @@ def test_tabs_and_overview(frame: pd.DataFrame) -> None:
     assert titles == ["Overview", "Column", "Correlations", "Missing values", "Time", "Quality"]
     overview = explorer.tabs.children[0].value
     assert ">500<" in overview and ">4<" in overview and "region" in overview  # key figures
-    assert "kwh (target)" in overview and "<svg" in overview  # a small chart per column
+    assert "numeric · target" in overview and "<svg" in overview  # a small chart per column
     assert "1 Jan 2024 – 14 May 2025" in overview  # dates as people write them
     assert ">None<" not in overview and "T00:00:00" not in overview
     assert explorer.column.value == "kwh"  # the target first

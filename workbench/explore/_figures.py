@@ -53,15 +53,18 @@ def _distribution(col: ColumnProfile) -> Html:
     if col.kind == "datetime":
         if col.coverage is None:
             return Html("")
-        return Html(f"{bar(col.coverage, 1.0, width=72)} {fmt_percent(col.coverage)} covered")
+        return Html(
+            f"{bar(col.coverage, 1.0, width=56)} "
+            f"<span style='font-size:12px'>{fmt_percent(col.coverage)} covered</span>"
+        )
     if col.histogram[0]:
         edges, counts = col.histogram
         label = f"histogram of {col.name} from {fmt_number(edges[0])} to {fmt_number(edges[-1])}"
-        return sparkline(list(counts), kind="bars", width=120, label=label)
+        return sparkline(list(counts), kind="bars", width=96, label=label)
     if col.top and not col.pii:
         tops = [n for _, n in col.top[:_TOP_BARS]]
         names = ", ".join(f"{v} {n:,}" for v, n in col.top[:3])
-        return sparkline(tops, kind="bars", width=min(120, 15 * len(tops)), label=names)
+        return sparkline(tops, kind="bars", width=min(96, 12 * len(tops)), label=names)
     return Html("")
 
 
@@ -100,6 +103,24 @@ def _step(frequency: str) -> str:
     return frequency
 
 
+def _name_cell(col: ColumnProfile, target: bool) -> Html:
+    """A column's name, and under it its kind (and whether it is the target)."""
+    kind = col.kind + (" · target" if target else "")
+    return Html(
+        f"<div style='white-space:normal'><div style='font-weight:600'>{html.escape(col.name)}"
+        f"</div><div style='color:#59636E;font-size:12px'>{html.escape(kind)}</div></div>"
+    )
+
+
+def _summary_cell(col: ColumnProfile) -> Html:
+    """The summary in words, the column's warnings as badges under it."""
+    badges = "".join(f"<div style='margin-top:4px'>{warning_badge(w)}</div>" for w in col.warnings)
+    return Html(
+        "<div style='white-space:normal;min-width:12em;max-width:28em'>"
+        f"{html.escape(_summary(col))}{badges}</div>"
+    )
+
+
 def overview_html(result: Profile) -> Html:
     """The profile at a glance: key figures, then a row per column with its type, a
     small chart of its distribution, missing share, distinct values, a summary in
@@ -122,20 +143,18 @@ def overview_html(result: Profile) -> Html:
     )
     rows = [
         {
-            "column": c.name + (" (target)" if c.name == result.target else ""),
-            "type": c.kind,
+            "column": _name_cell(c, c.name == result.target),
             "distribution": _distribution(c),
             "missing": c.missing_share,
             "distinct": c.distinct,
-            "summary": _summary(c),
-            "warnings": Html(" ".join(warning_badge(w) for w in c.warnings)),
+            "summary": _summary_cell(c),
         }
         for c in result.columns
     ]
     table = table_html(
         rows,
         formats={"missing": "percent", "distinct": "count"},
-        html=["distribution", "warnings"],
+        html=["column", "distribution", "summary"],
         max_height=None,
     )
     return Html(head + table)

@@ -4,6 +4,7 @@ notebook or under Voilà."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import threading
 from collections.abc import Mapping
@@ -270,7 +271,11 @@ class CardViewer:
         from workbench._versions import VersionArtifacts
         from workbench.packaging._card import card_of
 
-        self.card = card_of(self.name, version, settings=self.settings)
+        # the version picked, as the registry numbers it (a copied version carries the
+        # card of the one it was copied from)
+        self.card = dataclasses.replace(
+            card_of(self.name, version, settings=self.settings), version=int(version)
+        )
         found = VersionArtifacts.of(self.name, version, settings=self.settings)
         contract = contract_of(found)
         link = configured_ui_url(
