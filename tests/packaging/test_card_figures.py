@@ -70,6 +70,7 @@ def test_metric_names_and_their_sources() -> None:
     assert metric_parts("holdout_f1") == ("f1", "holdout")
     assert metric_parts("rmse", "cv of best trial 5")[1].startswith("study's best")
     assert metric_parts("rmse", "cv folds") == ("rmse", "cross-validation")
+    assert metric_parts("rmse_cv", "cv folds") == ("rmse", "cross-validation")
 
 
 def test_the_head_shows_the_aliases_now_and_no_link_without_a_ui() -> None:

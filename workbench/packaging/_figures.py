@@ -88,6 +88,8 @@ def metric_parts(name: str, source: str = "") -> tuple[str, str]:
     for prefix, where in _SOURCES.items():
         if name.startswith(prefix):
             return name.removeprefix(prefix), where
+    if name.endswith("_cv"):  # per-fold scores given when packaging: ``rmse_cv``
+        return name.removesuffix("_cv"), "cross-validation"
     if source.startswith("cv of best trial") or source.startswith("cv mean of trial"):
         return name, "study's best<br>trial (CV)"
     if source.startswith("cv"):

@@ -51,13 +51,15 @@ def metric_label(name: str) -> str:
     Example:
         >>> metric_label("valid_mae"), metric_label("cv_rmse"), metric_label("rmse_std")
         ('MAE (validation)', 'RMSE (cross-validation)', 'RMSE, spread over folds')
-        >>> metric_label("best_rmse"), metric_label("r2"), metric_label("my_score")
-        ('best RMSE', 'R²', 'my score')
+        >>> metric_label("best_rmse"), metric_label("r2_cv"), metric_label("my_score")
+        ('best RMSE', 'R² (cross-validation)', 'my score')
     """
     text = name.removeprefix("metrics.")
     spread = text.endswith("_std") and text != "_std"
     text = text.removesuffix("_std") if spread else text
     where = next((w for p, w in _WHERE.items() if text.startswith(p)), None)
+    if where is None and text.endswith("_cv"):  # per-fold scores given when packaging
+        text, where = text.removesuffix("_cv"), "cross-validation"
     base = next((text.removeprefix(p) for p in _WHERE if text.startswith(p)), text)
     label = _METRICS.get(base, base.replace("_", " "))
     if where == "best":
