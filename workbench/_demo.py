@@ -452,6 +452,7 @@ def _compare_families(
 
     name = f"{settings.model_name}-families-{seed}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings.home.mkdir(parents=True, exist_ok=True)  # the default storage's folder
     study = optuna.create_study(
         study_name=name, storage=settings.optuna_storage, direction="minimize", load_if_exists=True
     )
@@ -459,7 +460,9 @@ def _compare_families(
         for _ in range(per_family):
             for family in _FAMILY_NAMES:
                 study.enqueue_trial({"family": family})
-    # the cluster's own chatter (workers starting and stopping) is not the demo's story
+    # the cluster's own chatter (workers starting and stopping) is not the demo's story;
+    # importing distributed sets its loggers' levels from its config: import it first
+    require("distributed", feature="tuning on a Dask cluster")
     chatter = logging.getLogger("distributed")
     level = chatter.level
     chatter.setLevel(logging.ERROR)
