@@ -98,8 +98,8 @@ def demo_settings(settings: Settings, echo: Callable[[str], None] = print) -> Se
     folder.mkdir(parents=True, exist_ok=True)
     echo(
         f"This project has data of its own, which the demo leaves as it is: "
-        f"{', '.join(theirs)}. The demo works in {folder} instead (its own data, stores "
-        f"and model {DEMO_MODEL!r}); point the commands at it with --project-dir {folder}."
+        f"{', '.join(theirs)}.\nThe demo works in {folder} instead: its own data, stores "
+        f"and model {DEMO_MODEL!r}.\nPoint the commands at it with --project-dir {folder}.\n"
     )
     own = resolve_settings(folder)
     sources = {**own.sources, "model_name": "the demo's own folder"}

@@ -10,9 +10,15 @@
 * Periods: every "per period" result is cut by :func:`periods` (a pandas frequency such
   as ``"1D"``, or a row count), asked for with ``period=``; the old ``window=`` keyword,
   ``windows`` and ``summarize_by_window`` still work, with a ``DeprecationWarning``.
-* Alerts: :func:`check_thresholds` and ``DriftTimeline.alerts``; everything recorded in
-  MLflow with :func:`log_to_mlflow`.
-* Figures: :func:`drift_table_figure`, :func:`distribution_figure`, :func:`metric_figure`;
+* Time: periods follow the data's event time where the model's data contract names
+  one (``Contract.event_time``, logged by the server beside the inputs), else the
+  requests' arrival time.
+* Alerts: :func:`check_thresholds` and ``DriftTimeline.alerts``; default bounds from the
+  version's own validation metrics (:func:`thresholds_from_metrics`, each
+  :class:`Threshold` saying where it came from); everything recorded in MLflow with
+  :func:`log_to_mlflow`.
+* Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
+  :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
   the log's summaries per period from :func:`collect`) in a notebook or Voilà.
 
@@ -29,7 +35,7 @@ compute module imports plotly or ipywidgets.
 from __future__ import annotations
 
 from workbench._summaries import Summary
-from workbench.monitoring._alerts import Alert, check_thresholds
+from workbench.monitoring._alerts import Alert, Threshold, check_thresholds, thresholds_from_metrics
 from workbench.monitoring._cbpe import CBPE, estimate_from_log
 from workbench.monitoring._collect import LogOverview, collect
 from workbench.monitoring._drift import (
@@ -38,7 +44,12 @@ from workbench.monitoring._drift import (
     compute_drift,
     latest_snapshot,
 )
-from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
+from workbench.monitoring._figures import (
+    distribution_figure,
+    drift_over_time_figure,
+    drift_table_figure,
+    metric_figure,
+)
 from workbench.monitoring._performance import performance_over_time
 from workbench.monitoring._periods import periods, windows
 from workbench.monitoring._profile import (
@@ -72,12 +83,14 @@ __all__ = [
     "MonitoringDashboard",
     "ReferenceProfile",
     "Summary",
+    "Threshold",
     "check_integrity",
     "check_thresholds",
     "collect",
     "compute_drift",
     "distribution_figure",
     "drift_over_time",
+    "drift_over_time_figure",
     "drift_table_figure",
     "errors_over_time",
     "estimate_from_log",
@@ -91,5 +104,6 @@ __all__ = [
     "summarize",
     "summarize_by_period",
     "summarize_by_window",
+    "thresholds_from_metrics",
     "windows",
 ]
