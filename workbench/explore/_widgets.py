@@ -100,7 +100,7 @@ class Explorer:
         )
         self.freq = widgets.Dropdown(
             options=[("hour", "h"), ("day", "D"), ("week", "W"), ("month", "M")],
-            value="D",
+            value="W",  # a week: daily data of weekly rhythm reads as a trend, not spikes
             description="period",
         )
         self.time_plot = widgets.Output(layout=width)
