@@ -79,9 +79,7 @@ ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 #: Modules over 600 lines without a sentence on why they are one job, being split now.
 ALLOWED_LONG: dict[str, str] = {}
 #: Private modules that apps, notebooks and benchmarks import today: (file, module).
-ALLOWED_PRIVATE = {
-    ("apps/model_card.ipynb", "workbench._settings"): "packaging step: workbench.resolve_settings",
-}  # fmt: skip
+ALLOWED_PRIVATE: dict[tuple[str, str], str] = {}
 
 # ------------------------------------------------------------------------------ the scan
 

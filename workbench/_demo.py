@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench._demo_home import demo_settings, keep_record
 from workbench._exceptions import PromotionRefused, ServingError
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from workbench.monitoring import Alert, DriftSnapshot
     from workbench.packaging import PackagedModel
+    from workbench.tuning import TuningResult
 
 __all__ = ["DemoResult", "find_app", "run_demo"]
 
@@ -222,10 +223,18 @@ def run_demo(
         settings=settings,
     )
     metrics = {k: round(v, 4) for k, v in fit.metrics.items()}
+    study = _compare_families(train, settings=settings, seed=seed, progress=bars)
     step(
         3,
         f"model: trained on {len(train):,} rows before {valid_start}, validated on the "
         f"{len(valid):,} after it: {_metrics_line(fit.metrics)} (tracked in MLflow)",
+    )
+    detail(
+        "study",
+        f"{study.study_name}: {' vs '.join(_FAMILY_NAMES.values())}, "
+        f"{study.n_complete} trials on a local Dask cluster; best "
+        f"{_FAMILY_NAMES.get(study.best_family, study.best_family)} "
+        f"(CV RMSE {study.best_value:,.0f})",
     )
 
     # 4. package: verified in a fresh process, model card, registered as @challenger, then
@@ -243,6 +252,7 @@ def run_demo(
         reference=developed_on,
         contract=contract,
         holdout=fit.valid,
+        tuning=study,
         lineage=features.attrs["lineage"],
         description="Daily electricity consumption per factory (demo).",
         progress=False,
@@ -431,6 +441,75 @@ def run_demo(
         alerts=alerts,
         monitoring_run_id=monitoring_run,
         report_path=report_path,
+    )
+
+
+#: The seed's comparison: the families of the demo's short study, as people say them.
+_FAMILY_NAMES = {
+    "lasso": "Lasso",
+    "ridge": "Ridge",
+    "hist_gradient_boosting": "gradient boosting",
+}
+
+
+def _compare_families(
+    train: pd.DataFrame, *, settings: Settings, seed: int, progress: bool, per_family: int = 2
+) -> TuningResult:
+    """The seed's comparison as a short study: Lasso, Ridge and gradient boosting,
+    ``per_family`` trials each (enqueued, so every family gets its share), cross-validated
+    over time on the training rows, on a local Dask cluster of two workers; every trial
+    an MLflow run, for the experiments app and the card's tuning section."""
+    optuna = require("optuna", feature="tuning")
+    from workbench.tuning import tune
+
+    name = f"{settings.model_name}-families-{seed}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings.home.mkdir(parents=True, exist_ok=True)  # the default storage's folder
+    study = optuna.create_study(
+        study_name=name, storage=settings.optuna_storage, direction="minimize", load_if_exists=True
+    )
+    if not study.trials:  # a rerun of the demo resumes the study: nothing to add
+        for _ in range(per_family):
+            for family in _FAMILY_NAMES:
+                study.enqueue_trial({"family": family})
+    # the cluster's own chatter (workers starting and stopping) is not the demo's story;
+    # importing distributed sets its loggers' levels from its config: import it first
+    require("distributed", feature="tuning on a Dask cluster")
+    chatter = logging.getLogger("distributed")
+    level = chatter.level
+    chatter.setLevel(logging.ERROR)
+    try:
+        trials = per_family * len(_FAMILY_NAMES)
+        return _tune_families(tune, train, name, settings, seed, progress, trials)
+    finally:
+        chatter.setLevel(level)
+
+
+def _tune_families(
+    tune: Any,
+    train: pd.DataFrame,
+    name: str,
+    settings: Settings,
+    seed: int,
+    progress: bool,
+    n_trials: int,
+) -> TuningResult:
+    return tune(  # type: ignore[no-any-return]
+        train[[*FEATURES, ELECTRICITY_TARGET, "date"]],
+        ELECTRICITY_TARGET,
+        families=list(_FAMILY_NAMES),
+        categorical=["region"],
+        cv=3,
+        time_column="date",
+        n_trials=n_trials,
+        cluster="local",
+        n_workers=2,
+        study_name=name,
+        pruner=None,
+        refit=False,
+        seed=seed,
+        progress=progress,
+        settings=settings,
     )
 
 

@@ -53,6 +53,10 @@ class Settings:
         dashboard_port: Port of ``workbench dashboard``.
         lab_port: Port of ``workbench lab``.
         dask_scheduler: A scheduler address (``tcp://...``); ``None`` starts a LocalCluster.
+        mlflow_ui_url: Where people open the MLflow UI (``http://mlflow.example.org``);
+            apps and cards link to it. ``None``: the tracking server's address when
+            ``tracking_uri`` is one, else no link (nothing serves a UI for a SQLite file
+            until someone starts ``mlflow ui``).
         dashboard_user_header: With ``dashboard_trusted_proxy``: the request header in
             which a single sign-on proxy (oauth2-proxy) names the signed-in user; the
             dashboard then trusts it from that proxy only and has no login page of its own.
@@ -90,6 +94,7 @@ class Settings:
     dashboard_port: int = 8866
     lab_port: int = 8888
     dask_scheduler: str | None = None
+    mlflow_ui_url: str | None = None
     dashboard_user_header: str | None = None
     dashboard_trusted_proxy: str | None = None
     dashboard_max_header_kb: int = 32
@@ -122,7 +127,12 @@ _COUNT_FIELDS = {
     "serve_header_timeout",
     "serve_idle_timeout",
 }
-_OPTIONAL_FIELDS = {"dask_scheduler", "dashboard_user_header", "dashboard_trusted_proxy"}
+_OPTIONAL_FIELDS = {
+    "dask_scheduler",
+    "dashboard_user_header",
+    "dashboard_trusted_proxy",
+    "mlflow_ui_url",
+}
 #: Secrets the workbench reads, each from its environment variable only (or, for a
 #: Kubernetes Secret mounted as a file, ``<VARIABLE>_FILE``): never from pyproject.toml,
 #: which is committed, and never kept in :class:`Settings`, which notebooks display.
@@ -132,7 +142,13 @@ SECRETS = {
     "serve_token": "WORKBENCH_SERVE_TOKEN",
     "serve_tokens": "WORKBENCH_SERVE_TOKENS",
 }
-_URL_FIELDS = {"tracking_uri", "optuna_storage", "inference_log_dir", "dask_scheduler"}
+_URL_FIELDS = {
+    "tracking_uri",
+    "optuna_storage",
+    "inference_log_dir",
+    "dask_scheduler",
+    "mlflow_ui_url",
+}
 
 
 def find_project_dir(

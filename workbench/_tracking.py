@@ -15,7 +15,7 @@ from workbench._storage import make_dir
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["ensure_experiment", "mlflow_for", "ui_url"]
+__all__ = ["configured_ui_url", "ensure_experiment", "mlflow_for", "ui_url"]
 
 
 def mlflow_for(settings: Settings | None = None) -> ModuleType:
@@ -100,11 +100,23 @@ def ui_url(settings: Settings | None = None, fragment: str = "") -> str:
     ``mlflow ui --backend-store-uri <tracking_uri>`` listens by default.
     """
     s = settings or get_settings()
+
+    base = configured_ui_url(s) or "http://127.0.0.1:5000"
+    return f"{base}/{fragment}" if fragment else base
+
+
+def configured_ui_url(settings: Settings | None = None, fragment: str = "") -> str | None:
+    """The MLflow UI address people can open, with ``fragment`` appended: the
+    ``mlflow_ui_url`` setting, else the tracking server's address; ``None`` for an
+    embedded store (nothing serves its UI unless someone runs ``mlflow ui``), so an app
+    offers no link that leads nowhere."""
+    s = settings or get_settings()
     from workbench._urls import redact_url
 
-    base = (
-        redact_url(s.tracking_uri).rstrip("/")
-        if s.tracking_uri.startswith(("http://", "https://"))
-        else "http://127.0.0.1:5000"
-    )
+    if s.mlflow_ui_url:
+        base = redact_url(s.mlflow_ui_url).rstrip("/")
+    elif s.tracking_uri.startswith(("http://", "https://")):
+        base = redact_url(s.tracking_uri).rstrip("/")
+    else:
+        return None
     return f"{base}/{fragment}" if fragment else base

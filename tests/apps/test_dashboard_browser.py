@@ -149,59 +149,7 @@ def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignor
     ] == []
 
 
-def test_explorer_app_redraws_when_a_column_is_picked(  # type: ignore[no-untyped-def]
-    demo_project, artifacts_dir: Path
-) -> None:
-    titles = "els => els.map(e => e.textContent || '')"
-    with _voila("explore", demo_project) as url, sync_api.sync_playwright() as p:
-        browser = _launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        outside = _outside_requests(page)
-        page.goto(url, timeout=120_000)
-        page.wait_for_selector(".lm-TabBar-tab", timeout=120_000)
-        page.locator(".lm-TabBar-tab", has_text="Column").first.click()
-        page.wait_for_selector(".js-plotly-plot .barlayer .point path", timeout=60_000)
-        before = page.eval_on_selector_all(".js-plotly-plot .gtitle", titles)
-        assert any(t.startswith("date — datetime") for t in before), before
-        page.locator(".widget-dropdown select:visible").first.select_option("temperature_c")
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
-            ".some(e => e.textContent.startsWith('temperature_c — numeric'))",
-            timeout=30_000,
-        )
-        page.screenshot(path=str(artifacts_dir / "explorer-column.png"), full_page=True)
-        browser.close()
-    assert outside == []
-
-
-@pytest.mark.parametrize(
-    ("app", "code", "control", "choice"),
-    [
-        ("model_card", "CardViewer(", None, None),
-        ("experiments", "ExperimentsView(", "select", None),
-    ],
-)
-def test_card_and_experiment_apps_draw_without_source_or_outside_requests(  # type: ignore[no-untyped-def]
-    app: str, code: str, control: str | None, choice: str | None, demo_project, artifacts_dir: Path
-) -> None:
-    with _voila(app, demo_project) as url, sync_api.sync_playwright() as p:
-        browser = _launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        outside = _outside_requests(page)
-        page.goto(url, timeout=120_000)
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
-        titles = page.eval_on_selector_all(
-            ".js-plotly-plot .gtitle", "els => els.map(e => e.textContent || '')"
-        )
-        assert titles, "no figure title drawn"
-        if app == "model_card":
-            assert any("metrics" in t for t in titles), titles
-            assert page.locator("text=Model card: test-electricity").count() >= 1
-        page.screenshot(path=str(artifacts_dir / f"{app}.png"), full_page=True)
-        content = page.content()
-        browser.close()
-    assert code not in content and "resolve_settings(" not in content
-    assert outside == []
+# The model card, explorer and experiments apps: tests/apps/test_app_pages.py.
 
 
 def test_the_voila_server_offers_the_app_and_nothing_else(dashboard) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,18 @@ def test_tabs_and_overview(frame: pd.DataFrame) -> None:
     titles = [explorer.tabs.get_title(i) for i in range(len(explorer.tabs.children))]
     assert titles == ["Overview", "Column", "Correlations", "Missing values", "Time", "Quality"]
     overview = explorer.tabs.children[0].value
-    assert "500 rows × 4 columns" in overview and "region" in overview
+    assert ">500<" in overview and ">4<" in overview and "region" in overview  # key figures
+    assert "numeric · target" in overview and "<svg" in overview  # a small chart per column
+    assert "1 Jan 2024 – 14 May 2025" in overview  # dates as people write them
+    assert ">None<" not in overview and "T00:00:00" not in overview
+    assert explorer.column.value == "kwh"  # the target first
+
+
+def test_the_column_tab_opens_on_a_number_not_the_date(frame: pd.DataFrame) -> None:
+    explorer = Explorer(frame)
+    assert explorer.column.value == "kwh"  # the first numeric column; "day" comes first
+    assert "Pass quality" not in explorer.tabs.children[5].value
+    assert "No data contract has checked these rows" in explorer.tabs.children[5].value
 
 
 def test_column_picker_redraws_distribution_stats_and_target_plot(frame: pd.DataFrame) -> None:

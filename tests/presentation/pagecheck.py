@@ -53,7 +53,7 @@ def block_outside(page: Any) -> list[str]:
 
 
 _OVERFLOW_JS = """
-() => {
+(strict) => {
   const found = [];
   const doc = document.documentElement;
   if (doc.scrollWidth > window.innerWidth + 1) {
@@ -62,7 +62,10 @@ _OVERFLOW_JS = """
   for (const el of document.body.querySelectorAll('*')) {
     if (el instanceof SVGElement || el.clientWidth === 0) continue;
     const style = getComputedStyle(el);
-    if (['auto', 'scroll'].includes(style.overflowX)) continue;  // scrolls in its own box
+    // scrolls in its own box: a table's scroll box always; a widget box only if not strict
+    // (ipywidgets' boxes are overflow:auto, so a child 4 px too wide hides behind a bar)
+    const scrolls = ['auto', 'scroll'].includes(style.overflowX);
+    if (scrolls && (!strict || el.classList.contains('wb-table-scroll'))) continue;
     if (el.scrollWidth > el.clientWidth + 1) {
       const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
         (typeof el.className === 'string' && el.className.trim()
@@ -75,10 +78,15 @@ _OVERFLOW_JS = """
 """
 
 
-def overflowing(page: Any) -> list[str]:
+def overflowing(page: Any, *, strict: bool = False) -> list[str]:
     """Elements whose content is wider than they are (``scrollWidth > clientWidth``)
-    without scrolling in their own box, and the page itself if it scrolls sideways."""
-    found: list[str] = page.evaluate(_OVERFLOW_JS)
+    without scrolling in their own box, and the page itself if it scrolls sideways.
+
+    With ``strict``, only a table's own scroll box (``wb-table-scroll``) may scroll
+    sideways: a widget box (``overflow: auto`` in ipywidgets) with a child wider than
+    itself counts too, since its reader sees a cut edge and a scroll bar.
+    """
+    found: list[str] = page.evaluate(_OVERFLOW_JS, strict)
     return found
 
 
@@ -156,3 +164,27 @@ def text_problems(page: Any) -> list[str]:
     )
     found += [f"a table cell says {c!r}" for c in cells if _CELL.match(c)]
     return found
+
+
+_CONTENT_HEIGHT_JS = """
+() => Math.max(document.documentElement.scrollHeight, ...Array.from(
+  document.querySelectorAll('*'), el => {
+    const y = getComputedStyle(el).overflowY;
+    return ['auto', 'scroll'].includes(y) && el.clientHeight > 200 ? el.scrollHeight : 0;
+  }))
+"""
+
+
+def screenshot(page: Any, path: str | Path, *, most: int = 8000) -> None:
+    """The whole page, as tall as its content (Voilà scrolls inside a box, so a plain
+    ``full_page`` shot would stop at the window's height); the window keeps its width,
+    so nothing is laid out anew but the height."""
+    viewport = page.viewport_size
+    height = min(int(page.evaluate(_CONTENT_HEIGHT_JS)) + 40, most)
+    if height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": height})
+        page.wait_for_timeout(400)
+    page.screenshot(path=str(path), full_page=True)
+    if height > viewport["height"]:
+        page.set_viewport_size(viewport)
+        page.wait_for_timeout(200)

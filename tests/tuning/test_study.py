@@ -115,7 +115,7 @@ def test_a_study_compares_families_and_tracks_every_trial(
     runs = compare_runs(study="families")
     assert len(runs[runs["tags.workbench.role"] != "study"]) == 8
     assert family_figure(runs, "rmse").data
-    assert param_figure(runs, "ridge.alpha", "rmse").layout.title.text == "ridge.alpha vs rmse"
+    assert param_figure(runs, "ridge.alpha", "rmse").layout.title.text == "alpha (Ridge) vs RMSE"
     with pytest.raises(ConfigurationError, match="No metric 'nope'"):
         family_figure(runs, "nope")
 

@@ -49,10 +49,15 @@ def test_runs_compare_as_a_frame_and_the_best_come_first(experiment: str) -> Non
         "study",
         "metrics.r2",
     ]
-    assert len(family_figure(runs, "rmse").data) == 1
+    by_family = family_figure(runs, "rmse")  # a box per family, best family first
+    assert [trace.name for trace in by_family.data] == ["Ridge", "Lasso"]
+    assert sorted(by_family.data[1].y) == [1.5, 4.0]
     figure = param_figure(runs, "ridge.alpha", "rmse")
-    assert figure.layout.title.text == "ridge.alpha vs rmse"
+    assert figure.layout.title.text == "alpha (Ridge) vs RMSE"  # names as people say them
     assert sorted(figure.data[0].x) == [0.1, 1.0]  # numbers, not the text MLflow stores
+    shared = param_figure(runs, "alpha", "rmse")  # one name two families share: both
+    assert shared.layout.title.text == "alpha (Lasso, Ridge) vs RMSE"
+    assert sorted(x for trace in shared.data for x in trace.x) == [0.1, 0.5, 1.0, 2.0]
     with pytest.raises(ConfigurationError, match=r"No metric 'mae' in these runs"):
         family_figure(runs, "mae")
     with pytest.raises(ConfigurationError, match=r"No experiment|No MLflow experiment"):
@@ -63,13 +68,15 @@ def test_the_experiments_view_draws_what_compute_returns(experiment: str) -> Non
     view = ExperimentsView(experiment, metric="r2")
     assert view.metric.value == "r2" and view.study.options[1] == ("s1", "s1")
     assert view.by_family.outputs and view.by_param.outputs
-    assert view.param.options == ("lasso.alpha", "ridge.alpha")
-    _assert_in_order(view.best.value, best_runs(view.runs, "r2")["run_id"])
+    assert [value for _, value in view.param.options] == ["alpha"]  # Lasso's and Ridge's
+    assert view.param.options[0][0] == "alpha (Lasso, Ridge)"
+    _assert_in_order(view.best.value, best_runs(view.runs, "r2")["tags.mlflow.runName"])
     view.metric.value = "rmse"  # the controls redraw
-    assert "Best runs by rmse" in view.best.value
-    _assert_in_order(view.best.value, best_runs(view.runs, "rmse")["run_id"])
+    assert "Best runs by RMSE" in view.best.value
+    assert "metrics.rmse" not in view.best.value and "tags.mlflow" not in view.best.value
+    _assert_in_order(view.best.value, best_runs(view.runs, "rmse")["tags.mlflow.runName"])
 
 
-def _assert_in_order(html: str, run_ids: pd.Series) -> None:
-    positions = [html.index(run_id) for run_id in run_ids]
+def _assert_in_order(html: str, names: pd.Series) -> None:
+    positions = [html.index(f">{name}<") for name in names]
     assert len(positions) == 4 and positions == sorted(positions)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from workbench.data._coerce import CoercionResult, coerce
 from workbench.data._contract import ColumnContract, Contract, Rule
-from workbench.data._figures import quality_figure
+from workbench.data._figures import contract_table, quality_figure
 from workbench.data._infer import infer_contract
 from workbench.data._load import LargeValidationResult, load, validate_large
 from workbench.data._mask import mask_frame, mask_value
@@ -33,6 +33,7 @@ __all__ = [
     "ValidationResult",
     "check_rows",
     "coerce",
+    "contract_table",
     "infer_contract",
     "load",
     "mask_frame",

@@ -5,24 +5,15 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from workbench._display import figure_output
+from workbench._display import figure_output, widget_bundle
 from workbench._imports import require
 from workbench.data._figures import quality_figure
+from workbench.presentation import empty_state, fmt_count, table_html, traffic_light
 
 if TYPE_CHECKING:
     from workbench.data._validate import ValidationResult
 
 __all__ = ["QualityReport"]
-
-
-def _table(frame: Any) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
-    style = "border-collapse:collapse;font-size:12px"
-    return f"<table style='{style}'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 class QualityReport:
@@ -42,18 +33,29 @@ class QualityReport:
         summary = result.summary()
         self.summary = summary
         choices = [f"{c}: {k}" for c, k in zip(summary["column"], summary["check"], strict=True)]
-        status = "passed" if result.ok else "failed"
+        light = traffic_light("ok" if result.ok else "alert", "passed" if result.ok else "failed")
         notes = "".join(f"<li>{html.escape(m)}</li>" for m in (*result.errors, *result.warnings))
         self.header = widgets.HTML(
-            f"<b>{html.escape(result.source)}</b>: {status} — {len(result.valid):,} valid, "
-            f"{len(result.quarantine):,} quarantined of {result.n_input:,} rows"
-            + (f"<ul>{notes}</ul>" if notes else "")
+            f"<div style='margin:4px 0'>{light} <b>{html.escape(result.source)}</b>: "
+            f"{fmt_count(len(result.valid), compact=False)} valid, "
+            f"{fmt_count(len(result.quarantine), compact=False)} quarantined of "
+            f"{fmt_count(result.n_input, 'row', compact=False)}</div>"
+            + (f"<ul style='margin:4px 0;padding-left:20px'>{notes}</ul>" if notes else "")
         )
-        self.table = widgets.HTML(_table(summary) if len(summary) else "<i>no failing checks</i>")
-        self.plot = widgets.Output(layout=widgets.Layout(width="100%"))
-        figure_output(self.plot, quality_figure(result))
+        self.table = widgets.HTML(
+            table_html(summary, caption="Rows failing, by column and check", max_height=None)
+            if len(summary)
+            else empty_state("Every row meets the contract.")
+        )
+        # an Output box at width 100% with the widgets' 2 px margin would stick out by 4 px
+        self.plot = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
+        if len(summary):
+            figure_output(self.plot, quality_figure(result))
         self.picker = widgets.Dropdown(
-            options=choices, value=choices[0] if choices else None, description="check"
+            options=choices,
+            value=choices[0] if choices else None,
+            description="check",
+            layout=widgets.Layout(width="min(100%, 480px)"),
         )
         self.rows = widgets.HTML()
         self.picker.observe(self._show_rows, names="value")
@@ -71,7 +73,9 @@ class QualityReport:
         # validate() already masked personal columns in the quarantine: show it as is, so
         # the pseudonyms here match those in the failure table
         shown = self.result.quarantine.set_index("_row").loc[rows].reset_index()
-        self.rows.value = _table(shown)
+        self.rows.value = table_html(
+            shown, caption=f"Rows failing {check} on {column} (first {self.examples})"
+        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, **kwargs)

@@ -2,55 +2,24 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
-from workbench._display import figure_output
+from workbench._display import figure_output, widget_bundle
 from workbench._imports import require
 from workbench.explore._figures import (
     column_figure,
+    column_stats_html,
     correlation_figure,
     missing_figure,
+    overview_html,
     pair_figure,
     time_figure,
     time_series,
 )
 from workbench.explore._profile import Profile, profile
+from workbench.presentation import empty_state
 
 __all__ = ["Explorer"]
-
-
-def _stats_html(result: Profile, name: str) -> str:
-    col = result.column(name)
-    rows = [
-        ("kind", col.kind),
-        ("dtype", col.dtype),
-        ("count", f"{col.count:,}"),
-        ("missing", f"{col.missing:,} ({col.missing_share:.1%})"),
-        ("distinct", f"{col.distinct:,}"),
-    ]
-    for label, value in (
-        ("min", col.min),
-        ("max", col.max),
-        ("mean", col.mean),
-        ("std", col.std),
-        ("skew", col.skew),
-    ):
-        if value is not None:
-            rows.append((label, f"{value:.4g}" if isinstance(value, float) else str(value)))
-    rows += [(k, f"{v:.4g}") for k, v in col.quantiles.items()]
-    if col.kind == "numeric":
-        rows += [("zeros", f"{col.zeros:,}"), ("outliers (IQR)", f"{col.outliers:,}")]
-    if col.infinite:
-        rows.append(("±inf (left out)", f"{col.infinite:,}"))
-    if col.frequency:
-        rows += [("frequency", col.frequency), ("coverage", f"{col.coverage:.1%}")]
-    rows += [("warning", w) for w in col.warnings]
-    body = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table style='font-size:12px'>{body}</table>"
 
 
 class Explorer:
@@ -82,22 +51,22 @@ class Explorer:
         self.profile = profile_result or profile(data, target=target, contract=contract)
         p = self.profile
         self.target = target or p.target
-        width = widgets.Layout(width="100%")
+        # widgets have a 2 px margin: a box at width 100% would stick out by 4 px
+        width = widgets.Layout(width="100%", margin="0")
 
-        overview = widgets.HTML(
-            f"<p>{p.rows:,} rows × {len(p.columns)} columns</p>"
-            + p.table().to_html(index=False, na_rep="", border=0)
-        )
+        overview = widgets.HTML(overview_html(p))
 
-        # Column tab
-        self.column = widgets.Dropdown(options=p.names, description="column")
+        # Column tab: the target first, else the first numeric column, else the first
+        numeric = [c.name for c in p.columns if c.kind == "numeric"]
+        first = self.target if self.target in p.names else next(iter(numeric or p.names), None)
+        self.column = widgets.Dropdown(options=p.names, value=first, description="column")
         self.column_plot = widgets.Output(layout=width)
         self.column_stats = widgets.HTML()
         self.versus_target = widgets.Output(layout=width)
         self.column.observe(lambda change: self._show_column(change["new"]), names="value")
         self._show_column(self.column.value)
         column_tab = widgets.VBox(
-            [self.column, widgets.HBox([self.column_stats]), self.column_plot, self.versus_target]
+            [self.column, self.column_plot, self.column_stats, self.versus_target]
         )
 
         # Correlations tab: a heatmap; clicking a cell (or picking x and y) shows the pair
@@ -124,17 +93,24 @@ class Explorer:
         times = [c.name for c in p.columns if c.kind == "datetime"]
         values = [c.name for c in p.columns if c.kind == "numeric"]
         self.time = widgets.Dropdown(options=times, description="time")
-        self.value = widgets.Dropdown(options=values, description="value")
+        self.value = widgets.Dropdown(
+            options=values,
+            value=self.target if self.target in values else next(iter(values), None),
+            description="value",
+        )
         self.freq = widgets.Dropdown(
             options=[("hour", "h"), ("day", "D"), ("week", "W"), ("month", "M")],
-            value="D",
+            value="W",  # a week: daily data of weekly rhythm reads as a trend, not spikes
             description="period",
         )
         self.time_plot = widgets.Output(layout=width)
         for control in (self.time, self.value, self.freq):
             control.observe(lambda _: self._show_time(), names="value")
         self._show_time()
-        time_tab = widgets.VBox([widgets.HBox([self.time, self.value, self.freq]), self.time_plot])
+        controls = widgets.HBox(
+            [self.time, self.value, self.freq], layout=widgets.Layout(flex_flow="row wrap")
+        )
+        time_tab = widgets.VBox([controls, self.time_plot])
 
         # Quality
         if quality is not None:
@@ -143,7 +119,12 @@ class Explorer:
             quality_tab = QualityReport(quality).widget
         else:
             quality_tab = widgets.HTML(
-                "<i>Pass quality=validate(...) to see the data contract's report here.</i>"
+                empty_state(
+                    "No data contract has checked these rows.",
+                    "A contract says what each column must hold; rows that break it are set "
+                    "aside with their reasons, and this tab shows where. Write one beside "
+                    "the data (`infer_contract` proposes one from good rows).",
+                )
             )
 
         self.tabs = widgets.Tab(
@@ -158,7 +139,7 @@ class Explorer:
     # the observers: read the controls, call pure functions, show the result
     def _show_column(self, name: str) -> None:
         figure_output(self.column_plot, column_figure(self.profile, name))
-        self.column_stats.value = _stats_html(self.profile, name)
+        self.column_stats.value = column_stats_html(self.profile, name)
         if self.target and name != self.target:
             figure_output(
                 self.versus_target, pair_figure(self.data, name, self.target, self.profile)
@@ -196,4 +177,4 @@ class Explorer:
             figure_output(self.time_plot, time_figure(series, self.time.value, self.value.value))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, **kwargs)

@@ -4,17 +4,27 @@ notebook or under Voilà."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
-import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from workbench._display import figure_output
+from workbench._display import figure_output, widget_bundle
 from workbench._exceptions import WorkbenchError
 from workbench._imports import require
 from workbench._settings import Settings, get_settings
-from workbench.packaging._figures import cost_figure, metrics_figure
+from workbench.packaging._figures import (
+    aliases_by_version,
+    card_header_html,
+    card_sections_html,
+    card_tail_html,
+    contract_of,
+    cost_figure,
+    metrics_figure,
+    version_label,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,55 +206,89 @@ class PackageButton:
         return self._done.wait(timeout)
 
 
-def _body(document: str) -> str:
-    """The ``<body>`` of the card's HTML page, its style kept, for embedding."""
-    style = re.search(r"<style>.*?</style>", document, re.S)
-    body = re.search(r"<body>(.*)</body>", document, re.S)
-    return (style.group(0) if style else "") + (body.group(1) if body else html.escape(document))
-
-
 class CardViewer:
-    """Pick a registered version of ``name``; its card, metrics and cost are drawn.
+    """Pick a registered version of ``name``; its card is drawn: the version's aliases as
+    they are now, key figures, metrics as small multiples with their spread over folds,
+    the data contract as a table, the training data, features, parameters, tuning study,
+    measured cost and pinned requirements. A link to MLflow appears only where the
+    settings name a UI address (``mlflow_ui_url``, or a tracking server).
 
     Args:
         name: The registered model.
         alias: The version shown first.
         settings: Settings (default: the process-wide ones).
+
+    Raises:
+        ModelError: The registry has no model ``name``.
     """
 
     def __init__(self, name: str, *, alias: str = "champion", settings: Settings | None = None):
+        from workbench._exceptions import ModelError
         from workbench._tracking import mlflow_for
-        from workbench.packaging._card import card_of
 
         widgets: Any = require("ipywidgets", feature="notebook widgets")
         self.settings = settings or get_settings()
-        client = mlflow_for(self.settings).MlflowClient()
+        mlflow = mlflow_for(self.settings)
+        client = mlflow.MlflowClient()
         found = client.search_model_versions(f"name = '{name}'")
         if not found:
-            from workbench._exceptions import ModelError
-
-            raise ModelError(f"No registered model {name!r} at {self.settings.tracking_uri}.")
-        versions = sorted(found, key=lambda v: -int(v.version))
-        options = [
-            (f"v{v.version}" + (f" @{', @'.join(v.aliases)}" if v.aliases else ""), str(v.version))
-            for v in versions
-        ]
-        first = next((str(v.version) for v in versions if alias in v.aliases), options[0][1])
-        self.name, self._card_of = name, card_of
-        self.picker = widgets.Dropdown(options=options, value=first, description="version")
-        self.figures = widgets.Output(layout=widgets.Layout(width="100%"))
-        self.costs = widgets.Output(layout=widgets.Layout(width="100%"))
-        self.card_html = widgets.HTML()
+            raise ModelError(
+                f"No registered model {name!r} at {self.settings.tracking_uri}. Package one "
+                f"with `workbench package` or run `workbench demo`."
+            )
+        # the aliases as they are now (a version's search result may not carry them)
+        self.aliases = aliases_by_version(client, name)
+        versions = sorted({int(v.version) for v in found}, reverse=True)
+        options = [(version_label(v, self.aliases.get(v, ())), str(v)) for v in versions]
+        first = next(
+            (str(v) for v in versions if alias in self.aliases.get(v, ())), str(versions[0])
+        )
+        self.name = name
+        self.picker = widgets.Dropdown(
+            options=options,
+            value=first,
+            description="version",
+            layout=widgets.Layout(width="min(100%, 320px)"),
+        )
+        full = widgets.Layout(width="100%")
+        # widgets have a 2 px margin: at width 100% they would stick out by 4 px; an
+        # Output box takes its content's width, so it goes without the margin instead
+        flush = widgets.Layout(margin="0")
+        self.header = widgets.HTML()
+        self.figures = widgets.Output(layout=flush)
+        self.sections = widgets.HTML()
+        self.costs = widgets.Output(layout=flush)
+        self.tail = widgets.HTML()
         self.picker.observe(lambda change: self._draw(change["new"]), names="value")
         self._draw(first)
-        self.widget = widgets.VBox([self.picker, self.figures, self.costs, self.card_html])
+        self.widget = widgets.VBox(
+            [self.picker, self.header, self.figures, self.sections, self.costs, self.tail],
+            layout=full,
+        )
 
     def _draw(self, version: str) -> None:
-        self.card = self._card_of(self.name, version, settings=self.settings)
+        from workbench._tracking import configured_ui_url
+        from workbench._versions import VersionArtifacts
+        from workbench.packaging._card import card_of
+
+        # the version picked, as the registry numbers it (a copied version carries the
+        # card of the one it was copied from)
+        self.card = dataclasses.replace(
+            card_of(self.name, version, settings=self.settings), version=int(version)
+        )
+        found = VersionArtifacts.of(self.name, version, settings=self.settings)
+        contract = contract_of(found)
+        link = configured_ui_url(
+            self.settings, f"#/models/{quote(self.name)}/versions/{self.card.version}"
+        )
+        aliases = self.aliases.get(int(version), ())
         self.metrics_figure = metrics_figure(self.card)
+        self.cost_figure = cost_figure(self.card)
+        self.header.value = card_header_html(self.card, aliases, link)
+        self.sections.value = card_sections_html(self.card, contract, link)
+        self.tail.value = card_tail_html(self.card)
         figure_output(self.figures, self.metrics_figure)
-        figure_output(self.costs, cost_figure(self.card))
-        self.card_html.value = _body(self.card.to_html())
+        figure_output(self.costs, self.cost_figure)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, **kwargs)

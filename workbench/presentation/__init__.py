@@ -58,6 +58,7 @@ from workbench.presentation._formats import (
     to_datetime,
 )
 from workbench.presentation._html import Html, inline_code
+from workbench.presentation._labels import family_label, metric_label, param_label
 from workbench.presentation._static import state_html, widget_html
 from workbench.presentation._tables import bar, sparkline, table_html
 from workbench.presentation._theme import (
@@ -83,6 +84,7 @@ __all__ = [
     "apply_theme",
     "bar",
     "empty_state",
+    "family_label",
     "figure_bundle",
     "figure_html",
     "figure_output",
@@ -101,6 +103,8 @@ __all__ = [
     "is_missing",
     "kpi_card",
     "kpi_row",
+    "metric_label",
+    "param_label",
     "prepare_report",
     "register_template",
     "report_html",

@@ -12,15 +12,32 @@ import html
 import threading
 from typing import TYPE_CHECKING, Any
 
-from workbench._display import figure_output
+from workbench._display import figure_output, widget_bundle
 from workbench._exceptions import ConfigurationError
 from workbench._imports import require
-from workbench.tuning._figures import family_figure, param_figure, study_figures
-from workbench.tuning._runs import best_runs, compare_runs, run_metrics
+from workbench.presentation import (
+    family_label,
+    fmt_count,
+    kpi_card,
+    kpi_row,
+    metric_label,
+    param_label,
+    table_html,
+)
+from workbench.tuning._figures import (
+    best_runs_table,
+    family_figure,
+    param_figure,
+    param_label_of,
+    run_params,
+    study_figures,
+)
+from workbench.tuning._runs import compare_runs, run_metrics
 from workbench.tuning._study import trials_frame
 
 if TYPE_CHECKING:
     import optuna
+    import pandas as pd
 
     from workbench._settings import Settings
 
@@ -122,11 +139,25 @@ class TuningDashboard:
         for name, figure in study_figures(study).items():
             figure_output(self.figures[name], figure)
         table = trials_frame(study)
+        shown = table.dropna(axis=1, how="all")  # no column of dashes (device, gpu, error)
+        labels = {str(c): param_label(str(c)[6:]) for c in shown if str(c).startswith("param.")}
         self.table.outputs = (
             {
                 "output_type": "display_data",
                 "data": {
-                    "text/html": table.to_html(index=False, na_rep="", max_rows=500),
+                    "text/html": str(
+                        table_html(
+                            shown.assign(
+                                family=shown["family"].map(family_label, na_action="ignore")
+                            )
+                            if "family" in shown
+                            else shown,
+                            labels={**labels, "duration_s": "took", "value": "score"},
+                            formats={"duration_s": "duration"} if "duration_s" in shown else {},
+                            max_rows=500,
+                            empty="No trial yet.",
+                        )
+                    ),
                     "text/plain": table.to_string(max_rows=50),
                 },
                 "metadata": {},
@@ -138,13 +169,21 @@ class TuningDashboard:
 
 
 class ExperimentsView:
-    """An experiment's runs: a study picker, a metric by model family, a parameter
-    against the metric, and the best runs as a table.
+    """An experiment's runs: key figures, a metric by model family, a hyperparameter
+    against the metric, and the best runs as a table, every name as people say it.
+
+    Readable from one run to thousands: each family's box drops its dots past 300 runs,
+    and the table shows the best ten.
 
     Args:
         experiment: Experiment name (default: the ``experiment_name`` setting).
-        metric: The metric shown first (default: the first the runs have).
+        metric: The metric shown first (default: the quality metric most runs have).
         settings: Settings (default: the process-wide ones).
+        runs: The runs to show, as :func:`compare_runs` returns them (default: read
+            from MLflow).
+
+    Raises:
+        ConfigurationError: The experiment has no run with a metric.
     """
 
     def __init__(
@@ -153,36 +192,61 @@ class ExperimentsView:
         *,
         metric: str | None = None,
         settings: Settings | None = None,
+        runs: pd.DataFrame | None = None,
     ):
         widgets: Any = require("ipywidgets", feature="notebook widgets")
-        self.runs = compare_runs(experiment, settings=settings)
+        picker = widgets.Layout(width="min(100%, 340px)")
+        every = compare_runs(experiment, settings=settings) if runs is None else runs
+        # a study's own run summarizes its trials: it is not one more point among them
+        role = every.get("tags.workbench.role")
+        self.runs = every[role != "study"] if role is not None else every
         metrics = run_metrics(self.runs)
+        metrics = [m for m in metrics if self.runs[f"metrics.{m}"].notna().any()]
         if not metrics:
             raise ConfigurationError(
                 f"The experiment {experiment or '(default)'} has no run with a metric yet."
             )
         studies = sorted(s for s in self.runs["study"].dropna().unique())
         self.study = widgets.Dropdown(
-            options=[("all runs", "")] + [(s, s) for s in studies], description="study"
+            options=[("all runs", "")] + [(s, s) for s in studies],
+            description="study",
+            layout=picker,
         )
-        quality = [m for m in metrics if "seconds" not in m and not m.startswith("n_")]
-        first = metric if metric in metrics else (quality or metrics)[0]
-        self.metric = widgets.Dropdown(options=metrics, value=first, description="metric")
-        self.param = widgets.Dropdown(description="parameter")
-        self.by_family = widgets.Output(layout=widgets.Layout(width="100%"))
-        self.by_param = widgets.Output(layout=widgets.Layout(width="100%"))
+        quality = [
+            m
+            for m in metrics
+            if "seconds" not in m
+            and not m.startswith(("n_", "duration"))
+            and not m.endswith("_std")
+        ]
+        # the metric most runs have; a trial's mean over folds before its per-fold one
+        by_count = sorted(
+            quality or metrics,
+            key=lambda m: (-self.runs[f"metrics.{m}"].count(), m.startswith("cv_"), m),
+        )
+        first = metric if metric in metrics else by_count[0]
+        self.metric = widgets.Dropdown(
+            options=[(metric_label(m), m) for m in metrics],
+            value=first,
+            description="metric",
+            layout=picker,
+        )
+        self.param = widgets.Dropdown(description="parameter", layout=picker)
+        self._quiet = False
+        flush = widgets.Layout(width="100%", margin="0")  # the widgets' 2 px margin: 4 px out
+        self.summary = widgets.HTML()
+        self.by_family = widgets.Output(layout=flush)
+        self.by_param = widgets.Output(layout=flush)
         self.best = widgets.HTML()
         for control in (self.study, self.metric):
             control.observe(lambda _: self._draw(), names="value")
         self.param.observe(lambda _: self._draw_param(), names="value")
         self._draw()
+        controls = widgets.HBox(
+            [self.study, self.metric, self.param], layout=widgets.Layout(flex_flow="row wrap")
+        )
         self.widget = widgets.VBox(
-            [
-                widgets.HBox([self.study, self.metric, self.param]),
-                self.by_family,
-                self.by_param,
-                self.best,
-            ]
+            [controls, self.summary, self.by_family, self.by_param, self.best]
         )
 
     def _chosen(self) -> Any:
@@ -192,32 +256,59 @@ class ExperimentsView:
 
     def _draw(self) -> None:
         runs = self._chosen()
-        column = f"metrics.{self.metric.value}"
-        with_metric = runs.dropna(subset=[column])
-        params = sorted(
-            str(c)[7:]
-            for c in with_metric.columns
-            if str(c).startswith("params.") and with_metric[c].notna().any()
-        )
-        if with_metric["family"].notna().any():
-            self.family_figure = family_figure(runs, self.metric.value)
+        metric = self.metric.value
+        with_metric = runs.dropna(subset=[f"metrics.{metric}"])
+        self.summary.value = _summary_html(runs, with_metric, metric)
+        self.family_figure = family_figure(runs, metric) if len(with_metric) else None
+        if self.family_figure is not None:
             figure_output(self.by_family, self.family_figure)
-        self.param.options = params
-        if params:
-            self.param.value = params[0]
-            self._draw_param()
-        top = best_runs(runs, self.metric.value)
-        self.best.value = (
-            "<h4>Best runs by "
-            + self.metric.value
-            + "</h4>"
-            + top.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")
-        )
+        else:
+            self.by_family.outputs = ()
+        params = run_params(with_metric) if len(with_metric) else []
+        options = [(param_label_of(with_metric, p), p) for p in params]
+        kept = self.param.value if self.param.value in params else None
+        self._quiet = True  # new options pick their first value: one redraw, below
+        try:
+            self.param.options = options
+            self.param.value = kept if kept is not None else (params[0] if params else None)
+        finally:
+            self._quiet = False
+        self._draw_param()
+        self.best.value = best_runs_table(runs, metric)
 
     def _draw_param(self) -> None:
-        if self.param.value:
-            self.param_figure = param_figure(self._chosen(), self.param.value, self.metric.value)
+        if self._quiet:
+            return
+        runs = self._chosen()
+        if self.param.value and self.metric.value:
+            self.param_figure = param_figure(runs, self.param.value, self.metric.value)
             figure_output(self.by_param, self.param_figure)
+        else:
+            self.by_param.outputs = ()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, **kwargs)
+
+
+def _summary_html(runs: pd.DataFrame, with_metric: pd.DataFrame, metric: str) -> str:
+    """Key figures of the runs shown: how many, in how many studies and families, and the
+    best score with the run that made it."""
+    from workbench.tuning._runs import best_runs
+
+    families = runs["family"].dropna().nunique()
+    studies = runs["study"].dropna().nunique()
+    cards = [
+        kpi_card("runs", fmt_count(len(runs), compact=False)),
+        kpi_card("studies", studies),
+        kpi_card("model families", families),
+    ]
+    top = best_runs(runs, metric, 1)
+    if len(top):
+        row = top.iloc[0]
+        name = row.get("tags.mlflow.runName") or str(row["run_id"])[:8]
+        family = row.get("family")
+        note = f"{name}" + (f" · {family_label(str(family))}" if isinstance(family, str) else "")
+        cards.append(kpi_card(f"best {metric_label(metric)}", row[f"metrics.{metric}"], note=note))
+    else:
+        cards.append(kpi_card(f"best {metric_label(metric)}", None, note="no run has it yet"))
+    return str(kpi_row(cards))

@@ -1,0 +1,177 @@
+"""The model card, explorer and experiments apps as a stakeholder sees them: each served
+by ``workbench dashboard`` on the session's demo project and looked at in headless
+Chromium at 1280 and 800 px.
+
+On every visit: every figure drawn and non-empty; no element wider than its box
+(``scrollWidth <= clientWidth``, widget boxes included); no progress bar, traceback,
+``Warning``, or ``None``/``nan`` in a table; no source code and no request leaving the
+machine; and a control change redraws. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright import sync_api
+
+from tests.apps.test_dashboard_browser import _voila
+from tests.presentation import pagecheck
+
+pytestmark = pytest.mark.slow
+
+TITLES = "els => els.map(e => e.textContent || '')"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        chromium = pagecheck.launch(p)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def second_version(demo_project) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A second version of the demo's model (a registry copy of the first, card and all),
+    so the card's version picker has something to switch to; removed afterwards."""
+    from workbench._tracking import mlflow_for
+
+    model = demo_project.model
+    client = mlflow_for(demo_project.settings).MlflowClient()
+    copy = client.copy_model_version(f"models:/{model.name}/{model.version}", model.name)
+    try:
+        yield str(copy.version)
+    finally:
+        client.delete_model_version(model.name, str(copy.version))
+
+
+@pytest.fixture(scope="module")
+def apps(demo_project, second_version: str) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The three apps, each under ``workbench dashboard`` (started together, once)."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            app: stack.enter_context(_voila(app, demo_project))
+            for app in ("model_card", "explore", "experiments")
+        }
+
+
+@contextlib.contextmanager
+def _visit(browser: Any, url: str, width: int) -> Iterator[tuple[Any, list[str]]]:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    refused = pagecheck.block_outside(page)
+    try:
+        page.goto(url, timeout=180_000)
+        yield page, refused
+    finally:
+        page.close()
+
+
+def _looks_right(page: Any, where: str) -> None:
+    assert pagecheck.empty_figures(page) == [], where
+    assert pagecheck.overflowing(page, strict=True) == [], where
+    assert pagecheck.text_problems(page) == [], where
+
+
+def _titles(page: Any) -> list[str]:
+    found: list[str] = page.eval_on_selector_all(".js-plotly-plot .gtitle", TITLES)
+    return found
+
+
+@pytest.mark.parametrize("width", pagecheck.WIDTHS)
+def test_model_card_app(  # type: ignore[no-untyped-def]
+    width: int, demo_project, second_version: str, apps, browser, artifacts_dir: Path
+) -> None:
+    name = demo_project.model.name
+    with _visit(browser, apps["model_card"], width) as (page, out):
+        pagecheck.wait_for_figures(page, 2, timeout=180_000)  # metrics and cost
+        shot = artifacts_dir / f"app-model_card-{width}.png"
+        pagecheck.screenshot(page, shot)
+        _looks_right(page, f"model card at {width} px")
+        text = page.evaluate("document.body.innerText")
+        # the champion says so (not the alias it was registered under first)
+        assert f"{name} v{demo_project.model.version}" in text and "@champion" in text
+        assert "Open in MLflow" not in text  # no UI address is configured
+        assert "Downloading artifacts" not in text
+        assert "allowed values" in text and "not allowed" in text  # the contract, a table
+        # metrics of different scales on their own axes: one panel each
+        assert page.locator(".js-plotly-plot .cartesianlayer .subplot").count() >= 4
+        picker = page.locator(".widget-dropdown select").first
+        assert f"v{second_version}" in picker.inner_text()
+        picker.select_option(label=f"v{second_version}")  # another version: its card is drawn
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            f".some(e => e.textContent.startsWith('{name} v{second_version}:'))"
+            " && document.body.innerText.includes('no alias')",  # v2: a copy, no alias
+            timeout=60_000,
+        )
+        assert out == []
+        content = page.content()
+    assert "CardViewer(" not in content and "resolve_settings(" not in content
+
+
+@pytest.mark.parametrize("width", pagecheck.WIDTHS)
+def test_explorer_app(width: int, apps, browser, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    with _visit(browser, apps["explore"], width) as (page, out):
+        page.wait_for_selector(".lm-TabBar-tab", timeout=180_000)
+        page.wait_for_selector(".wb-table", timeout=60_000)
+        for tab in ("Overview", "Column", "Correlations", "Missing values", "Time", "Quality"):
+            page.locator(".lm-TabBar-tab", has_text=tab).first.click()
+            if tab != "Overview":
+                page.wait_for_selector(".js-plotly-plot .main-svg >> visible=true", timeout=60_000)
+            page.wait_for_timeout(300)
+            pagecheck.screenshot(page, artifacts_dir / f"app-explore-{tab.lower()}-{width}.png")
+            _looks_right(page, f"explorer {tab} at {width} px")
+            text = page.evaluate("document.body.innerText")
+            if tab == "Overview":  # a chart per column, warnings as badges, dates for people
+                assert page.locator(".wb-table svg").count() >= 5
+                assert "Jul 2023" in text and "T00:00:00" not in text
+            if tab == "Column":  # the target first, not the date
+                assert any(t.startswith("consumption_kwh — numeric") for t in _titles(page))
+            if tab == "Quality":  # the project's contract report, no developer hint
+                assert "quarantined" in text and "Pass quality" not in text
+        page.locator(".lm-TabBar-tab", has_text="Column").first.click()
+        page.locator(".widget-dropdown select:visible").first.select_option("temperature_c")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            ".some(e => e.textContent.startsWith('temperature_c — numeric'))",
+            timeout=60_000,
+        )
+        assert out == []
+        content = page.content()
+    assert "Explorer(" not in content
+
+
+@pytest.mark.parametrize("width", pagecheck.WIDTHS)
+def test_experiments_app(width: int, apps, browser, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    with _visit(browser, apps["experiments"], width) as (page, out):
+        pagecheck.wait_for_figures(page, 2, timeout=180_000)  # by family, by parameter
+        pagecheck.screenshot(page, artifacts_dir / f"app-experiments-{width}.png")
+        _looks_right(page, f"experiments at {width} px")
+        text = page.evaluate("document.body.innerText")
+        for raw in ("tags.mlflow", "metrics.", "params.", "hist_gradient_boosting"):
+            assert raw not in text, raw  # names as people say them
+        titles = _titles(page)
+        assert any(t.startswith("RMSE by model family") for t in titles), titles
+        assert any(" vs RMSE" in t and not t.startswith("categorical") for t in titles), titles
+        for family in ("Lasso", "Ridge", "gradient boosting"):  # the demo's short study
+            assert family in text, family
+        # no browser-default double borders: tables collapse theirs
+        spacing = page.eval_on_selector_all(
+            "table", "els => els.map(e => getComputedStyle(e).borderCollapse)"
+        )
+        assert set(spacing) == {"collapse"}, spacing
+        page.locator(".widget-dropdown select").nth(1).select_option(label="duration (s)")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+            ".some(e => e.textContent.startsWith('duration (s) by model family'))",
+            timeout=60_000,
+        )
+        assert out == []
+        content = page.content()
+    assert "ExperimentsView(" not in content
