@@ -73,9 +73,8 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
             f"{' (dataset drift)' if snapshot.dataset_drift else ''}{skipped}"
         ),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=80 + 28 * max(len(rows), 1),
     )
-    return fig
+    return _themed(fig, height=80 + 28 * max(len(rows), 1))
 
 
 def drift_over_time_figure(
@@ -169,9 +168,8 @@ def distribution_figure(snapshot: DriftSnapshot, column: str) -> go.Figure:
         yaxis_title="share of rows",
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         margin={"l": 50, "r": 10, "t": 60, "b": 40},
-        height=380,
     )
-    return fig
+    return _themed(fig, height=380)
 
 
 def metric_figure(
@@ -194,6 +192,8 @@ def metric_figure(
         estimated: A frame of estimates with the same ``window`` and ``metric`` columns.
         title: Figure title (default: the metric's name).
     """
+    from workbench.presentation import metric_label
+
     go_: Any = require("plotly.graph_objects", feature="monitoring figures")
     fig = go_.Figure()
     x, y = list(frame["window"]), [float(v) for v in frame[metric]]
@@ -230,13 +230,19 @@ def metric_figure(
             annotation_position="top left",
         )
     fig.update_layout(
-        title=title or metric,
+        title=title or metric_label(metric),
         xaxis_title="period",
-        yaxis_title=metric,
-        height=320,
+        yaxis_title=metric_label(metric),
         margin={"l": 50, "r": 20, "t": 50, "b": 40},
     )
-    return fig
+    return _themed(fig, height=320)
+
+
+def _themed(fig: go.Figure, *, height: int) -> go.Figure:
+    """``fig`` in the workbench template, as every other stage's figures."""
+    from workbench.presentation import apply_theme
+
+    return apply_theme(fig, height=height)
 
 
 def kpi_cards(cells: Sequence[tuple[str, str, str | None]]) -> str:

@@ -25,6 +25,7 @@ from workbench.monitoring._figures import (
     metric_figure,
 )
 from workbench.monitoring._periods import renamed_window
+from workbench.presentation import metric_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,7 +169,7 @@ class MonitoringDashboard:
         if metrics:
             first = metric if metric in metrics else metrics[0]
             self.metric_picker = widgets.Dropdown(
-                options=metrics, value=first, description="metric"
+                options=[(metric_label(m), m) for m in metrics], value=first, description="metric"
             )
             self.metric_picker.observe(lambda _: self._draw_metric(), names="value")
             tabs.append(widgets.VBox([self.metric_picker, self.metric_output]))
@@ -214,14 +215,17 @@ class MonitoringDashboard:
                 name,
                 threshold=threshold,
                 estimated=_inside(estimated, first, last),
-                title=f"{name} per {_unit(self.overview.period)}",
+                title=f"{metric_label(name)} per {_unit(self.overview.period)}",
             )
         else:  # no labels yet: the estimate alone, its periods past the bound in red
             self.metric_figure = metric_figure(
                 _inside(estimated, first, last),
                 name,
                 threshold=threshold,
-                title=f"{name} per {_unit(self.overview.period)} (estimated, no labels yet)",
+                title=(
+                    f"{metric_label(name)} per {_unit(self.overview.period)}"
+                    " (estimated, no labels yet)"
+                ),
             )
         unit = _unit(self.overview.period)
         self.metric_figure.update_xaxes(title_text=f"{unit}s by {self.overview.basis.label}")
