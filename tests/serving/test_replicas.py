@@ -37,8 +37,6 @@ def test_three_replicas_log_every_answered_request_once_or_name_it_lost(
         )
         for _ in range(3)
     ]
-    for number, server in enumerate(servers):  # each its own output file
-        server._stderr_path = tmp_path / f"replica-{number}.log"
     with own_settings(), concurrent.futures.ThreadPoolExecutor(3) as pool:
         list(pool.map(ScoringServer.start, servers))  # started together, on one log
     terminated, killed, survivor = servers
