@@ -12,6 +12,10 @@
   ``windows`` and ``summarize_by_window`` still work, with a ``DeprecationWarning``.
 * Alerts: :func:`check_thresholds` and ``DriftTimeline.alerts``; everything recorded in
   MLflow with :func:`log_to_mlflow`.
+* The scheduled monitor: :func:`run_monitor` (``workbench monitor``) reads what arrived
+  since its checkpoint, records results per period and evaluates the alert rules; a
+  :class:`Notifier` delivers them to a :class:`WebhookReceiver` (JSON, Slack, Teams) or
+  an :class:`EmailReceiver` (SMTP): fired, repeated, resolved.
 * Figures: :func:`drift_table_figure`, :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
   the log's summaries per period from :func:`collect`) in a notebook or Voilà.
@@ -37,6 +41,15 @@ from workbench.monitoring._drift import (
     DriftSnapshot,
     compute_drift,
     latest_snapshot,
+)
+from workbench.monitoring._job import MonitorResult, run_monitor
+from workbench.monitoring._notify import (
+    Delivery,
+    EmailReceiver,
+    Notifier,
+    WebhookReceiver,
+    notifier_from_settings,
+    read_deliveries,
 )
 from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
 from workbench.monitoring._performance import performance_over_time
@@ -66,10 +79,14 @@ __all__ = [
     "ColumnDrift",
     "DriftExplorer",
     "DriftSnapshot",
+    "Delivery",
     "DriftTimeline",
+    "EmailReceiver",
     "IntegrityReport",
     "LogOverview",
+    "MonitorResult",
     "MonitoringDashboard",
+    "Notifier",
     "ReferenceProfile",
     "Summary",
     "check_integrity",
@@ -84,12 +101,16 @@ __all__ = [
     "latest_snapshot",
     "log_to_mlflow",
     "metric_figure",
+    "notifier_from_settings",
     "open_dashboard",
     "performance_over_time",
     "periods",
+    "read_deliveries",
     "reference_profile_of",
+    "run_monitor",
     "summarize",
     "summarize_by_period",
     "summarize_by_window",
+    "WebhookReceiver",
     "windows",
 ]
