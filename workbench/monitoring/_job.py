@@ -597,7 +597,8 @@ class _Step:
         client = mlflow_for(self.settings).MlflowClient()
         found = client.search_runs(
             [ensure_experiment(experiment, self.settings)],
-            f"tags.`workbench.monitor_run` = '{self.run}'",
+            f"tags.`workbench.monitor_run` = '{self.run}' and "
+            f"tags.`workbench.monitor_store` = '{self.store.folder}'",
         )
         for earlier in found:  # a killed attempt at this run recorded it already
             client.delete_run(earlier.info.run_id)
@@ -611,7 +612,11 @@ class _Step:
             performance=metrics,
             alerts=alerts,
             experiment=experiment,
-            tags={"workbench.monitor_run": str(self.run), "model_version": version},
+            tags={
+                "workbench.monitor_run": str(self.run),
+                "workbench.monitor_store": str(self.store.folder),
+                "model_version": version,
+            },
             settings=self.settings,
         )
 

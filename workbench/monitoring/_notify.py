@@ -372,8 +372,8 @@ class Notifier:
             receiver.name, message.event, message.metric, False, attempts, error, _iso(now)
         )
 
-    @staticmethod
     def _record(
+        self,
         folder: Path,
         book_path: Path,
         book: Mapping[str, Any],
