@@ -208,7 +208,9 @@ def test_alert_rules_on_the_latest_period(project: Path, tmp_path: Path) -> None
     traffic = Traffic(project, tmp_path / "log")
     traffic.actuals(traffic.day("2024-06-01", 2000))
     settings = _settings(project, tmp_path / "mon")
-    calm = run_monitor("toy", log_dir=traffic.log, settings=settings, thresholds={"mae": ("max", 1)})
+    calm = run_monitor(
+        "toy", log_dir=traffic.log, settings=settings, thresholds={"mae": ("max", 1)}
+    )
     assert calm.alerts == ()
     shifted = traffic.day("2024-06-02", 200, shift=3, bad=40)
     rows = shifted.assign(y=shifted["y"] + 5)  # the world changed: the model is now off
@@ -275,6 +277,7 @@ from pathlib import Path
 stage, project, monitoring, log, url = sys.argv[1:]
 import workbench.monitoring._checkpoint as checkpoint
 import workbench.monitoring._job as job
+import workbench.monitoring._increment as increment
 import workbench.monitoring._notify as notify
 from workbench._settings import resolve_settings
 
@@ -291,7 +294,7 @@ def after(owner, name, calls=1):
 {
     "ledger": lambda: after(checkpoint.MonitorStore, "write_part"),
     "state": lambda: after(checkpoint.MonitorStore, "write_state"),
-    "mlflow": lambda: after(job._Step, "record_mlflow"),
+    "mlflow": lambda: after(increment.Step, "record_mlflow"),
     "checkpoint": lambda: after(checkpoint, "atomic_write"),
     "delivery": lambda: after(notify.Notifier, "_record"),
 }[stage]()
@@ -318,8 +321,15 @@ def test_a_run_killed_mid_way_and_run_again_gives_the_result_of_one_run(
     script.write_text(KILLER)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, str(script), stage, str(project), str(killed), str(traffic.log)]
-        + [receiver.url],
+        [
+            sys.executable,
+            str(script),
+            stage,
+            str(project),
+            str(killed),
+            str(traffic.log),
+            receiver.url,
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -358,4 +368,6 @@ def test_a_run_killed_mid_way_and_run_again_gives_the_result_of_one_run(
     assert sorted(d["metric"] for d in sent) == ["drift", "mae"]
     found = _recorded(_settings(project, killed), killed)
     assert [r.data.tags["workbench.monitor_run"] for r in found] == ["1"]
-    assert len(found[0].data.metrics) == len(_recorded(_settings(project, killed), tmp_path / "whole")[0].data.metrics)
+    assert len(found[0].data.metrics) == len(
+        _recorded(_settings(project, killed), tmp_path / "whole")[0].data.metrics
+    )

@@ -42,6 +42,7 @@ from workbench.monitoring._drift import (
     compute_drift,
     latest_snapshot,
 )
+from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
 from workbench.monitoring._job import MonitorResult, run_monitor
 from workbench.monitoring._notify import (
     Delivery,
@@ -51,7 +52,6 @@ from workbench.monitoring._notify import (
     notifier_from_settings,
     read_deliveries,
 )
-from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
 from workbench.monitoring._performance import performance_over_time
 from workbench.monitoring._periods import periods, windows
 from workbench.monitoring._profile import (
@@ -77,9 +77,9 @@ __all__ = [
     "TESTS",
     "Alert",
     "ColumnDrift",
+    "Delivery",
     "DriftExplorer",
     "DriftSnapshot",
-    "Delivery",
     "DriftTimeline",
     "EmailReceiver",
     "IntegrityReport",
@@ -89,6 +89,7 @@ __all__ = [
     "Notifier",
     "ReferenceProfile",
     "Summary",
+    "WebhookReceiver",
     "check_integrity",
     "check_thresholds",
     "collect",
@@ -111,6 +112,5 @@ __all__ = [
     "summarize",
     "summarize_by_period",
     "summarize_by_window",
-    "WebhookReceiver",
     "windows",
 ]

@@ -55,7 +55,7 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -201,7 +201,7 @@ class MonitorStore:
         (staging / "state.json").write_text(json.dumps(state, allow_nan=True))
         pending.to_parquet(staging / "pending.parquet", index=False)
         shutil.rmtree(final, ignore_errors=True)
-        os.replace(staging, final)
+        staging.replace(final)
         _fsync_folder(self.folder)
         return final
 
@@ -213,7 +213,7 @@ class MonitorStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        tmp.replace(path)
         return path.name
 
     def commit(self, checkpoint: Checkpoint) -> None:

@@ -90,7 +90,10 @@ class Message:
                 f"{self.metric} no longer crosses its bound (alert since {self.since}); "
                 f"last: {self.reason}"
             )
-        return f"{self.reason} (value {self.value:.4g}, bound {self.threshold:.4g}; since {self.since})"
+        return (
+            f"{self.reason} (value {self.value:.4g}, bound {self.threshold:.4g}; "
+            f"since {self.since})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "title": self.title, "text": self.text}
@@ -367,7 +370,9 @@ class Notifier:
                 time.sleep(wait)
                 wait *= 2
             else:
-                return Delivery(receiver.name, message.event, message.metric, True, attempts, "", _iso(now))
+                return Delivery(
+                    receiver.name, message.event, message.metric, True, attempts, "", _iso(now)
+                )
         return Delivery(
             receiver.name, message.event, message.metric, False, attempts, error, _iso(now)
         )
@@ -383,7 +388,7 @@ class Notifier:
         """What each receiver was told (whole, at once), then the line of the record."""
         atomic_write(book_path, json.dumps(book, indent=1))
         line = {**dataclasses.asdict(delivery), "message": message.to_dict()}
-        with open(folder / "deliveries.jsonl", "a", encoding="utf-8") as handle:
+        with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
 
 
