@@ -39,6 +39,7 @@ is loaded and predicts (the same predictions as in this process) and one is serv
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import statistics
@@ -132,9 +133,7 @@ def mlflow_default(mlflow: object, model: object, x: pd.DataFrame, **options: ob
 
 def tuned_cases(rows: int = 400) -> tuple[pd.DataFrame, dict[str, tuple[str, object]]]:
     """Pipelines as ``tune`` refits its best trial: {name: (target, fitted pipeline)}."""
-    from workbench.tuning._objective import METRICS, TuningSpec
-    from workbench.tuning._spaces import FAMILIES
-    from workbench.tuning._study import refit_best
+    from workbench.tuning import FAMILIES, METRICS, TuningSpec, refit_best
 
     rng = np.random.default_rng(1)
     frame = pd.DataFrame(
@@ -186,7 +185,7 @@ def fresh_venv() -> None:
 
     import mlflow
 
-    from workbench._settings import resolve_settings
+    from workbench import resolve_settings
     from workbench.packaging import conform, package_model
     from workbench.serving._process import free_port
 
@@ -307,17 +306,14 @@ def main() -> None:
         fresh_venv()
         return
 
-    from workbench._imports import require
-    from workbench._settings import resolve_settings
-    from workbench._tracking import ensure_experiment, mlflow_for
-    from workbench.packaging import package_model
-    from workbench.packaging._verifier import warm_verifier
+    from workbench import ensure_experiment, mlflow_for, resolve_settings
+    from workbench.packaging import package_model, warm_verifier
 
     project = Path(tempfile.mkdtemp(prefix="bench-packaging-"))
     (project / "pyproject.toml").write_text('[project]\nname = "bench"\n')
     settings = resolve_settings(project)
     mlflow = mlflow_for(settings)
-    require("mlflow.sklearn")
+    importlib.import_module("mlflow.sklearn")  # the flavor log_model below needs
 
     mlflow.set_experiment(experiment_id=ensure_experiment("packaging-bench", settings))
     data = make_data(args.rows)

@@ -43,7 +43,7 @@ CONFIG = "workbench-config"
 # Environment variables the manifests may set besides the workbench's settings: what the
 # workbench reads itself, and what boto3/s3fs read for object storage.
 WORKBENCH_READS = {
-    "WORKBENCH_SERVE_TOKEN": "workbench/_cli.py",
+    "WORKBENCH_SERVE_TOKEN": "workbench/_cli/_serve.py",
     "WORKBENCH_PSEUDONYM_KEY": "workbench/_settings.py",  # a secret: never a setting
 }
 # what the single sign-on proxy beside the dashboard reads (its OpenID Connect client)
@@ -383,7 +383,7 @@ def test_containers_run_real_commands_on_the_ports_they_declare() -> None:
         ("dask", "scheduler"),
         ("dask", "worker"),
     }
-    assert images == {f"workbench:{installed_version('workbench')}"}  # the Dockerfile's image
+    assert images == {f"workbench:{installed_version('mlops-workbench')}"}  # the Dockerfile's image
 
 
 def test_every_pod_runs_unprivileged_with_resources_and_probes() -> None:

@@ -78,7 +78,6 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 #: Modules over 600 lines without a sentence on why they are one job, being split now.
 ALLOWED_LONG = {
-    "workbench/_cli.py": "CLI: not yet assigned in issue 25",
     "workbench/serving/_app.py": "serving step",
 }
 #: Private modules that apps, notebooks and benchmarks import today: (file, module).
@@ -88,14 +87,7 @@ ALLOWED_PRIVATE = {
     ("benchmarks/dashboard.py", "workbench.serving._process"): "serving step",
     ("benchmarks/load.py", "workbench.serving._loadgen"): "serving step (moves to benchmarks/)",
     ("benchmarks/load.py", "workbench.serving._log"): "serving step",
-    ("benchmarks/model_packaging.py", "workbench._imports"): "packaging step",
-    ("benchmarks/model_packaging.py", "workbench._settings"): "packaging step",
-    ("benchmarks/model_packaging.py", "workbench._tracking"): "packaging step",
-    ("benchmarks/model_packaging.py", "workbench.packaging._verifier"): "packaging step",
     ("benchmarks/model_packaging.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/model_packaging.py", "workbench.tuning._objective"): "tuning step",
-    ("benchmarks/model_packaging.py", "workbench.tuning._spaces"): "tuning step",
-    ("benchmarks/model_packaging.py", "workbench.tuning._study"): "tuning step",
     ("benchmarks/serving.py", "workbench._settings"): "serving step",
     ("benchmarks/serving.py", "workbench.serving._process"): "serving step",
     ("benchmarks/tuning.py", "workbench._sqlite"): "tuning step",

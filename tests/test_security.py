@@ -150,7 +150,7 @@ def test_lab_and_dashboard_bind_loopback_unless_a_host_is_given(
     tests/test_cli_servers.py)."""
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
     commands: list[list[str]] = []
-    monkeypatch.setattr("workbench._cli._exec", lambda cmd, env: commands.append(cmd) or 0)
+    monkeypatch.setattr("workbench._cli._lab._exec", lambda cmd, env: commands.append(cmd) or 0)
     # `dashboard` runs Voilà in its own process: its argv is read here
     monkeypatch.setattr(
         "workbench._jupyter._voila.serve", lambda argv, **_: commands.append(argv) or 0

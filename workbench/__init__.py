@@ -24,6 +24,7 @@ from workbench._exceptions import (
 )
 from workbench._init import init_project
 from workbench._settings import Settings, get_settings, reset_settings, resolve_settings
+from workbench._tracking import ensure_experiment, mlflow_for
 
 # Nothing leaves the machine unless configured: MLflow 3 sends usage telemetry to its
 # maintainers by default. Off here (before MLflow is imported, in this process and in the
@@ -43,8 +44,10 @@ __all__ = [
     "Settings",
     "WorkbenchError",
     "__version__",
+    "ensure_experiment",
     "get_settings",
     "init_project",
+    "mlflow_for",
     "reset_settings",
     "resolve_settings",
 ]

@@ -15,6 +15,7 @@ from workbench.packaging._card import ModelCard, card_of
 from workbench.packaging._promote import Promotion, conform, promote
 from workbench.packaging._register import PackagedModel, package_model
 from workbench.packaging._signature import Serialization, choose_serialization, infer_signature
+from workbench.packaging._verifier import warm_verifier
 from workbench.packaging._widgets import CardViewer, PackageButton
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "package_model",
     "pinned_requirements",
     "promote",
+    "warm_verifier",
 ]
