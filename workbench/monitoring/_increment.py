@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from workbench._settings import Settings
 
-__all__ = ["LEDGER", "Step", "Version", "iso", "results_frame"]
+__all__ = ["CHUNK", "LEDGER", "Step", "Version", "iso", "period_stats", "results_frame"]
 
 _log = logging.getLogger(__name__)
 
@@ -88,25 +88,74 @@ def _load_version(name: str, version: str, settings: Settings) -> Version | None
     return out
 
 
-def _read_segments(
-    files: list[str], place: Any, name: str, columns: set[str]
-) -> Iterator[pd.DataFrame]:
-    """The rows of ``name`` in each segment, with the columns any version needs."""
+#: Rows checked together: whole segments (a request's rows stay in one chunk) up to this.
+CHUNK = 250_000
+
+
+def _read_segment(file: str, place: Any, name: str) -> pd.DataFrame:
+    """The rows of model ``name`` in one segment, converted as ``collect`` reads them
+    (text as ``string[pyarrow]``, so the contract checks see the same values)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    for file in files:
-        if place.local:
-            schema = pq.read_schema(file)
-            kept = [c for c in schema.names if c in columns]
-            table = pq.read_table(file, columns=kept)
-        else:
-            with place.fs.open(file, "rb") as handle:
-                table = pq.read_table(handle)
-            table = table.select([c for c in table.column_names if c in columns])
-        frame = table.to_pandas()
-        if "model_name" in frame.columns:
-            frame = frame[frame["model_name"].astype(str) == name]
-        yield frame.reset_index(drop=True)
+    if place.local:
+        table = pq.read_table(file)
+    else:
+        with place.fs.open(file, "rb") as handle:
+            table = pq.read_table(handle)
+    if "model_name" in table.column_names:
+        table = table.filter(pc.equal(table["model_name"].cast(pa.string()), name))
+    text = pd.StringDtype("pyarrow")
+    mapped = {pa.string(): text, pa.large_string(): text}
+    frame: pd.DataFrame = table.to_pandas(types_mapper=mapped.get)
+    return frame
+
+
+def _chunks(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Whole frames put together up to :data:`CHUNK` rows each."""
+    out: list[pd.DataFrame] = []
+    group: list[pd.DataFrame] = []
+    size = 0
+    for frame in frames:
+        group.append(frame)
+        size += len(frame)
+        if size >= CHUNK:
+            out.append(_concat(group))
+            group, size = [], 0
+    if group:
+        out.append(_concat(group))
+    return out
+
+
+def period_stats(part: pd.DataFrame, profile: Any, period: str, contract: Any) -> dict[Any, Any]:
+    """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``: drift
+    counts, rows, requests, latency histogram, rows breaking each contract rule), with
+    the contract checked once for all of ``part``."""
+    import pandas as pd
+
+    from workbench.monitoring._collect import LATENCY_EDGES, PeriodStats, _violations
+    from workbench.monitoring._periods import period_keys
+
+    part = part.reset_index(drop=True)
+    codes, starts = pd.factorize(period_keys(part, period, "timestamp"), sort=True)
+    broken = _violations(part, contract)
+    broken_codes = codes[broken["row"].to_numpy(dtype=np.int64)]
+    out = {}
+    for code, start in enumerate(starts):
+        rows = part[codes == code]
+        latency = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
+        here = broken[broken_codes == code]
+        counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
+        out[start] = PeriodStats(
+            profile.summarize(rows),
+            len(rows),
+            len(latency),
+            np.histogram(latency, LATENCY_EDGES)[0],
+            {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
+        )
+    return out
 
 
 def iso(start: Any) -> str:
@@ -150,85 +199,57 @@ class Step:
     def read_log(self, place: Any, files: list[str]) -> tuple[int, int]:
         """Counts per period and ledger rows of the new segments; returns the rows read
         and those skipped (versions without a profile)."""
-        import pandas as pd
-
         from workbench._progress import map_with_progress
-        from workbench.monitoring._collect import _stats_of
         from workbench.monitoring._periods import period_keys
 
         if not files:
             return 0, 0
-        versions = self._versions_in(place, files)
-        columns = {"model_name", "model_version", "timestamp", "request_id"}
-        columns |= {"row_in_request", "latency_ms", "prediction"}
-        for v in versions.values():
-            columns |= set(v.profile.columns)
-            columns |= {c.name for c in v.contract.columns} if v.contract is not None else set()
-            columns |= set(v.score_columns)
-
-        def one(file: str) -> tuple[dict[str, dict[Any, Any]], pd.DataFrame, int]:
-            frame = next(_read_segments([file], place, self.name, columns))
-            stats: dict[str, dict[Any, Any]] = {}
-            ledgers, skipped = [], 0
-            for version, part in frame.groupby(frame["model_version"].astype(str), sort=True):
-                v = versions.get(str(version))
-                if v is None:
-                    skipped += len(part)
-                    continue
-                part = part.reset_index(drop=True)
-                names = [c for c in v.profile.columns if c in part.columns]
-                stats[str(version)] = _stats_of(
-                    part, v.profile.subset(names), self.period, v.contract
-                )
-                kept = [c for c in [*LEDGER, *v.score_columns] if c in part or c == "period"]
-                ledger = part.assign(
-                    period=period_keys(part, self.period, "timestamp"),
-                    model_version=str(version),
-                )[kept]
-                ledgers.append(ledger)
-            return stats, (pd.concat(ledgers) if ledgers else pd.DataFrame()), skipped
-
-        parts = map_with_progress(
-            one,
-            files,
-            desc="reading new log segments",
-            show=False,
+        frames = map_with_progress(
+            lambda f: _read_segment(f, place, self.name), files, desc="reading", show=False
         )
-        rows = skipped = 0
+        per_version: dict[str, list[pd.DataFrame]] = {}
+        for frame in frames:
+            named = frame["model_version"].astype(str)
+            if len(frame) and (named == named.iloc[0]).all():  # a server logs one version
+                per_version.setdefault(named.iloc[0], []).append(frame)
+                continue
+            for version, part in frame.groupby(named, sort=True):
+                per_version.setdefault(str(version), []).append(part)
+        del frames
+        skipped = 0
+        tasks: list[tuple[Version, pd.DataFrame]] = []
+        for version, parts in sorted(per_version.items()):
+            v = self.version(version)
+            if v is None:
+                skipped += sum(len(p) for p in parts)
+                continue
+            tasks += [(v, chunk) for chunk in _chunks(parts)]
+
+        def one(task: tuple[Version, pd.DataFrame]) -> tuple[dict[Any, Any], pd.DataFrame]:
+            v, part = task
+            part = part.reset_index(drop=True)
+            names = [c for c in v.profile.columns if c in part.columns]
+            stats = period_stats(part, v.profile.subset(names), self.period, v.contract)
+            kept = [c for c in [*LEDGER, *v.score_columns] if c in part or c == "period"]
+            ledger = part.assign(period=period_keys(part, self.period, "timestamp"))[kept]
+            return stats, ledger
+
+        done = map_with_progress(one, tasks, desc="counting", show=False)
+        rows = 0
         ledgers = []
-        for stats, ledger, lost in parts:
-            skipped += lost
+        for (v, _), (per_period, ledger) in zip(tasks, done, strict=True):
             rows += len(ledger)
-            if len(ledger):
-                ledgers.append(ledger)
-            for version, per_period in stats.items():
-                kept = self.state["versions"].setdefault(version, {"periods": {}, "results": {}})
-                for start, counts in per_period.items():
-                    key = iso(start)
-                    old = kept["periods"].get(key)
-                    total = counts if old is None else stats_from_dict(old) + counts
-                    kept["periods"][key] = stats_to_dict(total)
-                    self.touched.setdefault(version, set()).add(key)
+            ledgers.append(ledger.assign(model_version=v.version))
+            kept = self.state["versions"].setdefault(v.version, {"periods": {}, "results": {}})
+            for start, counts in per_period.items():
+                key = iso(start)
+                old = kept["periods"].get(key)
+                total = counts if old is None else stats_from_dict(old) + counts
+                kept["periods"][key] = stats_to_dict(total)
+                self.touched.setdefault(v.version, set()).add(key)
         if ledgers:
-            self.ledger = pd.concat(ledgers, ignore_index=True)
+            self.ledger = _concat(ledgers)
         return rows, skipped
-
-    def _versions_in(self, place: Any, files: list[str]) -> dict[str, Version]:
-        """The versions of the model named in the new segments, each with its profile."""
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        found: set[str] = set()
-        for file in files:
-            if place.local:
-                table = pq.read_table(file, columns=["model_name", "model_version"])
-            else:
-                with place.fs.open(file, "rb") as handle:
-                    table = pq.read_table(handle, columns=["model_name", "model_version"])
-            mine = table.filter(pc.equal(table["model_name"].cast("string"), self.name))
-            found |= {str(v) for v in pc.unique(mine["model_version"]).to_pylist()}
-        loaded = {v: self.version(v) for v in sorted(found)}
-        return {v: info for v, info in loaded.items() if info is not None}
 
     def read_actuals(self, place: Any, files: list[str]) -> int:
         """Match the new actuals (and those waiting) to ledger rows; returns how many
@@ -240,15 +261,15 @@ class Step:
         frames = [place.read(f) for f in files]
         new = pd.concat(frames, ignore_index=True) if frames else self.pending.iloc[:0]
         count = len(new)
-        waiting = pd.concat([self.pending, new], ignore_index=True)
+        waiting = _concat([self.pending, new])
         if not len(waiting):
             return count
         waiting = waiting.astype({"request_id": str, "row_in_request": "int64"})
         ids = waiting["request_id"].unique().tolist()
         keys = ["model_version", "request_id", "row_in_request", "period"]
-        known = pd.concat(
-            [self._old("ledger", keys, ids), self.ledger[keys]], ignore_index=True
-        ).astype({"request_id": str, "row_in_request": "int64"})
+        known = _concat([self._old("ledger", keys, ids), self.ledger[keys]]).astype(
+            {"request_id": str, "row_in_request": "int64"}
+        )
         matched = waiting.merge(known, on=["request_id", "row_in_request"], how="left")
         found = matched["period"].notna()
         self.pending = waiting[~found.to_numpy()].reset_index(drop=True)
@@ -442,6 +463,17 @@ class Step:
                 labels=before.labels + ((labels,) if labels else ()),
             )
         )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one below the other; empty ones left out (an empty frame's object
+    columns would turn a timestamp column of a million rows into objects)."""
+    import pandas as pd
+
+    full = [f for f in frames if len(f)]
+    if len(full) == 1:
+        return full[0].reset_index(drop=True)
+    return pd.concat(full or frames[:1], ignore_index=True)
 
 
 def _plain(value: Any) -> Any:

@@ -66,6 +66,8 @@ class MonitorResult:
             nothing new arrived).
         snapshots: The drift snapshots written for the dashboard.
         skipped_rows: New rows of versions with no reference profile, not monitored.
+        timings: Seconds spent reading the log, the actuals, computing the results,
+            recording them and committing (empty when nothing new arrived).
     """
 
     model_name: str
@@ -80,6 +82,7 @@ class MonitorResult:
     mlflow_run_id: str | None = None
     snapshots: tuple[Path, ...] = ()
     skipped_rows: int = 0
+    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         """One line for a log file or a terminal."""
@@ -195,18 +198,32 @@ def run_monitor(
         new_rows = new_actuals = skipped = 0
         run_id: str | None = None
         snapshots: list[Path] = []
+        timings: dict[str, float] = {}
         if segments or actual_files:
             run = checkpoint.run + 1
+            clock = time.perf_counter()
+
+            def lap(what: str) -> None:
+                nonlocal clock
+                timings[what] = time.perf_counter() - clock
+                clock = time.perf_counter()
+
             step = Step(name, period, s, store, checkpoint, state, run)
             new_rows, skipped = step.read_log(place, segments)
+            lap("log")
             new_actuals = step.read_actuals(actual_place, actual_files)
+            lap("actuals")
             changed = step.recompute()
+            lap("results")
             state = step.state
             alerts = _alerts_of(state, watched, thresholds, integrity_share, min_rows)
             if record and changed.get(watched):
                 snapshots = step.write_dashboard(watched, changed[watched])
                 run_id = step.record_mlflow(watched, changed[watched], alerts)
+            lap("record")
             step.commit(segments, actual_files)
+            lap("commit")
+            _log.info("monitor run %d of %s: %s", run, name, timings)
         results = results_frame(state, watched)
         alerts = _alerts_of(state, watched, thresholds, integrity_share, min_rows)
         deliveries: tuple[Delivery, ...] = ()
@@ -232,6 +249,7 @@ def run_monitor(
         run_id,
         tuple(snapshots),
         skipped,
+        timings,
     )
 
 
