@@ -371,3 +371,47 @@ def test_a_run_killed_mid_way_and_run_again_gives_the_result_of_one_run(
     assert len(found[0].data.metrics) == len(
         _recorded(_settings(project, killed), tmp_path / "whole")[0].data.metrics
     )
+
+
+def test_the_monitor_command(
+    project: Path, tmp_path: Path, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench._cli import main
+
+    traffic = Traffic(project, tmp_path / "log")
+    traffic.actuals(traffic.day("2024-06-01", 2000))
+    shifted = traffic.day("2024-06-02", 300, shift=3)
+    traffic.actuals(shifted.assign(y=shifted["y"] + 5))
+    command = ["monitor", "--project-dir", str(project), "--model", "toy"]
+    command += ["--log-dir", str(traffic.log)]
+    command += ["--threshold", "mae:max:1", "--webhook", receiver.url, "--webhook-format", "slack"]
+    env = {"WORKBENCH_MONITORING_DIR": str(tmp_path / "mon")}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        assert main([*command, "--fail-on-alert"]) == 3
+        out = capsys.readouterr().out
+        assert main(command) == 0  # nothing new, nothing resent
+        again = capsys.readouterr().out
+    assert "toy v1 (@champion): run 1, 2,300 new rows, 2,300 new actuals, 2 periods" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("period"))
+    assert lines[header].split()[:4] == ["period", "rows", "share_drifted", "drifted"]
+    assert lines[header + 1].startswith("2024-06-01  2,000")
+    assert lines[header + 2].startswith("2024-06-02  300")
+    assert "ALERT drift:" in out and "ALERT mae: mae = " in out
+    assert "fired drift → webhook:slack:http://127.0.0.1" in out
+    assert [b["text"].split("\n")[0] for b in receiver.bodies] == [
+        "[ALERT] toy v1 (@champion): drift",
+        "[ALERT] toy v1 (@champion): mae",
+    ]
+    assert "run 1, 0 new rows" in again and "fired" not in again
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_MONITORING_DIR", str(tmp_path / "mon"))
+        assert main([*command, "--json", "--no-notify"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["rows"] for p in data["periods"]] == [2000, 300]
+    assert {a["metric"] for a in data["alerts"]} == {"drift", "mae"}
+    with pytest.raises(SystemExit):
+        main(["monitor", "--threshold", "mae:above:1"])
+    assert "a threshold is METRIC:max:BOUND or METRIC:min:BOUND" in capsys.readouterr().err

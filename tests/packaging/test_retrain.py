@@ -140,3 +140,16 @@ def test_retrain_says_what_is_missing(demo: tuple[Path, pd.DataFrame]) -> None:
         retrain(labels=rows, until="2024-10-31", since="2024-10-20", settings=settings)
     with pytest.raises(DataError, match="does not exist"):
         retrain(labels=project / "nope.parquet", until="2024-10-01", settings=settings)
+
+
+def test_the_retrain_command_names_what_is_wrong(
+    demo: tuple[Path, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench._cli import main
+
+    project, _ = demo
+    code = main(
+        ["retrain", "--project-dir", str(project), "--labels", "x.parquet", "--until", "2024-10-01"]
+    )
+    assert code == 2
+    assert "The labels file x.parquet does not exist." in capsys.readouterr().err
