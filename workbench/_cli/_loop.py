@@ -41,6 +41,7 @@ def _shown(value: Any, digits: int = 4) -> str:
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
+    from workbench._secrets import read_secret
     from workbench.monitoring import (
         Notifier,
         WebhookReceiver,
@@ -50,8 +51,14 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
     settings = project_settings(args)
     notifier = None if args.no_notify else notifier_from_settings(settings)
-    if args.webhook:
-        hooks = [WebhookReceiver(url, format=args.webhook_format) for url in args.webhook]
+    urls = list(args.webhook or [])
+    for variable in args.webhook_env or []:  # a Slack or Teams URL is a secret
+        url = read_secret(variable)
+        if not url:
+            raise ConfigurationError(f"--webhook-env {variable}: ${variable} is not set.")
+        urls.append(url)
+    if urls and not args.no_notify:
+        hooks = [WebhookReceiver(url, format=args.webhook_format) for url in urls]
         notifier = Notifier([*(notifier.receivers if notifier else []), *hooks])
     result = run_monitor(
         args.model,
@@ -177,9 +184,15 @@ def register(add: AddCommand) -> None:
     mon.add_argument("--min-rows", type=int, default=1, help="alerts skip smaller periods")
     mon.add_argument("--webhook", action="append", metavar="URL", help="also post alerts here")
     mon.add_argument(
+        "--webhook-env",
+        action="append",
+        metavar="VARIABLE",
+        help="also post alerts to the URL in this environment variable (or VARIABLE_FILE)",
+    )
+    mon.add_argument(
         "--webhook-format", default="json", choices=("json", "slack", "teams"), help="body"
     )
-    mon.add_argument("--no-notify", action="store_true", help="send no alert (dry run)")
+    mon.add_argument("--no-notify", action="store_true", help="send no alert (a dry run)")
     mon.add_argument("--last", type=int, default=14, help="periods to print (default 14)")
     mon.add_argument("--json", action="store_true", help="print the result as JSON")
     mon.add_argument(
