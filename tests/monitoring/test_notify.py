@@ -220,3 +220,15 @@ def test_receivers_from_the_projects_alerts_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="repeat_every must be seconds"):
         notifier_from_config({"webhooks": [{"url": "http://x"}], "repeat_every": "soon"})
     assert notifier_from_config({}) is None
+
+
+def test_the_alert_inbox_keeps_what_the_notifier_sends(tmp_path: Path) -> None:
+    import httpx
+
+    from workbench.monitoring import AlertInbox
+
+    with AlertInbox() as inbox:
+        Notifier([WebhookReceiver(inbox.url)]).update([DRIFT], source="m", store=tmp_path, now=0)
+        assert inbox.titles() == ["[ALERT] m: drift"]
+        assert httpx.post(inbox.url, content=b"not json").status_code == 400
+    assert inbox.messages[0]["reason"] == "4 of 5 columns drifted."

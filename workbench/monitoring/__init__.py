@@ -45,6 +45,7 @@ from workbench.monitoring._drift import (
 from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
 from workbench.monitoring._job import MonitorResult, run_monitor
 from workbench.monitoring._notify import (
+    AlertInbox,
     Delivery,
     EmailReceiver,
     Notifier,
@@ -76,6 +77,7 @@ __all__ = [
     "CBPE",
     "TESTS",
     "Alert",
+    "AlertInbox",
     "ColumnDrift",
     "Delivery",
     "DriftExplorer",

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from workbench.monitoring._alerts import Alert
 
 __all__ = [
+    "AlertInbox",
     "Delivery",
     "EmailReceiver",
     "Notifier",
@@ -390,6 +391,63 @@ class Notifier:
         line = {**dataclasses.asdict(delivery), "message": message.to_dict()}
         with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
+
+
+class AlertInbox:
+    """A webhook receiver on this machine that keeps every message posted to it: to try
+    alert rules in a notebook, or a CronJob's configuration, before pointing them at
+    Slack, Teams or a pager. Nothing leaves the machine.
+
+    Example:
+        >>> with AlertInbox() as inbox:  # doctest: +SKIP
+        ...     run_monitor(notifier=Notifier([WebhookReceiver(inbox.url)]))
+        ...     inbox.messages[0]["title"]
+        '[ALERT] electricity v1 (@champion): drift'
+
+    Args:
+        port: The port to listen on (0: any free one).
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.messages: list[dict[str, Any]] = []
+        kept = self.messages
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                try:
+                    kept.append(json.loads(self.rfile.read(size)))
+                except json.JSONDecodeError:
+                    self.send_response(400)
+                else:
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                _log.debug("alert inbox: " + format, *args)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/alerts"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> AlertInbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def titles(self) -> list[str]:
+        """The title of each message received, oldest first."""
+        return [str(m.get("title", m.get("text", ""))) for m in self.messages]
 
 
 def _message(event: str, source: str, alert: Alert, since: str) -> Message:
