@@ -232,3 +232,27 @@ def test_the_alert_inbox_keeps_what_the_notifier_sends(tmp_path: Path) -> None:
         assert inbox.titles() == ["[ALERT] m: drift"]
         assert httpx.post(inbox.url, content=b"not json").status_code == 400
     assert inbox.messages[0]["reason"] == "4 of 5 columns drifted."
+
+
+def test_an_alert_leaves_the_machine_only_to_a_configured_receiver(
+    hook: Hook, tmp_path: Path
+) -> None:
+    """No table, no receiver: nothing is sent. A configured one gets the alert, and what
+    is recorded and shown of it never holds the secret in its URL (a Slack path)."""
+    from workbench._settings import resolve_settings
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    assert notifier_from_settings(resolve_settings(tmp_path, environ={})) is None
+    secret = "T000/B000/XXXXsecretXXXX"
+    url = f"{hook.url}/services/{secret}"
+    receiver = WebhookReceiver(url, format="slack")
+    assert secret not in receiver.name and secret not in repr(receiver)
+    (delivery,) = Notifier([receiver]).update([DRIFT], source="m", store=tmp_path, now=0)
+    assert delivery.ok and len(hook.bodies) == 1
+    port = hook.url.split(":")[2].split("/")[0]
+    assert delivery.receiver.startswith(f"webhook:slack:http://127.0.0.1:{port}/…#")
+    other = WebhookReceiver(f"{hook.url}/services/T000/B000/another", format="slack")
+    assert other.name.split("#")[0] == receiver.name.split("#")[0]
+    assert other.name != receiver.name  # two channels on one host: two receivers
+    recorded = "".join(p.read_text() for p in tmp_path.iterdir() if p.suffix in (".json", ".jsonl"))
+    assert secret not in recorded and "slack" in recorded

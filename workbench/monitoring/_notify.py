@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -33,9 +34,9 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from workbench._exceptions import ConfigurationError
-from workbench._urls import redact_url
 from workbench.monitoring._checkpoint import atomic_write
 
 if TYPE_CHECKING:
@@ -129,10 +130,21 @@ class WebhookReceiver:
         self.url, self.format, self.timeout = url, format, timeout
         self.headers = dict(headers or {})
 
+    def __repr__(self) -> str:
+        return f"WebhookReceiver({self.name!r})"
+
     @property
     def name(self) -> str:
-        """The receiver as the record names it (no secret of the URL)."""
-        return f"webhook:{self.format}:{redact_url(self.url)}"
+        """The receiver as the record and the output name it: its scheme, host and port
+        only (a Slack or Teams URL carries its secret in the path, a password may be in
+        the host part)."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        hidden = "/…" if parts.path.strip("/") or parts.query else ""
+        # two channels on one host are two receivers: told apart by a digest of the URL
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:8]
+        return f"webhook:{self.format}:{parts.scheme}://{host}{port}{hidden}#{digest}"
 
     def body(self, message: Message) -> dict[str, Any]:
         """The JSON this receiver posts for ``message``."""
