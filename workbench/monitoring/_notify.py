@@ -201,7 +201,8 @@ class EmailReceiver:
     """Sends each message as a plain-text e-mail over SMTP.
 
     Args:
-        host, port: The SMTP server.
+        host: The SMTP server.
+        port: Its port (25; 587 with ``starttls``).
         sender: The ``From`` address.
         to: The recipients.
         starttls: Upgrade the connection with STARTTLS before logging in.
@@ -413,7 +414,7 @@ class AlertInbox:
     Example:
         >>> with AlertInbox() as inbox:  # doctest: +SKIP
         ...     run_monitor(notifier=Notifier([WebhookReceiver(inbox.url)]))
-        ...     inbox.messages[0]["title"]
+        ...     inbox.titles()[0]
         '[ALERT] electricity v1 (@champion): drift'
 
     Args:
