@@ -7,15 +7,22 @@
 #     bash benchmarks/gpu_check.sh
 #
 # It makes a venv in $GPU_VENV (default /tmp/gpu-venv), installs the workbench with the
-# gpu extra and xgboost, and runs 6 trials; then the same study through a Client of that
-# cluster (each worker decides from the GPU it has) must train on the GPUs too.
+# gpu extra (dask-cuda, cuML, cuDF) and the boosting libraries, and runs 6 trials; then
+# the same study through a Client of that cluster (each worker decides from the GPU it
+# has) must train on the GPUs too. Then the cuML families (random forest, ridge, lasso,
+# logistic regression) must train on the GPU, each trial's device as recorded; and last
+# `benchmarks/tuning.py --cuda`: the same boosting studies on the CPU workers and on the
+# GPU workers, trials per second, best score and their ratio. One script, one report.
+#
+# Set GPU_CHECK_SKIP_BENCH=1 to leave the benchmark out (it takes a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nvidia-smi -L
 VENV="${GPU_VENV:-/tmp/gpu-venv}"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q -e ".[gpu]" xgboost
+    "$VENV/bin/pip" install -q -e ".[gpu,boost]" \
+        || "$VENV/bin/pip" install -q --extra-index-url=https://pypi.nvidia.com -e ".[gpu,boost]"
 fi
 export WORKBENCH_PROJECT_DIR="$(mktemp -d)"
 "$VENV/bin/python" - <<'PY'
@@ -48,3 +55,37 @@ if __name__ == "__main__":
     print(f"through a Client: devices {used}")
     assert used and all(d.startswith("cuda") for d in used), "a Client's GPU workers used no GPU"
 PY
+
+echo "--- cuML families on cluster='cuda'"
+"$VENV/bin/python" - <<'PY'
+import numpy as np, pandas as pd
+from workbench.tuning import available_families, tune
+
+if __name__ == "__main__":
+    assert "cuml_ridge" in available_families("regression"), "cuML is not installed"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(20000, 20)), columns=[f"x{i}" for i in range(20)])
+    frame["y"] = frame["x0"] * 3 + np.sin(frame["x1"]) + rng.normal(scale=0.1, size=len(frame))
+    frame["label"] = np.where(frame["y"] > 0, "high", "low")
+    options = dict(n_trials=8, cv=3, pruner=None, refit=False, progress=False, cluster="cuda")
+    for task, target, families, drop in (
+        ("regression", "y", ["cuml_random_forest", "cuml_ridge", "cuml_lasso"], "label"),
+        ("classification", "label", ["cuml_random_forest", "cuml_logistic"], "y"),
+    ):
+        result = tune(frame.drop(columns=drop), target, task=task, families=families,
+                      study_name=f"gpu-check-cuml-{task}", **options)
+        shown = ["number", "state", "value", "family", "worker", "device", "gpu", "duration_s"]
+        print(result.trials[shown].to_string(index=False))
+        done = result.trials[result.trials["state"] == "COMPLETE"]
+        devices = sorted(done["device"].dropna().unique())
+        print(f"{task}: {result.n_complete} complete, best {result.best_family} "
+              f"{result.best_value:.4f}; devices {devices}")
+        assert result.n_complete == 8, "a trial did not complete"
+        assert devices and all(d.startswith("cuda") for d in devices), (
+            f"cuML families report {devices}: not on a GPU")
+PY
+
+if [ "${GPU_CHECK_SKIP_BENCH:-0}" != "1" ]; then
+    echo "--- benchmarks/tuning.py --cuda"
+    "$VENV/bin/python" benchmarks/tuning.py --cuda
+fi

@@ -1,6 +1,6 @@
 """Load: ``workbench serve`` at concurrency 32 for 60 s, nothing lost, memory flat.
 
-A bounded (closed-loop) load generator (``workbench.serving._loadgen.drive``: 32
+A bounded (closed-loop) load generator (``benchmarks/_loadgen.py``, ``drive``: 32
 keep-alive connections, each sends its next request once the last answer is read, none
 abandoned when time is up) drives the server on 127.0.0.1 with 3-row ``dataframe_split``
 requests to a registered one-hot + HistGradientBoosting pipeline. Printed: requests,
@@ -46,14 +46,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _loadgen import drive, rss_mb  # noqa: E402
 from serving import bench_project, free_port, register, server_env, wait_ready  # noqa: E402
 
 
 def run(
     name: str, cmd: list[str], env: dict[str, str], url: str, body: bytes, args: object
 ) -> dict[str, object]:
-    from workbench.serving._loadgen import drive
-
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_ready(url, process)
@@ -127,7 +126,7 @@ def logging_parts(rounds: int = 15) -> dict[str, dict[str, float]]:
 
     import numpy as np
 
-    from workbench.serving._log import InferenceLogWriter, LoggedRequest
+    from workbench.serving import InferenceLogWriter, LoggedRequest
 
     inputs = {f"x{i}": np.array([0.1 * i]) for i in range(8)}
     inputs["region"] = np.array(["north"], dtype=object)
@@ -180,8 +179,6 @@ def logging_parts(rounds: int = 15) -> dict[str, dict[str, float]]:
 
 def logging_cost(reps: int, seconds: float) -> dict[str, object]:
     """Log on vs off on the pipeline model, single-row requests, c=1 and c=32."""
-    from workbench.serving._loadgen import drive
-
     work, settings, frame = bench_project("bench-logcost-")
     register(settings, frame, "bench-logcost", text_column=True)
     body = (
@@ -257,8 +254,7 @@ def actuals_latency(rows: int, per_segment: int, calls: int = 3) -> dict[str, ob
     import numpy as np
     import pandas as pd
 
-    from workbench.serving._loadgen import rss_mb
-    from workbench.serving._log import write_segment
+    from workbench.serving import write_segment
 
     work, settings, frame = bench_project("bench-actuals-")
     register(settings, frame.head(2000), "bench-actuals", text_column=True)

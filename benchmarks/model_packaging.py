@@ -187,7 +187,7 @@ def fresh_venv() -> None:
 
     from workbench import resolve_settings
     from workbench.packaging import conform, package_model
-    from workbench.serving._process import free_port
+    from workbench.serving import free_port
 
     work = Path(tempfile.mkdtemp(prefix="bench-fresh-venv-"))
     (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')

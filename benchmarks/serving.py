@@ -24,7 +24,15 @@ Targets (issue 8): with logging on, ≥ 2× MLflow's requests/s at concurrency 1
 32; logging costs < 10 % on single-row traffic; p99 at concurrency 32 under a third of
 MLflow's.
 
+``--shadow ROUNDS`` (issue 27: under 10 %): what shadowing ``@challenger`` adds to the
+champion's p50 latency. The ``numeric`` model is served with the inference log on, with
+and without ``--shadow challenger`` (a second fit of it), in turns (plain, shadow; then
+shadow, plain; ...) so that a busy neighbour weighs on both; each run takes single-row
+requests at concurrency 1 and 32 from the bounded load generator of ``load.py``.
+Printed: the median p50 of each setting and the overhead.
+
     .venv/bin/python benchmarks/serving.py [--seconds 10]
+    .venv/bin/python benchmarks/serving.py --shadow 3 [--seconds 5]
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ wrk.body = io.open("{body}"):read("*a")
 
 
 def free_port() -> int:
-    from workbench.serving._process import free_port as pick
+    from workbench.serving import free_port as pick
 
     return pick("127.0.0.1")
 
@@ -113,7 +121,7 @@ def run_wrk(url: str, body: Path, connections: int, seconds: int) -> dict[str, f
 def bench_project(prefix: str) -> tuple[Path, Any, pd.DataFrame]:
     """A fresh project folder, its settings, and 20,000 training rows: 8 numeric columns,
     a ``region`` text column and the target ``y``."""
-    from workbench._settings import resolve_settings
+    from workbench import resolve_settings
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
     (work / "pyproject.toml").write_text('[project]\nname = "bench"\n')
@@ -258,6 +266,86 @@ def report(uri: str, rows: list[dict[str, object]]) -> dict[str, float]:
     return {k: round(float(v), 3) for k, v in checks.items()}
 
 
+def shadow_overhead(rounds: int, seconds: int) -> dict[str, float]:
+    """The champion's p50 with and without ``--shadow challenger``, at c=1 and c=32."""
+    import statistics
+
+    from _loadgen import drive
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from workbench import mlflow_for
+    from workbench.packaging import package_model
+
+    work, settings, frame = bench_project("bench-shadow-")
+    env = server_env(settings.tracking_uri, work)
+    register(settings, frame, "bench-shadow", text_column=False)  # @champion
+    data = frame.drop(columns="region")
+    challenger = HistGradientBoostingRegressor(max_iter=150).fit(data.drop(columns="y"), data["y"])
+    package_model(
+        challenger,
+        data,
+        "bench-shadow",
+        target="y",
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    client = mlflow_for(settings).MlflowClient()
+    latest = max(int(v.version) for v in client.search_model_versions("name='bench-shadow'"))
+    client.set_registered_model_alias("bench-shadow", "challenger", str(latest))
+    body = (
+        '{"dataframe_split": '
+        + data.drop(columns="y").head(1).to_json(orient="split", index=False)
+        + "}"
+    ).encode()
+    p50: dict[tuple[str, int], list[float]] = {}
+    order = ["plain", "shadow"]
+    for round_ in range(rounds):
+        for variant in order if round_ % 2 == 0 else order[::-1]:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            command = [
+                *(sys.executable, "-m", "workbench", "serve", "models:/bench-shadow@champion"),
+                *("--port", str(port), "--log-dir", str(work / f"log-{variant}")),
+                *(["--shadow", "challenger"] if variant == "shadow" else []),
+            ]
+            with (work / f"{variant}-{port}.out").open("wb") as out:
+                server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                wait_ready(url, server)
+                drive(f"{url}/invocations", body, connections=8, seconds=2)  # warm-up
+                for connections in (1, 32):
+                    result = drive(
+                        f"{url}/invocations", body, connections=connections, seconds=seconds
+                    )
+                    assert result.errors == 0, result.summary()
+                    p50.setdefault((variant, connections), []).append(result.percentile(50))
+                    print(
+                        f"  round {round_ + 1} {variant:6s} c={connections:<2d} "
+                        f"p50 {result.percentile(50):6.2f} ms  {result.summary()}",
+                        flush=True,
+                    )
+                health = httpx.get(url + "/health", timeout=10).json()
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+            if variant == "shadow":
+                print(
+                    f"    shadow: version {health.get('shadow_version')}, skipped "
+                    f"{health.get('shadow_skipped')}, failed {health.get('shadow_failures')}"
+                )
+    checks = {}
+    for connections in (1, 32):
+        plain = statistics.median(p50[("plain", connections)])
+        shadow = statistics.median(p50[("shadow", connections)])
+        checks[f"shadow p50 overhead c={connections} (< 10 %)"] = shadow / plain - 1
+        print(
+            f"  c={connections:<2d} median p50: plain {plain:6.2f} ms, shadow {shadow:6.2f} ms, "
+            f"overhead {shadow / plain - 1:+.1%}"
+        )
+    return {k: round(v, 3) for k, v in checks.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="seconds per scenario (10)")
@@ -266,7 +354,16 @@ def main() -> None:
         default="numeric,pipeline",
         help="which models to serve, comma-separated (default: numeric,pipeline)",
     )
+    parser.add_argument(
+        "--shadow",
+        type=int,
+        metavar="ROUNDS",
+        help="measure what shadowing @challenger adds to p50, over ROUNDS pairs of runs",
+    )
     args = parser.parse_args()
+    if args.shadow:
+        print(json.dumps(shadow_overhead(args.shadow, args.seconds)))
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 

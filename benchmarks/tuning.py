@@ -29,6 +29,15 @@ Optuna's, and our overhead close to plain Optuna's RDB cost.
 
     .venv/bin/python benchmarks/tuning.py [--trials 16] [--trivial-trials 60] [--sampler]
         [--only sampler|efficiency|overhead]
+
+On a machine with NVIDIA GPUs (issue 28), ``--cuda`` runs only this: the same XGBoost
+study, then the same CatBoost study, on the machine's CPU workers (``cluster="local"``,
+one single-threaded worker per core) and on its GPU workers (``cluster="cuda"``): trials
+per second, the best RMSE, the devices the library reported, and the ratio (goal: at
+least 5x on the GPU, the same best score within noise). Without a GPU it says so and
+exits (status 1).
+
+    .venv/bin/python benchmarks/tuning.py --cuda [--cuda-trials 16] [--cuda-rows 100000]
 """
 
 from __future__ import annotations
@@ -98,6 +107,8 @@ def ours(objective, frame: pd.DataFrame, trials: int, workers: int, name: str) -
             refit=False,
         )
         workers_cpu = sum(client.run(time.process_time).values())
+        others = _other_children(client)  # the process that logs the trials' runs
+        others_cpu = _cpu(others)
         cpu = time.process_time()
         started = time.perf_counter()
         result = tune(
@@ -113,15 +124,36 @@ def ours(objective, frame: pd.DataFrame, trials: int, workers: int, name: str) -
         )
         seconds = time.perf_counter() - started
         CPU[name] = (
-            time.process_time() - cpu,  # this process: the driver, the scheduler, MLflow
+            time.process_time() - cpu,  # this process: the driver, the scheduler
             sum(client.run(time.process_time).values()) - workers_cpu,
+            _cpu(others) - others_cpu,  # the child logging MLflow runs
         )
     assert result.n_complete == trials
     return seconds
 
 
-#: CPU seconds of the last ``ours`` run by name: (driver process, workers)
-CPU: dict[str, tuple[float, float]] = {}
+#: CPU seconds of the last ``ours`` run by name: (driver process, workers, other children)
+CPU: dict[str, tuple[float, float, float]] = {}
+
+
+def _other_children(client):  # type: ignore[no-untyped-def]
+    """This process's children that are not Dask workers: the child that logs MLflow runs
+    (and multiprocessing's resource tracker, which costs nothing)."""
+    import psutil
+
+    workers = set(client.run(os.getpid).values())
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in workers]
+
+
+def _cpu(processes) -> float:  # type: ignore[no-untyped-def]
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except Exception:  # ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
 
 
 def raw_dask(frame: pd.DataFrame, trials: int, workers: int) -> float:
@@ -152,14 +184,20 @@ class _Fixed:
 
 
 def plain_rdb(objective, frame: pd.DataFrame, trials: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Plain Optuna on SQLite with heartbeats (WAL, as the workbench opens its files)."""
+    """Plain Optuna on SQLite with heartbeats (WAL and NORMAL sync, as the workbench opens
+    its files: the same commits cost the same)."""
+    import sqlite3
+
     import optuna
+    from sqlalchemy import event
 
-    from workbench._sqlite import fast_sqlite
-
-    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-optuna-')) / 'optuna.db'}"
-    fast_sqlite(url)
+    path = Path(tempfile.mkdtemp(prefix="bench-optuna-")) / "optuna.db"
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+    url = f"sqlite:///{path}"
     storage = optuna.storages.RDBStorage(url, heartbeat_interval=2, grace_period=8)
+    event.listen(storage.engine, "connect", lambda c, _: c.execute("PRAGMA synchronous=NORMAL"))
+    storage.engine.dispose()  # connections opened from now on get it
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
     cpu = time.process_time()
     started = time.perf_counter()
@@ -282,6 +320,70 @@ def sampler_check(trials: int = 30, seed: int = 0) -> None:
             )
 
 
+# ---------------------------------------------------------------- CPU against GPU workers
+
+
+def _rate(result) -> float:  # type: ignore[no-untyped-def]
+    """COMPLETE trials per second, from the first trial's start to the last one's end
+    (cluster start-up and MLflow set-up are outside)."""
+    trials = [t for t in result.study().trials if t.datetime_complete is not None]
+    span = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+    return result.n_complete / span.total_seconds()
+
+
+def cuda_check(trials: int, rows: int) -> None:
+    """The same boosting study (XGBoost, then CatBoost) on this machine's CPU workers
+    (a LocalCluster, one single-threaded worker per core) and on its GPU workers
+    (``cluster="cuda"``): trials per second and the best RMSE, and their ratio."""
+    from workbench.tuning import available_families, cuda_worker_count, tune
+
+    gpus = cuda_worker_count()
+    if gpus == 0:
+        raise SystemExit(
+            "--cuda compares CPU with GPU workers, and this machine shows no NVIDIA GPU "
+            "(dask-cuda, or nvidia-smi -L and CUDA_VISIBLE_DEVICES, list none). Run it on a "
+            "GPU machine: bash benchmarks/gpu_check.sh runs it there."
+        )
+    families = [f for f in ("xgboost", "catboost") if f in available_families("regression")]
+    if not families:
+        raise SystemExit("--cuda needs XGBoost or CatBoost: pip install 'mlops-workbench[boost]'.")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(rows, 20)), columns=[f"x{i}" for i in range(20)])
+    frame["y"] = 3 * frame["x0"] + np.sin(frame["x1"] * 2) + frame["x2"] * frame["x3"]
+    frame["y"] += rng.normal(scale=0.1, size=rows)
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU against GPU workers ({trials} trials of each family, {rows} rows x 20, 3-fold CV, "
+        f"seed 0; {cores} CPU workers of one thread, {gpus} GPU worker(s)):"
+    )
+    for family in families:
+        runs = {}
+        for where, options in (
+            ("cpu", {"cluster": "local", "n_workers": cores}),
+            ("gpu", {"cluster": "cuda"}),
+        ):
+            runs[where] = tune(
+                frame,
+                "y",
+                families=[family],
+                n_trials=trials,
+                cv=3,
+                pruner=None,
+                refit=False,
+                progress=False,
+                study_name=f"cuda-bench-{family}-{where}-{os.urandom(3).hex()}",
+                **options,  # type: ignore[arg-type]
+            )
+        cpu, gpu = runs["cpu"], runs["gpu"]
+        devices = sorted(gpu.trials["device"].dropna().unique())
+        ratio = _rate(gpu) / _rate(cpu)
+        print(
+            f"  {family}: CPU {_rate(cpu):.3f} trials/s, best RMSE {cpu.best_value:.4f}; GPU "
+            f"{_rate(gpu):.3f} trials/s, best RMSE {gpu.best_value:.4f} (devices {devices})"
+        )
+        print(f"    GPU / CPU trials per second: {ratio:.2f}x  (goal >= 5x, the same best score)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=16, help="CPU-bound trials")
@@ -295,10 +397,20 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("sampler", "efficiency", "overhead"), help="run one check only"
     )
+    parser.add_argument(
+        "--cuda",
+        action="store_true",
+        help="only CPU against GPU workers on boosting families (needs an NVIDIA GPU)",
+    )
+    parser.add_argument("--cuda-trials", type=int, default=16, help="trials of each study")
+    parser.add_argument("--cuda-rows", type=int, default=100_000, help="rows of its data set")
     args = parser.parse_args()
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.cuda:
+        cuda_check(args.cuda_trials, args.cuda_rows)
+        return
     if args.only in (None, "sampler"):
         sampler_check(args.sampler_trials)
     rng = np.random.default_rng(0)
@@ -344,14 +456,16 @@ def overhead(frame: pd.DataFrame, m: int, r: range) -> None:
         ourss.append((ours(trivial, frame, m, 1, f"trivial-1-{i}"), CPU[f"trivial-1-{i}"]))
     plain_t = min(plains)
     rdb_t, rdb_cpu = min(rdbs)
-    ours_t, (driver_cpu, worker_cpu) = min(ourss)
+    ours_t, (driver_cpu, worker_cpu, logger_cpu) = min(ourss)
     ms = 1e3 / m
     print(f"Trivial objective ({m} trials; best of {len(r)}), per trial:")
     print(
         f"  plain in memory {plain_t * ms:.1f} ms; plain on SQLite with heartbeats "
         f"{rdb_t * ms:.1f} ms (CPU {rdb_cpu * ms:.1f} ms); ours (1 worker) {ours_t * ms:.1f} ms "
-        f"(CPU: driver process {driver_cpu * ms:.1f} ms, worker {worker_cpu * ms:.1f} ms)"
+        f"(CPU: driver process {driver_cpu * ms:.1f} ms, worker {worker_cpu * ms:.1f} ms, "
+        f"MLflow logging child {logger_cpu * ms:.1f} ms)"
     )
+    print(f"  ours / plain Optuna on SQLite with heartbeats: {ours_t / rdb_t:.2f}x per trial")
     print(
         f"  overhead per trial (scheduling + storage + MLflow): {(ours_t - plain_t) * ms:.1f} ms "
         f"(target < 50 ms); plain Optuna's own RDB + heartbeat cost: "

@@ -117,7 +117,11 @@ def test_run_notebooks_executes_each_and_reports_the_failures(tmp_path: Path) ->
 
     notebook(root / "notebooks" / "01_ok.ipynb", "print('size is', size * 2)")
     notebook(root / "notebooks" / "02_bad.ipynb", "raise ValueError('boom')")
-    notebook(root / "apps" / "app.ipynb", "print(project_dir)")
+    notebook(
+        root / "apps" / "app.ipynb",
+        "from workbench import resolve_settings\n"
+        "print(f'given {project_dir!r}, working in {resolve_settings().project_dir}')",
+    )
     out = tmp_path / "build"
     run = subprocess.run(
         [
@@ -135,6 +139,11 @@ def test_run_notebooks_executes_each_and_reports_the_failures(tmp_path: Path) ->
     executed = nbformat.read(out / "notebooks" / "01_ok.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "size is 42" in printed  # the -p value reached the notebook that declares it
+    # no project_dir forced on a notebook (a tutorial keeps its folder of its own); the
+    # kernel still works in the project
+    app = nbformat.read(out / "apps" / "app.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in app.cells for o in c.get("outputs", []))
+    assert f"given '', working in {root.resolve()}" in printed, printed
     for name in ("notebooks/01_ok", "notebooks/02_bad", "apps/app"):
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
     assert "boom" in (out / "notebooks" / "02_bad.html").read_text()

@@ -43,7 +43,7 @@ CONFIG = "workbench-config"
 # Environment variables the manifests may set besides the workbench's settings: what the
 # workbench reads itself, and what boto3/s3fs read for object storage.
 WORKBENCH_READS = {
-    "WORKBENCH_SERVE_TOKEN": "workbench/_cli/_serve.py",
+    "WORKBENCH_SERVE_TOKEN": "workbench/_settings.py",  # a secret: never a setting
     "WORKBENCH_PSEUDONYM_KEY": "workbench/_settings.py",  # a secret: never a setting
 }
 # what the single sign-on proxy beside the dashboard reads (its OpenID Connect client)
@@ -439,6 +439,37 @@ def test_the_servers_answer_probes_where_they_serve_them() -> None:
         ("dask", "scheduler"): {"/health"},
         ("dask", "worker"): {"/health"},
     }
+
+
+def test_the_scoring_deployment_scales_out_and_keeps_serving_through_a_drain() -> None:
+    """An autoscaler on CPU for the scoring Deployment (whose container requests CPU, what
+    utilisation is measured against), never below two replicas; a disruption budget that
+    lets a drain take one pod at a time from the same pods."""
+    deployment = _one("Deployment", "workbench-scoring")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    (scaler,) = _all("HorizontalPodAutoscaler")
+    assert scaler["apiVersion"] == "autoscaling/v2"
+    target = scaler["spec"]["scaleTargetRef"]
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        deployment["apiVersion"],
+        "Deployment",
+        "workbench-scoring",
+    )
+    low, high = scaler["spec"]["minReplicas"], scaler["spec"]["maxReplicas"]
+    assert 2 <= low <= deployment["spec"]["replicas"] <= high
+    (cpu,) = [m for m in scaler["spec"]["metrics"] if m["type"] == "Resource"]
+    assert cpu["resource"]["name"] == "cpu" and cpu["resource"]["target"]["type"] == "Utilization"
+    assert 0 < cpu["resource"]["target"]["averageUtilization"] <= 100
+    for container in _deployment_containers("workbench-scoring"):
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]) and "cpu" in resources["limits"]
+    (budget,) = _all("PodDisruptionBudget")
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert (
+        budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    )
+    # a drain may take a pod, and never the last ones: one at a time, two or more running
+    assert budget["spec"].get("maxUnavailable") == 1 and "minAvailable" not in budget["spec"]
 
 
 # ---------------------------------------------------------------- settings and addresses

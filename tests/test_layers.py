@@ -77,20 +77,10 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 #: Cycles between floors today (each made by an upward import above).
 ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 #: Modules over 600 lines without a sentence on why they are one job, being split now.
-ALLOWED_LONG = {
-    "workbench/serving/_app.py": "serving step",
-}
+ALLOWED_LONG: dict[str, str] = {}
 #: Private modules that apps, notebooks and benchmarks import today: (file, module).
 ALLOWED_PRIVATE = {
     ("apps/model_card.ipynb", "workbench._settings"): "packaging step: workbench.resolve_settings",
-    ("benchmarks/dashboard.py", "workbench.serving._log"): "serving step",
-    ("benchmarks/dashboard.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/load.py", "workbench.serving._loadgen"): "serving step (moves to benchmarks/)",
-    ("benchmarks/load.py", "workbench.serving._log"): "serving step",
-    ("benchmarks/model_packaging.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/serving.py", "workbench._settings"): "serving step",
-    ("benchmarks/serving.py", "workbench.serving._process"): "serving step",
-    ("benchmarks/tuning.py", "workbench._sqlite"): "tuning step",
 }  # fmt: skip
 
 # ------------------------------------------------------------------------------ the scan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -73,3 +74,64 @@ def test_notebook_executes(notebook: Path, variant: str, demo_project, tmp_path:
     if notebook.parent.name == "notebooks":  # the docs site shows this execution (make docs)
         DOCS_NOTEBOOKS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, DOCS_NOTEBOOKS / notebook.name)
+
+
+def test_the_monitoring_report_stands_alone(
+    demo_project, tmp_path: Path, artifacts_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`workbench run-notebooks` on the monitoring app: the executed notebook keeps a
+    static rendering of the dashboard, and its HTML report shows every figure at 1280
+    and 800 px with plotly.js inlined once and no request leaving the machine."""
+    from playwright import sync_api
+
+    from tests.presentation import pagecheck
+    from workbench._display import PLOTLYJS_MARK
+    from workbench._notebooks import run_notebooks
+
+    [run] = run_notebooks(
+        [REPO / "apps" / "monitoring.ipynb"],
+        tmp_path,
+        root=REPO,
+        parameters={
+            "project_dir": str(demo_project.settings.project_dir),
+            "model_name": "test-electricity",
+        },
+        echo=lambda _: None,
+    )
+    assert run.ok, run.error
+    shown = [
+        o["data"]
+        for c in nbformat.read(run.executed, as_version=4).cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert shown and "plotly-graph-div" in shown[0]["text/html"]  # the widget's static copy
+    assert run.report is not None
+    page_text = run.report.read_text(encoding="utf-8")
+    assert page_text.count(f"{PLOTLYJS_MARK}=") == 1
+    # no require.js, MathJax or widget manager from a CDN: nothing with an outside source
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?(https?:)?//", page_text)
+    assert "unpkg.com" not in page_text and "cdnjs.cloudflare.com" not in page_text
+    with sync_api.sync_playwright() as p:
+        browser = pagecheck.launch(p)
+        try:
+            for width in pagecheck.WIDTHS:
+                view = browser.new_page(viewport={"width": width, "height": 1000})
+                refused = pagecheck.block_outside(view)
+                requests: list[str] = []
+                view.on("request", lambda r, seen=requests: seen.append(r.url))
+                errors: list[str] = []
+                view.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                view.goto(run.report.as_uri(), wait_until="load")
+                pagecheck.wait_for_figures(view, 4)  # per week, table, feature, performance
+                view.screenshot(
+                    path=str(artifacts_dir / f"monitoring-report-{width}.png"), full_page=True
+                )
+                assert pagecheck.empty_figures(view) == [], width
+                assert pagecheck.overflowing(view) == [], width
+                assert pagecheck.text_problems(view) == [], width
+                assert refused == [] and errors == [], width
+                assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+                view.close()
+        finally:
+            browser.close()

@@ -427,6 +427,65 @@ def test_the_dashboard_refuses_to_listen_beyond_loopback_without_a_login(
     assert code == 2 and "--ssl-certfile needs --ssl-keyfile" in err
 
 
+def test_the_scoring_server_refuses_to_listen_beyond_loopback_without_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Beyond 127.0.0.1 `workbench serve` starts only with a token (shared or named), or
+    when told --insecure in so many words; nothing is loaded or started when it refuses."""
+    import uvicorn
+
+    from workbench.serving._tokens import TokenStore
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    started: list[str] = []
+    looked_up: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # never called
+        raise AssertionError
+
+    def run(server: Any, sockets: Any = None) -> None:
+        started.append(server.config.host)
+        server.started = True
+
+    monkeypatch.setattr(
+        "workbench.serving._server.check_model_uri",
+        lambda uri, settings: looked_up.append(uri) or ("m", "1"),
+    )
+    monkeypatch.setattr("workbench.serving._server.create_app", lambda *a, **k: app)
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    project = ["--project-dir", str(tmp_path)]
+
+    def serve(*extra: str) -> tuple[int, str, str]:
+        code = main(["serve", "models:/m@champion", *extra, *project])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    for host in ("0.0.0.0", "::", "192.168.1.20", "scoring.example.org"):
+        code, _, err = serve("--host", host)
+        assert code == 2 and f"would listen on {host} without a token" in err, err
+        for way in ("add-token NAME", "WORKBENCH_SERVE_TOKEN", "--insecure"):
+            assert way in err  # says how to give it one
+    monkeypatch.setenv("WORKBENCH_HOST", "0.0.0.0")  # the setting, not only --host
+    assert serve()[0] == 2
+    assert started == [] and looked_up == []  # refused before the registry is opened
+    monkeypatch.delenv("WORKBENCH_HOST")
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        code, out, _ = serve("--host", host)
+        assert code == 0 and "warning" not in out
+    code, out, _ = serve("--host", "0.0.0.0", "--insecure")
+    assert code == 0 and "warning: --insecure: no token, anyone who reaches 0.0.0.0" in out
+    # a shared token (never shown), or a named one, lets it listen beyond loopback
+    monkeypatch.setenv("WORKBENCH_SERVE_TOKEN", "t" * 24)
+    code, out, _ = serve("--host", "0.0.0.0")
+    assert code == 0 and "t" * 24 not in out and "callers: shared" in out
+    assert "warning: no TLS" in out
+    monkeypatch.delenv("WORKBENCH_SERVE_TOKEN")
+    TokenStore(tmp_path / ".workbench").add("alice")
+    code, out, _ = serve("--host", "0.0.0.0")
+    assert code == 0 and "callers: alice" in out
+    assert started == ["127.0.0.1", "127.0.0.2", "::1", "localhost", *["0.0.0.0"] * 3]
+
+
 def test_dashboard_users_are_kept_hashed_with_a_salt_each_in_a_private_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -668,7 +727,9 @@ def servers(
     token = f"tok-{uuid.uuid4().hex}"
     with (
         _serve(demo_project, folder / "default", token=token) as default,
-        _serve(demo_project, folder / "any", "--host", "0.0.0.0", "--no-log") as anywhere,
+        _serve(
+            demo_project, folder / "any", "--host", "0.0.0.0", "--no-log", "--insecure"
+        ) as anywhere,
     ):
         _wait_for(default.url + "/ping", default.process, default.output)
         _wait_for(anywhere.url + "/ping", anywhere.process, anywhere.output)
@@ -806,24 +867,33 @@ def test_the_token_is_compared_whole_and_never_shown_or_logged(
         token.upper(),
     ]
     before_errors = len(read_errors(served.log_dir)) if served.log_dir.exists() else 0
-    with httpx.Client(base_url=served.url, timeout=60) as client:
-        for candidate in wrong:
+
+    def elsewhere_from(address: str) -> httpx.Client:
+        """A client from another loopback address: ten wrong tokens in a row from one
+        address and the server answers 429 instead (promise 2)."""
+        transport = httpx.HTTPTransport(local_address=address)
+        return httpx.Client(base_url=served.url, timeout=60, transport=transport)
+
+    for number, candidate in enumerate(wrong):
+        with elsewhere_from(f"127.0.0.{number + 2}") as other:
             for path in ("/invocations", "/metrics", "/version", "/actuals"):
-                r = client.request(
+                r = other.request(
                     "POST" if path in ("/invocations", "/actuals") else "GET",
                     path,
                     json=body,
                     headers={"Authorization": f"Bearer {candidate}"},
                 )
                 assert r.status_code == 401, (candidate, path, r.status_code)
+    with elsewhere_from("127.0.0.20") as other:
         for elsewhere in (
             {"params": {"token": token}},  # in the query string
             {"headers": {"Authorization": f"Basic {token}"}},
             {"headers": {"X-Token": token}},
             {"headers": {"Cookie": f"token={token}"}},
         ):
-            r = client.post("/invocations", json=body, **elsewhere)  # type: ignore[arg-type]
+            r = other.post("/invocations", json=body, **elsewhere)  # type: ignore[arg-type]
             assert r.status_code == 401, elsewhere
+    with httpx.Client(base_url=served.url, timeout=60) as client:
         auth = {"Authorization": f"Bearer {token}"}
         ok = client.post("/invocations", json=body, headers=auth)
         assert ok.status_code == 200

@@ -175,8 +175,8 @@ def test_features_cut_at_the_tag_limit_come_from_the_card(
 
 SEAM_TAGS = {TASK, TARGET, FEATURES, CONTRACT, REFERENCE, REFERENCE_PROFILE, REFERENCE_SCORES}
 SEAM_TAGS |= {MODEL_CARD}
-# Readers not switched yet (serving's engineer moves them onto the seam); only shrinks.
-ALLOWED = {("workbench.serving._app", "contract")}
+# Readers not switched yet; only shrinks.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def tag_reads(source: str) -> list[tuple[int, str]]:

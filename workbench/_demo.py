@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import sys
 import time
@@ -12,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench._demo_home import demo_settings, keep_record
 from workbench._exceptions import PromotionRefused, ServingError
 from workbench._imports import require
 from workbench._jupyter._apps import find_app
@@ -58,7 +58,8 @@ class DemoResult:
         n_logged_rows: Rows found in the inference log afterwards.
         snapshot: The drift snapshot (inputs and predictions).
         snapshot_path: Where it was saved.
-        performance: Realized metrics per week of traffic, once the actuals were recorded.
+        performance: Realized metrics per week of the traffic's own dates (its event
+            time), once the actuals were recorded.
         alerts: Weeks whose MAE crossed 1.5× the validation MAE.
         monitoring_run_id: The MLflow run holding the monitoring results.
         report_path: The executed monitoring notebook (``None`` when skipped).
@@ -91,6 +92,7 @@ def run_demo(
     change_date: str = "2024-07-01",
     end: str = "2025-06-30",
     validation_days: int = 60,
+    lead_in_days: int = 28,
     seed: int = 0,
     report: bool = True,
     echo: Callable[[str], None] = print,
@@ -104,6 +106,8 @@ def run_demo(
         change_date: First day of the regime change and of production traffic.
         end: Last day of data.
         validation_days: Days before ``change_date`` held out for validation.
+        lead_in_days: Days before ``change_date`` replayed as traffic too, so monitoring
+            shows the change on its date.
         seed: Seed of the generator and the model.
         report: Execute ``apps/monitoring.ipynb`` with papermill at the end.
         echo: Where progress lines go.
@@ -123,12 +127,16 @@ def run_demo(
         log_to_mlflow,
         performance_over_time,
         reference_profile_of,
+        thresholds_from_metrics,
     )
     from workbench.packaging import package_model, promote
     from workbench.serving import ScoringServer, join_actuals, log_actuals, read_inference_log
     from workbench.tuning import fit_baseline, time_split
 
-    settings = resolve_settings(project_dir)
+    project = resolve_settings(project_dir)
+    # never over the project's own data or model: else a folder of its own, said here
+    settings = demo_settings(project, echo)
+    keep_record(settings)
     started = time.perf_counter()
     # progress bars where a person watches; none in a log file or a pipe
     bars = sys.stderr.isatty()
@@ -185,6 +193,7 @@ def run_demo(
     processed = settings.data_dir / "processed" / "electricity_features.parquet"
     processed.parent.mkdir(parents=True, exist_ok=True)
     features.to_parquet(processed, index=False)
+    keep_record(settings)  # the data files it wrote: its own to replace next time
     step(
         2,
         f"features: view factory_daily v{run['version']} stored for {len(run['months'])} "
@@ -264,8 +273,12 @@ def run_demo(
     detail("promotion", verdict)
     detail("model card", card_html)
 
-    # 5. serve over HTTP; every request and prediction lands in the inference log
-    traffic = features[features["date"] >= change]
+    # 5. serve over HTTP; every request and prediction lands in the inference log. The
+    # traffic replays the days from a few weeks before the change to the end, each
+    # request with its rows' own date (the contract's event time, which the server logs
+    # beside the inputs), so monitoring places the change on 1 July, not on today.
+    traffic = features[features["date"] >= change - pd.Timedelta(days=lead_in_days)]
+    event_time = contract.event_time or "date"
     log_dir = Path(settings.inference_log_dir)
     n_requests = 0
     with ScoringServer(
@@ -277,7 +290,9 @@ def run_demo(
         with httpx.Client(base_url=server.url, timeout=30.0) as client:
             for _day, batch in tqdm(days, desc="scoring days", unit="request", disable=not bars):
                 # pandas writes NaN as null, as MLflow's own clients do
-                split = batch[list(FEATURES)].to_json(orient="split", index=False)
+                split = batch[[*FEATURES, event_time]].to_json(
+                    orient="split", index=False, date_format="iso"
+                )
                 response = client.post(
                     "/invocations",
                     content='{"dataframe_split": ' + split + "}",
@@ -303,8 +318,9 @@ def run_demo(
 
     # 6. monitoring: the inputs and the predictions against the reference profile stored
     # with the model; the true consumption (known here at once, in production days
-    # later) recorded by request id; realized error per week of traffic, alerts over 1.5×
-    # the validation MAE; all of it recorded in MLflow
+    # later) recorded by request id; realized error per week of the traffic's own dates,
+    # as the dashboard counts them, alerts over the version's default bound (1.5× its
+    # validation MAE, from its card); all of it recorded in MLflow
     profile = reference_profile_of(model.name, alias="champion", settings=settings)
     window_start = str(this_run["timestamp"].min())
     snapshot = compute_drift(
@@ -330,10 +346,12 @@ def run_demo(
         rows=[i for _, rows in answered for i in range(len(rows))],
     )
     scored = join_actuals(this_run, log_dir)
-    week = 7 * max(len(rows) for _, rows in answered)
-    performance = performance_over_time(scored, task="regression", period=week)
-    bound = 1.5 * fit.metrics["mae"]
-    alerts = check_thresholds(performance, {"mae": ("max", bound)})
+    performance = performance_over_time(
+        scored, task="regression", period="1W", time_column=event_time
+    )
+    default = thresholds_from_metrics(model.card.metrics, "regression")["mae"]
+    bound = default.bound
+    alerts = check_thresholds(performance, {"mae": default})
     performance_path = settings.monitoring_dir / f"performance-{stamp}.json"
     performance.to_json(performance_path, orient="records", date_format="iso")
     monitoring_run = log_to_mlflow(
@@ -367,11 +385,9 @@ def run_demo(
         papermill.execute_notebook(
             str(find_app("monitoring", settings.project_dir)),
             str(report_path),
-            parameters={
+            parameters={  # weeks and bounds as step 6: the app's own defaults
                 "project_dir": str(settings.project_dir),
                 "model_name": model.name,
-                # the MAE bound of step 6, drawn and alerted on by the dashboard
-                "thresholds": json.dumps({"mae": ["max", bound]}),
             },
             cwd=str(settings.project_dir),
             progress_bar=bars,
@@ -382,13 +398,19 @@ def run_demo(
     else:
         step(7, "monitoring dashboard skipped (report=False)")
 
+    elsewhere = (
+        f" --project-dir {_shown(settings.project_dir)}"
+        if settings.project_dir != project.project_dir
+        else ""
+    )
+    width = max(33, len("workbench dashboard" + elsewhere) + 2)  # the commands' column
     echo(
         "\nWhere to look next:\n"
-        f"  workbench dashboard              the monitoring app, live (Voilà on "
+        f"  {'workbench dashboard' + elsewhere:<{width}}the monitoring app, live (Voilà on "
         f"{settings.host}); model_card, experiments, explore\n"
-        f"  workbench serve {model.model_uri}\n"
+        f"  workbench serve {model.model_uri}{elsewhere}\n"
         f"  mlflow ui --backend-store-uri {redact_url(settings.tracking_uri)}\n"
-        f"  workbench lab                    the notebooks in JupyterLab\n"
+        f"  {'workbench lab' + elsewhere:<{width}}the notebooks in JupyterLab\n"
         f"done in {time.perf_counter() - started:.0f} s"
     )
     return DemoResult(

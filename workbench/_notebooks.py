@@ -2,8 +2,12 @@
 
 Each notebook runs in a fresh kernel with the parameters it declares (those given that
 its ``parameters`` cell does not declare are left out), and leaves two files in the build
-folder: the executed notebook and an HTML report of it. A failing notebook does not stop
-the others; the summary says which failed, in which cell, and why.
+folder: the executed notebook and an HTML report of it. The report stands alone
+(:func:`workbench.presentation.write_report`): every figure and the static rendering of
+every widget, plotly.js inlined once, nothing fetched from the network when it is opened
+(nbconvert's own export drops plotly's figures and loads require.js, MathJax and the
+widget manager from public CDNs). A failing notebook does not stop the others; the
+summary says which failed, in which cell, and why.
 """
 
 from __future__ import annotations
@@ -78,10 +82,9 @@ def run_notebooks(
 ) -> list[NotebookRun]:
     """Execute ``notebooks`` one after the other; see the module doc."""
     from workbench._jupyter._kernels import papermill_kernel_options
+    from workbench.presentation import write_report
 
     papermill = require("papermill", feature="executing notebooks")
-    nbconvert = require("nbconvert", feature="HTML reports of notebooks")
-    nbformat = require("nbformat")
     kernel_options = papermill_kernel_options()  # encrypted transport: no TCP warning
     if not notebooks:
         raise ConfigurationError(f"No notebook to run under {root}/notebooks or {root}/apps.")
@@ -112,11 +115,7 @@ def run_notebooks(
         seconds = time.perf_counter() - started
         report = None
         if executed.exists():
-            body, _ = nbconvert.HTMLExporter().from_notebook_node(
-                nbformat.read(str(executed), as_version=4)
-            )
-            report = executed.with_suffix(".html")
-            report.write_text(body, encoding="utf-8")
+            report = write_report(executed)
         results.append(NotebookRun(source, executed, report, seconds, error))
         echo(
             f"{'ok    ' if error is None else 'FAILED'} {relative} ({seconds:.0f} s)"

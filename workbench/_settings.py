@@ -63,6 +63,12 @@ class Settings:
         dashboard_idle_timeout: Seconds a connection may take to send its request headers,
             and may stay idle between requests, before the dashboard closes it.
         dashboard_body_timeout: Seconds a request may take to send its body.
+        serve_max_header_kb: The most a request's line and headers may take (KiB) at
+            ``workbench serve``; more gets 431 and the connection is closed.
+        serve_header_timeout: Seconds a connection to ``workbench serve`` may take to send
+            a request's headers (from when it opens, or from the previous answer).
+        serve_idle_timeout: Seconds a keep-alive connection to ``workbench serve`` may stay
+            idle between requests.
         country: Country code for national holidays (``holidays`` package).
         sources: For each setting, where its value came from (``env:NAME``, ``pyproject``,
             ``default``).
@@ -89,6 +95,9 @@ class Settings:
     dashboard_max_header_kb: int = 32
     dashboard_idle_timeout: int = 30
     dashboard_body_timeout: int = 30
+    serve_max_header_kb: int = 32
+    serve_header_timeout: int = 10
+    serve_idle_timeout: int = 5
     country: str = "IT"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
@@ -105,7 +114,14 @@ _PATH_FIELDS = {
     "data_dir",
 }
 _INT_FIELDS = {"serve_port", "dashboard_port", "lab_port"}
-_COUNT_FIELDS = {"dashboard_max_header_kb", "dashboard_idle_timeout", "dashboard_body_timeout"}
+_COUNT_FIELDS = {
+    "dashboard_max_header_kb",
+    "dashboard_idle_timeout",
+    "dashboard_body_timeout",
+    "serve_max_header_kb",
+    "serve_header_timeout",
+    "serve_idle_timeout",
+}
 _OPTIONAL_FIELDS = {"dask_scheduler", "dashboard_user_header", "dashboard_trusted_proxy"}
 #: Secrets the workbench reads, each from its environment variable only (or, for a
 #: Kubernetes Secret mounted as a file, ``<VARIABLE>_FILE``): never from pyproject.toml,
@@ -114,6 +130,7 @@ SECRETS = {
     "pseudonym_key": "WORKBENCH_PSEUDONYM_KEY",
     "dashboard_token": "WORKBENCH_DASHBOARD_TOKEN",
     "serve_token": "WORKBENCH_SERVE_TOKEN",
+    "serve_tokens": "WORKBENCH_SERVE_TOKENS",
 }
 _URL_FIELDS = {"tracking_uri", "optuna_storage", "inference_log_dir", "dask_scheduler"}
 

@@ -103,12 +103,26 @@ def test_the_widget_redraws_for_a_date_range_and_a_feature(logged) -> None:  # t
     assert "No logged row breaks the data contract" in board.integrity.value
     assert "1,200" in board.kpis.value and "7" in board.kpis.value  # rows, errors
     assert board.snapshot.drifted_columns == ["x"]
+    assert board.metric_figure.data[0].y[-1] == pytest.approx(3.0)
+    # drift per day (red cells: 1): each day's verdict as that day's rows alone give it
+    heat = board.over_time_figure.data[0]
+    cells = dict(zip(heat.y, heat.z, strict=True))
+    log["day"] = log["timestamp"].dt.floor("1D")
+    for column in ("x", "kind"):
+        alone = [
+            int(compute_drift(profile, rows[["x", "kind"]]).column(column).drifted)
+            for _, rows in log.groupby("day", sort=True)
+        ]
+        assert list(cells[column]) == alone, column
+    assert list(cells["x"])[3:] == [1, 1, 1]  # x moves from day 4 on
+    assert "1 Jul 2024 – 6 Jul 2024" in board.when.value and "arrival time" in board.when.value
     board.range.value = (overview.starts[0], overview.starts[2])  # the first three days
     assert board.snapshot.drifted_columns == []
-    assert "600" in board.kpis.value
+    assert "600" in board.kpis.value and "3 of 6 days" in board.when.value
+    assert len(board.over_time_figure.data[0].x) == 3
+    assert board.metric_figure.data[0].y[-1] == pytest.approx(0.1)  # the range's periods
     board.picker.value = "kind"
     assert board.figure.layout.title.text and "kind" in board.figure.layout.title.text
-    assert board.metric_figure.data[0].y[-1] == pytest.approx(3.0)
 
 
 def test_rows_breaking_the_contract_are_counted_per_period(logged) -> None:  # type: ignore[no-untyped-def]

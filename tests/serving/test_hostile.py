@@ -4,22 +4,21 @@ able to hold the event loop."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.serving import ScoringServer, read_actuals
 from workbench.serving._log import write_segment
+
+from .conftest import own_settings
 
 pytestmark = pytest.mark.slow
 
@@ -35,39 +34,9 @@ class Served(NamedTuple):
     log_dir: Path
 
 
-@contextlib.contextmanager
-def _own_settings() -> Iterator[None]:
-    """No WORKBENCH_* or MLFLOW_* variable of the session (a module's fixtures run before
-    the per-test isolation of conftest.py): the project's own registry is the one used."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("WORKBENCH_", "MLFLOW_")):
-                patch.delenv(name)
-        yield
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project whose registry holds ``tiny@champion``: a constant over ``x`` (a number)
-    and ``region`` (text)."""
-    from sklearn.dummy import DummyRegressor
-
-    from workbench._settings import resolve_settings
-    from workbench.packaging import package_model, promote
-
-    folder = tmp_path_factory.mktemp("hostile-project")
-    (folder / "pyproject.toml").write_text('[project]\nname = "p"\n')
-    frame = pd.DataFrame({"x": np.arange(30.0), "region": ["a", "b", "c"] * 10})
-    frame["y"] = frame["x"]
-    model = DummyRegressor(strategy="constant", constant=1.0)
-    model.fit(frame[["x", "region"]], frame["y"])
-    with _own_settings():
-        settings = resolve_settings(folder)
-        package_model(
-            model, frame, "tiny", target="y", measure_cost=False, progress=False, settings=settings
-        )
-        promote("tiny", frame, target="y", force=True, settings=settings)
-    return folder
+def project(tiny_project: Path) -> Path:
+    return tiny_project
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +50,7 @@ def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         token=TOKEN,
         max_body_mb=0.01,
     )
-    with _own_settings():
+    with own_settings():
         server.start()
     try:
         yield Served(server, project, log_dir)
@@ -158,7 +127,7 @@ def test_metrics_escape_every_label_value() -> None:
     """A model name or version with quotes, backslashes and newlines stays one label."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    from workbench.serving._app import Metrics
+    from workbench.serving._metrics import Metrics
 
     metrics = Metrics(frozenset({"/invocations"}))
     metrics.observe("/invocations", 200, 0.002, rows=3)

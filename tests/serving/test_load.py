@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks._loadgen import drive
 from workbench.serving import ScoringServer, read_inference_log
-from workbench.serving._loadgen import drive
 
 from ..conftest import demo_request_body
 

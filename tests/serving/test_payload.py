@@ -191,6 +191,21 @@ def test_merged_requests_get_their_own_predictions(logged: Loaded) -> None:
         batcher.close()
 
 
+def test_a_lingering_batcher_predicts_requests_sent_apart_in_one_call(logged: Loaded) -> None:
+    """The shadow's batcher waits after a request for more: ten requests sent one at a
+    time, each after the last one was queued, go to the model together."""
+    batcher = Batcher(linger=5.0)  # longer than the test needs: the tenth ends the wait
+    batcher.max_rows = 10
+    try:
+        singles = [logged.spec.parse_json({"dataframe_records": [r]}) for r in _records(10)]
+        futures = [batcher.submit(logged, one) for one in singles]
+        got = [f.result(timeout=30).predictions for f in futures]
+        np.testing.assert_allclose(np.concatenate(got), logged.predict(_concat(singles)))
+        assert batcher.calls == 1 and batcher.merged == 10
+    finally:
+        batcher.close()
+
+
 def test_one_failing_request_fails_alone(logged: Loaded) -> None:
     batcher = Batcher()
     try:

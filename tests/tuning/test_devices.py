@@ -84,4 +84,5 @@ def test_xgboost_told_cuda_without_a_gpu_is_recorded_as_cpu() -> None:
 
     from sklearn.linear_model import Ridge
 
-    assert trained_device(Ridge().fit(frame[["a"]], frame["y"])) is None  # not asked
+    assert trained_device(Ridge().fit(frame[["a"]], frame["y"])) == "cpu"  # scikit-learn's
+    assert trained_device(object()) is None  # a library we cannot ask

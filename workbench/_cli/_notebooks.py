@@ -20,7 +20,11 @@ def _cmd_run_notebooks(args: argparse.Namespace) -> int:
     if not notebooks:
         print(f"no notebook under {root}/notebooks or {root}/apps matches {args.only}")
         return 2
-    parameters: dict[str, object] = {"project_dir": str(s.project_dir)}
+    # No project_dir unless -p gives one: each notebook runs with its own default, which
+    # for the project's notebooks and the apps is the project (WORKBENCH_PROJECT_DIR, set
+    # for the kernels) and for the workbench's tutorials a folder of their own, so that
+    # running them never rewrites the project's data or its @champion.
+    parameters: dict[str, object] = {}
     for item in args.parameter:
         key, sep, value = item.partition("=")
         if not sep:
@@ -52,11 +56,13 @@ def register(add: AddCommand) -> None:
     run_nb = add(
         "run-notebooks",
         "execute the lifecycle notebooks and the apps with papermill",
-        "Execute notebooks/*.ipynb, then apps/*.ipynb, each in a fresh kernel, with the\n"
-        "project's folder as project_dir and any -p NAME=VALUE the notebook declares in\n"
-        "its parameters cell. Each leaves an executed copy and an HTML report in the build\n"
-        "folder. A failing notebook does not stop the others; the exit code is 1 if any\n"
-        "failed, and the summary names the cell and the error.\n\n"
+        "Execute notebooks/*.ipynb, then apps/*.ipynb, each in a fresh kernel started in\n"
+        "the project (WORKBENCH_PROJECT_DIR), with any -p NAME=VALUE the notebook declares\n"
+        "in its parameters cell; otherwise its defaults hold (the workbench's tutorials\n"
+        "work in folders of their own unless given -p project_dir=DIR). Each leaves an\n"
+        "executed copy and an HTML report in the build folder. A failing notebook does\n"
+        "not stop the others; the exit code is 1 if any failed, and the summary names the\n"
+        "cell and the error.\n\n"
         "  workbench run-notebooks\n"
         "  workbench run-notebooks --only 'notebooks/03_*' -p n_factories=2",
     )

@@ -4,93 +4,67 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from workbench._cli._common import AddCommand, project_settings
 
 __all__ = ["register"]
 
 
+_TOKEN_COMMANDS = ("add-token", "revoke-token", "tokens")
+
+
+def _cmd_tokens(args: argparse.Namespace) -> int:
+    from workbench._exceptions import ConfigurationError
+    from workbench.serving._tokens import TokenStore
+
+    store = TokenStore(project_settings(args).home)
+    if args.model_uri == "tokens":
+        names = store.names()
+        print("\n".join(names) if names else f"no named tokens in {store.path}")
+        return 0
+    if args.name is None:
+        raise ConfigurationError(f"workbench serve {args.model_uri} needs a caller's NAME.")
+    if args.model_uri == "revoke-token":
+        if not store.revoke(args.name):
+            print(f"no token named {args.name!r} in {store.path}")
+            return 1
+        print(f"revoked {args.name!r}: a running server refuses it within a second")
+        return 0
+    token, existed = store.add(args.name)
+    print(
+        f"{'new token for' if existed else 'added'} {args.name!r} in {store.path} (only its "
+        f"SHA-256 is kept; give this token to the caller now, it is not shown again):\n"
+        f"{token}"
+    )
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.model_uri in _TOKEN_COMMANDS:
+        return _cmd_tokens(args)
     # BLAS/OpenMP threads are set before numpy loads: inline prediction on a small machine
     # is fastest single-threaded, and oversubscription makes latency erratic.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     # a server's output is a log: no progress bar of MLflow's artifact downloads in it
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from workbench._imports import require
-    from workbench.serving import create_app
-    from workbench.serving._app import check_model_uri
+    from workbench.serving._server import serve
 
-    s = project_settings(args)
-    uvicorn = require("uvicorn", feature="the scoring server")
-    # a wrong name or alias: an error, not a traceback
-    name, version = check_model_uri(args.model_uri, s)
-    token = os.environ.get("WORKBENCH_SERVE_TOKEN") or None
-    app = create_app(
+    return serve(
         args.model_uri,
+        settings=project_settings(args),
+        host=args.host,
+        port=args.port,
         log_dir=args.log_dir,
-        settings=s,
-        token=token,
-        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-        reload_seconds=args.reload_seconds or None,
         inference_log=not args.no_log,
+        reload_seconds=args.reload_seconds,
+        max_body_mb=args.max_body_mb,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        insecure=args.insecure,
+        verbose=args.verbose,
+        shadow=args.shadow,
     )
-    host, port = args.host or s.host, args.port or s.serve_port
-    log_dir = "off (--no-log)" if args.no_log else str(args.log_dir or s.inference_log_dir)
-    alias = args.model_uri.removeprefix("models:/").partition("@")[2]
-    serving = f"{name} version {version}" + (f" (@{alias})" if alias else "")
-    following = (
-        f"follows @{alias}: "
-        + (f"checks it every {args.reload_seconds:g} s and " if args.reload_seconds else "")
-        + "on SIGHUP, and serves the version it moves to"
-        if alias
-        else ""
-    )
-
-    class Server(uvicorn.Server):  # type: ignore[misc,name-defined]
-        """uvicorn's server, saying when it listens and when it has stopped."""
-
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if not self.started:  # uvicorn has said why (port taken, say)
-                return
-            url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-            print(
-                f"serving {serving} at {url}\n"
-                f"  POST {url}/invocations; GET /ping, /health, /version, /metrics"
-                + ("; a bearer token is required (WORKBENCH_SERVE_TOKEN)" if token else "")
-                + "\n"
-                f"  inference log   {log_dir}\n"
-                + (f"  model           {following}\n" if following else "")
-                + f"  Ctrl-C or SIGTERM stops it{'' if args.verbose else '; -v logs each request'}",
-                flush=True,
-            )
-
-        async def shutdown(self, sockets: Any = None) -> None:
-            await super().shutdown(sockets=sockets)
-            n = self.server_state.total_requests
-            print(
-                f"stopped: {n} request{'' if n == 1 else 's'} answered"
-                + ("" if args.no_log else f", the inference log flushed to {log_dir}"),
-                flush=True,
-            )
-
-    server = Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="info" if args.verbose else "warning",
-            # a line per request at -v; else none (the inference log is the record, and a
-            # line per request costs)
-            access_log=args.verbose,
-            proxy_headers=False,  # client addresses are not used, so do not parse them
-            timeout_graceful_shutdown=30,
-        )
-    )
-    server.run()
-    return 0 if server.started else 1
 
 
 def register(add: AddCommand) -> None:
@@ -103,16 +77,23 @@ def register(add: AddCommand) -> None:
         "Every predicted row is appended to the inference log with its request id\n"
         "(X-Request-ID header). SIGTERM finishes in-flight requests and flushes the log\n"
         "before exiting. Bodies over --max-body-mb get 413.\n\n"
-        "Authentication: set WORKBENCH_SERVE_TOKEN in the server's environment and every\n"
-        "endpoint but /ping and /health needs 'Authorization: Bearer <token>' (401 otherwise).\n"
-        "The token is read from the environment, never from the command line (which other\n"
-        "users can see), and never logged.",
+        "Authentication: every endpoint but /ping and /health needs\n"
+        "'Authorization: Bearer <token>' (401 otherwise; 429 after ten wrong ones from an\n"
+        "address) once a token exists. Each caller its own, revocable by name:\n"
+        "  workbench serve add-token NAME      prints a new token once (only its hash is kept)\n"
+        "  workbench serve revoke-token NAME   and `tokens` lists the names;\n"
+        "the inference log names the caller. Or one shared token in WORKBENCH_SERVE_TOKEN.\n"
+        "Tokens come from the environment or the project's private store, never from the\n"
+        "command line, and are never logged. Without one it serves only 127.0.0.1 unless\n"
+        "told --insecure.",
     )
     serve.add_argument(
         "model_uri",
         metavar="MODEL_URI",
-        help="models:/name@alias, models:/name/version or runs:/id/model",
+        help="models:/name@alias, models:/name/version or runs:/id/model; or add-token, "
+        "revoke-token, tokens",
     )
+    serve.add_argument("name", nargs="?", help=argparse.SUPPRESS)  # of add/revoke-token
     serve.add_argument("--host", help="interface (default: the 'host' setting, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: the 'serve_port' setting, 5005)")
     serve.add_argument(
@@ -141,5 +122,18 @@ def register(add: AddCommand) -> None:
         type=float,
         default=16.0,
         help="largest request body in MiB; larger ones get 413 (default 16)",
+    )
+    serve.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
+    serve.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--shadow",
+        metavar="ALIAS",
+        help="also send every request to this alias of the model (challenger), off the "
+        "request path: logged under its version in <log>/shadow/, never returned",
+    )
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve beyond 127.0.0.1 without a token (anyone who reaches it may use it)",
     )
     serve.set_defaults(func=_cmd_serve)

@@ -24,16 +24,15 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import math
 import re
 import secrets
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from workbench._exceptions import ConfigurationError
+from workbench._network import Throttle, is_loopback, retry_after
 from workbench._secrets import private_dir, read_secret, write_private
 from workbench._settings import SECRETS, Settings
 
@@ -44,6 +43,7 @@ __all__ = [
     "UserStore",
     "is_loopback",
     "resolve_access",
+    "retry_after",
     "users_file",
 ]
 
@@ -197,16 +197,6 @@ class UserStore:
         return self.fingerprint(name) if verify_password(record, password) else None
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _networks(value: str, origin: str) -> tuple[Network, ...]:
     found = []
     for part in (p.strip() for p in value.split(",")):
@@ -340,53 +330,3 @@ class Sessions:
 
     def end(self, sid: str) -> None:
         self._sessions.pop(sid, None)
-
-
-class Throttle:
-    """Failed logins per key (a user name, a client address): after ``free`` failures in a
-    row, a key must wait before its next try, twice as long after each further failure
-    (1 s, 2 s, 4 s, ... up to ``longest``). A success clears the keys it was made with.
-
-    An attempt counts as failed from the moment it starts (a success takes it back), so
-    tries sent all at once cannot slip past the count while passwords are checked.
-    """
-
-    def __init__(
-        self,
-        free: Mapping[str, int],
-        longest: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
-        remember: int = 10_000,
-    ) -> None:
-        self.free = dict(free)
-        self.longest = longest
-        self._clock = clock
-        self._remember = remember
-        self._failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
-
-    def wait(self, keys: Iterable[tuple[str, str]]) -> float:
-        """Seconds to wait before any of ``keys`` may try again (0: now)."""
-        now, longest = self._clock(), 0.0
-        for key in keys:
-            count, last = self._failures.get(key, (0, 0.0))
-            beyond = count - self.free[key[0]]
-            if beyond >= 0:
-                longest = max(longest, last + min(self.longest, 2.0**beyond) - now)
-        return max(0.0, longest)
-
-    def failed(self, keys: Iterable[tuple[str, str]]) -> None:
-        now = self._clock()
-        for key in keys:
-            count, _ = self._failures.pop(key, (0, 0.0))
-            self._failures[key] = (count + 1, now)
-        while len(self._failures) > self._remember:  # the oldest are forgotten first
-            self._failures.popitem(last=False)
-
-    def succeeded(self, keys: Iterable[tuple[str, str]]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
-
-
-def retry_after(seconds: float) -> int:
-    """``seconds`` as a Retry-After value: whole seconds, at least 1."""
-    return max(1, math.ceil(seconds))

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench._exceptions import ConfigurationError
+from workbench._network import tls_context
 
 if TYPE_CHECKING:
     from workbench._jupyter._access import DashboardAccess
@@ -69,26 +69,9 @@ def http_options(
         "body_timeout": float(settings.dashboard_body_timeout),
         "max_body_size": MAX_BODY_BYTES,
     }
-    if not (certfile or keyfile):
-        return options
-    if not (certfile and keyfile):
-        given, missing = (
-            ("--ssl-certfile", "--ssl-keyfile") if certfile else ("--ssl-keyfile", "--ssl-certfile")
-        )
-        raise ConfigurationError(f"{given} needs {missing} too: HTTPS needs both.")
-    import ssl
-
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(certfile, keyfile)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(
-            f"The certificate {certfile!r} and key {keyfile!r} cannot be loaded ({exc}). "
-            f"Give a PEM certificate (its chain after it) and the PEM private key that "
-            f"belongs to it."
-        ) from None
-    options["ssl_options"] = context
+    context = tls_context(certfile, keyfile)
+    if context is not None:
+        options["ssl_options"] = context
     return options
 
 

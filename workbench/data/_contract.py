@@ -324,6 +324,9 @@ class Contract:
         min_class_share: Warn when the rarest class of ``target`` is below this share.
         strict: Whether columns not in the contract are errors.
         name: The dataset's name.
+        event_time: The datetime column that says when a row happened (its event time):
+            monitoring cuts a served model's traffic into periods by it, where the
+            requests carry it, instead of by when they arrived.
     """
 
     columns: tuple[ColumnContract, ...]
@@ -336,6 +339,7 @@ class Contract:
     min_class_share: float | None = None
     strict: bool = False
     name: str = ""
+    event_time: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -349,6 +353,15 @@ class Contract:
             absent = [c for c in cols if c not in names]
             if absent:
                 raise ConfigurationError(f"The contract's {label} {absent} is not among {names}.")
+        if self.event_time is not None and self.event_time not in names:
+            raise ConfigurationError(
+                f"The contract's event_time {self.event_time!r} is not among {names}."
+            )
+        if self.event_time is not None and self.column(self.event_time).dtype != "datetime":
+            raise ConfigurationError(
+                f"The contract's event_time {self.event_time!r} must be a datetime column; "
+                f"it is {self.column(self.event_time).dtype!r}."
+            )
         if self.min_class_share is not None and not 0 < self.min_class_share < 1:
             raise ConfigurationError(
                 f"min_class_share must be in (0, 1). Got {self.min_class_share!r}."

@@ -38,6 +38,7 @@ ELECTRICITY_CONTRACT = Contract(
         ColumnContract("consumption_kwh", "float", nullable=False, min=0),
     ),
     key=("date", "factory_id"),
+    event_time="date",
 )
 
 #: Model inputs, in order; ``region`` is one-hot encoded by the model's pipeline.

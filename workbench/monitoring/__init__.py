@@ -10,13 +10,19 @@
 * Periods: every "per period" result is cut by :func:`periods` (a pandas frequency such
   as ``"1D"``, or a row count), asked for with ``period=``; the old ``window=`` keyword,
   ``windows`` and ``summarize_by_window`` still work, with a ``DeprecationWarning``.
-* Alerts: :func:`check_thresholds` and ``DriftTimeline.alerts``; everything recorded in
-  MLflow with :func:`log_to_mlflow`.
+* Time: periods follow the data's event time where the model's data contract names
+  one (``Contract.event_time``, logged by the server beside the inputs), else the
+  requests' arrival time.
+* Alerts: :func:`check_thresholds` and ``DriftTimeline.alerts``; default bounds from the
+  version's own validation metrics (:func:`thresholds_from_metrics`, each
+  :class:`Threshold` saying where it came from); everything recorded in MLflow with
+  :func:`log_to_mlflow`.
 * The scheduled monitor: :func:`run_monitor` (``workbench monitor``) reads what arrived
   since its checkpoint, records results per period and evaluates the alert rules; a
   :class:`Notifier` delivers them to a :class:`WebhookReceiver` (JSON, Slack, Teams) or
   an :class:`EmailReceiver` (SMTP): fired, repeated, resolved.
-* Figures: :func:`drift_table_figure`, :func:`distribution_figure`, :func:`metric_figure`;
+* Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
+  :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
   the log's summaries per period from :func:`collect`) in a notebook or Voilà.
 
@@ -33,7 +39,7 @@ compute module imports plotly or ipywidgets.
 from __future__ import annotations
 
 from workbench._summaries import Summary
-from workbench.monitoring._alerts import Alert, check_thresholds
+from workbench.monitoring._alerts import Alert, Threshold, check_thresholds, thresholds_from_metrics
 from workbench.monitoring._cbpe import CBPE, estimate_from_log
 from workbench.monitoring._collect import LogOverview, collect
 from workbench.monitoring._drift import (
@@ -42,7 +48,12 @@ from workbench.monitoring._drift import (
     compute_drift,
     latest_snapshot,
 )
-from workbench.monitoring._figures import distribution_figure, drift_table_figure, metric_figure
+from workbench.monitoring._figures import (
+    distribution_figure,
+    drift_over_time_figure,
+    drift_table_figure,
+    metric_figure,
+)
 from workbench.monitoring._job import MonitorResult, run_monitor
 from workbench.monitoring._notify import (
     AlertInbox,
@@ -91,6 +102,7 @@ __all__ = [
     "Notifier",
     "ReferenceProfile",
     "Summary",
+    "Threshold",
     "WebhookReceiver",
     "check_integrity",
     "check_thresholds",
@@ -98,6 +110,7 @@ __all__ = [
     "compute_drift",
     "distribution_figure",
     "drift_over_time",
+    "drift_over_time_figure",
     "drift_table_figure",
     "errors_over_time",
     "estimate_from_log",
@@ -114,5 +127,6 @@ __all__ = [
     "summarize",
     "summarize_by_period",
     "summarize_by_window",
+    "thresholds_from_metrics",
     "windows",
 ]

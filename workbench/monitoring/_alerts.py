@@ -2,14 +2,18 @@
 
 :func:`check_thresholds` reads any frame with one row per period (realized performance,
 estimated performance, drift); :func:`resolve_thresholds` reads a metric's old name as
-the one it meant.
+the one it meant. :func:`thresholds_from_metrics` derives a model's default bounds from
+its own validation metrics (stored with the version at packaging): an error may grow to
+1.5× its validation value (``mae``, ``rmse``, ``mape``, ``log_loss``), a score may fall
+to 0.9× (``accuracy``, ``f1_*``, ``roc_auc``...); each :class:`Threshold` says where it
+came from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 
@@ -19,19 +23,114 @@ from workbench._metrics import LEGACY
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Alert", "check_thresholds", "performance_alerts", "resolve_thresholds"]
+__all__ = [
+    "GROWTH",
+    "Alert",
+    "Bound",
+    "Threshold",
+    "check_thresholds",
+    "performance_alerts",
+    "resolve_thresholds",
+    "thresholds_from_metrics",
+]
+
+#: How far a metric may move from its validation value before it alerts: an error (a
+#: metric to minimize) up to 1.5×, a score (to maximize) down to 0.9×.
+GROWTH = {"minimize": 1.5, "maximize": 0.9}
+#: Where a version's validation value of a metric is read, most trusted first: the
+#: training run's validation split, the holdout scored at packaging, the tuning's CV.
+_SOURCES = (("valid_", "validation"), ("holdout_", "holdout"), ("", "validation"))
+#: Metrics with no default bound: R² of a period depends on that period's own spread.
+_NO_DEFAULT = ("r2",)
+
+
+class Threshold(NamedTuple):
+    """A bound on a metric: ``("max", 197.0)`` alerts above, ``("min", 0.8)`` below;
+    ``source`` says where it came from (``"given"``, or the validation metric it was
+    derived from). Reads as the ``(direction, bound)`` pair it extends."""
+
+    direction: str
+    bound: float
+    source: str = "given"
+
+    def describe(self) -> str:
+        """``max 197 (1.5 × validation mae 131)``."""
+        return f"{self.direction} {self.bound:,.4g} ({self.source})"
+
+
+#: A bound as a caller gives it: a :class:`Threshold`, or a ``(direction, bound)`` pair.
+Bound = Union[tuple[str, float], Threshold]  # noqa: UP007 (a runtime alias)
+
+
+def as_threshold(value: Any) -> Threshold:
+    """A :class:`Threshold` from one, or from a ``(direction, bound)`` pair."""
+    if isinstance(value, Threshold):
+        return value
+    try:
+        direction, bound = value
+        return Threshold(str(direction), float(bound))
+    except (TypeError, ValueError) as exc:
+        raise MonitoringError(
+            f"A threshold is ('max' or 'min', a number), such as ('max', 4.0); got {value!r}."
+        ) from exc
+
+
+def thresholds_from_metrics(
+    metrics: Mapping[str, Any], task: str, *, version: Any = None
+) -> dict[str, Threshold]:
+    """Default alert bounds from a version's own validation metrics.
+
+    Args:
+        metrics: The model card's metrics (``{"valid_mae": {"value": 131.2, ...}}``) or
+            plain numbers (``{"valid_mae": 131.2}``).
+        task: ``regression`` or ``classification``.
+        version: Named in each threshold's source (``v3``), if given.
+
+    Returns:
+        ``{"mae": Threshold("max", 196.8, "1.5 × validation mae 131 (v3)")}``: each metric
+        of the task with a positive validation value; none for ``r2``.
+
+    Example:
+        >>> thresholds_from_metrics({"valid_mae": 100.0}, "regression")["mae"].bound
+        150.0
+    """
+    from workbench._metrics import METRICS
+
+    known = METRICS.get(task, {})
+    out: dict[str, Threshold] = {}
+    for name, metric in known.items():
+        if name in _NO_DEFAULT:
+            continue
+        for prefix, label in _SOURCES:
+            entry = metrics.get(f"{prefix}{name}")
+            value = entry.get("value") if isinstance(entry, Mapping) else entry
+            if value is None or isinstance(value, bool):
+                continue
+            value = float(value)
+            if not np.isfinite(value) or value <= 0:
+                continue
+            factor = GROWTH[metric.direction]
+            of = f" of v{version}" if version is not None else ""
+            out[name] = Threshold(
+                "max" if metric.direction == "minimize" else "min",
+                factor * value,
+                f"{factor:g} × {label} {name}{of}, {value:,.4g}",
+            )
+            break
+    return out
 
 
 def resolve_thresholds(
-    thresholds: Mapping[str, tuple[str, float]], columns: Sequence[str]
-) -> dict[str, tuple[str, float]]:
+    thresholds: Mapping[str, Bound], columns: Sequence[str]
+) -> dict[str, Threshold]:
     """``thresholds`` with a metric's old name (``f1``, ``precision``, ``recall``) read as
     the one of ``columns`` that it meant (``f1_binary`` for two classes, else
     ``f1_macro``), with a ``FutureWarning``; other names as they are."""
     import warnings
 
-    out: dict[str, tuple[str, float]] = {}
-    for name, bound in thresholds.items():
+    out: dict[str, Threshold] = {}
+    for name, given in thresholds.items():
+        bound = as_threshold(given)
         if name in LEGACY and name not in columns:
             binary, macro = LEGACY[name]
             new = binary if binary in columns else macro if macro in columns else name
@@ -59,9 +158,7 @@ class Alert:
     reason: str
 
 
-def check_thresholds(
-    frame: pd.DataFrame, thresholds: Mapping[str, tuple[str, float]]
-) -> list[Alert]:
+def check_thresholds(frame: pd.DataFrame, thresholds: Mapping[str, Bound]) -> list[Alert]:
     """Alerts for every period whose metric crosses its bound.
 
     Args:
@@ -75,7 +172,8 @@ def check_thresholds(
     """
     thresholds = resolve_thresholds(thresholds, [str(c) for c in frame.columns])
     alerts = []
-    for metric, (direction, bound) in thresholds.items():
+    for metric, given in thresholds.items():
+        direction, bound = given[0], given[1]
         if metric not in frame.columns:
             raise MonitoringError(
                 f"No metric {metric!r} to check; the frame has {list(frame.columns)}."
@@ -94,18 +192,27 @@ def check_thresholds(
                         metric,
                         float(value),
                         float(bound),
-                        f"{metric} = {value:.4g} in the period starting {window}: {word} "
-                        f"{bound:.4g}.",
+                        f"{metric} = {value:,.4g} in the period starting {_when(window)}: "
+                        f"{word} {bound:,.4g}.",
                     )
                 )
     return alerts
 
 
+def _when(start: Any) -> str:
+    """A period's start as a person reads it: ``2024-07-01``, or with its time of day."""
+    if hasattr(start, "isoformat") and hasattr(start, "hour"):
+        if start.hour == start.minute == start.second == 0:
+            return str(start.isoformat())[:10]
+        return str(start.isoformat())[:16].replace("T", " ")
+    return str(start)
+
+
 def performance_alerts(
     performance: pd.DataFrame | None,
     estimated: pd.DataFrame | None,
-    thresholds: Mapping[str, tuple[str, float]] | None,
-) -> tuple[dict[str, tuple[str, float]], list[Alert]]:
+    thresholds: Mapping[str, Bound] | None,
+) -> tuple[dict[str, Threshold], list[Alert]]:
     """The thresholds (an old metric name read as the one it meant) and the alerts of a
     served model: realized metrics crossing their bound, and before labels the estimated
     ones (named ``estimated <metric>``).

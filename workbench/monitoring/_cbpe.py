@@ -320,7 +320,7 @@ def reference_classes(reference_scores: pd.DataFrame) -> tuple[list[Any], list[s
         MonitoringError: No ``label`` column, fewer than two score columns, or stored
             classes that do not name the score columns.
     """
-    from workbench.serving._log import score_column
+    from workbench._versions import score_column
 
     columns = [c for c in reference_scores.columns if str(c).startswith("proba_")]
     if "label" not in reference_scores.columns or len(columns) < 2:
@@ -360,14 +360,16 @@ def estimate_from_log(
     model_version: str | None = None,
     period: str | int = "1D",
     window: str | int | None = None,
+    time_column: str = "timestamp",
 ) -> pd.DataFrame | None:
     """Performance estimated per period before labels arrive (confidence-based, CBPE).
 
     Calibrates :class:`CBPE` on the classifier's scores and labels of the reference
     (``reference_scores.parquet``, stored by ``package_model``: a ``label`` column and one
     ``proba_<class>`` column per class), then reads only the logged scores of
-    ``model_version`` (the server logs them for scikit-learn classifiers). ``window=``
-    is deprecated: the old name of ``period``.
+    ``model_version`` (the server logs them for scikit-learn classifiers). Periods
+    follow ``time_column`` (an event-time column, its missing values read as the
+    arrival time). ``window=`` is deprecated: the old name of ``period``.
 
     Returns:
         One row per period (its start in ``window``) with ``accuracy``,
@@ -393,6 +395,7 @@ def estimate_from_log(
     schema = pa.schema(
         [
             first.field("timestamp"),
+            *([pa.field(time_column, pa.string())] if time_column != "timestamp" else []),
             pa.field("model_version", pa.string()),
             *(pa.field(c, pa.float64()) for c in used),
         ]
@@ -404,4 +407,4 @@ def estimate_from_log(
     frame = data.to_table(filter=condition).to_pandas()
     if frame.empty:
         return None
-    return cbpe.estimate_over_time(frame, used, period=period)
+    return cbpe.estimate_over_time(frame, used, period=period, time_column=time_column)

@@ -122,19 +122,26 @@ def stats_to_dict(stats: Any) -> dict[str, Any]:
         "requests": int(stats.requests),
         "latency": [int(v) for v in stats.latency],
         "integrity": [[c, p, int(n)] for (c, p), n in sorted(stats.integrity.items())],
+        "first": None if stats.first is None else str(stats.first.isoformat()),
+        "last": None if stats.last is None else str(stats.last.isoformat()),
     }
 
 
 def stats_from_dict(data: dict[str, Any]) -> Any:
     """The counts :func:`stats_to_dict` wrote."""
+    import pandas as pd
+
     from workbench.monitoring._collect import PeriodStats
 
+    first, last = data.get("first"), data.get("last")
     return PeriodStats(
         Summary.from_dict(data["summary"]),
         int(data["rows"]),
         int(data["requests"]),
         np.asarray(data["latency"], dtype=np.int64),
         {(str(c), str(p)): int(n) for c, p, n in data["integrity"]},
+        None if first is None else pd.Timestamp(first),
+        None if last is None else pd.Timestamp(last),
     )
 
 

@@ -21,10 +21,19 @@ import numpy as np
 
 from workbench._exceptions import MonitoringError
 from workbench._summaries import Summary
+from workbench.monitoring._alerts import Threshold, thresholds_from_metrics
 from workbench.monitoring._cbpe import estimate_from_log, reference_classes
 from workbench.monitoring._drift import DriftSnapshot, compute_drift
 from workbench.monitoring._performance import performance_over_time
-from workbench.monitoring._periods import period_keys, renamed_window
+from workbench.monitoring._periods import (
+    ARRIVAL,
+    ARRIVAL_BASIS,
+    TimeBasis,
+    period_keys,
+    renamed_window,
+    time_basis,
+    times_of,
+)
 from workbench.monitoring._profile import ReferenceProfile
 from workbench.monitoring._timeline import (
     errors_over_time,
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench._settings import Settings
+    from workbench._versions import VersionArtifacts
     from workbench.data import Contract
 
 __all__ = [
@@ -45,6 +55,7 @@ __all__ = [
     "PeriodStats",
     "collect",
     "dashboard_inputs",
+    "thresholds_of_version",
 ]
 
 #: Latency histogram bin edges (ms), log-spaced from 0.1 ms to 100 s.
@@ -53,14 +64,17 @@ LATENCY_EDGES = np.concatenate([[0.0], np.logspace(-1, 5, 121)])
 
 @dataclasses.dataclass
 class PeriodStats:
-    """One period of the log: drift counts, rows, requests, latency histogram, and the
-    rows breaking each rule of the data contract (``(column, problem) → rows``)."""
+    """One period of the log: drift counts, rows, requests, latency histogram, the
+    rows breaking each rule of the data contract (``(column, problem) → rows``), and
+    the first and last time seen in it."""
 
     summary: Summary
     rows: int
     requests: int
     latency: np.ndarray
     integrity: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+    first: Any = None
+    last: Any = None
 
     def __add__(self, other: PeriodStats) -> PeriodStats:
         integrity = dict(self.integrity)
@@ -72,7 +86,13 @@ class PeriodStats:
             self.requests + other.requests,
             self.latency + other.latency,
             integrity,
+            _pick(min, self.first, other.first),
+            _pick(max, self.last, other.last),
         )
+
+
+def _pick(choose: Any, a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else choose(a, b)
 
 
 def _row_contract(contract: Contract, columns: Sequence[str]) -> Contract | None:
@@ -118,11 +138,16 @@ def _violations(rows: pd.DataFrame, contract: Contract | None) -> pd.DataFrame:
 
 
 def _stats_of(
-    part: pd.DataFrame, profile: ReferenceProfile, period: str, contract: Contract | None = None
+    part: pd.DataFrame,
+    profile: ReferenceProfile,
+    period: str,
+    contract: Contract | None = None,
+    time_column: str = ARRIVAL,
 ) -> dict[Any, PeriodStats]:
     out = {}
     part = part.reset_index(drop=True)
-    keys = period_keys(part, period, "timestamp")
+    times = times_of(part, time_column)
+    keys = period_keys(part, period, time_column)
     broken = _violations(part, contract)  # once per partition, then split by period
     broken["period"] = keys.to_numpy()[broken["row"].to_numpy(dtype=np.int64)]
     for key, rows in part.groupby(keys, sort=True):
@@ -135,6 +160,8 @@ def _stats_of(
             len(per_request),
             np.histogram(per_request, LATENCY_EDGES)[0],
             {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
+            times[rows.index].min(),
+            times[rows.index].max(),
         )
     return out
 
@@ -150,12 +177,15 @@ def _quantile(histogram: np.ndarray, q: float) -> float:
 @dataclasses.dataclass
 class LogOverview:
     """What :func:`collect` keeps of a log: per period (keyed by its start), and what to do
-    with a range of them (``windows``: deprecated, the old name of ``periods``)."""
+    with a range of them (``windows``: deprecated, the old name of ``periods``).
+    ``basis`` says which time the periods follow (the data's event time, or arrival)."""
 
     profile: ReferenceProfile
     periods: dict[Any, PeriodStats]
     model_name: str
     model_version: str
+    basis: TimeBasis = ARRIVAL_BASIS
+    period: str = "1D"
 
     @property
     def starts(self) -> list[Any]:
@@ -187,6 +217,21 @@ class LogOverview:
         for stats in chosen[1:]:
             total = total + stats
         return total
+
+    def drift_by_period(self) -> list[DriftSnapshot]:
+        """Drift of each period on its own, in time order (computed once, then kept)."""
+        cached: list[DriftSnapshot] | None = self.__dict__.get("_by_period")
+        if cached is None:
+            cached = [
+                compute_drift(
+                    self.profile,
+                    stats.summary,
+                    metadata={"window": str(start), "model_version": self.model_version},
+                )
+                for start, stats in self.periods.items()
+            ]
+            self.__dict__["_by_period"] = cached
+        return cached
 
     def drift(self, first: Any = None, last: Any = None) -> DriftSnapshot:
         stats = self.between(first, last)
@@ -235,11 +280,16 @@ def collect(
     progress: bool = True,
     scheduler: str | None = None,
     window: str | None = None,
+    time: str = "auto",
 ) -> LogOverview:
     """Summaries of the inference log at ``log_dir`` per ``period``, in one pass over its
     segments (with ``contract``, the rows breaking each of its column rules too), on local
     threads or on the Dask cluster at ``scheduler`` (default: the ``dask_scheduler``
     setting). ``window=`` is deprecated: the old name of ``period``.
+
+    Periods follow the data's event time (the ``contract``'s ``event_time`` column) where
+    the log has it, else the requests' arrival time; ``time`` (``"auto"``, ``"event"``,
+    ``"arrival"``) chooses otherwise (:func:`~workbench.monitoring._periods.time_basis`).
 
     Raises:
         MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
@@ -254,24 +304,29 @@ def collect(
         raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
     local = place.local and scheduler_address(scheduler) is None
     if local:  # the same frames as Dask's, read without importing it (a second or two)
-        columns = _columns_of(segments[0])
+        columns = _logged_columns(segments)
     else:
         import dask.dataframe as dd
 
         log = dd.read_parquet(segments if place.local else f"{place}/segment-*.parquet")
         columns = list(log.columns)
-    names = [c for c in profile.columns if c in columns]
+    basis = time_basis(contract.event_time if contract else None, columns, time)
+    names = [c for c in profile.columns if c in columns and c != basis.column]
     if not names:
         raise MonitoringError(
             f"The log at {log_dir} has none of the profiled columns {profile.columns}."
         )
     subset = profile.subset(names)
     ruled = [r.name for r in contract.columns if r.name in columns] if contract else []
-    needed = list(dict.fromkeys([*names, *ruled, "timestamp", "request_id", "latency_ms"]))
+    needed = list(
+        dict.fromkeys([*names, *ruled, ARRIVAL, basis.column, "request_id", "latency_ms"])
+    )
     partials: list[dict[Any, PeriodStats]]
     if local:
         partials = map_with_progress(
-            lambda path: _stats_of(_read_like_dask(path, needed), subset, period, contract),
+            lambda path: _stats_of(
+                _read_like_dask(path, needed), subset, period, contract, basis.column
+            ),
             segments,
             desc="reading the log",
             show=progress,
@@ -279,7 +334,10 @@ def collect(
     else:
         from dask.delayed import delayed
 
-        tasks = [delayed(_stats_of)(p, subset, period, contract) for p in log[needed].to_delayed()]
+        tasks = [
+            delayed(_stats_of)(p, subset, period, contract, basis.column)
+            for p in log[needed].to_delayed()
+        ]
         partials = compute_with_progress(
             tasks, desc="reading the log", show=progress, scheduler=scheduler
         )
@@ -289,7 +347,18 @@ def collect(
             merged[key] = merged[key] + stats if key in merged else stats
     if not merged:
         raise MonitoringError(f"The inference log at {log_dir} has no rows.")
-    return LogOverview(subset, dict(sorted(merged.items())), model_name, model_version)
+    return LogOverview(
+        subset, dict(sorted(merged.items())), model_name, model_version, basis, period
+    )
+
+
+def _logged_columns(segments: Sequence[str]) -> list[str]:
+    """Every column of the log's segments (a column such as the event time may be in
+    later segments only), in first-seen order."""
+    seen: dict[str, None] = {}
+    for segment in segments:
+        seen.update(dict.fromkeys(_columns_of(segment)))
+    return list(seen)
 
 
 def _columns_of(segment: str) -> list[str]:
@@ -324,12 +393,17 @@ def _read_like_dask(segment: str, columns: list[str]) -> pd.DataFrame:
     def types_mapper(kind: pa.DataType) -> Any:
         return mapped.get(kind) or (pd.ArrowDtype(kind) if pa.types.is_decimal(kind) else None)
 
-    table = pq.ParquetFile(segment, pre_buffer=True).read(
-        columns=columns, use_threads=False, use_pandas_metadata=True
+    file = pq.ParquetFile(segment, pre_buffer=True)
+    present = set(file.schema_arrow.names)
+    table = file.read(
+        columns=[c for c in columns if c in present], use_threads=False, use_pandas_metadata=True
     )
     frame: pd.DataFrame = table.to_pandas(
         use_threads=False, ignore_metadata=False, types_mapper=types_mapper
     )
+    for name in columns:  # a column later segments have (the event time): missing here
+        if name not in frame.columns:
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=text)
     return frame
 
 
@@ -341,13 +415,17 @@ class DashboardInputs:
         overview: The log's summaries per period (:func:`collect`).
         performance: Realized metrics per period, where actuals were recorded.
         estimated: Metrics estimated per period before labels (a classifier's CBPE).
-        errors: Refused and failed requests per period.
+        errors: Refused and failed requests per period (of arrival: a refused request
+            has no event time to read).
+        thresholds: The default alert bounds, from the version's validation metrics
+            (:func:`~workbench.monitoring._alerts.thresholds_from_metrics`).
     """
 
     overview: LogOverview
     performance: pd.DataFrame | None
     estimated: pd.DataFrame | None
     errors: pd.DataFrame
+    thresholds: dict[str, Threshold] = dataclasses.field(default_factory=dict)
 
 
 def dashboard_inputs(
@@ -358,12 +436,15 @@ def dashboard_inputs(
     period: str = "1D",
     settings: Settings | None = None,
     progress: bool = True,
+    time: str = "auto",
 ) -> DashboardInputs:
     """Everything the dashboard of ``model_name@alias`` shows, from its inference log:
     drift from the reference profile stored with the version, realized performance where
     actuals were recorded (``log_actuals``), for a classifier the performance estimated
     from the logged class probabilities before labels (:func:`estimate_from_log`), errors
-    from the server's error log."""
+    from the server's error log, and alert bounds from the version's own validation
+    metrics. Periods follow the data's event time where the version's data contract
+    names one and the log has it (``time``: ``"auto"``, ``"event"``, ``"arrival"``)."""
     import pandas as pd
 
     from workbench._settings import get_settings
@@ -388,28 +469,82 @@ def dashboard_inputs(
         contract=contract,
         progress=progress,
         scheduler=s.dask_scheduler or "local",
+        time=time,
     )
+    basis = overview.basis
     scored = None
     if version.reference_scores_path is not None:
         scored = pd.read_parquet(version.reference_scores_path)
     performance = None
     if len(read_actuals(folder)):
-        import dask.dataframe as dd
-
-        columns = ["request_id", "row_in_request", "prediction", "timestamp"]
-        log = dd.read_parquet(f"{folder.rstrip('/')}/segment-*.parquet", columns=columns)
-        joined = join_actuals(log.compute(), folder)
+        columns = list(
+            dict.fromkeys(["request_id", "row_in_request", "prediction", ARRIVAL, basis.column])
+        )
+        joined = join_actuals(_read_log(folder, columns), folder)
         if joined["actual"].notna().any():
             performance = performance_over_time(
                 joined,
                 task=version.task,
                 period=period,
                 classes=reference_classes(scored)[0] if scored is not None else None,
+                time_column=basis.column,
             )
     estimated = None
     if scored is not None:
         estimated = estimate_from_log(
-            folder, scored, model_version=str(version.version), period=period
+            folder,
+            scored,
+            model_version=str(version.version),
+            period=period,
+            time_column=basis.column,
         )
     errors = errors_over_time(folder, period)
-    return DashboardInputs(overview, performance, estimated, errors)
+    thresholds = _thresholds_of(version)
+    return DashboardInputs(overview, performance, estimated, errors, thresholds)
+
+
+def _read_log(folder: str, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of the whole log (a column only later segments have, such as the event
+    time, missing in the earlier ones)."""
+    import pandas as pd
+
+    from workbench.serving import LogFolder
+
+    place = LogFolder(folder)
+    segments = place.glob("segment-*.parquet")
+    if place.local:
+        return pd.concat([_read_like_dask(p, columns) for p in segments], ignore_index=True)
+    import dask.dataframe as dd
+
+    log = dd.read_parquet(f"{folder.rstrip('/')}/segment-*.parquet")
+    present = [c for c in columns if c in log.columns]
+    frame: pd.DataFrame = log[present].compute()
+    return frame
+
+
+def _thresholds_of(version: VersionArtifacts) -> dict[str, Threshold]:
+    """:func:`thresholds_of_version` of a version already looked up (no second query)."""
+    import json
+
+    from workbench.packaging import ModelCard
+
+    record = version.model_card_path
+    if record is None:
+        return {}
+    card = ModelCard(**json.loads(record.read_text(encoding="utf-8")))
+    return thresholds_from_metrics(card.metrics, version.task, version=version.version)
+
+
+def thresholds_of_version(
+    model_name: str, *, version: int | str, task: str, settings: Settings | None = None
+) -> dict[str, Threshold]:
+    """Default alert bounds of a registered version, from the validation metrics on its
+    model card (:func:`thresholds_from_metrics`); none for a version without a card."""
+    from workbench._exceptions import ModelError
+    from workbench.packaging import card_of
+
+    try:
+        card = card_of(model_name, version, settings=settings)
+    except ModelError:
+        return {}
+    return thresholds_from_metrics(card.metrics, task, version=version)

@@ -12,7 +12,13 @@ from workbench.monitoring._drift import DriftSnapshot
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["distribution_figure", "drift_table_figure", "kpi_cards", "metric_figure"]
+__all__ = [
+    "distribution_figure",
+    "drift_over_time_figure",
+    "drift_table_figure",
+    "kpi_cards",
+    "metric_figure",
+]
 
 RED, GREEN = "#d62728", "#2ca02c"
 REFERENCE_COLOR, CURRENT_COLOR = "#1f77b4", "#ff7f0e"
@@ -32,6 +38,7 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
                 "fill_color": "#eeeeee",
                 "align": "left",
             },
+            columnwidth=[3.2, 1.2, 1.7, 1, 1, 1.2],  # column names are the long ones
             cells={
                 "values": [
                     [c.column for c in rows],
@@ -67,6 +74,70 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         height=80 + 28 * max(len(rows), 1),
     )
+    return fig
+
+
+def drift_over_time_figure(
+    snapshots: Sequence[DriftSnapshot],
+    starts: Sequence[Any],
+    *,
+    basis: str = "",
+    unit: str = "period",
+) -> go.Figure:
+    """Drift per period and column as a grid of cells: red where the column drifted in
+    that period, green where it held, the test's value on hover; drifted columns on
+    top, periods left to right on a date axis.
+
+    Args:
+        snapshots: One snapshot per period, in time order.
+        starts: Each period's start (a time or a row number), as ``snapshots``.
+        basis: Which time the periods follow, for the axis title (``event time (date)``).
+        unit: What a period is, for the title (``week``).
+    """
+    go_: Any = require("plotly.graph_objects", feature="monitoring figures")
+    from workbench.presentation import STATUS_COLORS, apply_theme, fmt_number
+
+    names = [c.column for c in snapshots[0].columns] if snapshots else []
+    ever = {c.column for snap in snapshots for c in snap.columns if c.drifted}
+    names.sort(key=lambda n: (n not in ever, n))
+    names.reverse()  # plotly draws the first row at the bottom: drifted ones on top
+    z, text = [], []
+    for name in names:
+        row, hover = [], []
+        for snap in snapshots:
+            col = next((c for c in snap.columns if c.column == name), None)
+            row.append(None if col is None else (1 if col.drifted else 0))
+            hover.append(
+                "not tested"
+                if col is None
+                else f"{'drift' if col.drifted else 'stable'}: {col.test} = "
+                f"{fmt_number(col.statistic)} ({snap.current_rows:,} rows)"
+            )
+        z.append(row)
+        text.append(hover)
+    fig = go_.Figure(
+        go_.Heatmap(
+            x=list(starts),
+            y=names,
+            z=z,
+            text=text,
+            hovertemplate="%{y}<br>%{x}<br>%{text}<extra></extra>",
+            zmin=0,
+            zmax=1,
+            colorscale=[[0, STATUS_COLORS["ok"]], [1, STATUS_COLORS["alert"]]],
+            showscale=False,
+            xgap=1,
+            ygap=2,
+        )
+    )
+    apply_theme(fig, height=110 + 26 * max(len(names), 1))
+    fig.update_layout(
+        title=f"Drift per {unit}: red where the {unit} differs from the reference",
+        xaxis_title=f"period ({basis})" if basis else "period",
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    fig.update_yaxes(automargin=True, showgrid=False)
+    fig.update_xaxes(showgrid=False)
     return fig
 
 
@@ -106,7 +177,7 @@ def metric_figure(
     frame: Any,
     metric: str,
     *,
-    threshold: tuple[str, float] | None = None,
+    threshold: tuple[str, float] | tuple[str, float, str] | None = None,
     estimated: Any = None,
     title: str | None = None,
 ) -> go.Figure:
@@ -127,7 +198,7 @@ def metric_figure(
     x, y = list(frame["window"]), [float(v) for v in frame[metric]]
     crossed = [False] * len(y)
     if threshold is not None:
-        direction, bound = threshold
+        direction, bound = threshold[0], threshold[1]
         crossed = [(v > bound if direction == "max" else v < bound) for v in y]
     fig.add_trace(
         go_.Scatter(
@@ -153,7 +224,9 @@ def metric_figure(
         fig.add_hline(
             y=threshold[1],
             line={"color": RED, "dash": "dash"},
-            annotation_text=f"{threshold[0]} {threshold[1]:g}",
+            annotation_text=f"{threshold[0]} {threshold[1]:,.4g}"
+            + (f" ({threshold[2]})" if len(threshold) > 2 else ""),
+            annotation_position="top left",
         )
     fig.update_layout(
         title=title or metric,

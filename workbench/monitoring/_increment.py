@@ -129,22 +129,28 @@ def _chunks(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
     return out
 
 
-def period_stats(part: pd.DataFrame, profile: Any, period: str, contract: Any) -> dict[Any, Any]:
+def period_stats(
+    part: pd.DataFrame, profile: Any, period: str, contract: Any, time_column: str = "timestamp"
+) -> dict[Any, Any]:
     """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``: drift
-    counts, rows, requests, latency histogram, rows breaking each contract rule), with
-    the contract checked once for all of ``part``."""
+    counts, rows, requests, latency histogram, rows breaking each contract rule, first
+    and last time), with the contract checked once for all of ``part``; periods by
+    ``time_column`` (the event time, or the arrival ``timestamp``)."""
     import pandas as pd
 
     from workbench.monitoring._collect import LATENCY_EDGES, PeriodStats, _violations
-    from workbench.monitoring._periods import period_keys
+    from workbench.monitoring._periods import period_keys, times_of
 
     part = part.reset_index(drop=True)
-    codes, starts = pd.factorize(period_keys(part, period, "timestamp"), sort=True)
+    times = times_of(part, time_column)
+    codes, starts = pd.factorize(period_keys(part, period, time_column), sort=True)
     broken = _violations(part, contract)
     broken_codes = codes[broken["row"].to_numpy(dtype=np.int64)]
     out = {}
     for code, start in enumerate(starts):
-        rows = part[codes == code]
+        chosen = codes == code
+        rows = part[chosen]
+        when = times[chosen]
         latency = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
         here = broken[broken_codes == code]
         counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
@@ -154,6 +160,8 @@ def period_stats(part: pd.DataFrame, profile: Any, period: str, contract: Any) -
             len(latency),
             np.histogram(latency, LATENCY_EDGES)[0],
             {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
+            when.min(),
+            when.max(),
         )
     return out
 
@@ -200,7 +208,7 @@ class Step:
         """Counts per period and ledger rows of the new segments; returns the rows read
         and those skipped (versions without a profile)."""
         from workbench._progress import map_with_progress
-        from workbench.monitoring._periods import period_keys
+        from workbench.monitoring._periods import period_keys, time_basis
 
         if not files:
             return 0, 0
@@ -229,9 +237,12 @@ class Step:
             v, part = task
             part = part.reset_index(drop=True)
             names = [c for c in v.profile.columns if c in part.columns]
-            stats = period_stats(part, v.profile.subset(names), self.period, v.contract)
+            event = v.contract.event_time if v.contract is not None else None
+            column = time_basis(event, list(part.columns)).column  # event time if logged
+            subset = v.profile.subset(names)
+            stats = period_stats(part, subset, self.period, v.contract, column)
             kept = [c for c in [*LEDGER, *v.score_columns] if c in part or c == "period"]
-            ledger = part.assign(period=period_keys(part, self.period, "timestamp"))[kept]
+            ledger = part.assign(period=period_keys(part, self.period, column))[kept]
             return stats, ledger
 
         done = map_with_progress(one, tasks, desc="counting", show=False)

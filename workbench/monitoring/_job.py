@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import ModelError, MonitoringError
-from workbench.monitoring._alerts import Alert, performance_alerts
+from workbench.monitoring._alerts import Alert, Bound, performance_alerts
 from workbench.monitoring._checkpoint import MonitorStore
 from workbench.monitoring._increment import Step, results_frame
 
@@ -125,7 +125,7 @@ def run_monitor(
     alias: str = "champion",
     log_dir: str | Path | None = None,
     period: str = "1D",
-    thresholds: Mapping[str, tuple[str, float]] | None = None,
+    thresholds: Mapping[str, Bound] | None = None,
     integrity_share: float = 0.05,
     min_rows: int = 1,
     notifier: Notifier | None = None,
@@ -142,7 +142,9 @@ def run_monitor(
         log_dir: The inference log (default: the ``inference_log_dir`` setting).
         period: A pandas frequency (``"1h"``, ``"1D"``, ``"1W"``) on the log's time.
         thresholds: ``{"mae": ("max", 150.0)}``: bounds on realized metrics (or, before
-            labels, estimated ones) that make an alert.
+            labels, estimated ones) that make an alert; default: the bounds the
+            version's validation metrics give (``thresholds_from_metrics``); ``{}``:
+            none.
         integrity_share: The share of a period's rows breaking one rule of the data
             contract that makes an alert.
         min_rows: Alerts look at the latest period with at least this many rows.
@@ -177,6 +179,11 @@ def run_monitor(
         watched = str(VersionArtifacts.of(name, alias=alias, settings=s).version)
     except ModelError as exc:
         raise MonitoringError(f"Nothing to monitor: {exc}") from exc
+    if thresholds is None:  # the watched version's own bounds, from its model card
+        from workbench._versions import VersionArtifacts as Artifacts
+        from workbench.monitoring._collect import _thresholds_of
+
+        thresholds = dict(_thresholds_of(Artifacts.of(name, version=watched, settings=s)))
     place = LogFolder(str(log_dir) if log_dir is not None else str(s.inference_log_dir))
     store = MonitorStore(Path(s.monitoring_dir) / "monitor" / name)
     with _exclusive(store):
@@ -256,7 +263,7 @@ def run_monitor(
 def _alerts_of(
     state: Mapping[str, Any],
     version: str,
-    thresholds: Mapping[str, tuple[str, float]] | None,
+    thresholds: Mapping[str, Bound] | None,
     integrity_share: float,
     min_rows: int,
 ) -> list[Alert]:

@@ -5,13 +5,21 @@ keyed by its start, or an int for consecutive blocks of that many rows in time o
 keyed by the first row's number. Every "per period" result of monitoring (drift,
 performance, estimates, errors, the dashboard's summaries) is cut here, so they line up.
 
+Time is the data's **event time** when the model's data has one (the data contract's
+``event_time`` column, which the server logs beside the inputs when a request carries
+it), else the **arrival time** of the requests (the log's ``timestamp``):
+:func:`time_basis` chooses, :func:`period_keys` reads a logged event time as ISO 8601
+text and falls back to the arrival time for a row without one.
+
 Monitoring called a period a "window" before (a feature's window is a trailing window);
 the old ``window=`` keyword and :func:`windows` still work, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -21,7 +29,20 @@ from workbench._exceptions import MonitoringError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["period_keys", "periods", "renamed_window", "windows"]
+__all__ = [
+    "ARRIVAL",
+    "ARRIVAL_BASIS",
+    "TimeBasis",
+    "period_keys",
+    "periods",
+    "renamed_window",
+    "time_basis",
+    "times_of",
+    "windows",
+]
+
+#: The log's own column: when each request arrived at the server.
+ARRIVAL = "timestamp"
 
 P = TypeVar("P")
 
@@ -49,16 +70,78 @@ def renamed_window(period: P, window: P | None, *, default: P, caller: str) -> P
     return window
 
 
+@dataclasses.dataclass(frozen=True)
+class TimeBasis:
+    """Which time cuts a log into periods: ``column`` (the event-time column, or
+    ``timestamp`` for arrival) and the words that say so (``label``)."""
+
+    column: str
+    label: str
+
+    @property
+    def is_event_time(self) -> bool:
+        return self.column != ARRIVAL
+
+
+#: Periods by the requests' arrival (the log's ``timestamp``).
+ARRIVAL_BASIS = TimeBasis(ARRIVAL, "arrival time")
+
+
+def time_basis(event_time: str | None, logged: Sequence[str], choice: str = "auto") -> TimeBasis:
+    """The time a log's periods follow.
+
+    Args:
+        event_time: The event-time column the data contract names (``None``: none).
+        logged: The columns of the inference log.
+        choice: ``"auto"`` (event time where the log has it, else arrival), ``"event"``
+            or ``"arrival"``.
+
+    Raises:
+        MonitoringError: ``choice`` is unknown, or ``"event"`` without an event time.
+    """
+    if choice not in ("auto", "event", "arrival"):
+        raise MonitoringError(
+            f"The time of monitoring periods must be 'auto', 'event' or 'arrival'; got {choice!r}."
+        )
+    has_event = event_time is not None and event_time in logged
+    if choice == "event" and not has_event:
+        where = (
+            f"the inference log has no column {event_time!r}: send it with each request"
+            if event_time
+            else "the model's data contract names no event_time column"
+        )
+        raise MonitoringError(f"Periods by event time need one; {where}.")
+    if has_event and choice != "arrival":
+        return TimeBasis(str(event_time), f"event time ({event_time})")
+    return ARRIVAL_BASIS
+
+
+def times_of(frame: pd.DataFrame, time_column: str) -> pd.Series:
+    """``frame[time_column]`` as UTC times: a logged event time is ISO 8601 text, and
+    where a row has none (or none that reads) its arrival time stands in."""
+    import pandas as pd
+
+    column = frame[time_column]
+    if time_column == ARRIVAL or pd.api.types.is_datetime64_any_dtype(column):
+        return pd.to_datetime(column, utc=True)
+    times = pd.to_datetime(column.astype("string"), utc=True, format="ISO8601", errors="coerce")
+    if ARRIVAL in frame.columns and times.isna().any():
+        times = times.fillna(pd.to_datetime(frame[ARRIVAL], utc=True))
+    return times
+
+
 def period_keys(frame: pd.DataFrame, period: str, time_column: str) -> pd.Series:
     """The start of the time period (a pandas frequency) of each row of ``frame``."""
     import pandas as pd
 
-    times = pd.to_datetime(frame[time_column], utc=True)
+    times = times_of(frame, time_column)
     offset = pd.tseries.frequencies.to_offset(period)
     if isinstance(offset, pd.offsets.Tick):
-        return times.dt.floor(offset)
+        floored: pd.Series = times.dt.floor(offset)
+        return floored
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return naive.dt.to_period(period).dt.start_time.dt.tz_localize("UTC")
+    starts: pd.Series = naive.dt.to_period(period).dt.start_time.dt.tz_localize("UTC")
+    return starts
 
 
 def periods(frame: pd.DataFrame, period: str | int, *, time_column: str = "timestamp") -> Any:

@@ -7,16 +7,18 @@ again (:mod:`workbench.monitoring._collect`), no log read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench._display import figure_output
+from workbench._display import figure_output, widget_bundle
 from workbench._imports import require
-from workbench.monitoring._alerts import performance_alerts
+from workbench.monitoring._alerts import Alert, Bound, Threshold, as_threshold, performance_alerts
 from workbench.monitoring._collect import LogOverview, dashboard_inputs
 from workbench.monitoring._drift import DriftSnapshot
 from workbench.monitoring._figures import (
     distribution_figure,
+    drift_over_time_figure,
     drift_table_figure,
     kpi_cards,
     metric_figure,
@@ -86,22 +88,27 @@ class DriftExplorer:
         figure_output(self.distribution, self.figure)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, **kwargs)
 
 
 class MonitoringDashboard:
     """KPIs, drift, performance, errors and alerts of a served model, for a date range.
 
     Everything is computed once from the log's summaries (:func:`collect`); moving the
-    date range adds up periods again, no log is read. Display with
-    ``display(dashboard.widget)`` (JupyterLab or Voilà).
+    date range adds up periods again, no log is read. The periods follow the data's
+    event time where the model's data has one (else the requests' arrival time); the
+    line under the KPIs says which, and the dates chosen. Display with
+    ``display(dashboard)`` (JupyterLab or Voilà; an HTML report keeps a static copy).
 
     Args:
         overview: From :func:`collect`.
         performance: Realized metrics per period (``performance_over_time``), if actuals.
         estimated: Estimated metrics per period (``CBPE.estimate_over_time``), if any.
-        errors: Errors per period (``errors_over_time``).
-        thresholds: ``{"mae": ("max", 4.0)}``: drawn, and alerted on.
+        errors: Errors per period of arrival (``errors_over_time``).
+        thresholds: ``{"mae": ("max", 4.0)}``: drawn, and alerted on; on top of
+            ``defaults`` (a metric given here replaces its default).
+        defaults: Bounds derived from the version's validation metrics
+            (:func:`~workbench.monitoring._alerts.thresholds_from_metrics`).
         metric: The performance metric drawn first.
     """
 
@@ -112,7 +119,8 @@ class MonitoringDashboard:
         performance: pd.DataFrame | None = None,
         estimated: pd.DataFrame | None = None,
         errors: pd.DataFrame | None = None,
-        thresholds: dict[str, tuple[str, float]] | None = None,
+        thresholds: Mapping[str, Bound] | None = None,
+        defaults: dict[str, Threshold] | None = None,
         metric: str | None = None,
     ):
         widgets: Any = require("ipywidgets", feature="notebook widgets")
@@ -121,20 +129,24 @@ class MonitoringDashboard:
         self.performance = performance
         self.estimated = estimated
         self.errors = errors
-        self.thresholds, self.alerts = performance_alerts(performance, estimated, thresholds)
+        chosen = {**(defaults or {}), **(thresholds or {})}
+        self.thresholds, self.alerts = performance_alerts(performance, estimated, chosen)
         starts = overview.starts
-        daily = all(getattr(s, "hour", 0) == 0 and getattr(s, "minute", 0) == 0 for s in starts)
-        labels = [str(s)[:10] if daily else str(s)[:16] for s in starts]
+        labels = _period_labels(starts)
         self.range = widgets.SelectionRangeSlider(
             options=list(zip(labels, starts, strict=True)),
             index=(0, len(starts) - 1),
             description="dates",
-            layout=widgets.Layout(width="90%"),
+            readout=False,  # a readout is cut at the slider's end: the line above says it
+            layout=widgets.Layout(width="100%", max_width="100%"),
             style={"description_width": "initial"},
             continuous_update=False,
         )
         self.kpis = widgets.HTML()
+        self.when = widgets.HTML()
         self.table = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.over_time = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.over_time_note = widgets.HTML()
         self.picker = widgets.Dropdown(description="feature")
         self.distribution = widgets.Output(layout=widgets.Layout(width="100%"))
         self.snapshot = overview.drift()
@@ -143,7 +155,9 @@ class MonitoringDashboard:
         self.picker.value = (self.snapshot.drifted_columns or names)[0]
         self.figure = distribution_figure(self.snapshot, self.picker.value)
         tabs = [
-            widgets.VBox([self.table, self.picker, self.distribution]),
+            widgets.VBox(
+                [self.over_time, self.over_time_note, self.table, self.picker, self.distribution]
+            ),
         ]
         titles = ["Drift"]
         self.metric_output = widgets.Output(layout=widgets.Layout(width="100%"))
@@ -156,75 +170,130 @@ class MonitoringDashboard:
                 options=metrics, value=first, description="metric"
             )
             self.metric_picker.observe(lambda _: self._draw_metric(), names="value")
-            self._draw_metric()
             tabs.append(widgets.VBox([self.metric_picker, self.metric_output]))
             titles.append("Performance" if performance is not None else "Performance (estimated)")
         self.errors_output = widgets.Output(layout=widgets.Layout(width="100%"))
         if errors is not None and len(errors):
             self._show(
                 self.errors_output,
-                metric_figure(errors, "errors", title="refused or failed requests"),
+                metric_figure(
+                    errors,
+                    "errors",
+                    title="Refused or failed requests, by the day they arrived",
+                ),
             )
             tabs.append(self.errors_output)
             titles.append("Errors")
         self.integrity = widgets.HTML()
         tabs.append(self.integrity)
         titles.append("Integrity")
-        alert_rows = "".join(f"<li>{a.reason}</li>" for a in self.alerts) or "<li>none</li>"
-        tabs.append(widgets.HTML(f"<ul>{alert_rows}</ul>"))
+        self.alerts_view = widgets.HTML()
+        tabs.append(self.alerts_view)
         titles.append(f"Alerts ({len(self.alerts)})")
+        self._alerts_tab = len(tabs) - 1
         self.tabs = widgets.Tab(children=tabs)
         for i, title in enumerate(titles):
             self.tabs.set_title(i, title)
         self.picker.observe(self._redraw_distribution, names="value")
         self.range.observe(self._redraw_range, names="value")
         self._draw()
-        self.widget = widgets.VBox([self.kpis, self.range, self.tabs])
+        self.widget = widgets.VBox(
+            [self.kpis, self.when, self.range, self.tabs],
+            layout=widgets.Layout(width="100%", max_width="100%"),
+        )
 
     def _draw_metric(self) -> None:
         name = self.metric_picker.value
         threshold = self.thresholds.get(name)
+        first, last = self.range.value
         estimated = self.estimated if name in _metrics(self.estimated) else None
         if name in _metrics(self.performance):
             self.metric_figure = metric_figure(
-                self.performance, name, threshold=threshold, estimated=estimated
+                _inside(self.performance, first, last),
+                name,
+                threshold=threshold,
+                estimated=_inside(estimated, first, last),
+                title=f"{name} per {_unit(self.overview.period)}",
             )
         else:  # no labels yet: the estimate alone, its periods past the bound in red
             self.metric_figure = metric_figure(
-                estimated, name, threshold=threshold, title=f"{name} (estimated, no labels yet)"
+                _inside(estimated, first, last),
+                name,
+                threshold=threshold,
+                title=f"{name} per {_unit(self.overview.period)} (estimated, no labels yet)",
             )
+        self.metric_figure.update_xaxes(title_text=f"period ({self.overview.basis.label})")
         self._show(self.metric_output, self.metric_figure)
 
     def _draw(self) -> None:
+        from workbench.presentation import kpi_card, kpi_row
+
         first, last = self.range.value
         self.snapshot = self.overview.drift(first, last)
+        stats = self.overview.between(first, last)
         kpis = self.overview.kpis(first, last)
         drifted = len(self.snapshot.drifted_columns)
-        color = "#d62728" if self.snapshot.dataset_drift else ("#ff7f0e" if drifted else "#2ca02c")
         errors = 0
         if self.errors is not None and len(self.errors):
-            inside = (self.errors["window"] >= first) & (self.errors["window"] <= last)
+            # errors are counted by arrival: on event time, every one counts
+            inside = (
+                (self.errors["window"] >= first) & (self.errors["window"] <= last)
+                if not self.overview.basis.is_event_time
+                else self.errors["window"].notna()
+            )
             errors = int(self.errors.loc[inside, "errors"].sum())
+        chosen = self.range.index[1] - self.range.index[0] + 1
+        unit = _unit(self.overview.period)
         meta = self.snapshot.metadata
-        self.kpis.value = kpi_cards(
+        in_range = [a for a in self.alerts if _within(a.window, first, last)]
+        self.kpis.value = kpi_row(
             [
-                (
-                    "model",
-                    f"{meta.get('model_name', '-')} v{meta.get('model_version', '-')}",
-                    "#222",
+                kpi_card(
+                    "model", f"{meta.get('model_name', '-')} v{meta.get('model_version', '-')}"
                 ),
-                ("requests", f"{kpis['requests']:,}", "#222"),
-                ("rows scored", f"{kpis['rows']:,}", "#222"),
-                ("errors", f"{errors:,}", "#d62728" if errors else "#2ca02c"),
-                (
+                kpi_card("requests", kpis["requests"]),
+                kpi_card("rows scored", kpis["rows"]),
+                kpi_card(
+                    "errors" if not self.overview.basis.is_event_time else "errors (all dates)",
+                    errors,
+                    status="alert" if errors else "ok",
+                ),
+                kpi_card(
                     "latency p50 / p95",
-                    f"{kpis['latency_p50_ms']:.3g} / {kpis['latency_p95_ms']:.3g} ms",
-                    "#222",
+                    f"{kpis['latency_p50_ms']:.3g} / {kpis['latency_p95_ms']:.3g}",
+                    unit="ms",
                 ),
-                ("drifted features", f"{drifted} / {len(self.snapshot.columns)}", color),
-                ("alerts", f"{len(self.alerts)}", "#d62728" if self.alerts else "#2ca02c"),
+                kpi_card(
+                    "drifted features",
+                    f"{drifted} / {len(self.snapshot.columns)}",
+                    status="alert" if self.snapshot.dataset_drift else "warn" if drifted else "ok",
+                ),
+                kpi_card(
+                    "alerts",
+                    len(in_range),
+                    status="alert" if in_range else "ok",
+                    note=f"in {len({a.window for a in in_range})} of {chosen} {unit}s"
+                    if in_range
+                    else None,
+                ),
             ]
         )
+        self.when.value = (
+            "<div class='wb-when' style='font-size:13px;color:#1F2328;margin:4px 0;"
+            "overflow-wrap:anywhere'><b>"
+            + _dates(stats.first, stats.last, self.overview.starts)
+            + f"</b> · {chosen} of {len(self.overview.starts)} {unit}{'s' * (chosen != 1)}"
+            + f" · periods by <b>{self.overview.basis.label}</b>"
+            + (
+                ""
+                if self.overview.basis.is_event_time
+                else " (the data names no event time: requests are dated when they arrived)"
+            )
+            + "</div>"
+        )
+        self.alerts_view.value = _alerts_html(self.thresholds, in_range)
+        if hasattr(self, "tabs"):
+            self.tabs.set_title(self._alerts_tab, f"Alerts ({len(in_range)})")
         broken = self.overview.integrity(first, last)
         self.integrity.value = (
             "<p>No logged row breaks the data contract in these dates.</p>"
@@ -232,18 +301,124 @@ class MonitoringDashboard:
             else "<p>Rows the model received that break the data contract:</p>"
             + broken.to_html(index=False, float_format=lambda v: f"{v:.2%}")
         )
+        self._draw_over_time()
         self._show(self.table, drift_table_figure(self.snapshot))
         self._redraw_distribution({"new": self.picker.value})
+        if hasattr(self, "metric_picker"):
+            self._draw_metric()
+
+    def _draw_over_time(self) -> None:
+        low, high = self.range.index
+        snapshots = self.overview.drift_by_period()[low : high + 1]
+        unit = _unit(self.overview.period)
+        self.over_time_figure = drift_over_time_figure(
+            snapshots,
+            self.overview.starts[low : high + 1],
+            basis=self.overview.basis.label,
+            unit=unit,
+        )
+        self._show(self.over_time, self.over_time_figure)
+        always = [
+            c.column
+            for c in (snapshots[0].columns if len(snapshots) > 1 else ())
+            if all(s.column(c.column).drifted for s in snapshots)
+        ]
+        self.over_time_note.value = (
+            "<div style='font-size:12px;color:#59636E;margin:0 0 8px;overflow-wrap:anywhere'>"
+            f"Each {unit} is compared with the whole reference. Red in every {unit}: "
+            f"{', '.join(always)}: an input with a season (the weather, holidays) looks "
+            f"drifted in any single {unit} against a year of reference data; the table "
+            "below compares the whole range.</div>"
+            if always
+            else ""
+        )
 
     def _redraw_range(self, change: dict[str, Any]) -> None:
-        self._draw()
+        with self.widget.hold_sync():
+            self._draw()
 
     def _redraw_distribution(self, change: dict[str, Any]) -> None:
         self.figure = distribution_figure(self.snapshot, change["new"])
         self._show(self.distribution, self.figure)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return widget_bundle(self.widget, **kwargs)
+
+
+def _period_labels(starts: list[Any]) -> list[str]:
+    """The slider's option labels: dates, with the time of day only where it varies."""
+    daily = all(getattr(s, "hour", 0) == 0 and getattr(s, "minute", 0) == 0 for s in starts)
+    return [str(s)[:10] if daily else str(s)[:16] for s in starts]
+
+
+def _dates(first: Any, last: Any, starts: list[Any]) -> str:
+    """The data's first to last time in the range: days where the periods are days or
+    longer, else to the minute."""
+    from workbench.presentation import fmt_date_range
+
+    if first is None or last is None:
+        return fmt_date_range(starts[0], starts[-1])
+    daily = all(getattr(s, "hour", 0) == 0 and getattr(s, "minute", 0) == 0 for s in starts)
+    if daily and hasattr(first, "date"):
+        return fmt_date_range(first.date(), last.date())
+    return (
+        fmt_date_range(first.floor("min"), last.floor("min"))
+        if hasattr(first, "floor")
+        else (fmt_date_range(first, last))
+    )
+
+
+def _unit(period: str) -> str:
+    """``week`` for ``1W``, ``day`` for ``1D``, ``hour`` for ``1h``; else ``period``."""
+    words = {"1W": "week", "W": "week", "1D": "day", "D": "day", "1h": "hour", "h": "hour",
+             "1H": "hour", "1MS": "month", "1ME": "month", "1M": "month"}  # fmt: skip
+    return words.get(str(period), "period")
+
+
+def _within(window: Any, first: Any, last: Any) -> bool:
+    try:
+        return bool(first <= window <= last)
+    except TypeError:
+        return True
+
+
+def _inside(frame: pd.DataFrame | None, first: Any, last: Any) -> pd.DataFrame | None:
+    """The rows of a per-period frame from ``first`` to ``last``."""
+    if frame is None or not len(frame):
+        return frame
+    try:
+        chosen = frame[(frame["window"] >= first) & (frame["window"] <= last)]
+    except TypeError:  # periods of rows, not of time
+        return frame
+    return chosen if len(chosen) else frame
+
+
+#: Alerts listed by reason on the Alerts tab, the earliest first.
+_LISTED = 20
+
+
+def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
+    """The bounds in force (and where each came from), then each alert's reason."""
+    import html
+
+    bounds = (
+        "".join(
+            f"<li><b>{html.escape(name)}</b> {html.escape(t.describe())}</li>"
+            for name, t in sorted(thresholds.items())
+        )
+        or "<li>none: pass thresholds, or package the model with validation metrics</li>"
+    )
+    ordered = sorted(alerts, key=lambda a: (str(a.window), a.metric))
+    rows = "".join(f"<li>{html.escape(a.reason)}</li>" for a in ordered[:_LISTED]) or (
+        "<li>none</li>"
+    )
+    if len(ordered) > _LISTED:  # the first ones say when it began; the rest is the same
+        rows += f"<li>… and {len(ordered) - _LISTED:,} more (narrow the dates to see them)</li>"
+    return (
+        "<div style='font-size:13px;overflow-wrap:anywhere'>"
+        f"<p><b>Thresholds</b></p><ul>{bounds}</ul>"
+        f"<p><b>Alerts</b> ({len(alerts)})</p><ul>{rows}</ul></div>"
+    )
 
 
 def _metrics(frame: pd.DataFrame | None) -> list[str]:
@@ -263,17 +438,21 @@ def open_dashboard(
     alias: str = "champion",
     log_dir: str | Path | None = None,
     period: str = "1D",
-    thresholds: dict[str, tuple[str, float]] | None = None,
+    thresholds: Mapping[str, Bound] | None = None,
     settings: Settings | None = None,
     progress: bool = True,
     window: str | None = None,
+    time: str = "auto",
 ) -> MonitoringDashboard:
     """The dashboard of ``model_name@alias`` over its inference log, per ``period``: drift
     from the reference profile stored with the version, realized performance where
     actuals were recorded (``log_actuals``), for a classifier the performance estimated
     from the logged class probabilities before labels (:func:`estimate_from_log`), errors
-    from the server's error log (all computed by ``dashboard_inputs``). ``window=`` is
-    deprecated: the old name of ``period``."""
+    from the server's error log (all computed by ``dashboard_inputs``). Periods follow
+    the data's event time where the model's data contract names one and the log has it
+    (``time``: ``"auto"``, ``"event"`` or ``"arrival"``). Alert bounds default to the
+    version's validation metrics (1.5× an error, 0.9× a score); ``thresholds`` replace
+    them metric by metric. ``window=`` is deprecated: the old name of ``period``."""
     period = renamed_window(period, window, default="1D", caller="open_dashboard")
     inputs = dashboard_inputs(
         model_name,
@@ -282,11 +461,13 @@ def open_dashboard(
         period=period,
         settings=settings,
         progress=progress,
+        time=time,
     )
     return MonitoringDashboard(
         inputs.overview,
         performance=inputs.performance,
         estimated=inputs.estimated,
         errors=inputs.errors,
-        thresholds=thresholds,
+        thresholds={k: as_threshold(v) for k, v in (thresholds or {}).items()},
+        defaults=inputs.thresholds,
     )

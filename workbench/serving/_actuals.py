@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["RequestIndex", "join_actuals", "log_actuals", "read_actuals"]
+__all__ = ["RequestIndex", "join_actuals", "log_actuals", "parse_actuals", "read_actuals"]
 
 _log = logging.getLogger(__name__)
 
@@ -185,6 +185,43 @@ class RequestIndex:
             self.refresh()
             found = self.held(request_ids, rows)
         return np.flatnonzero(~found).tolist()
+
+
+def parse_actuals(body: bytes) -> tuple[list[str], list[Any], list[int]]:
+    """The request ids, actuals and rows of a ``POST /actuals`` body,
+    ``{"actuals": [{"request_id": ..., "actual": ..., "row": 0}, ...]}``.
+
+    Raises:
+        PayloadError: Not that shape, or an item that is not (the message names it).
+    """
+    from workbench.serving._payload import PayloadError, is_text, read_json
+
+    payload = read_json(body)
+    items = payload.get("actuals") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise PayloadError('The body must be {"actuals": [{"request_id": ..., "actual": ...}]}.')
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "request_id" not in item or "actual" not in item:
+            raise PayloadError(f"actuals[{i}] needs a 'request_id' and an 'actual'.")
+        row = item.get("row", 0)
+        if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < 2**63:
+            raise PayloadError(f"actuals[{i}].row must be a row number (an integer from 0).")
+        actual = item["actual"]
+        if isinstance(actual, dict | list):
+            raise PayloadError(f"actuals[{i}].actual must be a single value.")
+        if isinstance(actual, float) and not math.isfinite(actual):
+            raise PayloadError(
+                f"actuals[{i}].actual is {actual!r}: an actual must be a finite number, "
+                f"text or true/false (null when not known)."
+            )
+        texts = [v for v in (item["request_id"], actual) if isinstance(v, str)]
+        if not all(is_text(v) for v in texts):
+            raise PayloadError(f"actuals[{i}] holds text that is not valid Unicode.")
+    return (
+        [str(item["request_id"]) for item in items],
+        [item["actual"] for item in items],
+        [int(item.get("row", 0)) for item in items],
+    )
 
 
 def log_actuals(

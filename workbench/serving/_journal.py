@@ -64,17 +64,21 @@ class _Page:
     """One journal file, locked while its writer lives and mapped into memory."""
 
     def __init__(self, folder: Path, size: int):
-        path = folder / f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.ids"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # made under a name recover() does not look at, and named *.ids only once locked:
+        # another replica starting on the same log never takes it for a dead server's
+        made, path = folder / f".{name}.new", folder / f"{name}.ids"
+        fd = os.open(made, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours while we live
             # blocks allocated now: a full disk is an error here, never a SIGBUS at a note
             os.posix_fallocate(fd, 0, size)
             view = mmap.mmap(fd, size)  # MAP_SHARED: the pages outlive the process
             _fault_in(view)
+            made.rename(path)
         except BaseException:
             os.close(fd)
-            path.unlink(missing_ok=True)
+            made.unlink(missing_ok=True)
             raise
         self.fd, self.path, self.view, self.size, self.used = fd, path, view, size, 0
 
@@ -205,6 +209,11 @@ def recover(log: Any) -> list[dict[str, Any]]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a running server's
+            try:
+                if path.stat().st_ino != os.fstat(fd).st_ino:
+                    continue
+            except FileNotFoundError:
+                continue  # another replica starting beside this one checked it first
             noted = _read(path)
             if noted:
                 missing = _missing(log, noted, int(path.name.split("-")[0]))
@@ -213,6 +222,10 @@ def recover(log: Any) -> list[dict[str, Any]]:
             path.unlink(missing_ok=True)
         finally:
             os.close(fd)
+    for path in folder.glob(".*.new"):  # a server killed as it made a journal: nothing noted
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime > 60:
+                path.unlink()
     return reports
 
 

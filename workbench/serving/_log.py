@@ -24,6 +24,7 @@ import numpy as np
 
 from workbench._exceptions import ServingError
 from workbench._imports import require
+from workbench._versions import score_column
 from workbench.data._mask import mask_value
 from workbench.serving._journal import Journal, recover
 
@@ -45,6 +46,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 #: Columns the server adds to each logged row; the model's inputs keep their own names.
+#: ``client`` (the name of the caller's token, never the token) only where the server
+#: requires tokens.
 LOG_COLUMNS = (
     "request_id",
     "row_in_request",
@@ -53,6 +56,7 @@ LOG_COLUMNS = (
     "model_version",
     "latency_ms",
     "prediction",
+    "client",
 )
 
 
@@ -164,6 +168,8 @@ class LoggedRequest:
     #: as ``proba_<class>`` columns for performance estimation before labels.
     scores: np.ndarray | None = None
     classes: tuple[Any, ...] = ()
+    #: The caller's name (its token's), where the server requires tokens.
+    client: str | None = None
 
 
 @dataclass
@@ -253,6 +259,8 @@ def _table_of(requests: list[LoggedRequest]) -> pa.Table:
     data["model_name"] = each([r.model_name for r in requests])
     data["model_version"] = each([r.model_version for r in requests])
     data["latency_ms"] = each([r.latency_ms for r in requests], np.float64)
+    if first.client is not None:
+        data["client"] = each([r.client for r in requests])
     utc = pa.timestamp("ns", tz="UTC")
     return pa.table(
         {
@@ -262,15 +270,11 @@ def _table_of(requests: list[LoggedRequest]) -> pa.Table:
     )
 
 
-def score_column(label: Any) -> str:
-    """The log column of a class's probability."""
-    return f"proba_{label}"
-
-
 def _shape(request: LoggedRequest) -> tuple[Any, ...]:
     """Requests with the same shape become one frame."""
     scored = request.scores is not None
-    return list(request.inputs), request.personal, scored, request.classes if scored else ()
+    named = request.client is not None
+    return list(request.inputs), request.personal, scored, request.classes if scored else (), named
 
 
 def _table(batch: list[Any]) -> pa.Table:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 import warnings
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +25,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "Columns", "InputSpec", "PayloadError", "is_text"]
+__all__ = ["FORMATS", "Columns", "InputSpec", "PayloadError", "is_text", "read_json", "unique_keys"]
 
 #: The JSON shapes of MLflow's scoring protocol.
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -35,12 +37,43 @@ class PayloadError(ValueError):
     """A request body that does not fit the signature; the message names where and why."""
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice: which value counts is ambiguous
+    (Python keeps the last, other parsers the first), and a model input must not be a guess."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        twice = sorted(k for k, n in counts.items() if n > 1)
+        raise PayloadError(
+            f"The JSON body names the key(s) {twice} twice in one object; send each key once."
+        )
+    return obj
+
+
+def read_json(body: bytes) -> Any:
+    """A request body as JSON, or a :class:`PayloadError` that says what is wrong with it
+    (a repeated key, not JSON, nested too deeply, a number too long to read)."""
+    try:
+        return json.loads(body, object_pairs_hook=unique_keys)
+    except PayloadError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise PayloadError("The request body is JSON nested too deeply.") from None
+    except ValueError as exc:  # a number longer than Python reads (4300 digits)
+        reason = str(exc).split(";")[0]  # not the advice meant for the server
+        raise PayloadError(f"The request body holds a value JSON cannot read: {reason}.") from None
+
+
 @dataclass(frozen=True)
 class Columns:
-    """One request's inputs: a 1-D array per signature column, all ``rows`` long."""
+    """One request's inputs: a 1-D array per signature column, all ``rows`` long; in
+    ``extra`` the columns logged beside them (:attr:`InputSpec.extra`), as text."""
 
     arrays: dict[str, np.ndarray]
     rows: int
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _show(value: Any) -> str:
@@ -58,6 +91,9 @@ class InputSpec:
 
     columns: tuple[tuple[str, str, bool], ...]
     supported: bool
+    #: Columns outside the signature kept for the inference log when a request has them
+    #: (the event time its data contract names), never given to the model.
+    extra: tuple[str, ...] = ()
 
     @classmethod
     def from_schema(cls, schema: Any) -> InputSpec:
@@ -140,7 +176,7 @@ class InputSpec:
                 raise PayloadError(
                     f"'{key}[{i}]' must be an object of column values; got {_show(record)}."
                 )
-        names = self.names
+        names = [*self.names, *self.extra]
         present = {n for record in body for n in record}
         by_name = {n: [record.get(n) for record in body] for n in names if n in present}
         return self._convert(by_name, len(body), key)
@@ -194,6 +230,9 @@ class InputSpec:
                 by_name[name] = [_csv_scalar(t, kind) for t in texts]
             else:
                 by_name[name] = [None if t == "" else t for t in texts]
+        for name in self.extra:
+            if name in frame.columns and name not in by_name:
+                by_name[name] = [None if t == "" else t for t in frame[name].tolist()]
         return self._convert(by_name, len(frame), "CSV")
 
     # -- conversion ---------------------------------------------------------------------
@@ -214,7 +253,12 @@ class InputSpec:
             name: _column(name, kind, required, list(by_name[name]), where)
             for name, kind, required in self.columns
         }
-        return Columns(arrays, rows)
+        extra = {
+            name: np.array([None if v is None else str(v) for v in by_name[name]], dtype=object)
+            for name in self.extra
+            if name in by_name and name not in arrays and len(by_name[name]) == rows
+        }
+        return Columns(arrays, rows, extra)
 
     def frame(self, columns: Columns) -> pd.DataFrame:
         """The DataFrame a model predicts on, columns in signature order.

@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from workbench._exceptions import ServingError
 from workbench._imports import require
@@ -40,6 +42,13 @@ class ScoringServer:
         token: Bearer token the server requires (passed through its environment).
         max_body_mb: Largest request body in MiB (default: the server's, 16).
         reload_seconds: How often the server checks where its alias points (default 10).
+        insecure: Let it listen beyond loopback without a token (``--insecure``).
+        ssl_certfile: Serve HTTPS with this certificate (and ``ssl_keyfile``, its key);
+            ``url`` is then ``https://``, and ``/ping`` is checked against the certificate.
+        ssl_keyfile: The certificate's key.
+        args: More command-line arguments of ``workbench serve``.
+        verbose: ``workbench -v serve``: a line per request in its output.
+        env: More environment variables for the server.
 
     Example::
 
@@ -59,6 +68,12 @@ class ScoringServer:
         token: str | None = None,
         max_body_mb: float | None = None,
         reload_seconds: float | None = None,
+        insecure: bool = False,
+        ssl_certfile: str | Path | None = None,
+        ssl_keyfile: str | Path | None = None,
+        args: Sequence[str] = (),
+        verbose: bool = False,
+        env: Mapping[str, str] | None = None,
     ):
         self.model_uri = model_uri
         self.log_dir = Path(log_dir)
@@ -69,16 +84,23 @@ class ScoringServer:
         self.token = token
         self.max_body_mb = max_body_mb
         self.reload_seconds = reload_seconds
+        self.insecure = insecure
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
+        self.args = list(args)
+        self.verbose = verbose
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self._stderr_path = self.log_dir.parent / f"server-{self.port}.log"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def start(self) -> ScoringServer:
         httpx = require("httpx")
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         if self.project_dir is not None:
             env["WORKBENCH_PROJECT_DIR"] = str(self.project_dir)
         if self.token is not None:  # by environment: a command line is visible to all users
@@ -88,6 +110,7 @@ class ScoringServer:
             sys.executable,
             "-m",
             "workbench",
+            *(["-v"] if self.verbose else []),
             "serve",
             self.model_uri,
             "--host",
@@ -101,6 +124,13 @@ class ScoringServer:
             cmd += ["--max-body-mb", str(self.max_body_mb)]
         if self.reload_seconds is not None:
             cmd += ["--reload-seconds", str(self.reload_seconds)]
+        if self.insecure:
+            cmd += ["--insecure"]
+        if self.ssl_certfile or self.ssl_keyfile:
+            cmd += ["--ssl-certfile", str(self.ssl_certfile)]
+            cmd += ["--ssl-keyfile", str(self.ssl_keyfile)]
+        cmd += self.args
+        verify: Any = str(self.ssl_certfile) if self.ssl_certfile else True
         with self._stderr_path.open("wb") as err:
             self.process = subprocess.Popen(cmd, env=env, stdout=err, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
@@ -111,7 +141,7 @@ class ScoringServer:
                     f"it answered. Its output:\n{self.output()}"
                 )
             try:
-                if httpx.get(self.url + "/ping", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + "/ping", timeout=1.0, verify=verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

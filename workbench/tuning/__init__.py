@@ -22,7 +22,13 @@ from workbench.tuning._figures import family_figure, param_figure, study_figures
 from workbench.tuning._job import TuningJob
 from workbench.tuning._objective import METRICS, Metric, TuningSpec, cross_validate, metric_for
 from workbench.tuning._runs import compare_runs, sync_to_mlflow
-from workbench.tuning._spaces import FAMILIES, Family, available_families, resolve_families
+from workbench.tuning._spaces import (
+    FAMILIES,
+    SPACES,
+    Family,
+    available_families,
+    resolve_families,
+)
 from workbench.tuning._study import TuningResult, refit_best, trials_frame, tune
 from workbench.tuning._widgets import ExperimentsView, TuningDashboard
 
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILIES",
     "METRICS",
+    "SPACES",
     "ExperimentsView",
     "Family",
     "FitResult",

@@ -89,6 +89,9 @@ def _estimator(model: Any) -> Any:
     steps = getattr(model, "steps", None)
     if steps:
         model = steps[-1][1]
+    voters = getattr(model, "estimators_", None)  # any_labels: a vote of one classifier
+    if type(model).__name__ == "VotingClassifier" and voters:
+        return voters[0]
     return getattr(model, "estimator_", model)
 
 
@@ -97,10 +100,18 @@ def trained_device(model: Any) -> str | None:
     ``cuda:<ordinal>``; ``None`` for a library we cannot ask (then nothing is recorded).
 
     XGBoost keeps the device it actually used in its booster's configuration (``cpu``
-    after a fallback), CatBoost its task type, LightGBM its ``device_type``.
+    after a fallback), CatBoost its task type, LightGBM its ``device_type``; cuML trains
+    on this process's current GPU, scikit-learn on the CPU.
     """
     estimator = _estimator(model)
     module = type(estimator).__module__.split(".")[0]
+    if module == "sklearn":
+        return "cpu"
+    if module == "cuml":
+        import importlib  # cuML's own dependency, on GPU workers only
+
+        runtime = importlib.import_module("cupy").cuda.runtime
+        return f"cuda:{runtime.getDevice()}"
     if module == "xgboost":
         import json
 

@@ -26,11 +26,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from workbench.tuning import _optuna, _storages
-from workbench.tuning._runs import log_trial, outcome_of
+from workbench.tuning._logger import TrialLogger
+from workbench.tuning._runs import outcome_of
 from workbench.tuning._storages import HEARTBEAT_S, study_uid
 from workbench.tuning._worker import run_trial
 
@@ -94,6 +95,7 @@ class Driver:
         url: str,
         frame: pd.DataFrame,
         tracker: Any,
+        tracking_uri: str,
         experiment_id: str,
         parent: str,
         on_trial: Callable[[dict[str, Any]], None] | None,
@@ -112,9 +114,8 @@ class Driver:
         self.waiting = True  # the queue may hold trials (retries, enqueued): claim them first
         self.failures = self.pruned = 0
         self.complete = count_trials(study, optuna.trial.TrialState.COMPLETE)
-        # Trial runs are logged by one thread of this process, while workers compute.
-        self.logger = ThreadPoolExecutor(1, thread_name_prefix="mlflow-trials")
-        self.logged: list[Future[str]] = []
+        # Trial runs are logged by a process of their own, while workers compute.
+        self.logger = TrialLogger(tracker, tracking_uri)
         self.slots = max(1, sum(client.nthreads().values()))
         self._scatter()
 
@@ -184,12 +185,13 @@ class Driver:
         """Claim a queued trial, or create one if COMPLETE ones are still missing, and
         submit it; False when there is nothing to start."""
         with _held_interrupts():
-            trial_id = self._claim() if self.waiting else None
-            if trial_id is None:
+            claimed = self._claim() if self.waiting else None
+            if claimed is None:
                 self.waiting = False
                 if self.complete + len(self.in_flight) >= n_trials:
                     return False
-                trial_id = self.rdb.create_new_trial(self.study_id)
+                claimed = _optuna.create_trial(self.rdb, self.study_id)
+            trial_id, number = claimed
             self.owned.add(trial_id)
             self.rdb.record_heartbeat(trial_id)  # stale if this process dies before it runs
             future = self.client.submit(
@@ -201,6 +203,7 @@ class Driver:
                 self.study_id,
                 self.uid,
                 trial_id,
+                number,
                 self.shared_pruner,
                 key=f"trial-{self.study.study_name}-{trial_id}-{os.urandom(4).hex()}",
                 pure=False,
@@ -208,23 +211,24 @@ class Driver:
             self.in_flight[future] = trial_id
         return True
 
-    def _queued(self) -> list[int]:
+    def _queued(self) -> list[tuple[int, int]]:
+        """The queued (WAITING) trials: their ids and numbers."""
         from optuna.trial import TrialState
 
         waiting = self.rdb.get_all_trials(
             self.study_id, deepcopy=False, states=(TrialState.WAITING,)
         )
-        return [_optuna.trial_id(t) for t in waiting]
+        return [(_optuna.trial_id(t), t.number) for t in waiting]
 
-    def _claim(self) -> int | None:
+    def _claim(self) -> tuple[int, int] | None:
         """A queued (WAITING) trial, set RUNNING by this driver, as Optuna's ``ask`` does."""
         from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
-        for trial_id in self._queued():
+        for trial_id, number in self._queued():
             with contextlib.suppress(UpdateFinishedTrialError):
                 if self.rdb.set_trial_state_values(trial_id, TrialState.RUNNING):
-                    return trial_id
+                    return trial_id, number
         return None
 
     def _end(self, future: Any) -> None:
@@ -247,16 +251,8 @@ class Driver:
             self.on_trial(outcome)
 
     def _log(self, outcome: dict[str, Any]) -> None:
-        self.logged.append(
-            self.logger.submit(
-                log_trial,
-                self.tracker,
-                self.experiment_id,
-                self.parent,
-                self.study.study_name,
-                self.spec.metric.name,
-                outcome,
-            )
+        self.logger.submit(
+            self.experiment_id, self.parent, self.study.study_name, self.spec.metric.name, outcome
         )
 
     def _log_stale(self) -> None:

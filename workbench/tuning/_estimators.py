@@ -17,9 +17,16 @@ from __future__ import annotations
 from operator import methodcaller
 from typing import Any
 
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 
-__all__ = ["MISSING", "EncodedLabels", "any_labels", "categories_as_text", "text_categories"]
+__all__ = [
+    "MISSING",
+    "EncodedLabels",
+    "FrameImputer",
+    "any_labels",
+    "categories_as_text",
+    "text_categories",
+]
 
 #: The category a missing value of a categorical column becomes.
 MISSING = "<missing>"
@@ -120,3 +127,28 @@ class EncodedLabels(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def predict_proba(self, x: Any) -> Any:
         return self.estimator_.predict_proba(x)
+
+
+class FrameImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Median imputation, then (``scale``) standardization, of numeric columns, in frame
+    operations only, so the same code runs on a pandas frame and on a cuDF frame without
+    leaving the GPU: what ``SimpleImputer(strategy="median")`` and ``StandardScaler`` do
+    (a column without spread is centred, not scaled). Used on GPU workers, for trials;
+    the refitted pipeline uses scikit-learn's own.
+    """
+
+    def __init__(self, scale: bool = False) -> None:
+        self.scale = scale
+
+    def fit(self, x: Any, y: Any = None) -> FrameImputer:
+        self.medians_ = x.median()
+        if self.scale:
+            filled = x.fillna(self.medians_)
+            self.means_ = filled.mean()
+            spread = filled.std(ddof=0)
+            self.scales_ = spread.where(spread > 0, 1.0)
+        return self
+
+    def transform(self, x: Any) -> Any:
+        filled = x.fillna(self.medians_)
+        return (filled - self.means_) / self.scales_ if self.scale else filled

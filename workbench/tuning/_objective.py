@@ -15,13 +15,22 @@ import numpy as np
 from workbench._exceptions import DataError
 from workbench._metrics import METRICS, Metric
 from workbench._metrics import get as get_metric
+from workbench.tuning._data import to_host
 from workbench.tuning._devices import trained_device
 from workbench.tuning._spaces import Family
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["METRICS", "Metric", "TuningSpec", "build_pipeline", "cross_validate", "metric_for"]
+__all__ = [
+    "METRICS",
+    "Metric",
+    "TuningSpec",
+    "build_pipeline",
+    "cross_validate",
+    "frame_pipeline",
+    "metric_for",
+]
 
 
 def metric_for(task: str, metric: str | Metric) -> Metric:
@@ -32,7 +41,7 @@ def metric_for(task: str, metric: str | Metric) -> Metric:
 
 @dataclasses.dataclass(frozen=True)
 class TuningSpec:
-    """Everything a worker needs to evaluate a trial (sent to workers once per trial)."""
+    """Everything a worker needs to evaluate a trial (sent to each worker once a study)."""
 
     task: str
     target: str
@@ -69,8 +78,22 @@ def build_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, dev
         parts.append(("categories", text_categories(), list(spec.categorical)))
     if numeric:
         parts.append(("numbers", make_pipeline(*steps), numeric))
-    encode = ColumnTransformer(parts, verbose_feature_names_out=False)
+    # a family that takes no sparse matrix (cuML's) gets the one-hot columns dense
+    sparse = 0.0 if family.dense else 0.3
+    encode = ColumnTransformer(parts, sparse_threshold=sparse, verbose_feature_names_out=False)
     return Pipeline([("encode", encode), ("model", family.build(params, device, spec.seed))])
+
+
+def frame_pipeline(family: Family, params: dict[str, Any], spec: TuningSpec, device: str) -> Any:
+    """The pipeline of a trial on a GPU frame (numeric columns only): median imputation
+    and the family's scaling in frame operations (:class:`FrameImputer`, the same on
+    pandas), then the family's estimator, all on the GPU."""
+    from sklearn.pipeline import Pipeline
+
+    from workbench.tuning._estimators import FrameImputer
+
+    model = family.build(params, device, spec.seed)
+    return Pipeline([("encode", FrameImputer(scale=family.scale)), ("model", model)])
 
 
 def splits(spec: TuningSpec, frame: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -104,6 +127,7 @@ def cross_validate(
     report: Callable[[float, int, bool], None],
     scores: list[float],
     extra: dict[str, Any],
+    device_frame: Any = None,
 ) -> float:
     """Draw a family and its parameters on ``trial`` and score them fold by fold.
 
@@ -112,7 +136,8 @@ def cross_validate(
     finished trial is complete, whatever its score). Each fold's score is appended to
     ``scores`` and what else to record goes into ``extra`` as soon as it is known, so a
     pruned or failed trial keeps them; for a family that can use a GPU, ``device`` is the
-    device its library reports having trained on.
+    device its library reports having trained on. ``device_frame`` is the set's copy in
+    GPU memory (a cuDF frame, see :mod:`._data`): a family that takes one trains on it.
 
     Returns:
         The mean score over folds.
@@ -122,22 +147,26 @@ def cross_validate(
     device = spec.device if family.gpu else "cpu"
     extra.update(family=family_name)
     params = family.suggest(trial)
-    x = frame[list(spec.features)]
-    y = frame[spec.target]
+    on_gpu = device == "cuda" and family.cudf and device_frame is not None
+    source = device_frame if on_gpu else frame
+    x = source[list(spec.features)]
+    y = source[spec.target]
+    pipeline = frame_pipeline if on_gpu else build_pipeline
     fit_seconds = 0.0
     folds = splits(spec, frame)
     for fold, (train, test) in enumerate(folds):
-        model = build_pipeline(family, params, spec, device)
+        model = pipeline(family, params, spec, device)
         started = time.perf_counter()
         model.fit(x.iloc[train], y.iloc[train])
         fit_seconds += time.perf_counter() - started
         if family.gpu and fold == 0:
             extra["device"] = trained_device(model)
-        predicted = _predict(model, x.iloc[test], spec.metric)
+        predicted = to_host(_predict(model, x.iloc[test], spec.metric))
+        truth = to_host(y.iloc[test])
         if spec.metric.labels:  # a fold may lack a class: say which classes columns mean
-            scores.append(spec.metric.func(y.iloc[test], predicted, labels=model.classes_))
+            scores.append(spec.metric.func(truth, predicted, labels=model.classes_))
         else:
-            scores.append(spec.metric.func(y.iloc[test], predicted))
+            scores.append(spec.metric.func(truth, predicted))
         extra["fit_seconds"] = fit_seconds
         report(float(np.mean(scores)), fold, fold == len(folds) - 1)
     value = float(np.mean(scores))

@@ -13,7 +13,10 @@ What an Optuna upgrade must keep working, all of it tested in ``tests/tuning``:
 - ``Trial(study, trial_id)``: a trial object for a trial created elsewhere (the
   constructor is public, its direct use "not recommended");
 - ``Study._thread_local.cached_all_trials`` and ``Study._get_trials(use_cache=True)``:
-  the per-thread list of trials a sampler reads, which only ``ask``/``tell`` refresh.
+  the per-thread list of trials a sampler reads, which only ``ask``/``tell`` refresh;
+- ``RDBStorage._create_new_trial``: creates a trial and returns it whole, its number
+  included (the public ``create_new_trial`` returns the id only, and the number would
+  cost another query per trial).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-__all__ = ["fresh_view", "study_id", "trial_for", "trial_id"]
+__all__ = ["create_trial", "fresh_view", "study_id", "trial_for", "trial_id"]
 
 
 def study_id(study: Any) -> int:
@@ -32,6 +35,16 @@ def study_id(study: Any) -> int:
 def trial_id(trial: Any) -> int:
     """The storage id of ``trial`` (a ``FrozenTrial`` or a ``Trial``)."""
     return int(trial._trial_id)
+
+
+def create_trial(rdb: Any, study_id: int) -> tuple[int, int]:
+    """A new RUNNING trial of the study in the RDB storage ``rdb``: its id and number."""
+    create = getattr(rdb, "_create_new_trial", None)
+    if create is not None:
+        frozen = create(study_id)
+        return int(frozen._trial_id), int(frozen.number)
+    trial_id = rdb.create_new_trial(study_id)  # another Optuna: the number costs a query
+    return trial_id, rdb.get_trial_number_from_id(trial_id)
 
 
 def trial_for(study: Any, trial_id: int) -> Any:

@@ -34,7 +34,7 @@ from workbench.tuning._objective import (
 )
 from workbench.tuning._runs import log_missing, parent_run
 from workbench.tuning._search_space import check_search_space, default_study_name
-from workbench.tuning._spaces import Family, resolve_families
+from workbench.tuning._spaces import Family, cpu_only_note, resolve_families
 from workbench.tuning._storages import GRACE_S
 
 if TYPE_CHECKING:
@@ -149,7 +149,8 @@ def tune(
         task: ``regression`` or ``classification``.
         metric: ``rmse`` (default), ``mae``, ``mape``, ``r2``; ``accuracy`` (default),
             ``f1``, ``roc_auc``, ``log_loss``; or a :class:`Metric`.
-        families: Ready-made family names (see ``available_families``) or
+        families: Ready-made family names (see ``available_families``; cuML's GPU twins
+            of scikit-learn's as ``cuml_random_forest``, ``cuml_ridge``, ...) or
             :class:`Family` objects. Default: every scikit-learn family of the task.
         features: Input columns (default: all but the target and ``time_column``).
         categorical: Columns to one-hot encode (default: the non-numeric features).
@@ -231,6 +232,9 @@ def tune(
     )
     if objective is None:
         check_frame(frame, spec)
+    note = cpu_only_note(spec.families, spec.device)
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=2)
     if time_column:
         if time_column not in frame.columns:
             raise DataError(
@@ -270,6 +274,7 @@ def tune(
             url=url,
             frame=frame,
             tracker=tracker,
+            tracking_uri=s.tracking_uri,
             experiment_id=experiment_id,
             parent=parent,
             on_trial=on_trial,
@@ -295,11 +300,10 @@ def tune(
                 raise
             finally:
                 bar.close()
-                driver.logger.shutdown(wait=True)
-    failed = [f.exception() for f in driver.logged if f.exception() is not None]
+                sent, failed = driver.logger.close()
     if failed:
         raise WorkbenchError(
-            f"{len(failed)} of {len(driver.logged)} trials of study {name!r} could not be "
+            f"{len(failed)} of {sent} trials of study {name!r} could not be "
             f"logged to MLflow at {redact_url(s.tracking_uri)} (first error: "
             f"{redact_text(str(failed[0]), s.tracking_uri)}). The trials "
             f"themselves are kept in the Optuna storage {redact_url(url)}; when MLflow is "

@@ -19,6 +19,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from workbench.tuning import _optuna
+from workbench.tuning._data import worker_data
 from workbench.tuning._devices import physical_gpu, visible_cuda_devices, worker_device
 from workbench.tuning._objective import TuningSpec, cross_validate
 from workbench.tuning._storages import HEARTBEAT_S, worker_study
@@ -69,6 +70,7 @@ def run_trial(
     study_id: int,
     study_uid: str,
     trial_id: int,
+    number: int,
     pruner: Any,
 ) -> dict[str, Any]:
     """Evaluate one trial on this worker and say how it ended (the driver tells Optuna).
@@ -82,13 +84,13 @@ def run_trial(
 
     started, began = time.perf_counter(), time.time()
     storage, study = worker_study(storage_url, study_name, study_id, study_uid)
-    number = storage.get_trial_number_from_id(trial_id)  # here, not on the busier driver
     study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
     study.pruner = pruner
     _optuna.fresh_view(study)
     trial = _optuna.trial_for(study, trial_id)
     worker = _worker_name()
     here = dataclasses.replace(spec, device=worker_device(spec.device, _gpus(spec.device)))
+    data = worker_data(study_uid, frame, here)  # taken in at this worker's first trial
     outcome: dict[str, Any] = {"worker": worker}
     scores: list[float] = []
     extra: dict[str, Any] = {}
@@ -105,7 +107,7 @@ def run_trial(
             if spec.objective is not None:
                 value = float(spec.objective(trial, frame))
             else:
-                value = cross_validate(trial, here, frame, report, scores, extra)
+                value = cross_validate(trial, here, frame, report, scores, extra, data.device)
             outcome.update(state="COMPLETE", value=value)
         except optuna.TrialPruned as exc:
             outcome.update(state="PRUNED", reason=str(exc))

@@ -1,0 +1,364 @@
+"""The served model: the registered version behind a URI, loaded, followed and logged.
+
+:class:`ServedModel` is what a scoring app serves: the version loaded now (swapped
+whole when the alias moves, so that a request reads all of one version or none of it),
+the inference log's writers, the index of logged request ids that ``/actuals`` checks
+against, and the prediction thread. The app starts it when it starts and closes it when
+it stops; the handlers only read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from workbench._exceptions import ServingError
+from workbench._imports import require
+from workbench._settings import Settings, get_settings
+from workbench._tracking import mlflow_for
+from workbench._versions import VersionArtifacts
+from workbench.serving._actuals import RequestIndex
+from workbench.serving._batch import Batcher, Loaded
+from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, LoggedRequest
+
+__all__ = ["ServedModel", "check_model_uri"]
+
+_log = logging.getLogger(__name__)
+
+#: The most rows queued for the shadow at once; a request beyond is not mirrored.
+SHADOW_BACKLOG_ROWS = 100_000
+#: Seconds the shadow waits after a request for more to predict in the same call.
+SHADOW_LINGER = 0.1
+
+
+def require_registry_uri(model_uri: str) -> None:
+    """Refuse anything but a registry or run URI: a file path, ``file://``, a folder or a
+    ``..`` segment would load whatever pickle sits there (loading one runs its code)."""
+    if not model_uri.startswith(("models:/", "runs:/")) or ".." in model_uri.split("/"):
+        raise ServingError(
+            f"The model URI must be a registry or run URI (models:/name@alias, "
+            f"models:/name/version, runs:/id/model), without '..'; models load only from "
+            f"the registry or a run, never from a file path. Got {model_uri!r}."
+        )
+
+
+def resolve_version(mlflow: Any, model_uri: str) -> tuple[str, str]:
+    """Registered name and version behind ``models:/name@alias`` or ``models:/name/3``."""
+    if not model_uri.startswith("models:/"):
+        return model_uri, "-"
+    name, _, ref = model_uri.removeprefix("models:/").partition("@")
+    client = mlflow.MlflowClient()
+    if ref:
+        return name, str(client.get_model_version_by_alias(name, ref).version)
+    name, _, version = name.partition("/")
+    return name, version or "-"
+
+
+def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[str, str]:
+    """The registered model and version ``model_uri`` points at now, before a server
+    starts on it.
+
+    Raises:
+        ServingError: Not a registry or run URI, or no such model, version or alias; the
+            message names it and what the registry has instead.
+    """
+    require_registry_uri(model_uri)
+    s = settings or get_settings()
+    mlflow = mlflow_for(s)
+    try:
+        return resolve_version(mlflow, model_uri)
+    except mlflow.exceptions.MlflowException as exc:
+        from workbench._urls import redact_text, redact_url
+
+        name = model_uri.removeprefix("models:/").partition("@")[0].partition("/")[0]
+        client = mlflow.MlflowClient()
+        try:
+            aliases = sorted(client.get_registered_model(name).aliases)
+            known = f"its aliases: {aliases or 'none'}"
+        except mlflow.exceptions.MlflowException:
+            models = sorted(m.name for m in client.search_registered_models(max_results=100))
+            known = f"no model {name!r} is registered; registered models: {models or 'none'}"
+        raise ServingError(
+            f"Cannot serve {model_uri} from the registry at {redact_url(s.tracking_uri)}: "
+            f"{redact_text(str(getattr(exc, 'message', exc)), s.tracking_uri).rstrip('.')} "
+            f"({known})."
+        ) from None
+
+
+def contract_columns(name: str, version: str, settings: Settings) -> tuple[list[str], list[str]]:
+    """Columns the version's data contract (stored by ``package_model``) marks personal,
+    and its event-time column (logged beside the inputs, for monitoring's periods)."""
+    if version == "-":
+        return [], []
+    contract = VersionArtifacts.of(name, version, settings=settings).contract_path
+    if contract is None:
+        return [], []
+    from workbench.data import Contract
+
+    loaded = Contract.load(contract)
+    return loaded.pii_columns, [loaded.event_time] if loaded.event_time else []
+
+
+class ServedModel:
+    """One registered model as a server serves it.
+
+    Args:
+        model_uri: ``models:/name@alias``, ``models:/name/version`` or ``runs:/id/model``.
+        log_dir: Inference log folder or fsspec URL.
+        settings: Settings to use.
+        flush_seconds: Longest time a logged row waits in memory.
+        reload_seconds: For an alias, how often to check where it points (None: only
+            on SIGHUP).
+        inference_log: Log every prediction and every refusal.
+        max_batch_rows: Most rows merged into one model call.
+        shadow: Another alias of the model (``challenger``) that gets every request too,
+            off the request path, on a thread of its own: its predictions are logged
+            under its version in ``<log>/shadow/`` and never returned.
+
+    Attributes (from :meth:`start` on):
+        name: The registered model.
+        current: The version served now (one assignment when it changes).
+        reloads: How often the alias moved and a new version was swapped in.
+        writer: The inference log; ``errors`` the refusals' log (None without a log).
+        index: The logged request ids, for ``/actuals``.
+        batcher: The prediction thread.
+    """
+
+    name: str
+    current: Loaded
+    writer: InferenceLogWriter
+    errors: InferenceLogWriter | None
+    index: RequestIndex
+    batcher: Batcher
+
+    def __init__(
+        self,
+        model_uri: str,
+        *,
+        log_dir: str,
+        settings: Settings,
+        flush_seconds: float = 1.0,
+        reload_seconds: float | None = 10.0,
+        inference_log: bool = True,
+        max_batch_rows: int = 4096,
+        shadow: str | None = None,
+    ) -> None:
+        require_registry_uri(model_uri)
+        self.uri = model_uri
+        self.alias = model_uri.removeprefix("models:/").partition("@")[2]
+        if shadow is not None and not self.alias:
+            raise ServingError(
+                f"A shadow (@{shadow}) is another alias of the served model: serve it by "
+                f"its alias, models:/NAME@champion. Got {model_uri!r}."
+            )
+        self.shadow_alias = shadow
+        #: The shadow version (None: none), its log (``<log>/shadow/``) and thread.
+        self.shadow: Loaded | None = None
+        self.shadow_writer: InferenceLogWriter | None = None
+        self.shadow_batcher: Batcher | None = None
+        #: Requests not mirrored (the shadow was too far behind) and shadow failures.
+        self.shadow_skipped = 0
+        self.shadow_failures = 0
+        self._shadow_rows = 0  # queued for the shadow, not yet predicted
+        self._shadow_lock = threading.Lock()
+        self.folder = log_dir
+        self.settings = settings
+        self.flush_seconds = flush_seconds
+        self.reload_seconds = reload_seconds
+        self.inference_log = inference_log
+        self.max_batch_rows = max_batch_rows
+        self.reloads = 0
+        #: Called after a new version is swapped in (the app forgets its OpenAPI document).
+        self.on_reload: Callable[[], None] = lambda: None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def version(self) -> str:
+        return self.current.version
+
+    def load(self, uri: str, version: str) -> Loaded:
+        pyfunc = require("mlflow.pyfunc")
+        model = pyfunc.load_model(uri)
+        schema = model.metadata.get_input_schema()
+        inputs = schema.input_names() if schema is not None and schema.has_input_names() else []
+        clash = sorted(set(inputs) & set(LOG_COLUMNS))
+        if clash:
+            raise ServingError(
+                f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
+            )
+        personal, event_time = contract_columns(self.name, version, self.settings)
+        loaded = Loaded.of(model, version, personal)
+        extra = tuple(c for c in event_time if c not in inputs)  # logged, not predicted on
+        return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, extra=extra))
+
+    def start(self) -> None:
+        """Load the version, start the log writers, the index and the alias watcher."""
+        mlflow = mlflow_for(self.settings)
+        self.name, version = resolve_version(mlflow, self.uri)
+        # what the log holds, for /actuals: the segments there now are read in the
+        # background, the server's own ones are added as they are written
+        self.index = RequestIndex(self.folder, before_refresh=lambda: self.writer.flush())
+        self.current = self.load(self.uri, version)
+        self.writer = InferenceLogWriter(
+            self.folder,
+            flush_seconds=self.flush_seconds,
+            journal=self.inference_log,
+            on_write=self._indexed,
+        )
+        self.errors = (
+            InferenceLogWriter(
+                self.folder.rstrip("/") + "/errors",
+                flush_seconds=self.flush_seconds,
+                prefix="errors",
+            )
+            if self.inference_log
+            else None
+        )
+        self.batcher = Batcher(max_rows=self.max_batch_rows)
+        if self.shadow_alias is not None:
+            moved = str(
+                mlflow.MlflowClient()
+                .get_model_version_by_alias(self.name, self.shadow_alias)
+                .version
+            )
+            self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
+            self.shadow_writer = InferenceLogWriter(
+                self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
+            )
+            self.shadow_batcher = Batcher(max_rows=self.max_batch_rows, linger=SHADOW_LINGER)
+        threading.Thread(target=self.index.refresh, name="actuals-index", daemon=True).start()
+        if self.alias:  # polls every reload_seconds (None: only on SIGHUP)
+            self._watcher = threading.Thread(
+                target=self._watch, args=(mlflow,), name="alias-watch", daemon=True
+            )
+            self._watcher.start()
+            with contextlib.suppress(ValueError, AttributeError):  # main thread, POSIX only
+                signal.signal(signal.SIGHUP, lambda *_: self._wake.set())
+        # Everything loaded so far (MLflow, scikit-learn, the model) lives as long as the
+        # server: moved out of the collector's sight, a full collection stays short
+        # instead of pausing every request for a scan of the whole heap.
+        gc.collect()
+        gc.freeze()
+        _log.info("serving %s (version %s), logging to %s", self.name, version, self.folder)
+
+    def close(self) -> None:
+        """Stop following the alias, predict what is queued, flush the logs."""
+        self._stop.set()
+        self._wake.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
+        self.batcher.close()
+        if self.shadow_batcher is not None:
+            self.shadow_batcher.close()
+        self.writer.close()
+        if self.shadow_writer is not None:
+            self.shadow_writer.close()
+        if self.errors is not None:
+            self.errors.close()
+        _log.info("inference log flushed: %d rows", self.writer.rows_written)
+
+    def mirror(self, request_id: str, data: Any, inputs: dict[str, Any], rows: int) -> None:
+        """Send an answered request to the shadow too (returns at once; the shadow's
+        answer is logged by its own thread). Skipped while the shadow is more than
+        ``SHADOW_BACKLOG`` requests' rows behind, so that it can never hold memory or the
+        champion back."""
+        shadow, batcher = self.shadow, self.shadow_batcher
+        if shadow is None or batcher is None:
+            return
+        with self._shadow_lock:
+            if self._shadow_rows + rows > SHADOW_BACKLOG_ROWS:
+                self.shadow_skipped += 1
+                return
+            self._shadow_rows += rows
+        queued = time.perf_counter()
+        future = batcher.submit(shadow, data)
+        future.add_done_callback(
+            lambda done: self._mirrored(done, shadow, request_id, inputs, rows, queued)
+        )
+
+    def _mirrored(
+        self,
+        done: Any,
+        shadow: Loaded,
+        request_id: str,
+        inputs: dict[str, Any],
+        rows: int,
+        queued: float,
+    ) -> None:
+        with self._shadow_lock:
+            self._shadow_rows -= rows
+        if done.exception() is not None:
+            self.shadow_failures += 1
+            if self.shadow_failures in (1, 10, 100, 1000):  # said, not once a request
+                _log.warning(
+                    "the shadow @%s (version %s) failed %d time(s): %r",
+                    self.shadow_alias,
+                    shadow.version,
+                    self.shadow_failures,
+                    done.exception(),
+                )
+            return
+        answer = done.result()
+        assert self.shadow_writer is not None
+        self.shadow_writer.append(
+            LoggedRequest(
+                request_id=request_id,
+                timestamp_ns=time.time_ns(),
+                model_name=self.name,
+                model_version=shadow.version,
+                latency_ms=(time.perf_counter() - queued) * 1000.0,
+                inputs=inputs,
+                rows=rows,
+                predictions=answer.predictions,
+                personal=shadow.personal,
+                scores=answer.scores,
+                classes=shadow.classes,
+            )
+        )
+
+    def _indexed(self, path: str, table: Any) -> None:
+        if {"request_id", "row_in_request"} <= set(table.column_names):
+            rows = table.column("row_in_request").to_numpy()
+            self.index.add(table.column("request_id"), rows, path)
+
+    def _follow_shadow(self, client: Any) -> None:
+        if self.shadow_alias is None or self.shadow is None:
+            return
+        moved = str(client.get_model_version_by_alias(self.name, self.shadow_alias).version)
+        if moved != self.shadow.version:
+            self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
+            _log.info("@%s moved: now shadowing with version %s", self.shadow_alias, moved)
+
+    def _watch(self, mlflow: Any) -> None:
+        """Follow the alias: load the version it moves to, then swap it in at once."""
+        client = mlflow.MlflowClient()
+        while not self._stop.is_set():
+            self._wake.wait(self.reload_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._follow_shadow(client)
+                moved = str(client.get_model_version_by_alias(self.name, self.alias).version)
+                if moved == self.current.version:
+                    continue
+                # one assignment: a request reads all of it or none of it
+                self.current = self.load(f"models:/{self.name}/{moved}", moved)
+                self.reloads += 1
+                self.on_reload()
+                _log.info("@%s moved: now serving %s version %s", self.alias, self.name, moved)
+            except Exception:  # keep serving the loaded version
+                _log.exception(
+                    "reloading %s@%s failed; still serving the loaded version",
+                    self.name,
+                    self.alias,
+                )
