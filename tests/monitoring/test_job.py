@@ -393,12 +393,14 @@ def test_the_monitor_command(
         out = capsys.readouterr().out
         assert main(command) == 0  # nothing new, nothing resent
         again = capsys.readouterr().out
-    assert "toy v1 (@champion): run 1, 2,300 new rows, 2,300 new actuals, 2 periods" in out
+    assert "toy v1 (@champion): run 1, 2,300 new rows, 2,300 new actuals, 2 periods\n" in out
+    assert "\n  alerts holding: drift, mae; 2 messages sent\n" in out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("period"))
     assert lines[header].split()[:4] == ["period", "rows", "share_drifted", "drifted"]
     assert lines[header + 1].startswith("2024-06-01  2,000")
     assert lines[header + 2].startswith("2024-06-02  300")
+    assert lines[header + 2].split()[2] == "67" and lines[header + 2].split()[3] == "%"
     assert "ALERT drift:" in out and "ALERT mae: mae = " in out
     assert "fired drift → webhook:slack:http://127.0.0.1" in out
     assert [b["text"].split("\n")[0] for b in receiver.bodies] == [

@@ -90,8 +90,14 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(result.summary())
-    frame = result.periods.tail(args.last)
+    head, _, tail = result.summary().partition("; alerts")
+    print(head + "\n  alerts" + tail)  # two lines: each fits an 80-column terminal
+    frame = result.periods.tail(args.last).copy()
+    if "share_drifted" in frame:  # a share a person reads: "29 %"
+        frame["share_drifted"] = [
+            "–" if v is None or v != v else f"{v:.0%}".replace("%", " %")
+            for v in frame["share_drifted"]
+        ]
     shown = [
         c for c in ("rows", "share_drifted", "drifted", "integrity_rows", "labelled") if c in frame
     ]
