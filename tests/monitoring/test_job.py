@@ -418,3 +418,57 @@ def test_the_monitor_command(
     with pytest.raises(SystemExit):
         main(["monitor", "--threshold", "mae:above:1"])
     assert "a threshold is METRIC:max:BOUND or METRIC:min:BOUND" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_classifiers_performance_is_estimated_before_labels_and_realized_after(
+    tmp_path: Path,
+) -> None:
+    """Before any actual the monitor gives the CBPE estimate per period (and alerts on
+    it); once actuals arrive for a period, its realized metrics, close to the estimate."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import accuracy_score
+
+    from workbench.packaging import package_model, promote
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(tmp_path, environ={})
+    rng = np.random.default_rng(7)
+
+    def rows(n: int) -> pd.DataFrame:
+        frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+        frame["churn"] = np.where(frame["a"] + rng.normal(0, 0.7, n) > 0, "yes", "no")
+        return frame
+
+    train, holdout, served = rows(3000), rows(2000), rows(600)
+    model = HistGradientBoostingClassifier(max_iter=30).fit(train[["a", "b"]], train["churn"])
+    package_model(
+        model, train, "churn", target="churn", holdout=holdout, measure_cost=False,
+        progress=False, settings=settings,
+    )  # fmt: skip
+    promote("churn", holdout, target="churn", settings=settings)
+    out = served[["a", "b"]].copy()
+    scores = model.predict_proba(out)
+    out["prediction"] = model.predict(out)
+    out["proba_no"], out["proba_yes"] = scores[:, 0], scores[:, 1]
+    out["request_id"], out["row_in_request"] = [f"r{i}" for i in range(600)], 0
+    out["timestamp"] = pd.Timestamp("2024-06-01", tz="UTC") + pd.to_timedelta(
+        np.arange(600) * 200, unit="s"
+    )  # 1 June and the first hours of 2 June
+    out["model_name"], out["model_version"], out["latency_ms"] = "churn", "1", 1.0
+    writer = InferenceLogWriter(tmp_path / "log")
+    writer.append(out)
+    writer.close()
+    limits = {"accuracy": ("min", 0.99)}
+    before = run_monitor("churn", log_dir=tmp_path / "log", settings=settings, thresholds=limits)
+    assert "accuracy" not in before.periods and "estimated accuracy" in before.periods
+    assert "estimated accuracy" in [a.metric for a in before.alerts]
+    estimate = before.periods["estimated accuracy"].iloc[0]
+    assert 0.6 < estimate < 0.95
+    first_day = out.iloc[:432]
+    log_actuals(tmp_path / "log", list(first_day["request_id"]), list(served["churn"][:432]))
+    after = run_monitor("churn", log_dir=tmp_path / "log", settings=settings, thresholds=limits)
+    realized = after.periods["accuracy"].iloc[0]
+    assert realized == pytest.approx(accuracy_score(served["churn"][:432], first_day["prediction"]))
+    assert abs(realized - estimate) < 0.05
+    assert after.periods["labelled"].tolist() == [432, 0]
