@@ -205,6 +205,8 @@ def _read_pyproject(project_dir: Path) -> dict[str, Any]:
                 f"others: make a new one), then set {variable} in the environment; in a "
                 f"cluster, from a Kubernetes Secret."
             )
+    # tables read by the part they configure, not settings: [tool.workbench.alerts]
+    table = {k: v for k, v in table.items() if k not in ("alerts",)}
     unknown = sorted(set(table) - (set(_FIELDS) - {"project_dir"}))
     if unknown:
         raise ConfigurationError(

@@ -10,7 +10,16 @@ import sys
 from collections.abc import Sequence
 
 from workbench import __version__
-from workbench._cli import _dashboard, _features, _lab, _notebooks, _package, _projects, _serve
+from workbench._cli import (
+    _dashboard,
+    _features,
+    _lab,
+    _loop,
+    _notebooks,
+    _package,
+    _projects,
+    _serve,
+)
 from workbench._exceptions import WorkbenchError
 
 __all__ = ["build_parser", "main", "overview"]
@@ -33,6 +42,8 @@ examples:
   workbench features materialize --online        store the features.py views
   workbench package runs:/<run>/best_model --data train.parquet --target y --name churn
   workbench promote churn --holdout holdout.parquet --target y
+  workbench monitor --threshold mae:max:150       one scheduled monitor run, alerts sent
+  workbench retrain --labels rows.parquet --until 2024-10-01 --promote
 """
 
 
@@ -71,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     # in the order bare `workbench` and `--help` list them
-    for group in (_projects, _lab, _dashboard, _notebooks, _serve, _features, _package):
+    for group in (_projects, _lab, _dashboard, _notebooks, _serve, _features, _package, _loop):
         group.register(add)
     parser.set_defaults(commands=tuple(commands))
     return parser

@@ -17,6 +17,10 @@
   version's own validation metrics (:func:`thresholds_from_metrics`, each
   :class:`Threshold` saying where it came from); everything recorded in MLflow with
   :func:`log_to_mlflow`.
+* The scheduled monitor: :func:`run_monitor` (``workbench monitor``) reads what arrived
+  since its checkpoint, records results per period and evaluates the alert rules; a
+  :class:`Notifier` delivers them to a :class:`WebhookReceiver` (JSON, Slack, Teams) or
+  an :class:`EmailReceiver` (SMTP): fired, repeated, resolved.
 * Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
   :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
@@ -50,6 +54,16 @@ from workbench.monitoring._figures import (
     drift_table_figure,
     metric_figure,
 )
+from workbench.monitoring._job import MonitorResult, run_monitor
+from workbench.monitoring._notify import (
+    AlertInbox,
+    Delivery,
+    EmailReceiver,
+    Notifier,
+    WebhookReceiver,
+    notifier_from_settings,
+    read_deliveries,
+)
 from workbench.monitoring._performance import performance_over_time
 from workbench.monitoring._periods import periods, windows
 from workbench.monitoring._profile import (
@@ -74,16 +88,22 @@ __all__ = [
     "CBPE",
     "TESTS",
     "Alert",
+    "AlertInbox",
     "ColumnDrift",
+    "Delivery",
     "DriftExplorer",
     "DriftSnapshot",
     "DriftTimeline",
+    "EmailReceiver",
     "IntegrityReport",
     "LogOverview",
+    "MonitorResult",
     "MonitoringDashboard",
+    "Notifier",
     "ReferenceProfile",
     "Summary",
     "Threshold",
+    "WebhookReceiver",
     "check_integrity",
     "check_thresholds",
     "collect",
@@ -97,10 +117,13 @@ __all__ = [
     "latest_snapshot",
     "log_to_mlflow",
     "metric_figure",
+    "notifier_from_settings",
     "open_dashboard",
     "performance_over_time",
     "periods",
+    "read_deliveries",
     "reference_profile_of",
+    "run_monitor",
     "summarize",
     "summarize_by_period",
     "summarize_by_window",

@@ -1,0 +1,474 @@
+"""The scheduled monitor on a real registry, a real inference log and real actuals.
+
+One small regression model is packaged once for the module; every test has its own log
+folder and its own monitoring folder. Runs split over arriving data must give what one
+run over all of it gives, and that must agree with the monitoring functions (and
+scikit-learn) run on the whole log at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench._settings import Settings, resolve_settings
+from workbench.data import ColumnContract, Contract
+from workbench.monitoring import (
+    Notifier,
+    WebhookReceiver,
+    compute_drift,
+    performance_over_time,
+    read_deliveries,
+    reference_profile_of,
+    run_monitor,
+)
+from workbench.serving import InferenceLogWriter, join_actuals, log_actuals, read_inference_log
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT = Contract(
+    name="toy",
+    columns=(
+        ColumnContract("a", "float", min=-10, max=10),
+        ColumnContract("b", "float"),
+        ColumnContract("region", "category", categories=("N", "S")),
+    ),
+)
+
+
+def _rows(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(shift, 1, n),
+            "b": rng.normal(size=n),
+            "region": rng.choice(["N", "S"], n),
+        }
+    )
+    frame["y"] = 2 * frame["a"] + frame["b"] + rng.normal(0, 0.1, n)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with ``toy@champion``: a linear model of ``y`` on ``a``, ``b``, ``region``."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from workbench.packaging import package_model, promote
+
+    folder = tmp_path_factory.mktemp("monitor-project")
+    (folder / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    settings = resolve_settings(folder, environ={})
+    train = _rows(np.random.default_rng(0), 2000)
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["region"]), remainder="passthrough"),
+        LinearRegression(),
+    ).fit(train[["a", "b", "region"]], train["y"])
+    package_model(
+        model,
+        train,
+        "toy",
+        target="y",
+        contract=CONTRACT,
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    promote("toy", train.head(200), target="y", settings=settings)  # no champion yet
+    import joblib
+
+    joblib.dump(model, folder / "model.joblib")
+    return folder
+
+
+def _settings(project: Path, monitoring: Path) -> Settings:
+    return resolve_settings(project, environ={"WORKBENCH_MONITORING_DIR": str(monitoring)})
+
+
+class Traffic:
+    """Writes log segments as the server does (one per call) and records actuals."""
+
+    def __init__(self, project: Path, log: Path, seed: int = 1) -> None:
+        import joblib
+
+        self.model = joblib.load(project / "model.joblib")
+        self.log = log
+        self.rng = np.random.default_rng(seed)
+        self.sent: list[pd.DataFrame] = []
+
+    def day(self, day: str, n: int, shift: float = 0.0, bad: int = 0) -> pd.DataFrame:
+        frame = _rows(self.rng, n, shift)
+        out = frame[["a", "b", "region"]].copy()
+        if bad:
+            out.loc[: bad - 1, "region"] = "X"  # not one of the contract's categories
+        out["prediction"] = self.model.predict(frame[["a", "b", "region"]].replace("X", "N"))
+        out["request_id"] = [f"{day}-{len(self.sent)}-{i}" for i in range(n)]
+        out["row_in_request"] = 0
+        start = pd.Timestamp(day, tz="UTC")
+        out["timestamp"] = start + pd.to_timedelta(np.linspace(0, 86_000, n), unit="s")
+        out["model_name"], out["model_version"], out["latency_ms"] = "toy", "1", 2.5
+        writer = InferenceLogWriter(self.log)
+        writer.append(out)
+        writer.close()
+        out["y"] = frame["y"].to_numpy()
+        self.sent.append(out)
+        return out
+
+    def actuals(self, rows: pd.DataFrame, check: bool = True) -> None:
+        log_actuals(self.log, list(rows["request_id"]), list(rows["y"]), check=check)
+
+
+def _scenario(traffic: Traffic, monitor: object) -> None:
+    """Three days arrive in four batches, with actuals late and one ahead of its row."""
+    first = traffic.day("2024-06-01", 300)
+    monitor()
+    second = traffic.day("2024-06-02", 200, shift=2.5, bad=30)
+    traffic.actuals(first.iloc[:150])
+    monitor()
+    more = traffic.day("2024-06-02", 100, shift=2.5)  # the same day, a later segment
+    traffic.actuals(second)
+    monitor()
+    third = traffic.day("2024-06-03", 250, shift=2.5)
+    traffic.actuals(pd.concat([more, third.iloc[:100]]))
+    monitor()
+
+
+def test_runs_over_arriving_data_give_what_one_run_over_all_of_it_gives(
+    project: Path, tmp_path: Path
+) -> None:
+    traffic = Traffic(project, tmp_path / "log")
+    step = _settings(project, tmp_path / "step")
+    runs = []
+    _scenario(traffic, lambda: runs.append(run_monitor("toy", log_dir=traffic.log, settings=step)))
+    assert [r.run for r in runs] == [1, 2, 3, 4]
+    assert runs[1].new_actuals == 150 and runs[1].new_rows == 200
+    once = run_monitor("toy", log_dir=traffic.log, settings=_settings(project, tmp_path / "once"))
+    assert once.run == 1 and once.new_rows == 850 and once.new_actuals == 550
+    pd.testing.assert_frame_equal(runs[-1].periods, once.periods)
+
+    # against the monitoring functions on the whole log, and scikit-learn
+    periods = once.periods.set_index("window")
+    assert periods["rows"].tolist() == [300, 300, 250]
+    assert periods["labelled"].tolist() == [150, 300, 100]
+    log = read_inference_log(traffic.log)
+    profile = reference_profile_of("toy", settings=step)
+    for start, part in log.groupby(log["timestamp"].dt.floor("1D")):
+        names = [c for c in profile.columns if c in part.columns]
+        snap = compute_drift(profile, part, names, progress=False)
+        assert periods.loc[start, "share_drifted"] == pytest.approx(snap.share_drifted)
+        assert periods.loc[start, "drifted"] == ", ".join(snap.drifted_columns)
+    assert periods["dataset_drift"].tolist() == [False, True, True]
+    joined = join_actuals(log, traffic.log)
+    expected = performance_over_time(joined, task="regression", period="1D").set_index("window")
+    np.testing.assert_allclose(periods["mae"], expected["mae"])
+    from sklearn.metrics import mean_absolute_error
+
+    day2 = joined[(joined["timestamp"].dt.day == 2) & joined["actual"].notna()]
+    assert periods["mae"].iloc[1] == pytest.approx(
+        mean_absolute_error(day2["actual"], day2["prediction"])
+    )
+    # the contract: 30 rows of 300 on 2 June name a region that is not N or S
+    assert periods["integrity_rows"].tolist() == [0, 30, 0]
+
+
+def test_a_second_run_over_the_same_data_changes_nothing(project: Path, tmp_path: Path) -> None:
+    traffic = Traffic(project, tmp_path / "log")
+    traffic.actuals(traffic.day("2024-06-01", 200))
+    settings = _settings(project, tmp_path / "mon")
+    first = run_monitor("toy", log_dir=traffic.log, settings=settings)
+    files = sorted(p.relative_to(tmp_path / "mon") for p in (tmp_path / "mon").rglob("*"))
+    again = run_monitor("toy", log_dir=traffic.log, settings=settings)
+    assert (again.run, again.new_rows, again.new_actuals) == (1, 0, 0)
+    assert again.mlflow_run_id is None and first.mlflow_run_id is not None
+    pd.testing.assert_frame_equal(first.periods, again.periods)
+    assert again.alerts == first.alerts
+    after = sorted(p.relative_to(tmp_path / "mon") for p in (tmp_path / "mon").rglob("*"))
+    assert after == files
+    assert len(_recorded(settings, tmp_path / "mon")) == 1
+    # the dashboard's files: the period's snapshot and the version's table
+    snaps = sorted((tmp_path / "mon").glob("drift-*-toy-v1.json"))
+    assert [p.name for p in snaps] == ["drift-20240601T000000-toy-v1.json"]
+    table = json.loads((tmp_path / "mon" / "performance-toy-v1.json").read_text())
+    assert table[0]["labelled"] == 200
+
+
+def test_alert_rules_on_the_latest_period(project: Path, tmp_path: Path) -> None:
+    traffic = Traffic(project, tmp_path / "log")
+    traffic.actuals(traffic.day("2024-06-01", 2000))
+    settings = _settings(project, tmp_path / "mon")
+    calm = run_monitor(
+        "toy", log_dir=traffic.log, settings=settings, thresholds={"mae": ("max", 1)}
+    )
+    assert calm.alerts == ()
+    shifted = traffic.day("2024-06-02", 200, shift=3, bad=40)
+    rows = shifted.assign(y=shifted["y"] + 5)  # the world changed: the model is now off
+    traffic.actuals(rows)
+    hot = run_monitor("toy", log_dir=traffic.log, settings=settings, thresholds={"mae": ("max", 1)})
+    assert {a.metric for a in hot.alerts} == {"drift", "mae", "integrity region: unknown category"}
+    assert all(a.window == "2024-06-02T00:00:00+00:00" for a in hot.alerts)
+    integrity = next(a for a in hot.alerts if a.metric.startswith("integrity"))
+    assert integrity.value == pytest.approx(40 / 200)
+    assert "40 of 200 rows" in integrity.reason
+
+
+def _recorded(settings: Settings, monitoring: Path) -> list[object]:
+    """The MLflow runs (not deleted) that the monitor in ``monitoring`` recorded."""
+    from workbench._tracking import mlflow_for
+
+    client = mlflow_for(settings).MlflowClient()
+    experiment = client.get_experiment_by_name("monitoring/toy")
+    store = monitoring / "monitor" / "toy"
+    return list(
+        client.search_runs(
+            [experiment.experiment_id], f"tags.`workbench.monitor_store` = '{store}'"
+        )
+    )
+
+
+class Receiver:
+    """A local HTTP receiver that keeps every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        bodies: list[dict[str, object]] = []
+        self.bodies = bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+stage, project, monitoring, log, url = sys.argv[1:]
+import workbench.monitoring._checkpoint as checkpoint
+import workbench.monitoring._job as job
+import workbench.monitoring._increment as increment
+import workbench.monitoring._notify as notify
+from workbench._settings import resolve_settings
+
+def after(owner, name, calls=1):
+    original, seen = getattr(owner, name), []
+    def wrapped(*args, **kwargs):
+        out = original(*args, **kwargs)
+        seen.append(1)
+        if len(seen) == calls:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+    setattr(owner, name, wrapped)
+
+{
+    "ledger": lambda: after(checkpoint.MonitorStore, "write_part"),
+    "state": lambda: after(checkpoint.MonitorStore, "write_state"),
+    "mlflow": lambda: after(increment.Step, "record_mlflow"),
+    "checkpoint": lambda: after(checkpoint, "atomic_write"),
+    "delivery": lambda: after(notify.Notifier, "_record"),
+}[stage]()
+settings = resolve_settings(project, environ={"WORKBENCH_MONITORING_DIR": monitoring})
+job.run_monitor("toy", log_dir=log, settings=settings, thresholds={"mae": ("max", 1.0)},
+                notifier=notify.Notifier([notify.WebhookReceiver(url)]), now=1000.0)
+print("not killed")
+"""
+
+
+@pytest.mark.parametrize("stage", ["ledger", "mlflow", "checkpoint", "delivery"])
+def test_a_run_killed_mid_way_and_run_again_gives_the_result_of_one_run(
+    project: Path, tmp_path: Path, receiver: Receiver, stage: str
+) -> None:
+    """SIGKILL at each step of a run (after writing its ledger, its state, its MLflow
+    run, the checkpoint, the first message): the next run records the same periods, the
+    same checkpoint, one MLflow run, and the receiver hears each alert once."""
+    traffic = Traffic(project, tmp_path / "log")
+    traffic.actuals(traffic.day("2024-06-01", 200))
+    shifted = traffic.day("2024-06-02", 200, shift=3)
+    traffic.actuals(shifted.assign(y=shifted["y"] + 5))
+    killed = tmp_path / "killed"
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            stage,
+            str(project),
+            str(killed),
+            str(traffic.log),
+            receiver.url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
+    heard_before = len(receiver.bodies)
+
+    def monitor(folder: Path) -> object:
+        return run_monitor(
+            "toy",
+            log_dir=traffic.log,
+            settings=_settings(project, folder),
+            thresholds={"mae": ("max", 1.0)},
+            notifier=Notifier([WebhookReceiver(receiver.url)]),
+            now=1000.0,
+        )
+
+    again = monitor(killed)
+    heard_killed = [b["metric"] for b in receiver.bodies]
+    receiver.bodies.clear()
+    whole = monitor(tmp_path / "whole")
+    heard_whole = [b["metric"] for b in receiver.bodies]
+    pd.testing.assert_frame_equal(again.periods, whole.periods)
+    assert again.alerts == whole.alerts and again.run == whole.run == 1
+    assert sorted(heard_killed) == sorted(heard_whole) == ["drift", "mae"]
+    assert heard_before == (1 if stage == "delivery" else 0)
+    store = killed / "monitor" / "toy"
+    ours = json.loads((store / "checkpoint.json").read_text())
+    theirs = json.loads((tmp_path / "whole" / "monitor" / "toy" / "checkpoint.json").read_text())
+    assert ours == theirs
+    assert sorted(p.name for p in store.iterdir()) == sorted(
+        p.name for p in (tmp_path / "whole" / "monitor" / "toy").iterdir()
+    )
+    sent = [d for d in read_deliveries(store) if d["ok"]]
+    assert sorted(d["metric"] for d in sent) == ["drift", "mae"]
+    found = _recorded(_settings(project, killed), killed)
+    assert [r.data.tags["workbench.monitor_run"] for r in found] == ["1"]
+    assert len(found[0].data.metrics) == len(
+        _recorded(_settings(project, killed), tmp_path / "whole")[0].data.metrics
+    )
+
+
+def test_the_monitor_command(
+    project: Path, tmp_path: Path, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench._cli import main
+
+    traffic = Traffic(project, tmp_path / "log")
+    traffic.actuals(traffic.day("2024-06-01", 2000))
+    shifted = traffic.day("2024-06-02", 300, shift=3)
+    traffic.actuals(shifted.assign(y=shifted["y"] + 5))
+    command = ["monitor", "--project-dir", str(project), "--model", "toy"]
+    command += ["--log-dir", str(traffic.log)]
+    command += ["--threshold", "mae:max:1", "--webhook", receiver.url, "--webhook-format", "slack"]
+    env = {"WORKBENCH_MONITORING_DIR": str(tmp_path / "mon")}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        assert main([*command, "--fail-on-alert"]) == 3
+        out = capsys.readouterr().out
+        assert main(command) == 0  # nothing new, nothing resent
+        again = capsys.readouterr().out
+    assert "toy v1 (@champion): run 1, 2,300 new rows, 2,300 new actuals, 2 periods\n" in out
+    assert "\n  alerts holding: drift, mae; 2 messages sent\n" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("period"))
+    assert lines[header].split()[:4] == ["period", "rows", "share_drifted", "drifted"]
+    assert lines[header + 1].startswith("2024-06-01  2,000")
+    assert lines[header + 2].startswith("2024-06-02  300")
+    cells = lines[header + 2].split()  # the drifted share in percent
+    assert cells[3] == "%" and 0 < float(cells[2]) <= 100
+    assert "ALERT drift:" in out and "ALERT mae: mae = " in out
+    assert "fired drift → webhook:slack:http://127.0.0.1" in out
+    assert [b["text"].split("\n")[0] for b in receiver.bodies] == [
+        "[ALERT] toy v1 (@champion): drift",
+        "[ALERT] toy v1 (@champion): mae",
+    ]
+    assert "run 1, 0 new rows" in again and "fired" not in again
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_MONITORING_DIR", str(tmp_path / "mon"))
+        assert main([*command, "--json", "--no-notify"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["rows"] for p in data["periods"]] == [2000, 300]
+    assert {a["metric"] for a in data["alerts"]} == {"drift", "mae"}
+    with pytest.raises(SystemExit):
+        main(["monitor", "--threshold", "mae:above:1"])
+    assert "a threshold is METRIC:max:BOUND or METRIC:min:BOUND" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_classifiers_performance_is_estimated_before_labels_and_realized_after(
+    tmp_path: Path,
+) -> None:
+    """Before any actual the monitor gives the CBPE estimate per period (and alerts on
+    it); once actuals arrive for a period, its realized metrics, close to the estimate."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import accuracy_score
+
+    from workbench.packaging import package_model, promote
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(tmp_path, environ={})
+    rng = np.random.default_rng(7)
+
+    def rows(n: int) -> pd.DataFrame:
+        frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+        frame["churn"] = np.where(frame["a"] + rng.normal(0, 0.7, n) > 0, "yes", "no")
+        return frame
+
+    train, holdout, served = rows(3000), rows(2000), rows(600)
+    model = HistGradientBoostingClassifier(max_iter=30).fit(train[["a", "b"]], train["churn"])
+    package_model(
+        model, train, "churn", target="churn", holdout=holdout, measure_cost=False,
+        progress=False, settings=settings,
+    )  # fmt: skip
+    promote("churn", holdout, target="churn", settings=settings)
+    out = served[["a", "b"]].copy()
+    scores = model.predict_proba(out)
+    out["prediction"] = model.predict(out)
+    out["proba_no"], out["proba_yes"] = scores[:, 0], scores[:, 1]
+    out["request_id"], out["row_in_request"] = [f"r{i}" for i in range(600)], 0
+    out["timestamp"] = pd.Timestamp("2024-06-01", tz="UTC") + pd.to_timedelta(
+        np.arange(600) * 200, unit="s"
+    )  # 1 June and the first hours of 2 June
+    out["model_name"], out["model_version"], out["latency_ms"] = "churn", "1", 1.0
+    writer = InferenceLogWriter(tmp_path / "log")
+    writer.append(out)
+    writer.close()
+    limits = {"accuracy": ("min", 0.99)}
+    before = run_monitor("churn", log_dir=tmp_path / "log", settings=settings, thresholds=limits)
+    assert "accuracy" not in before.periods and "estimated accuracy" in before.periods
+    assert "estimated accuracy" in [a.metric for a in before.alerts]
+    estimate = before.periods["estimated accuracy"].iloc[0]
+    assert 0.6 < estimate < 0.95
+    first_day = out.iloc[:432]
+    log_actuals(tmp_path / "log", list(first_day["request_id"]), list(served["churn"][:432]))
+    after = run_monitor("churn", log_dir=tmp_path / "log", settings=settings, thresholds=limits)
+    realized = after.periods["accuracy"].iloc[0]
+    assert realized == pytest.approx(accuracy_score(served["churn"][:432], first_day["prediction"]))
+    assert abs(realized - estimate) < 0.05
+    assert after.periods["labelled"].tolist() == [432, 0]

@@ -1,0 +1,155 @@
+"""Retraining on the demo's data in a small project: three factories, a year before the
+1 July 2024 regime change and three months after it.
+
+The champion is trained as the demo trains it (the recipe's point-in-time training set,
+``fit_baseline``); ``retrain`` rebuilds the training set from the feature store up to a
+date, refits the champion's pipeline and packages it as ``@challenger``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench._exceptions import DataError
+from workbench._settings import resolve_settings
+from workbench.datasets import (
+    ELECTRICITY_CONTRACT,
+    ELECTRICITY_FEATURES,
+    ELECTRICITY_TARGET,
+    electricity_feature_view,
+    electricity_training_set,
+    make_electricity,
+)
+from workbench.features import FeatureStore
+from workbench.packaging import package_model, promote, retrain
+from workbench.tuning import fit_baseline, time_split
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """A project whose champion was trained before the change; the valid label rows."""
+    project = tmp_path_factory.mktemp("retrain-project")
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "0"\n\n[tool.workbench]\nmodel_name = "elec"\n'
+    )
+    settings = resolve_settings(project, environ={})
+    data = make_electricity(3, "2023-07-01", "2024-10-31", "2024-07-01", seed=3)
+    rows = data.truth.astype({"region": "str", "date": "datetime64[ns]"})
+    source = project / "valid.parquet"
+    rows.to_parquet(source, index=False)
+    store = FeatureStore([electricity_feature_view(source)], settings=settings)
+    store.materialize("factory_daily", progress=False)
+    features = electricity_training_set(store, rows[rows["date"] < "2024-07-01"], progress=False)
+    train, holdout = time_split(features, "date", "2024-05-01", "2024-07-01")
+    fit = fit_baseline(
+        train,
+        holdout,
+        features=ELECTRICITY_FEATURES,
+        target=ELECTRICITY_TARGET,
+        categorical=["region"],
+        settings=settings,
+    )
+    package_model(
+        fit.model,
+        fit.train,
+        target=ELECTRICITY_TARGET,
+        run_id=fit.run_id,
+        contract=ELECTRICITY_CONTRACT,
+        lineage=features.attrs["lineage"],
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    promote("elec", holdout, target=ELECTRICITY_TARGET, settings=settings)
+    return project, rows
+
+
+def test_retrain_refits_the_champions_pipeline_on_the_store_up_to_a_date(
+    demo: tuple[Path, pd.DataFrame],
+) -> None:
+    import mlflow.sklearn
+    from sklearn.metrics import mean_squared_error
+
+    project, rows = demo
+    settings = resolve_settings(project, environ={})
+    done = retrain(
+        labels=rows,
+        until="2024-10-01",
+        since="2024-07-01",
+        backtest_days=14,
+        measure_cost=False,
+        settings=settings,
+    )
+    assert done.model.version == 2 and done.champion_version == 1
+    assert done.model.alias == "challenger"
+    # the training set, point-in-time, as the recipe builds it for the same label rows
+    wanted = rows[(rows["date"] >= "2024-07-01") & (rows["date"] < "2024-09-17")]
+    expected = electricity_training_set(
+        FeatureStore(settings=settings), wanted.reset_index(drop=True), progress=False
+    )
+    got = done.train.sort_values(["date", "factory_id"]).reset_index(drop=True)
+    expected = expected.sort_values(["date", "factory_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        got[["date", "factory_id", *ELECTRICITY_FEATURES, ELECTRICITY_TARGET]],
+        expected[["date", "factory_id", *ELECTRICITY_FEATURES, ELECTRICITY_TARGET]],
+        check_dtype=False,
+    )
+    assert done.backtest["date"].min() == pd.Timestamp("2024-09-17")
+    assert done.backtest["date"].max() == pd.Timestamp("2024-09-30")
+    # the champion's configuration, refitted
+    old = mlflow.sklearn.load_model("models:/elec/1")
+    new = mlflow.sklearn.load_model("models:/elec@challenger")
+    assert type(new) is type(old)
+    assert {k: repr(v) for k, v in new.get_params(deep=False).items() if k != "steps"} == {
+        k: repr(v) for k, v in old.get_params(deep=False).items() if k != "steps"
+    }
+    assert repr(new[-1].get_params()) == repr(old[-1].get_params())
+    np.testing.assert_allclose(
+        new.predict(done.backtest[list(ELECTRICITY_FEATURES)]),
+        done.backtest["prediction_challenger"],
+    )
+    # the backtest, against scikit-learn
+    truth = done.backtest[ELECTRICITY_TARGET]
+    for who in ("challenger", "champion"):
+        rmse = mean_squared_error(truth, done.backtest[f"prediction_{who}"]) ** 0.5
+        assert done.scores.loc[who, "rmse"] == pytest.approx(rmse)
+    # the regime change broke the champion; the refit on post-change data is better
+    assert (
+        done.better and done.scores.loc["challenger", "rmse"] < done.scores.loc["champion", "rmse"]
+    )
+    assert "not worse" in done.summary()
+    # its card and lineage
+    card = done.model.card
+    assert card.params["retrained_from"] == "v1" and card.params["retrained_until"] == "2024-10-01"
+    assert "factory_daily" in str(card.to_dict())
+    # promotion on the backtest rows agrees
+    promoted = promote("elec", done.backtest, target=ELECTRICITY_TARGET, settings=settings)
+    assert promoted.version == 2 and promoted.previous == 1
+
+
+def test_retrain_says_what_is_missing(demo: tuple[Path, pd.DataFrame]) -> None:
+    project, rows = demo
+    settings = resolve_settings(project, environ={})
+    with pytest.raises(DataError, match="no column 'consumption_kwh'"):
+        retrain(labels=rows.drop(columns=ELECTRICITY_TARGET), until="2024-10-01", settings=settings)
+    with pytest.raises(DataError, match="label rows before 2024-10-17"):
+        retrain(labels=rows, until="2024-10-31", since="2024-10-20", settings=settings)
+    with pytest.raises(DataError, match="does not exist"):
+        retrain(labels=project / "nope.parquet", until="2024-10-01", settings=settings)
+
+
+def test_the_retrain_command_names_what_is_wrong(
+    demo: tuple[Path, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench._cli import main
+
+    project, _ = demo
+    code = main(
+        ["retrain", "--project-dir", str(project), "--labels", "x.parquet", "--until", "2024-10-01"]
+    )
+    assert code == 2
+    assert "The labels file x.parquet does not exist." in capsys.readouterr().err
