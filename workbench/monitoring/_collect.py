@@ -144,24 +144,35 @@ def _stats_of(
     contract: Contract | None = None,
     time_column: str = ARRIVAL,
 ) -> dict[Any, PeriodStats]:
-    out = {}
+    """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``: drift
+    counts, rows, requests, latency histogram, rows breaking each contract rule, first
+    and last time), with the contract checked once for all of ``part``; periods by
+    ``time_column`` (the event time, or the arrival ``timestamp``). The scheduled monitor
+    keeps the same per period."""
+    import pandas as pd
+
     part = part.reset_index(drop=True)
     times = times_of(part, time_column)
-    keys = period_keys(part, period, time_column)
+    # period codes by factorize: a groupby on the keys would turn each into a Python object
+    codes, starts = pd.factorize(period_keys(part, period, time_column), sort=True)
     broken = _violations(part, contract)  # once per partition, then split by period
-    broken["period"] = keys.to_numpy()[broken["row"].to_numpy(dtype=np.int64)]
-    for key, rows in part.groupby(keys, sort=True):
-        per_request = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
-        here = broken[broken["period"] == key]
+    broken_codes = codes[broken["row"].to_numpy(dtype=np.int64)]
+    out = {}
+    for code, start in enumerate(starts):
+        chosen = codes == code
+        rows = part[chosen]
+        when = times[chosen]
+        latency = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
+        here = broken[broken_codes == code]
         counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
-        out[key] = PeriodStats(
+        out[start] = PeriodStats(
             profile.summarize(rows),
             len(rows),
-            len(per_request),
-            np.histogram(per_request, LATENCY_EDGES)[0],
+            len(latency),
+            np.histogram(latency, LATENCY_EDGES)[0],
             {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
-            times[rows.index].min(),
-            times[rows.index].max(),
+            when.min(),
+            when.max(),
         )
     return out
 

@@ -132,38 +132,11 @@ def _chunks(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
 def period_stats(
     part: pd.DataFrame, profile: Any, period: str, contract: Any, time_column: str = "timestamp"
 ) -> dict[Any, Any]:
-    """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``: drift
-    counts, rows, requests, latency histogram, rows breaking each contract rule, first
-    and last time), with the contract checked once for all of ``part``; periods by
-    ``time_column`` (the event time, or the arrival ``timestamp``)."""
-    import pandas as pd
+    """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``), computed as
+    the dashboard computes it."""
+    from workbench.monitoring._collect import _stats_of
 
-    from workbench.monitoring._collect import LATENCY_EDGES, PeriodStats, _violations
-    from workbench.monitoring._periods import period_keys, times_of
-
-    part = part.reset_index(drop=True)
-    times = times_of(part, time_column)
-    codes, starts = pd.factorize(period_keys(part, period, time_column), sort=True)
-    broken = _violations(part, contract)
-    broken_codes = codes[broken["row"].to_numpy(dtype=np.int64)]
-    out = {}
-    for code, start in enumerate(starts):
-        chosen = codes == code
-        rows = part[chosen]
-        when = times[chosen]
-        latency = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
-        here = broken[broken_codes == code]
-        counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
-        out[start] = PeriodStats(
-            profile.summarize(rows),
-            len(rows),
-            len(latency),
-            np.histogram(latency, LATENCY_EDGES)[0],
-            {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
-            when.min(),
-            when.max(),
-        )
-    return out
+    return _stats_of(part, profile, period, contract, time_column)
 
 
 def iso(start: Any) -> str:
