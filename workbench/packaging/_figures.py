@@ -31,6 +31,7 @@ from workbench.presentation import (
     inline_code,
     kpi_card,
     kpi_row,
+    metric_label,
     table_html,
 )
 from workbench.presentation._theme import MUTED, TEXT
@@ -49,36 +50,17 @@ __all__ = [
     "card_tail_html",
     "contract_of",
     "cost_figure",
-    "metric_label",
     "metric_parts",
     "metrics_figure",
     "version_label",
 ]
 
-#: How a metric's name is written for people.
-_NAMES = {
-    "mae": "MAE",
-    "rmse": "RMSE",
-    "mse": "MSE",
-    "mape": "MAPE",
-    "r2": "R²",
-    "roc_auc": "ROC AUC",
-    "log_loss": "log loss",
-    "f1": "F1",
-    "f1_macro": "F1 (macro)",
-    "f1_binary": "F1",
-}
 #: Where a score comes from, by the prefix of its name.
 _SOURCES = {"valid_": "validation", "holdout_": "holdout", "cv_": "cross-validation"}
 #: Metrics that are shares, shown as percentages.
 _SHARES = ("mape", "accuracy", "precision", "recall", "f1", "roc_auc")
 #: Panels per row of the metrics figure (each keeps ≥ 160 px in an 800 px window).
 _COLUMNS = 4
-
-
-def metric_label(base: str) -> str:
-    """``mae`` → ``MAE``, ``f1_macro`` → ``F1 (macro)``, ``r2`` → ``R²``."""
-    return _NAMES.get(base, base.replace("_", " "))
 
 
 def metric_parts(name: str, source: str = "") -> tuple[str, str]:
