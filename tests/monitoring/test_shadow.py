@@ -75,3 +75,21 @@ def test_compare_shadow_scores_both_versions_on_the_same_rows_as_scikit_learn(
             skm.mean_absolute_percentage_error(y[nonzero], p[nonzero])
         )
     assert compared.loc[0, "mae"] != compared.loc[1, "mae"]  # 1.0 vs 2.0 against the truth
+
+    with own_settings():  # the dashboard shows it in a tab of its own
+        from workbench import resolve_settings
+        from workbench.monitoring import open_dashboard
+
+        view = open_dashboard(
+            "tiny", log_dir=log_dir, settings=resolve_settings(tiny_project), progress=False
+        )
+    titles = [view.tabs.get_title(i) for i in range(len(view.tabs.children))]
+    assert "Challenger" in titles
+    shown = view.comparison.value
+    mae = compared.set_index("role")["mae"]
+    assert (
+        f"challenger v{challenger} vs champion v1</b> on the same 20 requests (40 rows with "
+        f"actuals): MAE <b>{mae['challenger']:,.4g}</b> vs {mae['champion']:,.4g}"
+    ) in shown
+    better = "challenger" if mae["challenger"] < mae["champion"] else "champion"
+    assert f"({better} better)" in shown
