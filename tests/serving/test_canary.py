@@ -62,6 +62,7 @@ def test_the_canary_answers_its_share_and_each_answer_is_logged_once_under_its_v
     assert len(log) == len(logged_id) == 201  # each request once, under its own id
     assert dict(zip(log["request_id"], log["model_version"], strict=True)) == logged_id
     assert not (log_dir / "shadow").exists()
+    assert "canary          @challenger answers 30 % of requests" in server.output()
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0, 1.5, -0.1, math.nan])

@@ -122,7 +122,7 @@ def serve(
             else ""
         )
         + (
-            f"  canary          @{canary} answers {canary_share:.0%} of requests "
+            f"  canary          @{canary} answers {canary_share * 100:g} % of requests "
             f"(X-Model-Version says which)\n"
             if canary
             else ""
