@@ -48,6 +48,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         os.environ[var] = str(args.threads)
     # a server's output is a log: no progress bar of MLflow's artifact downloads in it
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if args.canary_share is not None and args.canary is None:
+        from workbench._exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"--canary-share {args.canary_share:g} without --canary ALIAS: say which alias "
+            f"of the model answers that share (--canary challenger)."
+        )
     from workbench.serving._server import serve
 
     return serve(
@@ -64,6 +71,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         verbose=args.verbose,
         shadow=args.shadow,
+        canary=args.canary,
+        canary_share=0.1 if args.canary_share is None else args.canary_share,
     )
 
 
@@ -130,6 +139,19 @@ def register(add: AddCommand) -> None:
         metavar="ALIAS",
         help="also send every request to this alias of the model (challenger), off the "
         "request path: logged under its version in <log>/shadow/, never returned",
+    )
+    serve.add_argument(
+        "--canary",
+        metavar="ALIAS",
+        help="let this alias of the model (challenger) answer a share of the requests "
+        "(--canary-share), chosen by the caller's X-Request-ID so that a retry lands the "
+        "same; X-Model-Version says which version answered. Not with --shadow",
+    )
+    serve.add_argument(
+        "--canary-share",
+        type=float,
+        metavar="SHARE",
+        help="the canary's share of requests, strictly between 0 and 1 (default 0.1)",
     )
     serve.add_argument(
         "--insecure",

@@ -21,6 +21,8 @@
   since its checkpoint, records results per period and evaluates the alert rules; a
   :class:`Notifier` delivers them to a :class:`WebhookReceiver` (JSON, Slack, Teams) or
   an :class:`EmailReceiver` (SMTP): fired, repeated, resolved.
+* Champion and challenger: :func:`compare_shadow` scores both on the same requests
+  and actuals, from the log of a server run with ``--shadow``.
 * Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
   :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
@@ -30,10 +32,10 @@ The reference profile and its mergeable counts are on the foundation floor
 (``workbench._reference_profile``, ``workbench._summaries``, ``workbench._records``), since
 packaging writes the profile. Modules here, lowest first: ``_periods`` (buckets of time),
 ``_profile`` (summaries per period), ``_stats`` (the tests), ``_drift`` (snapshots);
-``_alerts``, ``_performance`` (realized), ``_cbpe`` (estimated); ``_timeline`` (drift per
-period, integrity, errors, MLflow), ``_collect`` (the log's one pass and the dashboard's
-data). Presentation on top: ``_figures`` (pure: record → figure) and ``_widgets``; no
-compute module imports plotly or ipywidgets.
+``_alerts``, ``_performance`` (realized), ``_cbpe`` (estimated), ``_shadow`` (champion
+and challenger); ``_timeline`` (drift per period, integrity, errors, MLflow), ``_collect``
+(the log's one pass and the dashboard's data). Presentation on top: ``_figures`` (pure:
+record → figure) and ``_widgets``; no compute module imports plotly or ipywidgets.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from workbench.monitoring._profile import (
     summarize_by_period,
     summarize_by_window,
 )
+from workbench.monitoring._shadow import compare_shadow
 from workbench.monitoring._stats import TESTS
 from workbench.monitoring._timeline import (
     DriftTimeline,
@@ -107,6 +110,7 @@ __all__ = [
     "check_integrity",
     "check_thresholds",
     "collect",
+    "compare_shadow",
     "compute_drift",
     "distribution_figure",
     "drift_over_time",

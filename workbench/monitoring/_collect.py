@@ -35,6 +35,7 @@ from workbench.monitoring._periods import (
     times_of,
 )
 from workbench.monitoring._profile import ReferenceProfile
+from workbench.monitoring._shadow import compare_shadow, shadow_folder
 from workbench.monitoring._timeline import (
     errors_over_time,
     problems_of,
@@ -457,6 +458,8 @@ class DashboardInputs:
     estimated: pd.DataFrame | None
     errors: pd.DataFrame
     thresholds: dict[str, Threshold] = dataclasses.field(default_factory=dict)
+    #: Champion and shadow challenger on the same requests, where a shadow log exists.
+    comparison: pd.DataFrame | None = None
 
 
 def dashboard_inputs(
@@ -480,7 +483,7 @@ def dashboard_inputs(
 
     from workbench._settings import get_settings
     from workbench._versions import VersionArtifacts
-    from workbench.serving import join_actuals, read_actuals
+    from workbench.serving import LogFolder, join_actuals, read_actuals
 
     s = settings or get_settings()
     folder = str(log_dir) if log_dir is not None else str(s.inference_log_dir)
@@ -531,7 +534,10 @@ def dashboard_inputs(
         )
     errors = errors_over_time(folder, period)
     thresholds = _thresholds_of(version)
-    return DashboardInputs(overview, performance, estimated, errors, thresholds)
+    comparison = None
+    if LogFolder(shadow_folder(folder)).exists():  # served with --shadow
+        comparison = compare_shadow(folder, task=version.task)
+    return DashboardInputs(overview, performance, estimated, errors, thresholds, comparison)
 
 
 def _read_log(folder: str, columns: list[str]) -> pd.DataFrame:

@@ -112,6 +112,8 @@ class MonitoringDashboard:
         defaults: Bounds derived from the version's validation metrics
             (:func:`~workbench.monitoring._alerts.thresholds_from_metrics`).
         metric: The performance metric drawn first.
+        comparison: Champion and shadow challenger on the same requests
+            (:func:`~workbench.monitoring.compare_shadow`): a "Challenger" tab, if given.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class MonitoringDashboard:
         thresholds: Mapping[str, Bound] | None = None,
         defaults: dict[str, Threshold] | None = None,
         metric: str | None = None,
+        comparison: pd.DataFrame | None = None,
     ):
         widgets: Any = require("ipywidgets", feature="notebook widgets")
         self._widgets, self._show = widgets, figure_output
@@ -186,6 +189,10 @@ class MonitoringDashboard:
             )
             tabs.append(self.errors_output)
             titles.append("Errors")
+        if comparison is not None:
+            self.comparison = widgets.HTML(_comparison_html(comparison))
+            tabs.append(self.comparison)
+            titles.append("Challenger")
         self.integrity = widgets.HTML()
         tabs.append(self.integrity)
         titles.append("Integrity")
@@ -427,6 +434,51 @@ def _alerts_html(thresholds: dict[str, Threshold], alerts: list[Alert]) -> str:
     )
 
 
+def _comparison_html(frame: pd.DataFrame) -> str:
+    """One line (the challenger against the champion on the first metric) and a table."""
+    import html
+
+    from workbench._metrics import METRICS
+
+    if not len(frame):
+        return (
+            "<p>The challenger's answers are logged; no request both versions answered has "
+            "an actual yet.</p>"
+        )
+    metrics = [c for c in frame.columns[4:] if frame[c].notna().any()]
+    champion, challenger = frame[frame.role == "champion"], frame[frame.role == "challenger"]
+    first = metrics[0] if metrics else None
+    line = ""
+    if first and len(champion) and len(challenger):
+        a, b = challenger.iloc[-1], champion.iloc[-1]
+        lower = any(first in m and m[first].direction == "minimize" for m in METRICS.values())
+        wins = (a[first] < b[first]) == lower
+        verdict = "challenger better" if wins else "champion better"
+        if a[first] == b[first]:
+            verdict = "the same"
+        line = (
+            f"<p><b>challenger v{html.escape(a.version)} vs champion "
+            f"v{html.escape(b.version)}</b> on the same {int(a.requests):,} requests "
+            f"({int(a.rows):,} rows with actuals): {metric_label(first)} "
+            f"<b>{a[first]:,.4g}</b> vs {b[first]:,.4g} "
+            f"({verdict})</p>"
+        )
+    cell = "style='padding:3px 12px;text-align:right'"
+    head = "".join(f"<th {cell}>{html.escape(metric_label(m))}</th>" for m in metrics)
+    rows = "".join(
+        f"<tr><td style='padding:3px 12px'>{html.escape(r.role)} v{html.escape(r.version)}"
+        f"</td><td {cell}>{int(r.requests):,}</td>"
+        + "".join(f"<td {cell}>{r[m]:,.4g}</td>" for m in metrics)
+        + "</tr>"
+        for _, r in frame.iterrows()
+    )
+    return (
+        f"<div style='font-size:13px;overflow-x:auto'>{line}<table style='border-collapse:"
+        f"collapse'><tr><th style='padding:3px 12px;text-align:left'>version</th><th {cell}>"
+        f"requests</th>{head}</tr>{rows}</table></div>"
+    )
+
+
 def _metrics(frame: pd.DataFrame | None) -> list[str]:
     """The metric columns of a per-period frame that have a value somewhere."""
     if frame is None or not len(frame):
@@ -476,4 +528,5 @@ def open_dashboard(
         errors=inputs.errors,
         thresholds={k: as_threshold(v) for k, v in (thresholds or {}).items()},
         defaults=inputs.thresholds,
+        comparison=inputs.comparison,
     )

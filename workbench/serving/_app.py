@@ -69,6 +69,8 @@ def create_app(
     max_batch_rows: int = 4096,
     callers: Callers | None = None,
     shadow: str | None = None,
+    canary: str | None = None,
+    canary_share: float = 0.1,
 ) -> FastAPI:
     """Build the scoring app for one registered model.
 
@@ -103,6 +105,12 @@ def create_app(
         shadow: Another alias of the model (``challenger``) sent every request too, off
             the request path: logged under its version in ``<log>/shadow/``, never
             returned.
+        canary: Another alias of the model (``challenger``) that answers ``canary_share``
+            of the requests, chosen by the client's ``X-Request-ID`` where it sends one
+            (a retry lands on the same version), else at random; every answer carries
+            ``X-Model-Version``, and the log records the version of each row. Not with
+            ``shadow``.
+        canary_share: The canary's share of requests, strictly between 0 and 1.
         max_body_bytes: Largest request body accepted.
         reload_seconds: For ``models:/name@alias``, how often to check where the alias
             points; when it moves (or on SIGHUP), the new version is loaded in the
@@ -115,7 +123,8 @@ def create_app(
         A FastAPI app; the model loads and the log writer starts when the app starts.
 
     Raises:
-        ServingError: ``model_uri`` is not a registry or run URI.
+        ServingError: ``model_uri`` is not a registry or run URI; a canary with a shadow,
+            or a share outside (0, 1).
     """
     s = settings or get_settings()
     served = ServedModel(
@@ -127,6 +136,8 @@ def create_app(
         inference_log=inference_log,
         max_batch_rows=max_batch_rows,
         shadow=shadow,
+        canary=canary,
+        canary_share=canary_share,
     )
     metrics = Metrics()
     admission = Admission(callers or Callers(token), max_body_bytes)

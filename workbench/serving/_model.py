@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import hashlib
 import logging
 import signal
 import threading
@@ -28,7 +29,7 @@ from workbench.serving._actuals import RequestIndex
 from workbench.serving._batch import Batcher, Loaded
 from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, LoggedRequest
 
-__all__ = ["ServedModel", "check_model_uri"]
+__all__ = ["ServedModel", "canary_point", "check_model_uri"]
 
 _log = logging.getLogger(__name__)
 
@@ -92,6 +93,37 @@ def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[s
         ) from None
 
 
+def check_canary(
+    model_uri: str, alias: str, shadow: str | None, canary: str | None, share: float
+) -> None:
+    """Refuse a canary beside a shadow, without an alias, or with a share outside (0, 1)."""
+    if canary is None:
+        return
+    if shadow is not None:
+        raise ServingError(
+            f"--canary @{canary} and --shadow @{shadow} together: a challenger either answers "
+            f"a share of the requests (canary) or sees every request unanswered (shadow), "
+            f"not both. Choose one."
+        )
+    if not alias:
+        raise ServingError(
+            f"A canary (@{canary}) is another alias of the served model: serve it by its "
+            f"alias, models:/NAME@champion. Got {model_uri!r}."
+        )
+    if not 0.0 < share < 1.0:  # NaN fails too
+        raise ServingError(
+            f"--canary-share must be strictly between 0 and 1 (the share of requests "
+            f"@{canary} answers; 0.1 is one in ten). Got {share!r}."
+        )
+
+
+def canary_point(key: str) -> float:
+    """Where a request key falls in [0, 1): the same key always at the same point (a
+    retry with the same ``X-Request-ID`` lands on the same version), keys spread evenly."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
 def contract_columns(name: str, version: str, settings: Settings) -> tuple[list[str], list[str]]:
     """Columns the version's data contract (stored by ``package_model``) marks personal,
     and its event-time column (logged beside the inputs, for monitoring's periods)."""
@@ -121,6 +153,10 @@ class ServedModel:
         shadow: Another alias of the model (``challenger``) that gets every request too,
             off the request path, on a thread of its own: its predictions are logged
             under its version in ``<log>/shadow/`` and never returned.
+        canary: Another alias of the model (``challenger``) that answers a share of the
+            requests itself, chosen per request by its key (:meth:`pick`); each answer
+            is logged under the version that gave it. Not with ``shadow``.
+        canary_share: The share of requests the canary answers, strictly between 0 and 1.
 
     Attributes (from :meth:`start` on):
         name: The registered model.
@@ -149,10 +185,17 @@ class ServedModel:
         inference_log: bool = True,
         max_batch_rows: int = 4096,
         shadow: str | None = None,
+        canary: str | None = None,
+        canary_share: float = 0.1,
     ) -> None:
         require_registry_uri(model_uri)
         self.uri = model_uri
         self.alias = model_uri.removeprefix("models:/").partition("@")[2]
+        check_canary(model_uri, self.alias, shadow, canary, canary_share)
+        self.canary_alias = canary
+        self.canary_share = float(canary_share)
+        #: The canary version (None: none), followed like the served alias.
+        self.canary: Loaded | None = None
         if shadow is not None and not self.alias:
             raise ServingError(
                 f"A shadow (@{shadow}) is another alias of the served model: serve it by "
@@ -240,6 +283,13 @@ class ServedModel:
                 self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
             )
             self.shadow_batcher = Batcher(max_rows=self.max_batch_rows, linger=SHADOW_LINGER)
+        if self.canary_alias is not None:
+            moved = str(
+                mlflow.MlflowClient()
+                .get_model_version_by_alias(self.name, self.canary_alias)
+                .version
+            )
+            self.canary = self.load(f"models:/{self.name}/{moved}", moved)
         threading.Thread(target=self.index.refresh, name="actuals-index", daemon=True).start()
         if self.alias:  # polls every reload_seconds (None: only on SIGHUP)
             self._watcher = threading.Thread(
@@ -270,6 +320,15 @@ class ServedModel:
         if self.errors is not None:
             self.errors.close()
         _log.info("inference log flushed: %d rows", self.writer.rows_written)
+
+    def pick(self, key: str) -> Loaded:
+        """The version that answers the request with this key: the canary for the
+        ``canary_share`` of keys whose :func:`canary_point` falls below it, else the one
+        served (read once: a request reads all of one version)."""
+        canary, current = self.canary, self.current
+        if canary is not None and canary_point(key) < self.canary_share:
+            return canary
+        return current
 
     def mirror(self, request_id: str, data: Any, inputs: dict[str, Any], rows: int) -> None:
         """Send an answered request to the shadow too (returns at once; the shadow's
@@ -343,6 +402,14 @@ class ServedModel:
             self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
             _log.info("@%s moved: now shadowing with version %s", self.shadow_alias, moved)
 
+    def _follow_canary(self, client: Any) -> None:
+        if self.canary_alias is None or self.canary is None:
+            return
+        moved = str(client.get_model_version_by_alias(self.name, self.canary_alias).version)
+        if moved != self.canary.version:
+            self.canary = self.load(f"models:/{self.name}/{moved}", moved)
+            _log.info("@%s moved: now a canary with version %s", self.canary_alias, moved)
+
     def _watch(self, mlflow: Any) -> None:
         """Follow the alias: load the version it moves to, then swap it in at once."""
         client = mlflow.MlflowClient()
@@ -353,6 +420,7 @@ class ServedModel:
                 return
             try:
                 self._follow_shadow(client)
+                self._follow_canary(client)
                 moved = str(client.get_model_version_by_alias(self.name, self.alias).version)
                 if moved == self.current.version:
                     continue

@@ -44,6 +44,9 @@ async def health(request: Any) -> dict[str, Any]:
         answer["shadow_version"] = served.shadow.version
         answer["shadow_skipped"] = served.shadow_skipped
         answer["shadow_failures"] = served.shadow_failures
+    if served.canary is not None:
+        answer["canary_version"] = served.canary.version
+        answer["canary_share"] = served.canary_share
     return answer
 
 

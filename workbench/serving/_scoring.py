@@ -119,7 +119,11 @@ class Scorer:
         if not isinstance(received, bytes):
             return received
         served = self.served
-        loaded = served.current  # this request's version, whole
+        request_id = uuid.uuid4().hex
+        # this request's version, whole: the one served, or a canary's share of them,
+        # chosen by the client's own X-Request-ID where it sends one (a retry lands the same)
+        key = headers.get(b"x-request-id", b"")[:256].decode("latin-1") or request_id
+        loaded = served.pick(key)
         try:
             data = self.parse(received, mime, loaded)
         except PayloadError as exc:
@@ -143,7 +147,6 @@ class Scorer:
             _log.exception("the model failed on a request")
             return Reply.error(500, f"The model failed: {type(exc).__name__}: {exc}")
         predictions = answer.predictions
-        request_id = uuid.uuid4().hex
         if served.inference_log:  # before the answer: an acknowledged request is logged
             inputs = (
                 {**data.arrays, **data.extra}  # extra: the event time, for monitoring
@@ -176,7 +179,11 @@ class Scorer:
         return Reply(
             200,
             body.encode(),
-            [(b"x-request-id", request_id.encode()), (b"x-predicted-rows", str(rows).encode())],
+            [
+                (b"x-request-id", request_id.encode()),
+                (b"x-predicted-rows", str(rows).encode()),
+                (b"x-model-version", loaded.version.encode()),  # which version answered
+            ],
             rows,
         )
 

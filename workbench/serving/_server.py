@@ -50,6 +50,8 @@ def serve(
     insecure: bool = False,
     verbose: bool = False,
     shadow: str | None = None,
+    canary: str | None = None,
+    canary_share: float = 0.1,
 ) -> int:
     """Serve ``model_uri`` until SIGTERM or Ctrl-C; the exit status (1: it never listened).
 
@@ -81,6 +83,8 @@ def serve(
         reload_seconds=reload_seconds or None,
         inference_log=inference_log,
         shadow=shadow,
+        canary=canary,
+        canary_share=canary_share,
     )
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
@@ -115,6 +119,12 @@ def serve(
         + (
             f"  shadow          @{shadow}: every request, logged in <log>/shadow/\n"
             if shadow
+            else ""
+        )
+        + (
+            f"  canary          @{canary} answers {canary_share * 100:g} % of requests "
+            f"(X-Model-Version says which)\n"
+            if canary
             else ""
         )
         + f"  Ctrl-C or SIGTERM stops it{'' if verbose else '; -v logs each request'}"
