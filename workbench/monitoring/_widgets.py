@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._display import figure_output, widget_bundle
 from workbench._imports import require
-from workbench.monitoring._alerts import Alert, Bound, Threshold, as_threshold, performance_alerts
+from workbench.monitoring._alerts import (
+    Alert,
+    Bound,
+    Threshold,
+    as_threshold,
+    performance_alerts,
+    shown,
+)
 from workbench.monitoring._collect import LogOverview, dashboard_inputs
 from workbench.monitoring._drift import DriftSnapshot
 from workbench.monitoring._figures import (
@@ -460,7 +467,7 @@ def _comparison_html(frame: pd.DataFrame) -> str:
             f"<p><b>challenger v{html.escape(a.version)} vs champion "
             f"v{html.escape(b.version)}</b> on the same {int(a.requests):,} requests "
             f"({int(a.rows):,} rows with actuals): {metric_label(first)} "
-            f"<b>{a[first]:,.4g}</b> vs {b[first]:,.4g} "
+            f"<b>{shown(first, a[first])}</b> vs {shown(first, b[first])} "
             f"({verdict})</p>"
         )
     cell = "style='padding:3px 12px;text-align:right'"
@@ -468,7 +475,7 @@ def _comparison_html(frame: pd.DataFrame) -> str:
     rows = "".join(
         f"<tr><td style='padding:3px 12px'>{html.escape(r.role)} v{html.escape(r.version)}"
         f"</td><td {cell}>{int(r.requests):,}</td>"
-        + "".join(f"<td {cell}>{r[m]:,.4g}</td>" for m in metrics)
+        + "".join(f"<td {cell}>{shown(m, r[m])}</td>" for m in metrics)
         + "</tr>"
         for _, r in frame.iterrows()
     )
