@@ -4,6 +4,7 @@ routes, and names that become paths."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import io
@@ -443,9 +444,12 @@ def test_the_scoring_server_refuses_to_listen_beyond_loopback_without_a_token(
     async def app(scope: Any, receive: Any, send: Any) -> None:  # never called
         raise AssertionError
 
-    def run(server: Any, sockets: Any = None) -> None:
-        started.append(server.config.host)
+    async def startup(server: Any, sockets: Any = None) -> None:  # listens nowhere
         server.started = True
+
+    def run(server: Any, sockets: Any = None) -> None:  # says what a started server says
+        started.append(server.config.host)
+        asyncio.run(server.startup())
 
     monkeypatch.setattr(
         "workbench.serving._server.check_model_uri",
@@ -453,6 +457,7 @@ def test_the_scoring_server_refuses_to_listen_beyond_loopback_without_a_token(
     )
     monkeypatch.setattr("workbench.serving._server.create_app", lambda *a, **k: app)
     monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setattr(uvicorn.Server, "startup", startup)
     project = ["--project-dir", str(tmp_path)]
 
     def serve(*extra: str) -> tuple[int, str, str]:

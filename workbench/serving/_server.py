@@ -98,11 +98,12 @@ def serve(
         else ""
     )
     names = callers.names()
-    said = [
-        f"access: a bearer token is required; callers: {', '.join(names) or 'none yet'}"
+    access = (
+        f"a bearer token is required; callers: {', '.join(names) or 'none yet'}"
         if callers.required
-        else "access: no token, open to anyone who reaches it"
-    ]
+        else "no token, open to anyone who reaches it"
+    )
+    said: list[str] = []  # warnings, right under the banner
     if not is_loopback(host):
         if not callers.required:
             said.append(f"warning: --insecure: no token, anyone who reaches {host} may use it")
@@ -115,6 +116,7 @@ def serve(
         f"serving {name} version {version}" + (f" (@{alias})" if alias else "") + f" at {url}\n"
         f"  POST {url}/invocations; GET /ping, /health, /version, /metrics\n"
         f"  inference log   {where}\n"
+        f"  access          {access}\n"
         + (f"  model           {following}\n" if following else "")
         + (
             f"  shadow          @{shadow}: every request, logged in <log>/shadow/\n"
@@ -136,7 +138,7 @@ def serve(
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:  # else uvicorn has said why (port taken, say)
-                print(banner, flush=True)
+                print("\n".join([banner, *said]), flush=True)
 
         async def shutdown(self, sockets: Any = None) -> None:
             await super().shutdown(sockets=sockets)
@@ -165,7 +167,6 @@ def serve(
     )
     config.load()  # uvicorn's logging set up, then the access filter added to it
     logging.getLogger("uvicorn.access").addFilter(PathOnly())
-    print("\n".join(said), flush=True)
     server = Server(config)
     server.run()
     return 0 if server.started else 1
