@@ -69,3 +69,11 @@ def test_a_metric_no_run_has_says_so() -> None:
     with pytest.raises(Exception, match="No metric 'mae'"):
         family_figure(runs, "mae")
     assert "No run of this choice has R²" in best_runs_table(runs, "r2")
+
+
+def test_the_run_count_says_how_many_have_the_metric_the_chart_draws() -> None:
+    runs = _runs(6)
+    refit = runs.iloc[[0]].assign(run_id="f" * 32, **{"metrics.rmse": np.nan, "family": None})
+    view = ExperimentsView(runs=pd.concat([runs, refit], ignore_index=True))
+    assert ">7<" in view.summary.value and "6 with RMSE" in view.summary.value
+    assert "6 with" not in ExperimentsView(runs=runs).summary.value  # all have it: no note

@@ -298,7 +298,15 @@ def _summary_html(runs: pd.DataFrame, with_metric: pd.DataFrame, metric: str) ->
     families = runs["family"].dropna().nunique()
     studies = runs["study"].dropna().nunique()
     cards = [
-        kpi_card("runs", fmt_count(len(runs), compact=False)),
+        kpi_card(
+            "runs",
+            fmt_count(len(runs), compact=False),
+            note=(
+                f"{fmt_count(len(with_metric), compact=False)} with {metric_label(metric)}"
+                if len(with_metric) != len(runs)
+                else None
+            ),
+        ),
         kpi_card("studies", studies),
         kpi_card("model families", families),
     ]
