@@ -9,9 +9,7 @@ from 127.0.0.1 and from 127.0.0.2, both loopback addresses of this machine).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import html
-import ipaddress
 import os
 import re
 import selectors
@@ -36,6 +34,8 @@ from workbench._jupyter._access import UserStore
 from workbench._jupyter._auth import WRONG
 from workbench.serving._process import free_port
 
+from ..conftest import certificate
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,45 +59,6 @@ class Server:
         return httpx.Client(
             base_url=self.url, verify=self.verify, timeout=120, follow_redirects=False, **kwargs
         )  # type: ignore[arg-type]
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key (PEM)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "workbench test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def _project(folder: Path) -> Path:
@@ -164,7 +125,7 @@ class Servers:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     root = tmp_path_factory.mktemp("dashboard-login")
-    cert, key = _certificate(root)
+    cert, key = certificate(root)
     secure_project = _project(root / "secure")
     store = UserStore(secure_project / ".workbench" / "secrets" / "dashboard-users.json")
     for name, password in PASSWORDS.items():

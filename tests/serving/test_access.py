@@ -19,7 +19,8 @@ import pytest
 from workbench.serving import ScoringServer, read_inference_log
 from workbench.serving._tokens import TokenStore
 
-from .conftest import certificate, own_settings
+from ..conftest import certificate
+from .conftest import own_settings
 
 pytestmark = pytest.mark.slow
 
