@@ -6,6 +6,9 @@ Contenders, on the same data in this one process run:
 * plain ``study.optimize`` in this process (in-memory storage, no tracking): the floor;
 * plain ``study.optimize`` on Optuna's RDB storage (SQLite) with heartbeats: what Optuna
   itself costs per trial for what we also need (the anchor for our overhead);
+* plain ``study.optimize`` on the same RDB storage with optuna-integration's
+  ``MLflowCallback`` logging each trial as an MLflow run (SQLite store): what a team
+  stitches together without us, doing what we do per trial (the anchor for the wall time);
 * ``workbench.tuning.tune`` on a LocalCluster of 1 worker process, then of 2, with
   everything it does per trial: Optuna RDB storage on SQLite with heartbeats, a nested
   MLflow run with parameters and per-fold metrics, Dask scheduling.
@@ -54,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 warnings.filterwarnings("ignore", message=".*experimental feature")
+warnings.filterwarnings("ignore", message="MLflowCallback has been deprecated")
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -202,6 +206,38 @@ def plain_rdb(objective, frame: pd.DataFrame, trials: int) -> tuple[float, float
     cpu = time.process_time()
     started = time.perf_counter()
     study.optimize(lambda t: objective(t, frame), n_trials=trials)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def plain_rdb_mlflow(objective, frame: pd.DataFrame, trials: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """What a team stitches together without us: plain Optuna on SQLite with heartbeats,
+    each trial logged as an MLflow run by optuna-integration's ``MLflowCallback`` into an
+    MLflow SQLite store (both files WAL and NORMAL sync, as the workbench opens its own)."""
+    import sqlite3
+
+    import optuna
+    from optuna_integration.mlflow import MLflowCallback
+    from sqlalchemy import event
+
+    from workbench._sqlite import fast_sqlite
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-optuna-mlflow-"))
+    path = folder / "optuna.db"
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}", heartbeat_interval=2, grace_period=8)
+    event.listen(storage.engine, "connect", lambda c, _: c.execute("PRAGMA synchronous=NORMAL"))
+    storage.engine.dispose()
+    tracking = f"sqlite:///{folder / 'mlflow.db'}"
+    fast_sqlite(tracking)
+    callback = MLflowCallback(tracking_uri=tracking, metric_name="value")
+    study = optuna.create_study(
+        storage=storage, sampler=optuna.samplers.TPESampler(seed=0), study_name="plain-mlflow"
+    )
+    study.optimize(lambda t: objective(t, frame), n_trials=2, callbacks=[callback])  # warm
+    cpu = time.process_time()
+    started = time.perf_counter()
+    study.optimize(lambda t: objective(t, frame), n_trials=trials, callbacks=[callback])
     return time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -449,13 +485,15 @@ def efficiency(frame: pd.DataFrame, n: int, r: range) -> None:
 def overhead(frame: pd.DataFrame, m: int, r: range) -> None:
     """Interleaved, best of ``r``; CPU time beside wall time, as this shared machine's
     other work lengthens wall time but not the CPU a contender spends."""
-    plains, rdbs, ourss = [], [], []
+    plains, rdbs, mlflows, ourss = [], [], [], []
     for i in r:
         plains.append(plain(trivial, frame, m))
         rdbs.append(plain_rdb(trivial, frame, m))
+        mlflows.append(plain_rdb_mlflow(trivial, frame, m))
         ourss.append((ours(trivial, frame, m, 1, f"trivial-1-{i}"), CPU[f"trivial-1-{i}"]))
     plain_t = min(plains)
     rdb_t, rdb_cpu = min(rdbs)
+    mlflow_t, mlflow_cpu = min(mlflows)
     ours_t, (driver_cpu, worker_cpu, logger_cpu) = min(ourss)
     ms = 1e3 / m
     print(f"Trivial objective ({m} trials; best of {len(r)}), per trial:")
@@ -465,7 +503,15 @@ def overhead(frame: pd.DataFrame, m: int, r: range) -> None:
         f"(CPU: driver process {driver_cpu * ms:.1f} ms, worker {worker_cpu * ms:.1f} ms, "
         f"MLflow logging child {logger_cpu * ms:.1f} ms)"
     )
+    print(
+        f"  plain on SQLite with heartbeats + optuna-integration's MLflowCallback "
+        f"{mlflow_t * ms:.1f} ms (CPU {mlflow_cpu * ms:.1f} ms)"
+    )
     print(f"  ours / plain Optuna on SQLite with heartbeats: {ours_t / rdb_t:.2f}x per trial")
+    print(
+        f"  ours / plain Optuna on SQLite with heartbeats and a run per trial in MLflow: "
+        f"{ours_t / mlflow_t:.2f}x per trial"
+    )
     print(
         f"  overhead per trial (scheduling + storage + MLflow): {(ours_t - plain_t) * ms:.1f} ms "
         f"(target < 50 ms); plain Optuna's own RDB + heartbeat cost: "
