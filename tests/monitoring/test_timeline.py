@@ -491,3 +491,55 @@ def test_few_rows_on_a_period_s_days_widen_them_until_there_are_enough(
     assert {s.metadata["reference"] for s in daily.snapshots} == {
         "the same days of the reference year (± 2 days)"
     }
+
+
+def test_a_model_packaged_with_its_event_time_is_monitored_against_the_same_days(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from sklearn.linear_model import Ridge
+
+    from workbench._settings import resolve_settings
+    from workbench.data import infer_contract
+    from workbench.monitoring import reference_profile_of
+    from workbench.packaging import package_model
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(tmp_path)
+    year = _seasonal("2023-01-01", "2023-12-31", per_day=4, seed=6)
+    year["y"] = 3 * year["temperature"] + year["volume"] / 100
+    model = Ridge().fit(year[["temperature", "volume"]], year["y"])
+    contract = dataclasses.replace(
+        infer_contract(year[["date", "temperature", "volume", "y"]]), event_time="date"
+    )
+    package_model(
+        model,
+        year[["temperature", "volume", "y"]],
+        "seasonal",
+        target="y",
+        reference=year[["date", "temperature", "volume", "y"]],
+        contract=contract,
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    profile = reference_profile_of("seasonal", alias="challenger", settings=settings)
+    assert profile.seasonal_ready and profile.calendar is not None
+    assert profile.calendar.column == "date"
+    assert set(profile.calendar.days["07-01"].columns) == {
+        "temperature",
+        "volume",
+        "y",
+        "prediction",
+    }
+    later = _seasonal("2024-01-01", "2024-12-31", per_day=4, seed=7)
+    later["prediction"] = model.predict(later[["temperature", "volume"]])
+    columns = ["temperature", "prediction"]
+    timeline = drift_over_time(profile, later, "1W", columns, time_column="date", progress=False)
+    assert timeline.reference == "the same days of the reference year"
+    assert _red(timeline, "prediction")[0] <= 5  # the season of the predictions: green
+    whole = drift_over_time(
+        profile, later, "1W", columns, time_column="date", compare_with="whole", progress=False
+    )
+    assert _red(whole, "prediction")[0] >= 40

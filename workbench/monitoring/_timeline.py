@@ -55,9 +55,11 @@ class DriftTimeline:
 
     @property
     def reference(self) -> str:
-        """What the periods were compared with (``the same days of the reference year``,
-        or ``the whole reference``), as the first snapshot says."""
-        return str(self.snapshots[0].metadata.get("reference", "the whole reference"))
+        """What the periods were compared with: ``the same days of the reference year``
+        or ``the whole reference`` (the days added around each period, where any, are in
+        its snapshot's ``metadata["reference"]``)."""
+        label = str(self.snapshots[0].metadata.get("reference", "the whole reference"))
+        return label.split(" (")[0]
 
     def frame(self) -> pd.DataFrame:
         """One row per period: ``window`` (its start), ``rows``, ``share_drifted``,
