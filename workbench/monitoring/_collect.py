@@ -208,10 +208,16 @@ class LogOverview:
         return seasonal_reference(self.profile, self.compare_with, self.basis.column)
 
     def _drift_of(self, stats: PeriodStats, metadata: dict[str, Any]) -> DriftSnapshot:
+        """Drift of ``stats`` (one period or a range of them, from its first to its last
+        time seen) against the reference this overview compares with."""
         return drift_of_period(
-            self.profile, stats.summary, stats.first, stats.last, seasonal=self.seasonal,
+            self.profile,
+            stats.summary,
+            stats.first,
+            stats.last,
+            seasonal=self.seasonal,
             metadata=metadata,
-        )  # fmt: skip
+        )
 
     @property
     def starts(self) -> list[Any]:
