@@ -241,8 +241,10 @@ def run_demo(
     # promoted to @champion on the validation rows (the first version has no champion to
     # beat). The reference for monitoring is all the model was developed on (train +
     # validation: one full year, so seasonal inputs such as temperature compare like
-    # with like).
-    developed_on = pd.concat([fit.train, fit.valid], ignore_index=True)
+    # with like), with its dates: monitoring compares each week with the same days of it.
+    developed_on = pd.concat([train, valid], ignore_index=True)[
+        [*FEATURES, ELECTRICITY_TARGET, contract.event_time or "date"]
+    ]
     model = package_model(
         fit.model,
         fit.train,

@@ -155,3 +155,67 @@ def test_snapshots_saved_before_skipped_columns_load() -> None:
     data = compute_drift(ref, cur).to_dict()
     del data["skipped"]
     assert DriftSnapshot.from_dict(data).skipped == {}
+
+
+def test_the_calendar_of_a_profile_counts_each_day_as_a_profile_of_its_rows(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(4)
+    days = np.repeat(pd.date_range("2023-01-01", "2023-12-31"), 10)
+    frame = pd.DataFrame(
+        {
+            "date": days,
+            "x": rng.normal(days.day_of_year / 30, 1.0).round(2),  # quantile cut points
+            "k": rng.choice(["a", "b", "c"], len(days)),
+        }
+    )
+    profile = ReferenceProfile.from_frame(frame, ["x", "k"], time_column="date")
+    assert profile.calendar is not None and profile.seasonal_ready
+    assert profile.skipped == {}  # the time column is read for the calendar, not profiled
+    loaded = ReferenceProfile.load(profile.save(tmp_path / "profile.json"))
+    picked = loaded.seasonal("2024-03-04", "2024-03-10", tolerance=0)
+    assert picked.days == tuple(f"03-{d:02d}" for d in range(4, 11)) and picked.tolerance == 0
+    rows = frame[frame["date"].between("2023-03-04", "2023-03-10")]
+    direct = profile.summarize(rows)
+    for name in ("x", "k"):
+        got, want = picked.profile.summary.columns[name], direct.columns[name]
+        if name == "x":
+            np.testing.assert_array_equal(got.below, want.below)
+            np.testing.assert_array_equal(got.at_or_below, want.at_or_below)
+            np.testing.assert_allclose(got.inside, want.inside)
+            assert got.std == pytest.approx(want.std)
+        else:
+            assert got.counts == want.counts
+    # the whole reference's cut points, so current counts summarised once fit both
+    np.testing.assert_array_equal(picked.profile.edges["x"], profile.edges["x"])
+    # kept through subset and merge (the predictions' calendar beside the inputs')
+    scored = ReferenceProfile.from_frame(
+        frame.assign(prediction=frame["x"] * 2), ["prediction"], time_column="date"
+    )
+    both = profile.subset(["x"]).merged(scored)
+    assert both.calendar is not None
+    assert set(both.seasonal("2024-06-01", "2024-06-07").profile.columns) == {"x", "prediction"}
+    assert profile.merged(ReferenceProfile.from_frame(frame, ["k"])).calendar is None
+    # a day holds few values: only what is not zero is stored
+    stored = json.loads((tmp_path / "profile.json").read_text())
+    day = stored["calendar"]["days"]["03-04"]["x"]
+    assert len(day["at"]) + len(day["within"]) <= 10
+
+
+def test_a_profile_saved_before_calendars_loads_without_one(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": np.arange(50.0)})
+    data = ReferenceProfile.from_frame(frame).to_dict()
+    assert "calendar" not in data
+    loaded = ReferenceProfile.from_dict(data)
+    assert loaded.calendar is None and not loaded.seasonal_ready
+    with pytest.raises(MonitoringError, match="no time column 'when'"):
+        ReferenceProfile.from_frame(frame, time_column="when")
+
+
+def test_a_year_of_days_or_more_is_compared_with_every_reference_day() -> None:
+    days = pd.date_range("2023-07-01", "2024-06-30")  # 29 February 2024 among them
+    frame = pd.DataFrame({"date": days, "x": np.arange(len(days), dtype=float)})
+    profile = ReferenceProfile.from_frame(frame, ["x"], time_column="date")
+    # a year that has no 29 February still takes the reference's
+    picked = profile.seasonal("2024-06-03", "2025-06-30")
+    assert picked.profile.rows == profile.rows == 366 and len(picked.days) == 366

@@ -91,3 +91,70 @@ def test_the_drift_table_names_the_columns_left_out() -> None:
     ref["when"] = pd.date_range("2024-01-01", periods=300, freq="D")
     title = drift_table_figure(compute_drift(ref, ref)).layout.title.text
     assert "not tested: when (datetime column)" in title
+
+
+def _seasonal_overview(calendar: bool = True):  # type: ignore[no-untyped-def]
+    """A dashboard's log overview: a year of weekly periods (by event time) of an input
+    with a season, against a reference year (with its calendar, or without)."""
+    from workbench.monitoring import ReferenceProfile
+    from workbench.monitoring._collect import LogOverview, _stats_of
+    from workbench.monitoring._periods import TimeBasis
+
+    rng = np.random.default_rng(0)
+
+    def year(first: str, last: str) -> pd.DataFrame:
+        day = np.repeat(pd.date_range(first, last), 20)
+        season = 15 + 9 * np.sin(2 * np.pi * (np.asarray(day.day_of_year) - 110) / 365.25)
+        return pd.DataFrame(
+            {"date": day, "temperature": (season + rng.normal(0, 2.5, len(day))).round(1)}
+        )
+
+    profile = ReferenceProfile.from_frame(
+        year("2023-01-01", "2023-12-31"),
+        ["temperature"],
+        time_column="date" if calendar else None,
+    )
+    log = year("2024-01-01", "2024-12-31")
+    log["timestamp"] = pd.Timestamp("2026-12-06", tz="UTC")
+    log["request_id"] = log["date"].dt.strftime("%Y-%m-%d")
+    log["latency_ms"] = 5.0
+    stats = _stats_of(log, profile, "1W", None, "date")
+    return LogOverview(profile, stats, "m", "1", TimeBasis("date", "event time (date)"), "1W")
+
+
+def test_drift_over_time_says_what_each_week_was_compared_with() -> None:
+    from workbench.monitoring import drift_over_time_figure
+
+    overview = _seasonal_overview()
+    starts, seasonal = overview.drift_in_steps()
+    fig = drift_over_time_figure(seasonal, starts, basis="event time (date)", unit="week")
+    assert fig.layout.title.text == "Drift per week vs the same days of the reference year"
+    assert sum(fig.data[0].z[0]) <= 5  # the season alone: green
+    assert "140 rows vs 140 of the same days of the reference year" in fig.data[0].text[0][10]
+    overview.compare_with = "whole"
+    starts, whole = overview.drift_in_steps()
+    fig = drift_over_time_figure(whole, starts, unit="week")
+    assert fig.layout.title.text == "Drift per week vs the whole reference"
+    assert sum(fig.data[0].z[0]) >= 45
+
+
+def test_the_dashboard_compares_with_the_same_days_and_can_switch_to_the_whole_reference() -> None:
+    from workbench.monitoring import MonitoringDashboard
+
+    dashboard = MonitoringDashboard(_seasonal_overview())
+    assert dashboard.compare.value == "seasonal" and dashboard.compare.layout.display is None
+    title = dashboard.over_time_figure.layout.title.text
+    assert title.endswith("the same days of the reference year")
+    assert "same calendar days" in dashboard.over_time_note.value
+    assert dashboard.snapshot.metadata["reference"] == "the same days of the reference year"
+    seasonal_red = sum(dashboard.over_time_figure.data[0].z[0])
+    dashboard.compare.value = "whole"  # the control redraws the grid, the note and the table
+    assert dashboard.over_time_figure.layout.title.text.endswith("the whole reference")
+    assert sum(dashboard.over_time_figure.data[0].z[0]) > seasonal_red + 30
+    assert "compare with the same days of the reference year instead" in (
+        dashboard.over_time_note.value
+    )
+    # a whole year of dates: the table's reference is all of it either way
+    assert dashboard.snapshot.reference_rows == 365 * 20
+    without = MonitoringDashboard(_seasonal_overview(calendar=False))
+    assert without.compare.value == "whole" and without.compare.layout.display == "none"

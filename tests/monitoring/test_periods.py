@@ -188,3 +188,16 @@ def test_saved_snapshots_keep_loading_with_their_period(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(MonitoringError, match=r"bad\.json is not valid JSON"):
         ReferenceProfile.load(tmp_path / "bad.json")
+
+
+def test_a_period_s_span_is_its_first_and_last_instant() -> None:
+    from workbench.monitoring._periods import period_span
+
+    monday = pd.Timestamp("2024-07-01", tz="UTC")
+    first, last = period_span(monday, "1W")
+    assert first == monday and last.floor("D") == pd.Timestamp("2024-07-07", tz="UTC")
+    day_end = period_span(monday, "1D")[1]
+    assert day_end.floor("D") == monday and day_end < monday + pd.Timedelta("1D")
+    assert period_span(pd.Timestamp("2024-02-01"), "1MS")[1].date().isoformat() == "2024-02-29"
+    with pytest.raises(MonitoringError, match="'fortnightly' is not a pandas frequency"):
+        period_span(monday, "fortnightly")

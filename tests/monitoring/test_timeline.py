@@ -303,3 +303,243 @@ def test_the_profile_stored_with_the_model_feeds_prediction_drift(tmp_path: Path
     assert snap.drifted_columns == ["x", "prediction", "y"]
     with pytest.raises(MonitoringError, match=r"No registered version profiled@champion"):
         reference_profile_of("profiled", alias="champion", settings=settings)
+
+
+# -- seasonal references ------------------------------------------------------------------
+
+_HOLIDAYS = {"01-01", "01-06", "04-25", "05-01", "08-15", "11-01", "12-08", "12-25", "12-26"}
+
+
+def _seasonal(
+    first: str, last: str, *, change: str | None = None, per_day: int = 20, seed: int = 0
+) -> pd.DataFrame:
+    """Daily rows of a year with a season: a temperature that follows the calendar,
+    holidays on fixed calendar days, and a production volume that steps up by 40 % from
+    ``change`` on (nothing changes without it)."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(first, last, freq="D")
+    day = np.repeat(days, per_day)
+    doy = np.asarray(day.day_of_year)
+    season = 15.0 + 9.0 * np.sin(2 * np.pi * (doy - 110) / 365.25)
+    volume = rng.uniform(800, 1100, len(day))
+    if change is not None:
+        volume = np.where(day >= pd.Timestamp(change), volume * 1.4, volume)
+    return pd.DataFrame(
+        {
+            "date": day,
+            "temperature": (season + rng.normal(0, 2.5, len(day))).round(1),
+            "volume": volume.round(0),
+            "holiday": pd.Series(day.strftime("%m-%d")).isin(_HOLIDAYS).to_numpy(),
+            "shift": rng.choice(["day", "night"], len(day)),
+        }
+    )
+
+
+def _red(timeline: object, column: str, after: str | None = None) -> tuple[int, int]:
+    """Red weeks of ``column`` and weeks in all (from ``after`` on, when given)."""
+    snaps = [
+        s
+        for s in timeline.snapshots  # type: ignore[attr-defined]
+        if after is None or pd.Timestamp(s.metadata["window"]) >= pd.Timestamp(after, tz="UTC")
+    ]
+    return sum(s.column(column).drifted for s in snaps), len(snaps)
+
+
+@pytest.fixture(scope="module")
+def year_profile() -> ReferenceProfile:
+    reference = _seasonal("2023-01-01", "2023-12-31", seed=1)
+    return ReferenceProfile.from_frame(
+        reference, ["temperature", "volume", "holiday", "shift"], time_column="date"
+    )
+
+
+def test_a_season_without_change_stays_green_against_the_same_days_not_the_whole_year(
+    year_profile: ReferenceProfile,
+) -> None:
+    current = _seasonal("2024-01-01", "2024-12-31", seed=2)
+    seasonal = drift_over_time(year_profile, current, "1W", time_column="date", progress=False)
+    whole = drift_over_time(
+        year_profile, current, "1W", time_column="date", compare_with="whole", progress=False
+    )
+    assert seasonal.reference == "the same days of the reference year"  # chosen by itself
+    assert whole.reference == "the whole reference"
+    for column in ("temperature", "volume", "holiday", "shift"):
+        red, weeks = _red(seasonal, column)
+        assert weeks == 53 and red <= 5, (column, red)  # chance alone: 5 % of 53
+    # against a whole year, a week of a season is "drifted" almost every week
+    assert _red(whole, "temperature")[0] >= 45
+    # a week is compared with the rows of its own seven calendar days of the reference
+    # (six for the week of 29 February: 2023 has none)
+    rows = {s.metadata["window"][:10]: s.reference_rows for s in seasonal.snapshots[1:-1]}
+    assert rows.pop("2024-02-26") == 6 * 20 and set(rows.values()) == {7 * 20}
+    assert {s.reference_rows for s in whole.snapshots} == {365 * 20}
+
+
+def test_a_change_at_a_date_turns_red_from_that_date_on(year_profile: ReferenceProfile) -> None:
+    current = _seasonal("2024-01-01", "2024-12-31", change="2024-07-01", seed=3)
+    timeline = drift_over_time(year_profile, current, "1W", time_column="date", progress=False)
+    red_after, weeks_after = _red(timeline, "volume", after="2024-07-01")
+    assert red_after == weeks_after == 27
+    before = [
+        s.column("volume").drifted
+        for s in timeline.snapshots
+        if pd.Timestamp(s.metadata["window"]) < pd.Timestamp("2024-07-01", tz="UTC")
+    ]
+    assert sum(before) <= 2 and len(before) == 26
+    assert _red(timeline, "temperature", after="2024-07-01")[0] <= 3  # the season: green
+
+
+def test_seasonal_statistics_are_scipy_s_on_the_same_rows(year_profile: ReferenceProfile) -> None:
+    from scipy import stats
+
+    reference = _seasonal("2023-01-01", "2023-12-31", seed=1)
+    current = _seasonal("2024-01-01", "2024-12-31", change="2024-07-01", seed=3)
+    chosen = {"temperature": "wasserstein", "shift": "chisquare"}
+    ks = drift_over_time(year_profile, current, "1W", time_column="date", progress=False)
+    other = drift_over_time(
+        year_profile, current, "1W", time_column="date", tests=chosen, progress=False
+    )
+    wide = drift_over_time(
+        year_profile, current, "1W", time_column="date", tolerance=3, progress=False
+    )
+    calendar_day = reference["date"].dt.strftime("%m-%d")
+    for index in (5, 30, 40):  # a winter week, and two after the change
+        start = pd.Timestamp(ks.snapshots[index].metadata["window"]).tz_localize(None)
+        end = start + pd.Timedelta(days=6)
+        cur = current[current["date"].between(start, end)]
+        for snaps, tolerance in ((ks, 0), (other, 0), (wide, 3)):
+            days = pd.date_range(
+                start - pd.Timedelta(days=tolerance), end + pd.Timedelta(days=tolerance)
+            )
+            ref = reference[calendar_day.isin(days.strftime("%m-%d"))]
+            assert snaps.snapshots[index].reference_rows == len(ref)
+        ref = reference[calendar_day.isin(pd.date_range(start, end).strftime("%m-%d"))]
+        snap = ks.snapshots[index]
+        for column in ("temperature", "volume"):
+            assert snap.column(column).test == "ks"  # 140 reference rows: Evidently's rule
+            expected = stats.ks_2samp(ref[column], cur[column]).pvalue
+            assert snap.column(column).statistic == pytest.approx(expected, rel=1e-9)
+        normed = stats.wasserstein_distance(ref["temperature"], cur["temperature"]) / max(
+            float(np.std(ref["temperature"])), 0.001
+        )
+        assert other.snapshots[index].column("temperature").statistic == pytest.approx(normed)
+        keys = ["day", "night"]
+        observed = cur["shift"].value_counts().reindex(keys).to_numpy()
+        shares = ref["shift"].value_counts(normalize=True).reindex(keys).to_numpy()
+        chi = stats.chisquare(observed, shares * observed.sum()).pvalue
+        assert other.snapshots[index].column("shift").statistic == pytest.approx(chi)
+        wide_ref = reference[
+            calendar_day.isin(
+                pd.date_range(start - pd.Timedelta(days=3), end + pd.Timedelta(days=3)).strftime(
+                    "%m-%d"
+                )
+            )
+        ]
+        assert wide.snapshots[index].column("volume").statistic == pytest.approx(
+            stats.ks_2samp(wide_ref["volume"], cur["volume"]).pvalue, rel=1e-9
+        )
+
+
+def test_the_seasonal_reference_is_chosen_where_it_can_be_and_asked_for_plainly(
+    year_profile: ReferenceProfile,
+) -> None:
+    current = _seasonal("2024-01-01", "2024-03-31", seed=4)
+    # periods by another time than the reference's event time: the whole reference
+    by_arrival = current.rename(columns={"date": "timestamp"})
+    assert drift_over_time(year_profile, by_arrival, "1W", progress=False).reference == (
+        "the whole reference"
+    )
+    # periods of rows have no calendar days
+    assert drift_over_time(year_profile, current, 500, time_column="date").reference == (
+        "the whole reference"
+    )
+    with pytest.raises(MonitoringError, match="periods of rows have none"):
+        drift_over_time(year_profile, current, 500, time_column="date", compare_with="seasonal")
+    # a reference of less than a year: the whole of it, unless asked
+    half = ReferenceProfile.from_frame(
+        _seasonal("2023-01-01", "2023-06-30"), ["temperature"], time_column="date"
+    )
+    assert not half.seasonal_ready
+    assert drift_over_time(half, current, "1W", time_column="date").reference == (
+        "the whole reference"
+    )
+    asked = drift_over_time(half, current, "1W", time_column="date", compare_with="seasonal")
+    assert asked.reference == "the same days of the reference year"
+    later = _seasonal("2024-09-01", "2024-09-30")
+    with pytest.raises(MonitoringError, match="no row on the calendar days of 2024-08-26"):
+        drift_over_time(half, later, "1W", time_column="date", compare_with="seasonal")
+    # a profile without a calendar, and words that are no choice
+    plain = ReferenceProfile.from_frame(_seasonal("2023-01-01", "2023-12-31"), ["temperature"])
+    assert drift_over_time(plain, current, "1W", time_column="date").reference == (
+        "the whole reference"
+    )
+    with pytest.raises(MonitoringError, match="profile it with time_column"):
+        drift_over_time(plain, current, "1W", time_column="date", compare_with="seasonal")
+    with pytest.raises(MonitoringError, match=r"'compare_with'.*Got 'yearly'"):
+        drift_over_time(year_profile, current, "1W", time_column="date", compare_with="yearly")
+    with pytest.raises(MonitoringError, match=r"at least 0\. Got -1"):
+        drift_over_time(year_profile, current, "1W", time_column="date", tolerance=-1)
+
+
+def test_few_rows_on_a_period_s_days_widen_them_until_there_are_enough(
+    year_profile: ReferenceProfile,
+) -> None:
+    current = _seasonal("2024-03-10", "2024-03-19", seed=5)
+    daily = drift_over_time(year_profile, current, "1D", time_column="date", progress=False)
+    # 20 reference rows a day: two days on each side make the 100 wanted
+    assert {s.reference_rows for s in daily.snapshots} == {100}
+    assert {s.metadata["reference"] for s in daily.snapshots} == {
+        "the same days of the reference year (± 2 days)"
+    }
+
+
+def test_a_model_packaged_with_its_event_time_is_monitored_against_the_same_days(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from sklearn.linear_model import Ridge
+
+    from workbench._settings import resolve_settings
+    from workbench.data import infer_contract
+    from workbench.monitoring import reference_profile_of
+    from workbench.packaging import package_model
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(tmp_path)
+    year = _seasonal("2023-01-01", "2023-12-31", per_day=4, seed=6)
+    year["y"] = 3 * year["temperature"] + year["volume"] / 100
+    model = Ridge().fit(year[["temperature", "volume"]], year["y"])
+    contract = dataclasses.replace(
+        infer_contract(year[["date", "temperature", "volume", "y"]]), event_time="date"
+    )
+    package_model(
+        model,
+        year[["temperature", "volume", "y"]],
+        "seasonal",
+        target="y",
+        reference=year[["date", "temperature", "volume", "y"]],
+        contract=contract,
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    profile = reference_profile_of("seasonal", alias="challenger", settings=settings)
+    assert profile.seasonal_ready and profile.calendar is not None
+    assert profile.calendar.column == "date"
+    assert set(profile.calendar.days["07-01"].columns) == {
+        "temperature",
+        "volume",
+        "y",
+        "prediction",
+    }
+    later = _seasonal("2024-01-01", "2024-12-31", per_day=4, seed=7)
+    later["prediction"] = model.predict(later[["temperature", "volume"]])
+    columns = ["temperature", "prediction"]
+    timeline = drift_over_time(profile, later, "1W", columns, time_column="date", progress=False)
+    assert timeline.reference == "the same days of the reference year"
+    assert _red(timeline, "prediction")[0] <= 5  # the season of the predictions: green
+    whole = drift_over_time(
+        profile, later, "1W", columns, time_column="date", compare_with="whole", progress=False
+    )
+    assert _red(whole, "prediction")[0] >= 40

@@ -23,7 +23,7 @@ from workbench._exceptions import MonitoringError
 from workbench._summaries import Summary
 from workbench.monitoring._alerts import Threshold, thresholds_from_metrics
 from workbench.monitoring._cbpe import estimate_from_log, reference_classes
-from workbench.monitoring._drift import DriftSnapshot, compute_drift
+from workbench.monitoring._drift import DriftSnapshot, drift_of_period, seasonal_reference
 from workbench.monitoring._performance import performance_over_time
 from workbench.monitoring._periods import (
     ARRIVAL,
@@ -190,7 +190,9 @@ def _quantile(histogram: np.ndarray, q: float) -> float:
 class LogOverview:
     """What :func:`collect` keeps of a log: per period (keyed by its start), and what to do
     with a range of them (``windows``: deprecated, the old name of ``periods``).
-    ``basis`` says which time the periods follow (the data's event time, or arrival)."""
+    ``basis`` says which time the periods follow (the data's event time, or arrival);
+    ``compare_with`` what a range's drift is against (``auto``: the same calendar days of
+    the reference where it allows, see :func:`~workbench.monitoring._drift.drift_of_period`)."""
 
     profile: ReferenceProfile
     periods: dict[Any, PeriodStats]
@@ -198,6 +200,24 @@ class LogOverview:
     model_version: str
     basis: TimeBasis = ARRIVAL_BASIS
     period: str = "1D"
+    compare_with: str = "auto"
+
+    @property
+    def seasonal(self) -> bool:
+        """Whether drift compares with the same calendar days of the reference."""
+        return seasonal_reference(self.profile, self.compare_with, self.basis.column)
+
+    def _drift_of(self, stats: PeriodStats, metadata: dict[str, Any]) -> DriftSnapshot:
+        """Drift of ``stats`` (one period or a range of them, from its first to its last
+        time seen) against the reference this overview compares with."""
+        return drift_of_period(
+            self.profile,
+            stats.summary,
+            stats.first,
+            stats.last,
+            seasonal=self.seasonal,
+            metadata=metadata,
+        )
 
     @property
     def starts(self) -> list[Any]:
@@ -250,27 +270,25 @@ class LogOverview:
             k for k in self.periods if (first is None or k >= first) and (last is None or k <= last)
         ]
         step = 1 if most is None or len(keys) <= most else math.ceil(len(keys) / most)
-        cache: dict[tuple[Any, Any], DriftSnapshot] = self.__dict__.setdefault("_steps", {})
+        cache: dict[tuple[Any, ...], DriftSnapshot] = self.__dict__.setdefault("_steps", {})
         starts, snapshots = [], []
         for i in range(0, len(keys), step):
             run = keys[i : i + step]
-            if (run[0], run[-1]) not in cache:
+            key = (run[0], run[-1], self.compare_with)
+            if key not in cache:
                 stats = self.between(run[0], run[-1])
-                cache[run[0], run[-1]] = compute_drift(
-                    self.profile,
-                    stats.summary,
-                    metadata={"window": str(run[0]), "model_version": self.model_version},
+                cache[key] = self._drift_of(
+                    stats, {"window": str(run[0]), "model_version": self.model_version}
                 )
             starts.append(run[0])
-            snapshots.append(cache[run[0], run[-1]])
+            snapshots.append(cache[key])
         return starts, snapshots
 
     def drift(self, first: Any = None, last: Any = None) -> DriftSnapshot:
         stats = self.between(first, last)
-        return compute_drift(
-            self.profile,
-            stats.summary,
-            metadata={
+        return self._drift_of(
+            stats,
+            {
                 "model_name": self.model_name,
                 "model_version": self.model_version,
                 "window_start": str(first if first is not None else self.starts[0]),

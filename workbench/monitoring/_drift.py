@@ -15,6 +15,15 @@ stored reference profile and the current summary. Datetime columns are left out 
 Evidently does); the snapshot names them in ``skipped``.
 
 The dataset drifts when at least half of the tested columns do.
+
+Inputs with a season (the weather, holidays) differ between any one week and a whole
+year even when nothing changed. Where the reference profile keeps the counts per
+calendar day of its event time and spans a year (``ReferenceProfile.seasonal_ready``),
+and the current periods follow that same event time, :func:`drift_of_period` compares a
+period with the reference rows of the same calendar days (widened by a few days on each
+side where they are fewer than 100), not with the whole reference: a January week with
+the reference's January week. The test is then chosen, by Evidently's rules, for the
+reference rows compared. ``compare_with="whole"`` compares with the whole reference always.
 """
 
 from __future__ import annotations
@@ -34,7 +43,22 @@ from workbench.monitoring._stats import TESTS, default_test, shares, tested_as_n
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ColumnDrift", "DriftSnapshot", "compute_drift", "latest_snapshot"]
+__all__ = [
+    "REFERENCES",
+    "ColumnDrift",
+    "DriftSnapshot",
+    "compute_drift",
+    "drift_of_period",
+    "latest_snapshot",
+    "seasonal_reference",
+]
+
+#: How a period's reference is chosen: ``auto`` (the same calendar days where the profile
+#: allows it), ``seasonal`` (always the same calendar days), ``whole`` (all of it).
+REFERENCES = ("auto", "seasonal", "whole")
+
+#: What a page says a period was compared with, for the whole reference.
+WHOLE_REFERENCE = "the whole reference"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,4 +355,69 @@ def compute_drift(
         drift_share=drift_share,
         metadata=dict(metadata or {}),
         skipped=skipped,
+    )
+
+
+def seasonal_reference(
+    profile: ReferenceProfile, compare_with: str, time_column: str | None
+) -> bool:
+    """Whether periods cut by ``time_column`` are compared with the same calendar days of
+    the reference (``True``) or with all of it, for ``compare_with`` (:data:`REFERENCES`).
+
+    ``auto`` chooses the same days where the profile has a calendar spanning a year of
+    the same event time the periods follow (``time_column``).
+
+    Raises:
+        MonitoringError: ``compare_with`` is not one of :data:`REFERENCES`.
+    """
+    if compare_with not in REFERENCES:
+        raise MonitoringError(
+            f"The 'compare_with' parameter (what a period is compared with) must be one of "
+            f"{list(REFERENCES)}. Got {compare_with!r} instead."
+        )
+    if compare_with != "auto":
+        return compare_with == "seasonal"
+    calendar = profile.calendar
+    return profile.seasonal_ready and calendar is not None and calendar.column == time_column
+
+
+def drift_of_period(
+    profile: ReferenceProfile,
+    current: Summary,
+    first: Any,
+    last: Any,
+    *,
+    seasonal: bool,
+    tolerance: int | None = None,
+    columns: Sequence[str] | None = None,
+    tests: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    drift_share: float = 0.5,
+    metadata: Mapping[str, Any] | None = None,
+) -> DriftSnapshot:
+    """Drift of one period (its counts, ``current``, from ``first`` to ``last``): against
+    the reference rows of the same calendar days when ``seasonal`` (see
+    :meth:`ReferenceProfile.seasonal`), else against the whole reference. The snapshot's
+    ``metadata["reference"]`` says which (``the same days of the reference year``).
+
+    Raises:
+        MonitoringError: As :func:`compute_drift`, or ``seasonal`` without a calendar.
+    """
+    label, chosen = WHOLE_REFERENCE, profile
+    if seasonal:
+        if first is None or last is None:
+            raise MonitoringError(
+                "A seasonal reference needs the period's first and last time; periods of "
+                "rows have none: compare with the whole reference (compare_with='whole')."
+            )
+        picked = profile.seasonal(first, last, tolerance=tolerance)
+        label, chosen = picked.label, picked.profile
+    return compute_drift(
+        chosen,
+        current,
+        columns,
+        tests=tests,
+        thresholds=thresholds,
+        drift_share=drift_share,
+        metadata={**(metadata or {}), "reference": label},
     )

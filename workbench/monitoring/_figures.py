@@ -83,16 +83,21 @@ def drift_over_time_figure(
     *,
     basis: str = "",
     unit: str = "period",
+    reference: str | None = None,
 ) -> go.Figure:
     """Drift per period and column as a grid of cells: red where the column drifted in
-    that period, green where it held, the test's value on hover; drifted columns on
-    top, periods left to right on a date axis.
+    that period, green where it held, the test's value and the reference rows it was
+    compared with on hover; drifted columns on top, periods left to right on a date axis.
+    The title says what each period was compared with (``Drift per week vs the same days
+    of the reference year``, or ``vs the whole reference``).
 
     Args:
         snapshots: One snapshot per period, in time order.
         starts: Each period's start (a time or a row number), as ``snapshots``.
         basis: Which time the periods follow, for the axis title (``event time (date)``).
         unit: What a period is, for the title (``week``).
+        reference: What the periods were compared with, for the title (default: as the
+            snapshots' ``metadata["reference"]`` say).
     """
     go_: Any = require("plotly.graph_objects", feature="monitoring figures")
     from workbench.presentation import STATUS_COLORS, apply_theme, fmt_number
@@ -111,7 +116,8 @@ def drift_over_time_figure(
                 "not tested"
                 if col is None
                 else f"{'drift' if col.drifted else 'stable'}: {col.test} = "
-                f"{fmt_number(col.statistic)} ({snap.current_rows:,} rows)"
+                f"{fmt_number(col.statistic)} ({snap.current_rows:,} rows vs "
+                f"{snap.reference_rows:,} of {_compared_with(snap)})"
             )
         z.append(row)
         text.append(hover)
@@ -131,8 +137,11 @@ def drift_over_time_figure(
         )
     )
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
+    if reference is None:
+        labels = {_compared_with(snap).split(" (")[0] for snap in snapshots}
+        reference = labels.pop() if len(labels) == 1 else "the reference"
     fig.update_layout(
-        title=f"Drift per {unit}: red where it differs from the reference",
+        title=f"Drift per {unit} vs {reference}",
         xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
@@ -259,6 +268,12 @@ def _card(label: str, value: str, color: str | None) -> str:
         f"<div style='font-size:11px;color:#666'>{label}</div>"
         f"<div style='{style}'>{value}</div></div>"
     )
+
+
+def _compared_with(snapshot: DriftSnapshot) -> str:
+    """What a period was compared with (snapshots from before seasonal references: the
+    whole reference)."""
+    return str(snapshot.metadata.get("reference", "the whole reference"))
 
 
 def _plural(unit: str) -> str:

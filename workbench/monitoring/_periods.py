@@ -34,6 +34,7 @@ __all__ = [
     "ARRIVAL_BASIS",
     "TimeBasis",
     "period_keys",
+    "period_span",
     "periods",
     "renamed_window",
     "time_basis",
@@ -142,6 +143,32 @@ def period_keys(frame: pd.DataFrame, period: str, time_column: str) -> pd.Series
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
     starts: pd.Series = naive.dt.to_period(period).dt.start_time.dt.tz_localize("UTC")
     return starts
+
+
+def period_span(start: Any, period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last instant of the time period (a pandas frequency) that starts at
+    ``start``, as :func:`period_keys` cuts them (a week from its Monday to its Sunday).
+
+    Raises:
+        MonitoringError: ``period`` is not a pandas frequency.
+    """
+    import pandas as pd
+
+    try:
+        offset = pd.tseries.frequencies.to_offset(period)
+    except (ValueError, TypeError) as exc:
+        raise MonitoringError(
+            f"Period {period!r} is not a pandas frequency such as '1h', '1D' or '1W': {exc}"
+        ) from exc
+    first = pd.Timestamp(start)
+    if isinstance(offset, pd.offsets.Tick):
+        return first, first + pd.Timedelta(offset) - pd.Timedelta(1, "ns")
+    naive = first.tz_convert("UTC").tz_localize(None) if first.tzinfo else first
+    try:
+        end = naive.to_period(period).end_time
+    except ValueError:  # a frequency periods cannot take (month starts): to the next start
+        end = naive + offset - pd.Timedelta(1, "us")
+    return first, end.tz_localize("UTC") if first.tzinfo else end
 
 
 def periods(frame: pd.DataFrame, period: str | int, *, time_column: str = "timestamp") -> Any:

@@ -1,7 +1,9 @@
 """Monitoring over time: drift per period, integrity of a batch, errors, and MLflow.
 
 * :func:`drift_over_time` — one :class:`DriftSnapshot` per time period of the inference
-  log (pandas or Dask), from the reference profile stored with the model;
+  log (pandas or Dask), from the reference profile stored with the model: each period
+  against the same calendar days of the reference where it spans a year of the same
+  event time (inputs with a season then compare like with like), else the whole of it;
 * :func:`check_integrity` — a production batch against the data contract: type errors,
   out-of-range values, unknown categories, missing values where none may be, and
   missing-value surges against the reference;
@@ -23,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._exceptions import MonitoringError
 from workbench.monitoring._alerts import Alert
-from workbench.monitoring._drift import DriftSnapshot, compute_drift
-from workbench.monitoring._periods import periods, renamed_window
+from workbench.monitoring._drift import DriftSnapshot, drift_of_period, seasonal_reference
+from workbench.monitoring._periods import period_span, periods, renamed_window
 from workbench.monitoring._profile import ReferenceProfile, summarize_by_period
 
 if TYPE_CHECKING:
@@ -50,6 +52,14 @@ class DriftTimeline:
     ``metadata["window"]`` names its period: the start, or ``row N``)."""
 
     snapshots: tuple[DriftSnapshot, ...]
+
+    @property
+    def reference(self) -> str:
+        """What the periods were compared with: ``the same days of the reference year``
+        or ``the whole reference`` (the days added around each period, where any, are in
+        its snapshot's ``metadata["reference"]``)."""
+        label = str(self.snapshots[0].metadata.get("reference", "the whole reference"))
+        return label.split(" (")[0]
 
     def frame(self) -> pd.DataFrame:
         """One row per period: ``window`` (its start), ``rows``, ``share_drifted``,
@@ -100,8 +110,18 @@ def drift_over_time(
     min_rows: int = 1,
     metadata: Mapping[str, Any] | None = None,
     progress: bool = True,
+    compare_with: str = "auto",
+    tolerance: int | None = None,
 ) -> DriftTimeline:
     """Drift of each time period of ``current`` (the inference log, pandas or Dask).
+
+    Each period is compared with the reference rows of the same calendar days (a week of
+    January with the reference's January week; a few days around added where fewer than
+    100) when ``compare_with`` is ``"seasonal"``, or ``"auto"`` and the profile has a
+    calendar spanning a year of the event time the periods follow (``time_column``):
+    inputs with a season do not look drifted in every period against a whole year.
+    Otherwise each period is compared with the whole reference. Each snapshot's
+    ``metadata["reference"]`` says which.
 
     Args:
         reference: Training data or its stored :class:`ReferenceProfile`.
@@ -117,9 +137,14 @@ def drift_over_time(
         min_rows: Periods with fewer rows are left out (too few to test).
         metadata: Stored with every snapshot (plus its period, as ``window``).
         progress: A progress bar over a Dask frame's partitions.
+        compare_with: ``"auto"``, ``"seasonal"`` (the same calendar days) or
+            ``"whole"`` (the whole reference).
+        tolerance: Days added on each side of a period's own calendar days (default:
+            none, or as few as give 100 reference rows).
 
     Raises:
-        MonitoringError: As :func:`compute_drift`, or no period has ``min_rows`` rows.
+        MonitoringError: As :func:`compute_drift`, or no period has ``min_rows`` rows,
+            or ``"seasonal"`` without a calendar in the profile or with count periods.
     """
     period = renamed_window(period, window, default="1D", caller="drift_over_time")
     if isinstance(reference, ReferenceProfile):
@@ -137,6 +162,10 @@ def drift_over_time(
             if c in current.columns and c != time_column
         ]
     )
+    count_periods = isinstance(period, int) and not isinstance(period, bool)
+    seasonal = seasonal_reference(profile, compare_with, time_column)
+    if count_periods and compare_with == "auto":
+        seasonal = False
     profile = profile.subset(asked)  # datetime columns stay named, to say they were left out
     names = [c for c in asked if c not in profile.skipped]
     subset = current[[*names, time_column]]
@@ -155,10 +184,13 @@ def drift_over_time(
             subset, profile, str(period), time_column=time_column, progress=progress
         )
     snapshots = tuple(
-        compute_drift(
+        drift_of_period(
             profile,
             summary,
-            asked,
+            *(period_span(start, str(period)) if not count_periods else (None, None)),
+            seasonal=seasonal,
+            tolerance=tolerance,
+            columns=asked,
             tests=tests,
             thresholds=thresholds,
             drift_share=drift_share,

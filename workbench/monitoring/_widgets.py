@@ -166,9 +166,36 @@ class MonitoringDashboard:
         self.picker.options = names
         self.picker.value = (self.snapshot.drifted_columns or names)[0]
         self.figure = distribution_figure(self.snapshot, self.picker.value)
+        # what each period is compared with: the same calendar days of the reference
+        # (where its profile has them) or the whole of it
+        self.compare = widgets.ToggleButtons(
+            options=[
+                ("same days of the reference year", "seasonal"),
+                ("whole reference", "whole"),
+            ],
+            value="seasonal" if overview.seasonal else "whole",
+            description="compare each period with",
+            tooltips=[
+                "each period against the reference rows of the same calendar days",
+                "each period against all the reference rows",
+            ],
+            style={"description_width": "initial", "button_width": "auto"},
+            layout=widgets.Layout(
+                max_width="100%", display=None if overview.profile.calendar else "none"
+            ),
+        )
+        overview.compare_with = self.compare.value
+        self.compare.observe(self._redraw_range, names="value")
         tabs = [
             widgets.VBox(
-                [self.over_time, self.over_time_note, self.table, self.picker, self.distribution]
+                [
+                    self.compare,
+                    self.over_time,
+                    self.over_time_note,
+                    self.table,
+                    self.picker,
+                    self.distribution,
+                ]
             ),
         ]
         titles = ["Drift"]
@@ -248,6 +275,7 @@ class MonitoringDashboard:
     def _draw(self) -> None:
         from workbench.presentation import kpi_card, kpi_row
 
+        self.overview.compare_with = self.compare.value
         first, last = self.range.value
         self.snapshot = self.overview.drift(first, last)
         stats = self.overview.between(first, last)
@@ -343,15 +371,29 @@ class MonitoringDashboard:
             for c in (snapshots[0].columns if len(snapshots) > 1 else ())
             if all(s.column(c.column).drifted for s in snapshots)
         ]
-        self.over_time_note.value = (
-            "<div style='font-size:12px;color:#59636E;margin:0 0 8px;overflow-wrap:anywhere'>"
-            f"Each {unit} is compared with the whole reference. Red in every {unit}: "
-            f"{', '.join(always)}: an input with a season (the weather, holidays) looks "
-            f"drifted in any single {unit} against a year of reference data; the table "
-            "below compares the whole range.</div>"
-            if always
-            else ""
-        )
+        style = "font-size:12px;color:#59636E;margin:0 0 8px;overflow-wrap:anywhere"
+        if self.overview.seasonal:
+            note = (
+                f"Each {unit} is compared with the reference rows of the same calendar days "
+                f"(a few days around added where they are too few), so an input with a "
+                f"season (the weather, holidays) turns red only when it changes; the table "
+                f"below compares the chosen dates the same way."
+            )
+        elif always:
+            note = (
+                f"Each {unit} is compared with the whole reference. Red in every {unit}: "
+                f"{', '.join(always)}: an input with a season (the weather, holidays) looks "
+                f"drifted in any single {unit} against a year of reference data"
+                + (
+                    "; compare with the same days of the reference year instead"
+                    if self.overview.profile.seasonal_ready
+                    else ""
+                )
+                + ". The table below compares the whole range."
+            )
+        else:
+            note = ""
+        self.over_time_note.value = f"<div style='{style}'>{note}</div>" if note else ""
 
     def _redraw_range(self, change: dict[str, Any]) -> None:
         with self.widget.hold_sync():
@@ -508,6 +550,7 @@ def open_dashboard(
     progress: bool = True,
     window: str | None = None,
     time: str = "auto",
+    compare_with: str = "auto",
 ) -> MonitoringDashboard:
     """The dashboard of ``model_name@alias`` over its inference log, per ``period``: drift
     from the reference profile stored with the version, realized performance where
@@ -517,7 +560,10 @@ def open_dashboard(
     the data's event time where the model's data contract names one and the log has it
     (``time``: ``"auto"``, ``"event"`` or ``"arrival"``). Alert bounds default to the
     version's validation metrics (1.5× an error, 0.9× a score); ``thresholds`` replace
-    them metric by metric. ``window=`` is deprecated: the old name of ``period``."""
+    them metric by metric. Each period's drift is against the same calendar days of the
+    reference where its profile spans a year of the same event time (``compare_with``:
+    ``"auto"``, ``"seasonal"``, ``"whole"``; a control on the page switches it).
+    ``window=`` is deprecated: the old name of ``period``."""
     period = renamed_window(period, window, default="1D", caller="open_dashboard")
     inputs = dashboard_inputs(
         model_name,
@@ -528,6 +574,7 @@ def open_dashboard(
         progress=progress,
         time=time,
     )
+    inputs.overview.compare_with = compare_with
     return MonitoringDashboard(
         inputs.overview,
         performance=inputs.performance,

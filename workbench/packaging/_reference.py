@@ -52,7 +52,10 @@ def log_reference_artifacts(
         # no personal column in the reference: monitoring never shows them
         kept = reference.drop(columns=[c for c in personal if c in reference.columns])
         kept.to_parquet(out / FILES[REFERENCE], index=False)
-        reference_profile(model, kept, features).save(out / FILES[REFERENCE_PROFILE])
+        event_time = contract.event_time if contract is not None else None
+        reference_profile(model, kept, features, time_column=event_time).save(
+            out / FILES[REFERENCE_PROFILE]
+        )
         scored = reference_scores(model, holdout if holdout is not None else kept, features, target)
         logged_scores = False
         if scored is not None and task == "classification":
@@ -64,10 +67,13 @@ def log_reference_artifacts(
     return logged_scores
 
 
-def reference_profile(model: Any, reference: pd.DataFrame, features: list[str]) -> Any:
+def reference_profile(
+    model: Any, reference: pd.DataFrame, features: list[str], *, time_column: str | None = None
+) -> Any:
     """What monitoring compares production with: every usable column of the reference
     (personal ones already dropped) and the model's predictions on it (up to 50,000 rows),
-    for prediction drift."""
+    for prediction drift; with the data's event time (``time_column``, where the reference
+    has it), their counts per calendar day too, so seasonal inputs compare like with like."""
     import numpy as np
     import pandas as pd
 
@@ -78,12 +84,17 @@ def reference_profile(model: Any, reference: pd.DataFrame, features: list[str]) 
         for c in reference.columns
         if reference[c].notna().any() and not pd.api.types.is_datetime64_any_dtype(reference[c])
     ]
-    profile = ReferenceProfile.from_frame(reference, usable)
+    dated = time_column if time_column in reference.columns else None
+    profile = ReferenceProfile.from_frame(reference, usable, time_column=dated)
     inputs = [c for c in features if c in reference.columns]
     if len(inputs) == len(features) and len(reference):
-        predictions = np.asarray(model.predict(reference[features].head(50_000)))
+        rows = reference.head(50_000)
+        predictions = np.asarray(model.predict(rows[features]))
         if predictions.ndim == 1:
-            scored = ReferenceProfile.from_frame(pd.DataFrame({"prediction": predictions}))
+            frame = pd.DataFrame({"prediction": predictions})
+            if dated is not None:
+                frame[dated] = rows[dated].to_numpy()
+            scored = ReferenceProfile.from_frame(frame, ["prediction"], time_column=dated)
             profile = profile.merged(scored)
     return profile
 
