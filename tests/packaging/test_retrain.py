@@ -245,3 +245,92 @@ def test_retrain_names_a_wrong_number_of_trials(
     assert family_of(make_pipeline(Ridge()), "regression") == "ridge"
     with pytest.raises(ConfigurationError, match="KNeighborsRegressor is none of the ready-made"):
         family_of(make_pipeline(KNeighborsRegressor()), "regression")
+
+
+def test_an_alert_rule_retrains_and_promotes_when_its_alert_fires(
+    demo: tuple[Path, pd.DataFrame],
+) -> None:
+    """The loop closed by an alert rule: September's served rows and their actuals
+    reach the scheduled monitor, the champion's error crosses its bound, and the rule's
+    action retrains it on the rows since the change up to the end of the period that
+    fired, packages the challenger, promotes it (not worse on the backtest) and tells
+    the receiver; the next run retrains nothing."""
+    import mlflow.sklearn
+
+    from workbench._tracking import mlflow_for
+    from workbench._versions import VersionArtifacts
+    from workbench.monitoring import AlertAction, AlertInbox, Notifier, WebhookReceiver, run_monitor
+    from workbench.serving import InferenceLogWriter, log_actuals
+
+    project, rows = demo
+    settings = resolve_settings(
+        project, environ={"WORKBENCH_MONITORING_DIR": str(project / "alert-monitor")}
+    )
+    champion = VersionArtifacts.of("elec", alias="champion", settings=settings).version
+    served = rows[(rows["date"] >= "2024-09-01") & (rows["date"] < "2024-10-01")]
+    features = electricity_training_set(
+        FeatureStore(settings=settings), served.reset_index(drop=True), progress=False
+    )
+    model = mlflow.sklearn.load_model(f"models:/elec/{champion}")
+    out = features[list(ELECTRICITY_FEATURES)].copy()
+    out["prediction"] = model.predict(out)
+    out["request_id"] = [f"r{i}" for i in range(len(out))]
+    out["row_in_request"] = 0
+    out["timestamp"] = pd.to_datetime(features["date"]).dt.tz_localize("UTC") + pd.Timedelta(
+        hours=12
+    )
+    out["model_name"], out["model_version"], out["latency_ms"] = "elec", str(champion), 3.0
+    log = project / "alert-log"
+    writer = InferenceLogWriter(log)
+    writer.append(out)
+    writer.close()
+    log_actuals(log, list(out["request_id"]), list(features[ELECTRICITY_TARGET]))
+    rule = AlertAction(
+        "mae",
+        labels=str(project / "valid.parquet"),
+        backtest_days=14,
+        since_days=92,
+        promote=True,
+        measure_cost=False,
+    )
+    with AlertInbox() as inbox:
+
+        def monitor() -> object:
+            return run_monitor(
+                "elec",
+                log_dir=log,
+                thresholds={"mae": ("max", 1.0)},  # a bound the champion crosses
+                notifier=Notifier([WebhookReceiver(inbox.url)]),
+                actions=[rule],
+                settings=settings,
+            )
+
+        fired = monitor()
+        assert [a.metric for a in fired.alerts if a.metric == "mae"] == ["mae"]
+        (outcome,) = fired.actions
+        assert outcome.state == "done" and outcome.promoted, outcome
+        new = VersionArtifacts.of("elec", alias="champion", settings=settings)
+        assert str(new.version) == outcome.version and new.version > champion
+        assert outcome.window == "2024-09-30T00:00:00+00:00"
+        assert f"refitted from v{champion}" in outcome.detail
+        client = mlflow_for(settings).MlflowClient()
+        tags = client.get_model_version("elec", str(new.version)).tags
+        assert tags["retrained_because"].startswith("alert mae on 2024-09-30")
+        assert tags["retrained_until"] == "2024-10-01"
+        card = new.model_card_path.read_text()  # type: ignore[union-attr]
+        assert '"retrained_since": "2024-07-01"' in card
+        titles = inbox.titles()
+        source = f"elec v{champion} (@champion)"
+        assert f"[ALERT] {source}: mae" in titles
+        assert titles[-1] == f"[RETRAINED] {source}: mae"
+        assert "promoted to @champion" in inbox.messages[-1]["text"]
+        experiment = client.get_experiment_by_name("monitoring/elec")
+        (run,) = client.search_runs(
+            [experiment.experiment_id], "tags.`workbench.monitor_run` = '1'"
+        )
+        assert '"state": "done"' in run.data.tags["workbench.actions"]
+        versions = len(client.search_model_versions("name = 'elec'"))
+        again = monitor()
+        assert (
+            again.actions == () and len(client.search_model_versions("name = 'elec'")) == versions
+        )

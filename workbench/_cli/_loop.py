@@ -86,6 +86,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         min_rows=args.min_rows,
         notifier=notifier,
         actions=actions,
+        cluster=args.cluster,
+        n_workers=args.workers,
         settings=settings,
     )
     failed = any(o.state != "done" for o in result.actions)
@@ -151,11 +153,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     settings = project_settings(args)
     if args.backtest_days < 1:
         raise ConfigurationError(f"--backtest-days must be at least 1; got {args.backtest_days}.")
+    if args.since_days is not None and args.since_days < 1:
+        raise ConfigurationError(f"--since-days must be at least 1; got {args.since_days}.")
     done = retrain(
         args.model,
         labels=args.labels,
         until=args.until,
         since=args.since,
+        since_days=args.since_days,
         backtest_days=args.backtest_days,
         time_column=args.time_column,
         metric=args.metric,
@@ -219,6 +224,12 @@ def register(add: AddCommand) -> None:
         help="alert when this share of a period's rows breaks one contract rule (0.05)",
     )
     mon.add_argument("--min-rows", type=int, default=1, help="alerts skip smaller periods")
+    mon.add_argument(
+        "--cluster",
+        help="read and count the new segments on a Dask cluster: local, or a scheduler "
+        "tcp://host:port (default: in this process)",
+    )
+    mon.add_argument("--workers", type=int, help="worker processes of a local cluster")
     mon.add_argument("--webhook", action="append", metavar="URL", help="also post alerts here")
     mon.add_argument(
         "--webhook-env",
@@ -261,8 +272,17 @@ def register(add: AddCommand) -> None:
         metavar="FILE",
         help="rows with the entity keys, their date and the target (.parquet/.csv)",
     )
-    re.add_argument("--until", required=True, metavar="DATE", help="use rows before this date")
-    re.add_argument("--since", metavar="DATE", help="only rows from this date on")
+    re.add_argument(
+        "--until",
+        default="today",
+        metavar="DATE",
+        help="use rows before this date (default: today, UTC)",
+    )
+    when = re.add_mutually_exclusive_group()
+    when.add_argument("--since", metavar="DATE", help="only rows from this date on")
+    when.add_argument(
+        "--since-days", type=int, metavar="N", help="only rows of the N days before --until"
+    )
     re.add_argument("--backtest-days", type=int, default=14, help="held-out latest days (14)")
     re.add_argument("--time-column", help="the labels' date column (default: the only one)")
     re.add_argument("--metric", help="compared metric (default rmse / accuracy)")
@@ -276,8 +296,8 @@ def register(add: AddCommand) -> None:
     )
     re.add_argument(
         "--cluster",
-        default="local",
-        help="where --tune's trials run: local (default) or a scheduler tcp://host:port",
+        help="where --tune's trials run: local, or a scheduler tcp://host:port (default: "
+        "the dask_scheduler setting, else local)",
     )
     re.add_argument("--workers", type=int, help="worker processes of a local cluster")
     re.add_argument(

@@ -423,7 +423,7 @@ def _act(
 ) -> tuple[ActionOutcome, ...]:
     """Run the action of each alert that fired since it was last answered; forget the
     firings whose alert cleared. At most once per firing: the book names the firing
-    before the action starts."""
+    before the action starts; alerts that fire in the same run share one retrain."""
     import json
 
     from workbench.monitoring._checkpoint import atomic_write
@@ -451,6 +451,7 @@ def _act(
         if metric not in holding:  # the firing is over: the next one acts again
             del book[metric]
             atomic_write(path, json.dumps(book, indent=1))
+    ran: ActionOutcome | None = None
     for metric, alert in sorted(holding.items()):
         rule = next((a for a in actions if a.matches(metric)), None)
         if rule is None or metric in book:
@@ -462,9 +463,13 @@ def _act(
             "run": context.run,
             "state": "started",
         }
+        if ran is not None:  # alerts firing together: one retrain answers them all
+            book[metric] = entry | {"state": ran.state, "detail": f"answered by {ran.metric}'s"}
+            atomic_write(path, json.dumps(book, indent=1))
+            continue
         book[metric] = entry
         atomic_write(path, json.dumps(book, indent=1))
-        outcome = _retrain(rule, alert, context)
+        outcome = ran = _retrain(rule, alert, context)
         entry |= {"state": outcome.state, "version": outcome.version, "detail": outcome.detail}
         atomic_write(path, json.dumps(book, indent=1))
         _report(outcome, entry, store, context, now)
@@ -483,14 +488,13 @@ def _retrain(rule: AlertAction, alert: Alert, context: Context) -> ActionOutcome
     end = start + pd.tseries.frequencies.to_offset(context.period)
     if end.tzinfo is not None:  # label rows carry naive times, in UTC
         end = end.tz_convert("UTC").tz_localize(None)
-    since = end - pd.Timedelta(days=rule.since_days) if rule.since_days else None
     _log.info("alert %s fired: retraining %s up to %s", alert.metric, context.name, end)
     try:
         done = retrain(
             context.name,
             labels=rule.labels,
             until=end.isoformat(),
-            since=since.isoformat() if since is not None else None,
+            since_days=rule.since_days,
             backtest_days=rule.backtest_days,
             time_column=rule.time_column,
             champion=context.alias,

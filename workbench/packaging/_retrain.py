@@ -129,8 +129,9 @@ def retrain(
     model_name: str | None = None,
     *,
     labels: pd.DataFrame | str | Path,
-    until: str,
+    until: str = "today",
     since: str | None = None,
+    since_days: int | None = None,
     backtest_days: int = 14,
     time_column: str | None = None,
     metric: str | None = None,
@@ -139,7 +140,7 @@ def retrain(
     measure_cost: bool = True,
     progress: bool = False,
     tune: int = 0,
-    cluster: Any = "local",
+    cluster: Any = None,
     n_workers: int | None = None,
     tags: Mapping[str, str] | None = None,
     settings: Settings | None = None,
@@ -153,8 +154,11 @@ def retrain(
             feature views' join keys, a time column and the champion's target, as for
             its first training.
         until: Rows before this date are used (the last ``backtest_days`` of them held
-            out for the backtest).
+            out for the backtest); ``"today"`` (default): before today (UTC), as a
+            scheduled retrain asks.
         since: Rows from this date on only (say, the first day after a regime change).
+        since_days: Rows of the last this many days before ``until`` only (instead of
+            ``since``: a rolling window for a schedule).
         backtest_days: Days before ``until`` held out to score challenger and champion.
         time_column: The labels' time column (default: their only datetime column).
         metric: The metric the two are compared on (default: ``rmse`` for regression,
@@ -168,8 +172,9 @@ def retrain(
             study searches the families, metric and folds of the champion's own study
             (from its card), else the champion's family, on the rows before the
             backtest days; its best pipeline is the challenger.
-        cluster: Where the re-tune's trials run (``"local"``: a LocalCluster here; a
-            scheduler address or a ``distributed.Client``), as for ``tune``.
+        cluster: Where the re-tune's trials run, as for ``tune``: ``None`` (default) the
+            ``dask_scheduler`` setting, else a LocalCluster here; ``"local"``; a
+            scheduler address or a ``distributed.Client``.
         n_workers: Worker processes of a local cluster (default: one per CPU).
         tags: Extra tags of the new version (who asked for it: an alert, a schedule).
         settings: Settings (default: resolved from the working directory).
@@ -228,7 +233,14 @@ def retrain(
     if time not in rows.columns:
         raise DataError(f"The labels have no time column {time!r}; columns: {list(rows.columns)}.")
     stamps = pd.to_datetime(rows[time])
-    end = pd.Timestamp(until)
+    end = pd.Timestamp.now(tz="UTC").normalize().tz_localize(None) if until == "today" else None
+    end = end if end is not None else pd.Timestamp(until)
+    if since_days is not None:
+        if since is not None:
+            raise ConfigurationError("Give since or since_days, not both.")
+        if isinstance(since_days, bool) or not isinstance(since_days, int) or since_days < 1:
+            raise ConfigurationError(f"since_days must be at least 1; got {since_days!r}.")
+        since = str((end - pd.Timedelta(days=since_days)).isoformat())
     cut = end - pd.Timedelta(days=backtest_days)
     keep = (stamps < end) & rows[target].notna()
     if since is not None:
