@@ -755,6 +755,7 @@ def test_the_monitor_command_runs_the_projects_alert_rules(
         pyproject.write_text(original)
     assert "run 1, 300 new rows, 300 new actuals, 1 periods" in out
     assert "retrain on mae FAILED: ModelError: toy v1 names no feature view" in out
+    assert "this run's results are recorded; the action is not tried again" in out
     assert data["run"] == 1 and data["actions"] == []
     assert "mae" in {a["metric"] for a in data["alerts"]}
     lines = (tmp_path / "mon" / "monitor" / "toy" / "actions.jsonl").read_text().splitlines()

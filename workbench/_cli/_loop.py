@@ -140,7 +140,11 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         print(f"{sent.event} {sent.metric} → {sent.receiver}: {outcome}")
     for done in result.actions:
         print(done.line())
-    if failed:  # the results are recorded; the schedule should still show the failure
+    if failed:
+        print(
+            "  this run's results are recorded; the action is not tried again until its\n"
+            "  alert clears and fires anew (workbench retrain runs it by hand)"
+        )  # the results are recorded; the schedule should still show the failure
         return 4
     if args.fail_on_alert and result.alerts:
         return 3
