@@ -11,12 +11,16 @@ process, on the same files (wall seconds, imports and the setup not counted):
 * ``one pass``: what the dashboard does for the same results: ``collect`` (drift and
   integrity counts per day) + ``read_inference_log`` joined with ``read_actuals`` +
   ``performance_over_time``;
+* ``monitor on a cluster``: the same run with ``cluster=`` a ``distributed.Client`` of
+  a LocalCluster of ``--workers`` processes (started before the clock; its start is
+  printed apart): the segments read and counted on the workers, the rest here; its
+  results checked equal to the in-process run's, to the bit;
 * ``monitor +10k``: the next run after 10,000 more rows and their actuals (what a
   scheduled run reads on a normal day: only the new rows).
 
 Target (issue 27): the monitor run over 1,000,000 new rows under 10 s here.
 
-    .venv/bin/python benchmarks/monitor.py [--rows 1000000] [--segments 100]
+    .venv/bin/python benchmarks/monitor.py [--rows 1000000] [--segments 100] [--workers 2]
 """
 
 from __future__ import annotations
@@ -88,7 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--segments", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="the cluster case's workers")
     args = parser.parse_args()
+    import distributed
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -139,6 +145,30 @@ def main() -> None:
             snap = overview.drift(start, start)
             assert abs(ours.loc[start, "share_drifted"] - snap.share_drifted) < 1e-12
 
+        # the same run with the segments counted on a cluster's workers
+        apart = resolve_settings(
+            project, environ={**os.environ, "WORKBENCH_MONITORING_DIR": str(project / "apart")}
+        )
+        started = time.perf_counter()
+        with (
+            distributed.LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):  # fmt: skip
+            client.run(lambda: __import__("workbench.monitoring._increment"))  # warm imports
+            startup = time.perf_counter() - started
+            before = sum(client.run(_cpu).values())
+            started, cpu = time.perf_counter(), _cpu()
+            spread = run_monitor(
+                "bench", log_dir=log, settings=apart, thresholds=limits, cluster=client
+            )
+            on_cluster, cluster_cpu = time.perf_counter() - started, _cpu() - cpu
+            workers_cpu = sum(client.run(_cpu).values()) - before
+        pd.testing.assert_frame_equal(spread.periods, result.periods, check_exact=True)
+        assert spread.alerts == result.alerts
+
         more_ids, more_truths = write_log(log, model, rng, 10_000, 1, 6)
         log_actuals(log, more_ids, more_truths)
         started = time.perf_counter()
@@ -156,8 +186,14 @@ def main() -> None:
         f"{'one pass of the functions':<34}{one_pass:8.2f} s   {one_pass_cpu:8.2f} s   "
         f"ratio {monitor / one_pass:.2f}× (wall)"
     )
+    print(
+        f"{'monitor on a cluster (' + str(args.workers) + ' workers)':<34}{on_cluster:8.2f} s   "
+        f"{cluster_cpu:8.2f} s   here, +{workers_cpu:.2f} s on the workers; "
+        f"cluster start {startup:.1f} s (not counted)"
+    )
     print(f"{'monitor, next run (+10,000 rows)':<34}{incremental:8.2f} s")
     print("monitor, by step:", {k: round(v, 2) for k, v in result.timings.items()})
+    print("on the cluster, by step:", {k: round(v, 2) for k, v in spread.timings.items()})
     print(result.summary())
 
 

@@ -669,3 +669,72 @@ def test_the_image_has_the_clients_of_the_clusters_stores() -> None:
     assert ".[postgres]" in installed
     assert "s3fs" in installed  # the inference log at an s3:// URL
     assert "boto3" in installed  # MLflow's artifacts at an s3:// URL
+
+
+# ---------------------------------------------------------------- scheduled retraining
+
+
+def _retrain_pod() -> Doc:
+    cron = _one("CronJob", "workbench-retrain")
+    spec: Doc = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return spec
+
+
+def test_the_retrain_cronjob_refits_from_the_feature_volume_once_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """deploy/k8s/retrain.yaml: a real `workbench retrain` command line (until the run's
+    day, a rolling window, no promotion), never retried (a retry would register a second
+    challenger), its labels and feature store on the volume the manifest claims."""
+    cron = _one("CronJob", "workbench-retrain")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0
+    pod = _retrain_pod()
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["image"] == f"workbench:{installed_version('mlops-workbench')}"
+    args = build_parser().parse_args([str(a) for a in container["args"]])
+    assert args.command == "retrain" and args.until == "today" and args.since_days == 90
+    assert args.backtest_days == 14 and not args.promote and args.tune == 0
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+
+    def volume_of(path: str) -> Doc:
+        (mount,) = [m for m in mounts if path.startswith(m + "/")]
+        return volumes[mounts[mount]]
+
+    env = {v["name"]: v for v in container["env"]}
+    environ = {**_config(), **{k: v["value"] for k, v in env.items() if "value" in v}}
+    settings = resolve_settings(tmp_path, environ=environ)
+    labels, store = volume_of(args.labels), volume_of(str(settings.feature_store_dir))
+    assert labels is store  # the store and the label rows, written by the materialize job
+    claim = _one("PersistentVolumeClaim", "workbench-features")
+    assert labels["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert "emptyDir" in volume_of(str(settings.home))  # what it downloads, per run
+    context = {**pod["securityContext"], **container["securityContext"]}
+    assert context["runAsNonRoot"] is True and context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert container["envFrom"] == [{"configMapRef": {"name": CONFIG}}]
+    for name, variable in env.items():
+        if "value" not in variable:
+            assert variable["valueFrom"]["secretKeyRef"]["name"] == "workbench-secrets", name
+        else:
+            assert not SECRET_NAME.search(name), name
+        if name.startswith("WORKBENCH_"):
+            known = {f"WORKBENCH_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+            assert name in known | set(WORKBENCH_READS), name
+        else:
+            assert name in AWS, name
+
+
+def test_a_wrong_retrain_cronjob_is_caught_by_the_same_checks() -> None:
+    import kubernetes_validate
+
+    broken = copy.deepcopy(_one("CronJob", "workbench-retrain"))
+    broken["spec"]["jobTemplate"]["spec"]["backoffLimit"] = "none"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES, strict=True)
+    (container,) = _retrain_pod()["containers"]
+    with pytest.raises(SystemExit):  # --since and --since-days together
+        build_parser().parse_args([*map(str, container["args"]), "--since", "2024-07-01"])

@@ -472,3 +472,291 @@ def test_a_classifiers_performance_is_estimated_before_labels_and_realized_after
     assert realized == pytest.approx(accuracy_score(served["churn"][:432], first_day["prediction"]))
     assert abs(realized - estimate) < 0.05
     assert after.periods["labelled"].tolist() == [432, 0]
+
+
+def _labels_file(traffic: Traffic, path: Path) -> str:
+    """The logged rows' outcomes as label rows (a day column and the target)."""
+    sent = pd.concat(traffic.sent, ignore_index=True)
+    labels = sent[["a", "b", "region", "y"]].assign(day=sent["timestamp"].dt.tz_localize(None))
+    labels.to_parquet(path, index=False)
+    return str(path)
+
+
+def test_an_alert_rules_retrain_runs_once_per_firing_and_its_failure_is_reported(
+    project: Path, tmp_path: Path, receiver: Receiver
+) -> None:
+    """``toy`` was not trained from the feature store, so retraining it fails for real:
+    the failure is told to the receiver and recorded (MLflow, actions.jsonl), the
+    monitor's results stand, and it is not tried again while the same firing holds; once
+    the alert clears and fires again, it is."""
+    from workbench._tracking import mlflow_for
+    from workbench.monitoring import AlertAction
+
+    traffic = Traffic(project, tmp_path / "log")
+    traffic.actuals(traffic.day("2024-06-01", 300))
+    shifted = traffic.day("2024-06-02", 200)
+    traffic.actuals(shifted.assign(y=shifted["y"] + 5))  # the model is now off
+    labels = _labels_file(traffic, tmp_path / "labels.parquet")
+    settings = _settings(project, tmp_path / "mon")
+    rule = AlertAction("mae", labels=labels, backtest_days=1, measure_cost=False)
+    rest = AlertAction("*", labels=labels, measure_cost=False)  # drift, integrity...
+
+    def monitor(*rules: AlertAction) -> object:
+        return run_monitor(
+            "toy",
+            log_dir=traffic.log,
+            settings=settings,
+            thresholds={"mae": ("max", 1.0)},
+            notifier=Notifier([WebhookReceiver(receiver.url)]),
+            actions=rules or [rule],
+            now=1000.0,
+        )
+
+    first = monitor(rule, rest)
+    assert "mae" in [a.metric for a in first.alerts]
+    (outcome,) = first.actions  # alerts firing together: one retrain for all
+    store = tmp_path / "mon" / "monitor" / "toy"
+    book = json.loads((store / "actions.json").read_text())
+    assert set(book) == {a.metric for a in first.alerts}
+    assert (outcome.action, outcome.state) == ("retrain", "failed")
+    assert outcome.metric == min(a.metric for a in first.alerts)  # the first that fired
+    assert "ModelError" in outcome.detail and "names no feature view" in outcome.detail
+    assert outcome.window == "2024-06-02T00:00:00+00:00"
+    # the monitor's results are committed and recorded all the same
+    plain = run_monitor(
+        "toy", log_dir=traffic.log, settings=_settings(project, tmp_path / "plain"),
+        thresholds={"mae": ("max", 1.0)},
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(first.periods, plain.periods)
+    checkpoint = json.loads((tmp_path / "mon" / "monitor" / "toy" / "checkpoint.json").read_text())
+    assert checkpoint["run"] == 1
+    (recorded,) = _recorded(settings, tmp_path / "mon")
+    assert json.loads(recorded.data.tags["workbench.actions"])[0]["state"] == "failed"
+    titles = [b["title"] for b in receiver.bodies]
+    fired = len(first.alerts)
+    assert titles[fired:] == [f"[RETRAIN FAILED] toy v1 (@champion): {outcome.metric}"]
+    assert "names no feature view" in receiver.bodies[-1]["text"]
+    events = [d["event"] for d in read_deliveries(store)]
+    assert events == ["fired"] * fired + ["retrain failed"]
+
+    # the same firing, another run: nothing retried, nothing told
+    again = monitor()
+    assert again.actions == () and again.alerts == first.alerts
+    assert len(receiver.bodies) == fired + 1
+    # the alert clears (a calm day): the firing is forgotten; it fires again: acted on again
+    traffic.actuals(traffic.day("2024-06-03", 200))
+    calm = monitor()
+    assert "mae" not in {a.metric for a in calm.alerts}
+    assert "mae" not in json.loads((store / "actions.json").read_text())
+    hot = traffic.day("2024-06-04", 200)
+    traffic.actuals(hot.assign(y=hot["y"] + 5))
+    hot_run = monitor()
+    assert [(o.metric, o.state) for o in hot_run.actions] == [("mae", "failed")]
+    lines = [json.loads(x) for x in (store / "actions.jsonl").read_text().splitlines()]
+    assert [(x["run"], x["window"][:10]) for x in lines] == [(1, "2024-06-02"), (3, "2024-06-04")]
+    client = mlflow_for(settings).MlflowClient()
+    assert not [v for v in client.search_model_versions("name = 'toy'") if str(v.version) != "1"]
+
+
+RETRAIN_KILLER = """
+import os, signal, sys
+import workbench.packaging as packaging
+from workbench._settings import resolve_settings
+from workbench.monitoring import AlertAction, Notifier, WebhookReceiver, run_monitor
+
+project, monitoring, log, url, labels = sys.argv[1:]
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+packaging.retrain = killed  # the process dies while it retrains
+settings = resolve_settings(project, environ={"WORKBENCH_MONITORING_DIR": monitoring})
+run_monitor("toy", log_dir=log, settings=settings, thresholds={"mae": ("max", 1.0)},
+            notifier=Notifier([WebhookReceiver(url)]), now=1000.0,
+            actions=[AlertAction("ma*", labels=labels)])
+print("not killed")
+"""
+
+
+def test_a_run_killed_while_it_retrains_is_not_retrained_again_for_that_firing(
+    project: Path, tmp_path: Path, receiver: Receiver
+) -> None:
+    from workbench.monitoring import AlertAction
+
+    traffic = Traffic(project, tmp_path / "log")
+    shifted = traffic.day("2024-06-02", 200)
+    traffic.actuals(shifted.assign(y=shifted["y"] + 5))
+    labels = _labels_file(traffic, tmp_path / "labels.parquet")
+    script = tmp_path / "killer.py"
+    script.write_text(RETRAIN_KILLER)
+    monitoring = tmp_path / "mon"
+    done = subprocess.run(
+        [sys.executable, str(script), str(project), str(monitoring), str(traffic.log),
+         receiver.url, labels],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
+    told = [b["title"] for b in receiver.bodies]
+    assert "[ALERT] toy v1 (@champion): mae" in told and not [t for t in told if "RETRAIN" in t]
+    again = run_monitor(
+        "toy",
+        log_dir=traffic.log,
+        settings=_settings(project, monitoring),
+        thresholds={"mae": ("max", 1.0)},
+        notifier=Notifier([WebhookReceiver(receiver.url)]),
+        actions=[AlertAction("ma*", labels=labels, measure_cost=False)],
+        now=1000.0,
+    )
+    assert again.run == 1 and again.new_rows == 0  # the killed run had committed
+    (outcome,) = again.actions
+    assert outcome.state == "interrupted" and "not run again for this firing" in outcome.detail
+    assert [b["title"] for b in receiver.bodies][len(told) :] == [
+        "[RETRAIN INTERRUPTED] toy v1 (@champion): mae"
+    ]
+    third = run_monitor(
+        "toy", log_dir=traffic.log, settings=_settings(project, monitoring),
+        thresholds={"mae": ("max", 1.0)}, actions=[AlertAction("ma*", labels=labels)],
+    )  # fmt: skip
+    assert third.actions == ()
+
+
+def test_alert_rules_are_read_from_the_project_and_wrong_ones_are_named(tmp_path: Path) -> None:
+    from workbench._exceptions import ConfigurationError
+    from workbench.monitoring import AlertAction, actions_from_settings
+    from workbench.monitoring._alerts import actions_from_config
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n\n[tool.workbench.alerts.rules.mae]\naction = "retrain"\n'
+        'labels = "data/labels.parquet"\nbacktest_days = 7\npromote = true\n\n'
+        '[tool.workbench.alerts.rules."integrity*"]\naction = "retrain"\n'
+        'labels = "/abs/labels.csv"\ntune = 5\nsince_days = 30\n'
+    )
+    rules = actions_from_settings(resolve_settings(tmp_path, environ={}))
+    assert rules == [
+        AlertAction(
+            "mae", labels=str(tmp_path / "data/labels.parquet"), backtest_days=7, promote=True
+        ),
+        AlertAction("integrity*", labels="/abs/labels.csv", tune=5, since_days=30),
+    ]
+    assert rules[1].matches("integrity region: unknown category")
+    assert not rules[1].matches("mae") and rules[0].matches("mae")
+    cases = [
+        ({"mae": {"action": "page", "labels": "x"}}, "names the action 'page'; the actions"),
+        ({"mae": {"action": "retrain"}}, "'retrain' needs 'labels'"),
+        ({"mae": {"labels": "x"}}, "'mae' names no action"),
+        ({"mae": {"action": "retrain", "labels": "x", "days": 3}}, r"unknown fields \['days'\]"),
+        ({"mae": {"action": "retrain", "labels": "x", "backtest_days": 0}}, "'backtest_days'"),
+        ({"mae": {"action": "retrain", "labels": "x", "promote": "yes"}}, "'promote' must be"),
+        ({"mae": "retrain"}, "'mae' must be a table"),
+    ]
+    for rules_table, message in cases:
+        with pytest.raises(ConfigurationError, match=message):
+            actions_from_config({"rules": rules_table})
+
+
+def test_on_a_dask_cluster_the_monitor_gives_exactly_the_in_process_result(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log of eleven segments over four days (with rows breaking the contract and
+    actuals) read in chunks of about 300 rows: in this process, and on a real
+    LocalCluster of two worker processes, in two runs each; the results, the snapshots
+    the dashboard reads, the state and the ledger are the same to the bit."""
+    import distributed
+
+    import workbench.monitoring._increment as increment
+    from workbench._exceptions import ConfigurationError
+
+    monkeypatch.setattr(increment, "CHUNK", 300)
+    traffic = Traffic(project, tmp_path / "log")
+    batches = [("2024-06-01", 150, 0.0, 0), ("2024-06-01", 200, 0.0, 0), ("2024-06-02", 120, 2, 9)]
+    for day, n, shift, bad in batches:
+        traffic.actuals(traffic.day(day, n, shift=shift, bad=bad).iloc[::2])
+    runs: dict[str, list[object]] = {"here": [], "cluster": []}
+
+    def both(client: object) -> None:
+        for where, cluster in (("here", None), ("cluster", client)):
+            runs[where].append(
+                run_monitor(
+                    "toy",
+                    log_dir=traffic.log,
+                    settings=_settings(project, tmp_path / where),
+                    thresholds={"mae": ("max", 0.5)},
+                    cluster=cluster,
+                )
+            )
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        both(client)
+        for i, day in enumerate(["2024-06-02", "2024-06-03", "2024-06-03", "2024-06-04"] * 2):
+            sent = traffic.day(day, 100 + 37 * i, shift=2.5 if i % 2 else 0.0, bad=i)
+            traffic.actuals(sent.iloc[: 40 + i])
+        with distributed.get_task_stream(client) as stream:
+            both(client)
+    # the workers read and counted the new segments: the counting pass and the chunks
+    ran = {str(t["key"]).split("-")[0] for t in stream.data}
+    assert {"_versions_in", "_count_chunk"} <= ran, ran
+    for here, there in zip(runs["here"], runs["cluster"], strict=True):
+        pd.testing.assert_frame_equal(here.periods, there.periods, check_exact=True)
+        assert here.alerts == there.alerts and here.new_rows == there.new_rows
+    last = runs["cluster"][-1]
+    assert last.new_rows == sum(100 + 37 * i for i in range(8)) and len(last.periods) == 4
+    assert "drift" in {a.metric for a in last.alerts}  # compared above, alert for alert
+    here_store, there_store = (tmp_path / w / "monitor" / "toy" for w in ("here", "cluster"))
+    for name in ("state-000002/state.json", "ledger/part-000001.parquet",
+                 "ledger/part-000002.parquet", "labels/part-000002.parquet"):  # fmt: skip
+        assert (here_store / name).read_bytes() == (there_store / name).read_bytes(), name
+    snaps = sorted(p.name for p in (tmp_path / "here").glob("*.json"))
+    assert len(snaps) == 5  # four days' drift snapshots and the performance table
+    for name in snaps:  # the same, but for when each was written
+        here, there = (json.loads((tmp_path / w / name).read_text()) for w in ("here", "cluster"))
+        if isinstance(here, dict):
+            assert here.pop("created_at") != "" and there.pop("created_at") != ""
+        assert here == there, name
+    traffic.day("2024-06-05", 10)
+    with pytest.raises(ConfigurationError, match="cluster must be 'local', 'cuda', a scheduler"):
+        run_monitor("toy", log_dir=traffic.log, settings=_settings(project, tmp_path / "x"),
+                    cluster="nowhere")  # fmt: skip
+
+
+def test_the_monitor_command_runs_the_projects_alert_rules(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``workbench monitor`` reads the rules of ``[tool.workbench.alerts.rules]``, says
+    what the action did and exits with 4 when it failed (its results recorded); here
+    the new segments are counted on a local cluster of one worker."""
+    from workbench._cli import main
+
+    traffic = Traffic(project, tmp_path / "log")
+    hot = traffic.day("2024-06-02", 300)
+    traffic.actuals(hot.assign(y=hot["y"] + 5))
+    labels = _labels_file(traffic, tmp_path / "labels.parquet")
+    pyproject = project / "pyproject.toml"
+    original = pyproject.read_text()
+    command = ["monitor", "--project-dir", str(project), "--model", "toy", "--log-dir"]
+    command += [str(traffic.log), "--threshold", "mae:max:1"]
+    try:
+        pyproject.write_text(
+            original + f'\n[tool.workbench.alerts.rules.mae]\naction = "retrain"\n'
+            f"labels = {json.dumps(labels)}\nmeasure_cost = false\n"
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("WORKBENCH_MONITORING_DIR", str(tmp_path / "mon"))
+            assert main([*command, "--cluster", "local", "--workers", "1"]) == 4
+            out = capsys.readouterr().out
+            assert main([*command, "--json"]) == 0  # the same firing: not acted on again
+            data = json.loads(capsys.readouterr().out)
+    finally:
+        pyproject.write_text(original)
+    assert "run 1, 300 new rows, 300 new actuals, 1 periods" in out
+    assert "retrain on mae FAILED: ModelError: toy v1 names no feature view" in out
+    assert "this run's results are recorded; the action is not tried again" in out
+    assert data["run"] == 1 and data["actions"] == []
+    assert "mae" in {a["metric"] for a in data["alerts"]}
+    lines = (tmp_path / "mon" / "monitor" / "toy" / "actions.jsonl").read_text().splitlines()
+    assert [json.loads(x)["state"] for x in lines] == ["failed"]

@@ -256,3 +256,37 @@ def test_an_alert_leaves_the_machine_only_to_a_configured_receiver(
     assert other.name != receiver.name  # two channels on one host: two receivers
     recorded = "".join(p.read_text() for p in tmp_path.iterdir() if p.suffix in (".json", ".jsonl"))
     assert secret not in recorded and "slack" in recorded
+
+
+def test_what_an_action_did_is_told_once_to_every_receiver(hook: Hook, tmp_path: Path) -> None:
+    """``Notifier.tell``: one message per receiver, in each one's format, recorded beside
+    the alerts' messages; the alerts' own book is left as it was."""
+    notifier = Notifier(
+        [WebhookReceiver(hook.url), WebhookReceiver(hook.url, format="slack")], retries=0
+    )
+    notifier.update([MAE], source="m v1", store=tmp_path, now=0)
+    book = (tmp_path / "alerts.json").read_text()
+    sent = notifier.tell(
+        "retrain failed",
+        source="m v1",
+        metric="mae",
+        text="retrain on mae FAILED: DataError: no rows",
+        window=MAE.window,
+        since="1970-01-01T00:00:00+00:00",
+        store=tmp_path,
+        now=60,
+    )
+    assert [(d.event, d.ok) for d in sent] == [("retrain failed", True)] * 2
+    plain, slack = hook.bodies[2:]
+    assert plain["title"] == "[RETRAIN FAILED] m v1: mae"
+    assert plain["text"] == "retrain on mae FAILED: DataError: no rows"
+    assert slack["text"] == "[RETRAIN FAILED] m v1: mae\nretrain on mae FAILED: DataError: no rows"
+    assert [r["event"] for r in read_deliveries(tmp_path)] == ["fired", "fired"] + [
+        "retrain failed"
+    ] * 2
+    assert (tmp_path / "alerts.json").read_text() == book
+    assert notifier.update([MAE], source="m v1", store=tmp_path, now=120) == []
+    with pytest.raises(ConfigurationError, match="event must be one of"):
+        notifier.tell(
+            "fired", source="m", metric="mae", text="", window="", since="", store=tmp_path, now=0
+        )

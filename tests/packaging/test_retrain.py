@@ -153,3 +153,184 @@ def test_the_retrain_command_names_what_is_wrong(
     )
     assert code == 2
     assert "The labels file x.parquet does not exist." in capsys.readouterr().err
+
+
+def test_retrain_with_a_short_re_tune_packages_the_studys_best_as_challenger(
+    demo: tuple[Path, pd.DataFrame],
+) -> None:
+    """``tune=2``: a real Optuna study of two trials on a local Dask cluster, over the
+    champion's family (it was not tuned by a study), on the rebuilt rows before the
+    backtest days; its best pipeline is backtested and packaged with the study linked."""
+    import mlflow.sklearn
+    from sklearn.metrics import mean_squared_error
+
+    from workbench._tracking import mlflow_for
+    from workbench._versions import VersionArtifacts
+    from workbench.packaging._retrain import study_space
+
+    project, rows = demo
+    settings = resolve_settings(project, environ={})
+    before = VersionArtifacts.of("elec", alias="champion", settings=settings).version
+    done = retrain(
+        labels=rows,
+        until="2024-10-01",
+        since="2024-07-01",
+        backtest_days=14,
+        measure_cost=False,
+        tune=2,
+        n_workers=1,
+        tags={"requested_by": "test"},
+        settings=settings,
+    )
+    study = done.tuning
+    assert study is not None and study.n_complete == 2
+    assert study.best_family == "hist_gradient_boosting"  # the champion's family
+    assert done.champion_version == before and done.model.alias == "challenger"
+    client = mlflow_for(settings).MlflowClient()
+    parent = client.get_run(study.parent_run_id)
+    assert parent.data.params["families"] == "hist_gradient_boosting"
+    assert parent.data.params["metric"] == "rmse"
+    # the study saw the rebuilt rows before the backtest days, nothing later
+    assert done.train["date"].max() == pd.Timestamp("2024-09-16")
+    # the packaged challenger is the study's best pipeline, with the best trial's values
+    new = mlflow.sklearn.load_model(f"models:/elec/{done.model.version}")
+    features = list(ELECTRICITY_FEATURES)
+    np.testing.assert_allclose(
+        new.predict(done.backtest[features]), study.best_model.predict(done.backtest[features])
+    )
+    drawn = {k.split(".", 1)[1]: v for k, v in study.best_params.items() if "." in k}
+    assert drawn and all(new[-1].get_params()[k] == v for k, v in drawn.items())
+    truth = done.backtest[ELECTRICITY_TARGET]
+    for who in ("challenger", "champion"):
+        rmse = mean_squared_error(truth, done.backtest[f"prediction_{who}"]) ** 0.5
+        assert done.scores.loc[who, "rmse"] == pytest.approx(rmse)
+    card = done.model.card
+    assert card.tuning is not None and card.tuning["study"] == study.study_name
+    assert card.params["retuned"] == f"2 trials of study {study.study_name}"
+    assert "re-tuned (2 trials, hist_gradient_boosting)" in done.summary()
+    tags = client.get_model_version("elec", str(done.model.version)).tags
+    assert tags["requested_by"] == "test" and tags["retrained_from"] == str(before)
+    # a re-tune of this challenger would search what its own study searched
+    space = study_space(
+        VersionArtifacts.of("elec", version=done.model.version, settings=settings), settings
+    )
+    assert space == {
+        "families": ["hist_gradient_boosting"],
+        "study": study.study_name,
+        "metric": "rmse",
+        "cv": 5,
+    }
+    old = VersionArtifacts.of("elec", version=1, settings=settings)
+    assert study_space(old, settings) is None  # the baseline had no study
+
+
+def test_retrain_names_a_wrong_number_of_trials(
+    demo: tuple[Path, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench._cli import main
+    from workbench._exceptions import ConfigurationError
+    from workbench.packaging._retrain import family_of
+
+    project, rows = demo
+    settings = resolve_settings(project, environ={})
+    with pytest.raises(ConfigurationError, match="tune is the number of re-tuning trials"):
+        retrain(labels=rows, until="2024-10-01", tune=-1, settings=settings)
+    with pytest.raises(SystemExit):
+        main(["retrain", "--labels", "x.parquet", "--until", "2024-10-01", "--tune", "two"])
+    assert "--tune takes a number of trials (0 or more); got 'two'" in capsys.readouterr().err
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+
+    assert family_of(make_pipeline(Ridge()), "regression") == "ridge"
+    with pytest.raises(ConfigurationError, match="KNeighborsRegressor is none of the ready-made"):
+        family_of(make_pipeline(KNeighborsRegressor()), "regression")
+
+
+def test_an_alert_rule_retrains_and_promotes_when_its_alert_fires(
+    demo: tuple[Path, pd.DataFrame],
+) -> None:
+    """The loop closed by an alert rule: September's served rows and their actuals
+    reach the scheduled monitor, the champion's error crosses its bound, and the rule's
+    action retrains it on the rows since the change up to the end of the period that
+    fired, packages the challenger, promotes it (not worse on the backtest) and tells
+    the receiver; the next run retrains nothing."""
+    import mlflow.sklearn
+
+    from workbench._tracking import mlflow_for
+    from workbench._versions import VersionArtifacts
+    from workbench.monitoring import AlertAction, AlertInbox, Notifier, WebhookReceiver, run_monitor
+    from workbench.serving import InferenceLogWriter, log_actuals
+
+    project, rows = demo
+    settings = resolve_settings(
+        project, environ={"WORKBENCH_MONITORING_DIR": str(project / "alert-monitor")}
+    )
+    champion = VersionArtifacts.of("elec", alias="champion", settings=settings).version
+    served = rows[(rows["date"] >= "2024-09-01") & (rows["date"] < "2024-10-01")]
+    features = electricity_training_set(
+        FeatureStore(settings=settings), served.reset_index(drop=True), progress=False
+    )
+    model = mlflow.sklearn.load_model(f"models:/elec/{champion}")
+    out = features[list(ELECTRICITY_FEATURES)].copy()
+    out["prediction"] = model.predict(out)
+    out["request_id"] = [f"r{i}" for i in range(len(out))]
+    out["row_in_request"] = 0
+    out["timestamp"] = pd.to_datetime(features["date"]).dt.tz_localize("UTC") + pd.Timedelta(
+        hours=12
+    )
+    out["model_name"], out["model_version"], out["latency_ms"] = "elec", str(champion), 3.0
+    log = project / "alert-log"
+    writer = InferenceLogWriter(log)
+    writer.append(out)
+    writer.close()
+    log_actuals(log, list(out["request_id"]), list(features[ELECTRICITY_TARGET]))
+    rule = AlertAction(
+        "mae",
+        labels=str(project / "valid.parquet"),
+        backtest_days=14,
+        since_days=92,
+        promote=True,
+        measure_cost=False,
+    )
+    with AlertInbox() as inbox:
+
+        def monitor() -> object:
+            return run_monitor(
+                "elec",
+                log_dir=log,
+                thresholds={"mae": ("max", 1.0)},  # a bound the champion crosses
+                notifier=Notifier([WebhookReceiver(inbox.url)]),
+                actions=[rule],
+                settings=settings,
+            )
+
+        fired = monitor()
+        assert [a.metric for a in fired.alerts if a.metric == "mae"] == ["mae"]
+        (outcome,) = fired.actions
+        assert outcome.state == "done" and outcome.promoted, outcome
+        new = VersionArtifacts.of("elec", alias="champion", settings=settings)
+        assert str(new.version) == outcome.version and new.version > champion
+        assert outcome.window == "2024-09-30T00:00:00+00:00"
+        assert f"refitted from v{champion}" in outcome.detail
+        client = mlflow_for(settings).MlflowClient()
+        tags = client.get_model_version("elec", str(new.version)).tags
+        assert tags["retrained_because"].startswith("alert mae on 2024-09-30")
+        assert tags["retrained_until"] == "2024-10-01"
+        card = new.model_card_path.read_text()  # type: ignore[union-attr]
+        assert '"retrained_since": "2024-07-01"' in card
+        titles = inbox.titles()
+        source = f"elec v{champion} (@champion)"
+        assert f"[ALERT] {source}: mae" in titles
+        assert titles[-1] == f"[RETRAINED] {source}: mae"
+        assert "promoted to @champion" in inbox.messages[-1]["text"]
+        experiment = client.get_experiment_by_name("monitoring/elec")
+        (run,) = client.search_runs(
+            [experiment.experiment_id], "tags.`workbench.monitor_run` = '1'"
+        )
+        assert '"state": "done"' in run.data.tags["workbench.actions"]
+        versions = len(client.search_model_versions("name = 'elec'"))
+        again = monitor()
+        assert (
+            again.actions == () and len(client.search_model_versions("name = 'elec'")) == versions
+        )

@@ -5,6 +5,7 @@ delivered) and ``workbench retrain`` (the champion refitted up to a date, as
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 from typing import Any
@@ -28,6 +29,19 @@ def _threshold(text: str) -> tuple[str, tuple[str, float]]:
         raise argparse.ArgumentTypeError(f"the bound of {text!r} is not a number") from None
 
 
+def _trials(text: str) -> int:
+    """``--tune N``: a whole number of trials, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"--tune takes a number of trials (0 or more); got {text!r}"
+        )
+    return value
+
+
 def _shown(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -45,11 +59,13 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     from workbench.monitoring import (
         Notifier,
         WebhookReceiver,
+        actions_from_settings,
         notifier_from_settings,
         run_monitor,
     )
 
     settings = project_settings(args)
+    actions = [] if args.no_actions else actions_from_settings(settings)
     notifier = None if args.no_notify else notifier_from_settings(settings)
     urls = list(args.webhook or [])
     for variable in args.webhook_env or []:  # a Slack or Teams URL is a secret
@@ -69,8 +85,12 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         integrity_share=args.integrity_share,
         min_rows=args.min_rows,
         notifier=notifier,
+        actions=actions,
+        cluster=args.cluster,
+        n_workers=args.workers,
         settings=settings,
     )
+    failed = any(o.state != "done" for o in result.actions)
     if args.json:
         table = result.periods.assign(window=result.periods["window"].astype(str))
         print(
@@ -84,12 +104,13 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
                     "periods": table.to_dict("records"),
                     "alerts": [a.__dict__ for a in result.alerts],
                     "deliveries": [d.__dict__ for d in result.deliveries],
+                    "actions": [dataclasses.asdict(o) for o in result.actions],
                 },
                 default=str,
                 indent=1,
             )
         )
-        return 0
+        return 4 if failed else 0
     head, _, tail = result.summary().partition("; alerts")
     print(head + "\n  alerts" + tail)  # two lines: each fits an 80-column terminal
     frame = result.periods.tail(args.last).copy()
@@ -117,6 +138,14 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     for sent in result.deliveries:
         outcome = "sent" if sent.ok else f"FAILED after {sent.attempts} tries: {sent.error}"
         print(f"{sent.event} {sent.metric} → {sent.receiver}: {outcome}")
+    for done in result.actions:
+        print(done.line())
+    if failed:
+        print(
+            "  this run's results are recorded; the action is not tried again until its\n"
+            "  alert clears and fires anew (workbench retrain runs it by hand)"
+        )  # the results are recorded; the schedule should still show the failure
+        return 4
     if args.fail_on_alert and result.alerts:
         return 3
     return 0
@@ -128,18 +157,26 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     settings = project_settings(args)
     if args.backtest_days < 1:
         raise ConfigurationError(f"--backtest-days must be at least 1; got {args.backtest_days}.")
+    if args.since_days is not None and args.since_days < 1:
+        raise ConfigurationError(f"--since-days must be at least 1; got {args.since_days}.")
     done = retrain(
         args.model,
         labels=args.labels,
         until=args.until,
         since=args.since,
+        since_days=args.since_days,
         backtest_days=args.backtest_days,
         time_column=args.time_column,
         metric=args.metric,
         measure_cost=not args.no_cost,
+        tune=args.tune,
+        cluster=args.cluster,
+        n_workers=args.workers,
         settings=settings,
     )
     print(done.summary())
+    if done.tuning is not None:
+        print(f"  study          {done.tuning.study_name} ({done.tuning.n_complete} trials)")
     print(f"  model card     {done.model.card_uri}")
     print(
         "  backtest       " + done.scores.round(4).to_string().replace("\n", "\n                 ")
@@ -168,7 +205,10 @@ def register(add: AddCommand) -> None:
         "rules on the latest period of the model's @champion. Alerts go to the receivers of\n"
         "[tool.workbench.alerts] (and --webhook): fired once, repeated while they hold,\n"
         "resolved when they clear. Safe to run from cron or a Kubernetes CronJob: a run\n"
-        "stopped at any point and run again repeats nothing and skips nothing.",
+        "stopped at any point and run again repeats nothing and skips nothing.\n"
+        'An alert rule of [tool.workbench.alerts.rules] with action = "retrain" retrains\n'
+        "the champion as @challenger when its alert fires (once per firing); exit status\n"
+        "4 when such an action failed (the run's results are recorded all the same).",
     )
     mon.add_argument("--model", help="registered model name (default: the model_name setting)")
     mon.add_argument("--alias", default="champion", help="whose alerts (default champion)")
@@ -188,6 +228,12 @@ def register(add: AddCommand) -> None:
         help="alert when this share of a period's rows breaks one contract rule (0.05)",
     )
     mon.add_argument("--min-rows", type=int, default=1, help="alerts skip smaller periods")
+    mon.add_argument(
+        "--cluster",
+        help="read and count the new segments on a Dask cluster: local, or a scheduler "
+        "tcp://host:port (default: in this process)",
+    )
+    mon.add_argument("--workers", type=int, help="worker processes of a local cluster")
     mon.add_argument("--webhook", action="append", metavar="URL", help="also post alerts here")
     mon.add_argument(
         "--webhook-env",
@@ -199,6 +245,11 @@ def register(add: AddCommand) -> None:
         "--webhook-format", default="json", choices=("json", "slack", "teams"), help="body"
     )
     mon.add_argument("--no-notify", action="store_true", help="send no alert (a dry run)")
+    mon.add_argument(
+        "--no-actions",
+        action="store_true",
+        help="run no alert rule's action (retrain) of [tool.workbench.alerts.rules]",
+    )
     mon.add_argument("--last", type=int, default=14, help="periods to print (default 14)")
     mon.add_argument("--json", action="store_true", help="print the result as JSON")
     mon.add_argument(
@@ -213,8 +264,10 @@ def register(add: AddCommand) -> None:
         "point-in-time with the feature view versions the champion was trained on), refit\n"
         "the champion's pipeline on the rows before the last --backtest-days before\n"
         "--until, score it and the champion on those latest days, and package it as\n"
-        "@challenger (verified, with its model card). --promote then moves @champion to it\n"
-        "if it is not worse on the backtest rows.",
+        "@challenger (verified, with its model card). --tune N runs a short Optuna study\n"
+        "of N trials instead (the families and folds of the champion's study, else its\n"
+        "family) on a Dask cluster and packages its best pipeline. --promote then moves\n"
+        "@champion to it if it is not worse on the backtest rows.",
     )
     re.add_argument("--model", help="registered model name (default: the model_name setting)")
     re.add_argument(
@@ -223,12 +276,34 @@ def register(add: AddCommand) -> None:
         metavar="FILE",
         help="rows with the entity keys, their date and the target (.parquet/.csv)",
     )
-    re.add_argument("--until", required=True, metavar="DATE", help="use rows before this date")
-    re.add_argument("--since", metavar="DATE", help="only rows from this date on")
+    re.add_argument(
+        "--until",
+        default="today",
+        metavar="DATE",
+        help="use rows before this date (default: today, UTC)",
+    )
+    when = re.add_mutually_exclusive_group()
+    when.add_argument("--since", metavar="DATE", help="only rows from this date on")
+    when.add_argument(
+        "--since-days", type=int, metavar="N", help="only rows of the N days before --until"
+    )
     re.add_argument("--backtest-days", type=int, default=14, help="held-out latest days (14)")
     re.add_argument("--time-column", help="the labels' date column (default: the only one)")
     re.add_argument("--metric", help="compared metric (default rmse / accuracy)")
     re.add_argument("--no-cost", action="store_true", help="skip measuring prediction latency")
+    re.add_argument(
+        "--tune",
+        type=_trials,
+        default=0,
+        metavar="N",
+        help="re-tune with N Optuna trials instead of refitting (default 0: refit)",
+    )
+    re.add_argument(
+        "--cluster",
+        help="where --tune's trials run: local, or a scheduler tcp://host:port (default: "
+        "the dask_scheduler setting, else local)",
+    )
+    re.add_argument("--workers", type=int, help="worker processes of a local cluster")
     re.add_argument(
         "--promote", action="store_true", help="then promote it if not worse on the backtest"
     )

@@ -20,7 +20,8 @@
 * The scheduled monitor: :func:`run_monitor` (``workbench monitor``) reads what arrived
   since its checkpoint, records results per period and evaluates the alert rules; a
   :class:`Notifier` delivers them to a :class:`WebhookReceiver` (JSON, Slack, Teams) or
-  an :class:`EmailReceiver` (SMTP): fired, repeated, resolved.
+  an :class:`EmailReceiver` (SMTP): fired, repeated, resolved; an alert rule's
+  :class:`AlertAction` (``retrain``) runs once when its alert fires.
 * Champion and challenger: :func:`compare_shadow` scores both on the same requests
   and actuals, from the log of a server run with ``--shadow``.
 * Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
@@ -41,7 +42,13 @@ record → figure) and ``_widgets``; no compute module imports plotly or ipywidg
 from __future__ import annotations
 
 from workbench._summaries import Summary
-from workbench.monitoring._alerts import Alert, Threshold, check_thresholds, thresholds_from_metrics
+from workbench.monitoring._alerts import (
+    Alert,
+    AlertAction,
+    Threshold,
+    check_thresholds,
+    thresholds_from_metrics,
+)
 from workbench.monitoring._cbpe import CBPE, estimate_from_log
 from workbench.monitoring._collect import LogOverview, collect
 from workbench.monitoring._drift import (
@@ -63,6 +70,7 @@ from workbench.monitoring._notify import (
     EmailReceiver,
     Notifier,
     WebhookReceiver,
+    actions_from_settings,
     notifier_from_settings,
     read_deliveries,
 )
@@ -91,6 +99,7 @@ __all__ = [
     "CBPE",
     "TESTS",
     "Alert",
+    "AlertAction",
     "AlertInbox",
     "ColumnDrift",
     "Delivery",
@@ -107,6 +116,7 @@ __all__ = [
     "Summary",
     "Threshold",
     "WebhookReceiver",
+    "actions_from_settings",
     "check_integrity",
     "check_thresholds",
     "collect",

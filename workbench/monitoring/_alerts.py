@@ -7,6 +7,10 @@ its own validation metrics (stored with the version at packaging): an error may 
 1.5× its validation value (``mae``, ``rmse``, ``mape``, ``log_loss``), a score may fall
 to 0.9× (``accuracy``, ``f1_*``, ``roc_auc``...); each :class:`Threshold` says where it
 came from.
+
+An alert rule may also name an action (:class:`AlertAction`, from the ``rules`` of
+``[tool.workbench.alerts]``: :func:`actions_from_config`): ``retrain`` refits (or
+re-tunes) the champion when the alert fires, once per firing; ``run_monitor`` runs it.
 """
 
 from __future__ import annotations
@@ -17,17 +21,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 
-from workbench._exceptions import MonitoringError
+from workbench._exceptions import ConfigurationError, MonitoringError
 from workbench._metrics import LEGACY
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "ACTIONS",
     "GROWTH",
     "Alert",
+    "AlertAction",
     "Bound",
     "Threshold",
+    "actions_from_config",
     "check_thresholds",
     "performance_alerts",
     "resolve_thresholds",
@@ -251,3 +258,122 @@ def performance_alerts(
 
 def _columns(frame: pd.DataFrame | None) -> list[str]:
     return [] if frame is None else [str(c) for c in frame.columns]
+
+
+#: The actions an alert rule may name.
+ACTIONS = ("retrain",)
+
+
+@dataclass(frozen=True)
+class AlertAction:
+    """What to do when an alert fires: run once per firing (not when it repeats), by
+    :func:`~workbench.monitoring.run_monitor` after it has recorded its results.
+
+    Attributes:
+        when: The alert it answers: its metric (``drift``, ``mae``, ``estimated
+            accuracy``) or a pattern (``integrity*``, ``*``).
+        action: ``retrain``: ``workbench.packaging.retrain`` on the rows of ``labels``
+            up to the end of the period that fired, packaged as ``@challenger``.
+        labels: The label rows (Parquet or CSV: entity keys, their time, the target); a
+            relative path is read from the project folder.
+        backtest_days: Days before the end of the period held out to backtest.
+        since_days: Only rows of this many days before that end (``None``: all).
+        promote: Then move ``@champion`` to the challenger if it is not worse.
+        tune: Trials of a short re-tune (0: refit the champion's configuration).
+        time_column: The labels' time column (default: their only datetime column).
+        measure_cost: Measure the challenger's latency for its card.
+    """
+
+    when: str
+    action: str = "retrain"
+    labels: str = ""
+    backtest_days: int = 14
+    since_days: int | None = None
+    promote: bool = False
+    tune: int = 0
+    time_column: str | None = None
+    measure_cost: bool = True
+
+    def __post_init__(self) -> None:
+        where = f"The alert rule {self.when!r}"
+        if self.action not in ACTIONS:
+            raise ConfigurationError(
+                f"{where} names the action {self.action!r}; the actions are {list(ACTIONS)}."
+            )
+        if not self.labels:
+            raise ConfigurationError(
+                f"{where}: 'retrain' needs 'labels', the file of label rows to retrain on "
+                "(such as 'data/processed/labels.parquet')."
+            )
+        for field, low in (("backtest_days", 1), ("since_days", 1), ("tune", 0)):
+            value = getattr(self, field)
+            if value is None and field == "since_days":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigurationError(
+                    f"{where}: {field!r} must be a whole number >= {low}; got {value!r}."
+                )
+        for field in ("promote", "measure_cost"):
+            if not isinstance(getattr(self, field), bool):
+                raise ConfigurationError(
+                    f"{where}: {field!r} must be true or false; got {getattr(self, field)!r}."
+                )
+
+    def matches(self, metric: str) -> bool:
+        """Whether this rule answers the alert named ``metric``."""
+        import fnmatch
+
+        return metric == self.when or fnmatch.fnmatchcase(metric, self.when)
+
+
+def actions_from_config(
+    config: Mapping[str, Any], project_dir: str | Any | None = None
+) -> list[AlertAction]:
+    """The actions of a ``[tool.workbench.alerts]`` table's ``rules``::
+
+        [tool.workbench.alerts.rules.mae]
+        action = "retrain"
+        labels = "data/processed/labels.parquet"
+        backtest_days = 14
+        promote = false
+
+    A rule's name is the alert it answers (``drift``, ``mae``, ``"integrity*"``); a
+    relative ``labels`` path is read from ``project_dir``.
+
+    Raises:
+        ConfigurationError: A rule is not a table, names an unknown field or action, or
+            a field has the wrong type.
+    """
+    from pathlib import Path
+
+    rules = config.get("rules", {})
+    if not isinstance(rules, Mapping):
+        raise ConfigurationError(
+            "[tool.workbench.alerts] rules must be a table of alert names, such as "
+            f"[tool.workbench.alerts.rules.mae]; got {rules!r}."
+        )
+    known = {f for f in AlertAction.__dataclass_fields__ if f != "when"}
+    out = []
+    for when, rule in rules.items():
+        if not isinstance(rule, Mapping):
+            raise ConfigurationError(
+                f"[tool.workbench.alerts.rules] {when!r} must be a table with 'action'; got "
+                f"{rule!r}."
+            )
+        unknown = sorted(set(rule) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"[tool.workbench.alerts.rules] {when!r} has unknown fields {unknown}; the "
+                f"fields are {sorted(known)}."
+            )
+        if "action" not in rule:
+            raise ConfigurationError(
+                f"[tool.workbench.alerts.rules] {when!r} names no action; say "
+                f"action = {ACTIONS[0]!r}."
+            )
+        labels = str(rule.get("labels", ""))
+        if labels and project_dir is not None and "://" not in labels:
+            path = Path(labels)
+            labels = str(path if path.is_absolute() else Path(project_dir) / path)
+        out.append(AlertAction(when=str(when), **{**dict(rule), "labels": labels}))
+    return out

@@ -129,6 +129,71 @@ def _chunks(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
     return out
 
 
+def _groups(parts: list[tuple[str, int]]) -> list[list[str]]:
+    """The segments of each chunk :func:`_chunks` makes of frames of these sizes."""
+    out: list[list[str]] = []
+    group: list[str] = []
+    size = 0
+    for file, rows in parts:
+        group.append(file)
+        size += rows
+        if size >= CHUNK:
+            out.append(group)
+            group, size = [], 0
+    if group:
+        out.append(group)
+    return out
+
+
+def _versions_in(file: str, *, url: str, name: str) -> dict[str, int]:
+    """Rows of model ``name`` per version in one segment (on a worker)."""
+    import pyarrow.parquet as pq
+
+    from workbench.serving import LogFolder
+
+    place = LogFolder(url)
+    with Path(file).open("rb") if place.local else place.fs.open(file, "rb") as handle:
+        segment = pq.ParquetFile(handle)
+        wanted = [c for c in ("model_version", "model_name") if c in segment.schema_arrow.names]
+        table = segment.read(columns=wanted)
+    named = table["model_version"].to_pandas().astype(str)
+    return {str(k): int(n) for k, n in named.value_counts(sort=False).items()}
+
+
+def _count_chunk(
+    v: Version, files: list[str], url: str, name: str, period: str
+) -> tuple[dict[Any, Any], pd.DataFrame]:
+    """On a worker: the rows of version ``v`` in ``files``, put together as this process
+    puts them together (:func:`_chunks`), counted as :func:`_count` counts them."""
+    from workbench.serving import LogFolder
+
+    place = LogFolder(url)
+    parts = []
+    for file in files:
+        frame = _read_segment(file, place, name)
+        named = frame["model_version"].astype(str)
+        if len(frame) and (named == named.iloc[0]).all():
+            parts.append(frame)
+        else:
+            parts.append(frame[(named == v.version).to_numpy()])
+    return _count(v, _concat(parts), period)
+
+
+def _count(v: Version, part: pd.DataFrame, period: str) -> tuple[dict[Any, Any], pd.DataFrame]:
+    """One chunk of one version: its counts per period and its ledger rows."""
+    from workbench.monitoring._periods import period_keys, time_basis
+
+    part = part.reset_index(drop=True)
+    names = [c for c in v.profile.columns if c in part.columns]
+    event = v.contract.event_time if v.contract is not None else None
+    column = time_basis(event, list(part.columns)).column  # event time if logged
+    subset = v.profile.subset(names)
+    stats = period_stats(part, subset, period, v.contract, column)
+    kept = [c for c in [*LEDGER, *v.score_columns] if c in part or c == "period"]
+    ledger = part.assign(period=period_keys(part, period, column))[kept]
+    return stats, ledger
+
+
 def period_stats(
     part: pd.DataFrame, profile: Any, period: str, contract: Any, time_column: str = "timestamp"
 ) -> dict[Any, Any]:
@@ -177,48 +242,65 @@ class Step:
             self.versions[version] = _load_version(self.name, version, self.settings)
         return self.versions[version]
 
-    def read_log(self, place: Any, files: list[str]) -> tuple[int, int]:
+    def read_log(self, place: Any, files: list[str], client: Any = None) -> tuple[int, int]:
         """Counts per period and ledger rows of the new segments; returns the rows read
-        and those skipped (versions without a profile)."""
+        and those skipped (versions without a profile).
+
+        With a ``distributed.Client`` the segments are read and counted on its workers
+        (a first pass counts each segment's rows per version), in the same chunks as in
+        this process, so the counts and the ledger are exactly those of an in-process run.
+        """
         from workbench._progress import map_with_progress
-        from workbench.monitoring._periods import period_keys, time_basis
 
         if not files:
             return 0, 0
-        frames = map_with_progress(
-            lambda f: _read_segment(f, place, self.name), files, desc="reading", show=False
-        )
-        per_version: dict[str, list[pd.DataFrame]] = {}
-        for frame in frames:
-            named = frame["model_version"].astype(str)
-            if len(frame) and (named == named.iloc[0]).all():  # a server logs one version
-                per_version.setdefault(named.iloc[0], []).append(frame)
-                continue
-            for version, part in frame.groupby(named, sort=True):
-                per_version.setdefault(str(version), []).append(part)
-        del frames
+        tasks: list[tuple[Version, Any]] = []
         skipped = 0
-        tasks: list[tuple[Version, pd.DataFrame]] = []
-        for version, parts in sorted(per_version.items()):
-            v = self.version(version)
-            if v is None:
-                skipped += sum(len(p) for p in parts)
-                continue
-            tasks += [(v, chunk) for chunk in _chunks(parts)]
-
-        def one(task: tuple[Version, pd.DataFrame]) -> tuple[dict[Any, Any], pd.DataFrame]:
-            v, part = task
-            part = part.reset_index(drop=True)
-            names = [c for c in v.profile.columns if c in part.columns]
-            event = v.contract.event_time if v.contract is not None else None
-            column = time_basis(event, list(part.columns)).column  # event time if logged
-            subset = v.profile.subset(names)
-            stats = period_stats(part, subset, self.period, v.contract, column)
-            kept = [c for c in [*LEDGER, *v.score_columns] if c in part or c == "period"]
-            ledger = part.assign(period=period_keys(part, self.period, column))[kept]
-            return stats, ledger
-
-        done = map_with_progress(one, tasks, desc="counting", show=False)
+        if client is None:
+            frames = map_with_progress(
+                lambda f: _read_segment(f, place, self.name), files, desc="reading", show=False
+            )
+            per_version: dict[str, list[pd.DataFrame]] = {}
+            for frame in frames:
+                named = frame["model_version"].astype(str)
+                if len(frame) and (named == named.iloc[0]).all():  # a server logs one version
+                    per_version.setdefault(named.iloc[0], []).append(frame)
+                    continue
+                for version, part in frame.groupby(named, sort=True):
+                    per_version.setdefault(str(version), []).append(part)
+            del frames
+            for version, parts in sorted(per_version.items()):
+                v = self.version(version)
+                if v is None:
+                    skipped += sum(len(p) for p in parts)
+                    continue
+                tasks += [(v, chunk) for chunk in _chunks(parts)]
+            done = map_with_progress(
+                lambda task: _count(task[0], task[1], self.period),
+                tasks,
+                desc="counting",
+                show=False,
+            )
+        else:
+            counted = client.gather(client.map(_versions_in, files, url=str(place), name=self.name))
+            sizes: dict[str, list[tuple[str, int]]] = {}
+            for file, found in zip(files, counted, strict=True):
+                for version, n in found.items():
+                    sizes.setdefault(version, []).append((file, n))
+            for version, parts_of in sorted(sizes.items()):
+                v = self.version(version)
+                if v is None:
+                    skipped += sum(n for _, n in parts_of)
+                    continue
+                light = dataclasses.replace(v, cbpe=None)  # what counting needs, no model
+                tasks += [(v, (light, group)) for group in _groups(parts_of)]
+            futures = [
+                client.submit(
+                    _count_chunk, light, group, str(place), self.name, self.period, pure=False
+                )
+                for _, (light, group) in tasks
+            ]
+            done = client.gather(futures)
         rows = 0
         ledgers = []
         for (v, _), (per_period, ledger) in zip(tasks, done, strict=True):

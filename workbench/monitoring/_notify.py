@@ -41,14 +41,16 @@ from workbench.monitoring._checkpoint import atomic_write
 
 if TYPE_CHECKING:
     from workbench._settings import Settings
-    from workbench.monitoring._alerts import Alert
+    from workbench.monitoring._alerts import Alert, AlertAction
 
 __all__ = [
+    "ACTION_EVENTS",
     "AlertInbox",
     "Delivery",
     "EmailReceiver",
     "Notifier",
     "WebhookReceiver",
+    "actions_from_settings",
     "notifier_from_settings",
 ]
 
@@ -56,6 +58,12 @@ _log = logging.getLogger(__name__)
 
 #: The events of an alert's life, as messages name them.
 EVENTS = ("fired", "repeated", "resolved")
+#: What an alert rule's action did (``Notifier.tell``), with each one's title word.
+ACTION_EVENTS = {
+    "retrained": "RETRAINED",
+    "retrain failed": "RETRAIN FAILED",
+    "retrain interrupted": "RETRAIN INTERRUPTED",
+}
 FORMATS = ("json", "slack", "teams")
 
 
@@ -82,11 +90,14 @@ class Message:
 
     @property
     def title(self) -> str:
-        word = {"fired": "ALERT", "repeated": "STILL FIRING", "resolved": "RESOLVED"}[self.event]
+        words = {"fired": "ALERT", "repeated": "STILL FIRING", "resolved": "RESOLVED"}
+        word = {**words, **ACTION_EVENTS}[self.event]
         return f"[{word}] {self.source}: {self.metric}"
 
     @property
     def text(self) -> str:
+        if self.event in ACTION_EVENTS:  # what the action did, in its own words
+            return self.reason
         if self.event == "resolved":
             return (
                 f"{self.metric} no longer crosses its bound (alert since {self.since}); "
@@ -367,6 +378,41 @@ class Notifier:
                 self._record(folder, book_path, book, message, delivery)
         return sent
 
+    def tell(
+        self,
+        event: str,
+        *,
+        source: str,
+        metric: str,
+        text: str,
+        window: str,
+        since: str,
+        store: str | Path,
+        now: float,
+    ) -> list[Delivery]:
+        """Tell every receiver, once, what an alert rule's action did (``event``: one of
+        ``ACTION_EVENTS``); recorded in ``deliveries.jsonl`` as alerts are. A message
+        that fails after its retries is recorded as failed and not tried again.
+
+        Args:
+            event: ``retrained``, ``retrain failed`` or ``retrain interrupted``.
+            source: The model the alert is about (``model v3 (@champion)``).
+            metric: The alert that set the action off.
+            text: What happened, in words (the new version and its backtest, or the error).
+            window: The period the alert fired on; ``since`` when it fired.
+            store: The folder of ``deliveries.jsonl``.
+            now: The time, in epoch seconds.
+        """
+        if event not in ACTION_EVENTS:
+            raise ConfigurationError(f"event must be one of {list(ACTION_EVENTS)}; got {event!r}.")
+        message = Message(event, source, metric, 0.0, 0.0, window, text, since)
+        sent = []
+        for receiver in self.receivers:
+            delivery = self._deliver(receiver, message, now)
+            sent.append(delivery)
+            _append(Path(store), message, delivery)
+        return sent
+
     def _deliver(
         self, receiver: WebhookReceiver | EmailReceiver, message: Message, now: float
     ) -> Delivery:
@@ -401,9 +447,15 @@ class Notifier:
     ) -> None:
         """What each receiver was told (whole, at once), then the line of the record."""
         atomic_write(book_path, json.dumps(book, indent=1))
-        line = {**dataclasses.asdict(delivery), "message": message.to_dict()}
-        with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, default=str) + "\n")
+        _append(folder, message, delivery)
+
+
+def _append(folder: Path, message: Message, delivery: Delivery) -> None:
+    """One line of ``deliveries.jsonl``: the delivery and its message."""
+    line = {**dataclasses.asdict(delivery), "message": message.to_dict()}
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "deliveries.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, default=str) + "\n")
 
 
 class AlertInbox:
@@ -569,9 +621,8 @@ def notifier_from_config(
     )
 
 
-def notifier_from_settings(settings: Settings | None = None) -> Notifier | None:
-    """The notifier of the project's ``[tool.workbench.alerts]`` table (``None``
-    without one: then no alert leaves the machine)."""
+def _alerts_table(settings: Settings | None) -> tuple[dict[str, Any], Settings]:
+    """The project's ``[tool.workbench.alerts]`` table (empty without one)."""
     import tomllib
 
     from workbench._settings import get_settings
@@ -579,7 +630,22 @@ def notifier_from_settings(settings: Settings | None = None) -> Notifier | None:
     s = settings or get_settings()
     pyproject = Path(s.project_dir) / "pyproject.toml"
     if not pyproject.is_file():
-        return None
+        return {}, s
     table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("workbench", {})
-    alerts = table.get("alerts")
+    return dict(table.get("alerts") or {}), s
+
+
+def actions_from_settings(settings: Settings | None = None) -> list[AlertAction]:
+    """The actions of the project's alert rules (``[tool.workbench.alerts.rules]``;
+    none without them): what ``workbench monitor`` runs when an alert fires."""
+    from workbench.monitoring._alerts import actions_from_config
+
+    table, s = _alerts_table(settings)
+    return actions_from_config(table, s.project_dir)
+
+
+def notifier_from_settings(settings: Settings | None = None) -> Notifier | None:
+    """The notifier of the project's ``[tool.workbench.alerts]`` table (``None``
+    without one: then no alert leaves the machine)."""
+    alerts, _ = _alerts_table(settings)
     return notifier_from_config(alerts) if alerts else None
