@@ -71,9 +71,34 @@ def test_notebook_executes(notebook: Path, variant: str, demo_project, tmp_path:
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+    if notebook.stem == "00_lifecycle":
+        _shows_the_study(out)
     if notebook.parent.name == "notebooks":  # the docs site shows this execution (make docs)
         DOCS_NOTEBOOKS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, DOCS_NOTEBOOKS / notebook.name)
+
+
+def _shows_the_study(executed: Path) -> None:
+    """The lifecycle notebook runs the demo's short study (Lasso, Ridge, gradient
+    boosting on a local cluster), shows its trials, and the packaged model's card names
+    it; the notebook's HTML report keeps those figures."""
+    from workbench.presentation import write_report
+
+    nb = nbformat.read(executed, as_version=4)
+    html = [
+        o["data"]["text/html"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    ]
+    trials = next(h for h in html if "by model family" in h)  # the experiments view
+    for family in ("Lasso", "Ridge", "gradient boosting"):
+        assert family in trials, family
+    card = next(h for h in html if "Tuning study" in h)  # the card viewer
+    assert "tutorial-lifecycle-families-0" in card and "3 complete" in card
+    assert "SQLite file .workbench/optuna.db in the project folder" in card
+    report = write_report(executed, executed.with_suffix(".report.html")).read_text()
+    assert "RMSE by model family" in report and "Tuning study" in report
 
 
 def test_the_monitoring_report_stands_alone(

@@ -107,3 +107,27 @@ def test_a_ui_address_only_where_configured(tmp_path) -> None:  # type: ignore[n
     assert configured_ui_url(server, "#/models") == "http://m:5000/#/models"
     told = resolve_settings(tmp_path, environ={"WORKBENCH_MLFLOW_UI_URL": "https://ui.example/"})
     assert configured_ui_url(told) == "https://ui.example"
+
+
+def test_the_study_storage_names_no_machine_path_and_no_credential() -> None:
+    from pathlib import Path
+
+    from workbench.packaging._card_contents import study_storage
+
+    project = Path("/home/ana/energy")
+    cases = {
+        "sqlite:////home/ana/energy/.workbench/optuna.db": (
+            "SQLite file .workbench/optuna.db in the project folder"
+        ),
+        "sqlite:////srv/studies/optuna.db": "SQLite file optuna.db",
+        "sqlite:///C:/Users/ana/optuna.db": "SQLite file optuna.db",
+        "sqlite:///optuna.db": "SQLite file optuna.db",
+        "sqlite:///:memory:": "SQLite in memory (not kept)",
+        "postgresql+psycopg2://ana:s3cret@db.lan:5432/optuna": (
+            "PostgreSQL database optuna on db.lan:5432"
+        ),
+        "mysql://ana@db.lan/studies": "MySQL database studies on db.lan",
+        "not a url": "an Optuna storage given by URL",
+    }
+    for url, shown in cases.items():
+        assert study_storage(url, project) == shown, url

@@ -718,3 +718,73 @@ def test_review_edge_cases(frame: pd.DataFrame, settings: Settings, tmp_path: Pa
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("wb_chatty", None)
+
+
+def test_the_card_names_no_path_of_the_machine_that_made_it(
+    frame: pd.DataFrame, settings: Settings
+) -> None:
+    """A real study and package: the card (as stored in MLflow: Markdown, HTML, JSON; and
+    as the card app draws it) says how to find the study (its name, its SQLite file
+    relative to the project) without the project's, the home's, the working folder's or
+    the temporary folder's absolute path, and links MLflow only where a UI is configured."""
+    import tempfile
+
+    from workbench._versions import CARD_FILES
+    from workbench.packaging._figures import card_header_html, card_sections_html, card_tail_html
+    from workbench.tuning import tune
+
+    data = frame[[*INPUTS, "kwh"]].head(300).astype({"shifts": "float64", "holiday": "float64"})
+    study = tune(
+        data,
+        "kwh",
+        families=["ridge"],
+        n_trials=2,
+        cv=2,
+        n_workers=1,
+        pruner=None,
+        study_name="portable-study",
+        progress=False,
+        settings=settings,
+    )
+    assert study.storage.startswith("sqlite:///") and str(settings.project_dir) in study.storage
+    packaged = package_model(
+        study.best_model,
+        data,
+        "portable",
+        target="kwh",
+        tuning=study,
+        progress=False,
+        settings=settings,
+    )
+    folder = Path(mlflow.artifacts.download_artifacts(packaged.card_uri.rsplit("/", 1)[0]))
+    stored = {file: (folder / file).read_text(encoding="utf-8") for file in CARD_FILES}
+    card = card_of("portable", packaged.version, settings=settings)
+    stored["the app's page"] = "".join(
+        [
+            card_header_html(card, ["challenger"], None),
+            card_sections_html(card, None, None),
+            card_tail_html(card),
+        ]
+    )
+    machine = {
+        "the project folder": str(settings.project_dir),
+        "the home folder": str(Path.home()),
+        "the working folder": str(Path.cwd()),
+        "the temporary folder": tempfile.gettempdir(),
+        "the repository": str(REPO),
+    }
+    leaks = [
+        f"{where} names {what} ({path})"
+        for where, text in stored.items()
+        for what, path in machine.items()
+        if path in text
+    ]
+    assert leaks == []
+    # a reader still finds the study: its name and where it is kept, in the project
+    assert card.tuning is not None
+    assert card.tuning["study"] == "portable-study"
+    assert card.tuning["storage"] == "SQLite file .workbench/optuna.db in the project folder"
+    assert "link" not in card.tuning and card.ui_url is None  # no UI address configured
+    for text in stored.values():
+        assert "portable-study" in text and ".workbench/optuna.db" in text
+    assert "127.0.0.1" not in stored["model_card.md"]

@@ -116,14 +116,18 @@ class ModelCard:
         task: ``regression`` or ``classification``.
         estimator: The final estimator's class; ``steps`` the pipeline's step classes.
         created: When it was packaged (UTC, ISO 8601).
-        run_id, model_uri, ui_url: Where it lives.
+        run_id, model_uri, ui_url: Where it lives (``ui_url`` only where an MLflow UI
+            address is configured: a card travels, and names no path or port of the
+            machine that made it).
         target: The column it predicts.
         data: Rows, time span and a profile per column (:func:`profile_columns`).
         features: Input columns in order, with their signature types.
         feature_views: Feature-store views used, with version and fingerprint.
         metrics: Name → ``{"value", "std", "folds", "source"}``.
         params: The estimator's parameters and any extra ones given.
-        tuning: The Optuna study behind it (name, storage, parent run, best trial).
+        tuning: The Optuna study behind it (name, where it is kept as
+            :func:`~workbench.packaging._card_contents.study_storage` says it, parent run,
+            best trial).
         cost: Fit time, load time, single-row and batch latency, predictions/s, machine.
         serialization: Format and the reason it was chosen.
         requirements: Pinned requirements.

@@ -14,12 +14,13 @@ import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from workbench._exceptions import DataError, ModelError
 from workbench._settings import Settings
-from workbench._tracking import mlflow_for, ui_url
-from workbench._urls import redact_url
+from workbench._tracking import configured_ui_url, mlflow_for
 from workbench._versions import CONTRACT, FILES
 from workbench.packaging._card import ModelCard, feature_rows, metric_entry, profile_columns
 from workbench.packaging._model import final_estimator, plain_value, step_names
@@ -30,7 +31,14 @@ if TYPE_CHECKING:
     from workbench.data import Contract
     from workbench.packaging._signature import Serialization
 
-__all__ = ["build_card", "card_metrics", "holdout_metrics", "measured_cost", "study_metrics"]
+__all__ = [
+    "build_card",
+    "card_metrics",
+    "holdout_metrics",
+    "measured_cost",
+    "study_metrics",
+    "study_storage",
+]
 
 #: What the fresh process timed, as the card shows it.
 _TIMINGS = ("single_row_ms", "batch_rows", "batch_ms", "predictions_per_second")
@@ -66,18 +74,77 @@ def card_metrics(
     return scores, tuning_info
 
 
+#: Optuna RDB back ends as people name them, by the URL's dialect.
+_DATABASES = {
+    "sqlite": "SQLite",
+    "postgresql": "PostgreSQL",
+    "mysql": "MySQL",
+    "mariadb": "MariaDB",
+    "oracle": "Oracle",
+    "mssql": "SQL Server",
+}
+
+
+def study_storage(url: str, project_dir: Path | None = None) -> str:
+    """Where a study is kept, as a card may say it: the kind of database and where to
+    find it, naming no path of this machine and no credential.
+
+    A SQLite file inside the project is named relative to the project folder (the study
+    travels with the project); one elsewhere by its file name only. A database server is
+    named by host, port and database, without user or password.
+
+    Example:
+        >>> study_storage("sqlite:////home/ana/proj/.workbench/optuna.db", Path("/home/ana/proj"))
+        'SQLite file .workbench/optuna.db in the project folder'
+        >>> study_storage("sqlite:////srv/studies/optuna.db", Path("/home/ana/proj"))
+        'SQLite file optuna.db'
+        >>> study_storage("postgresql+psycopg://ana:secret@db.lan:5432/optuna")
+        'PostgreSQL database optuna on db.lan:5432'
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # not a URL: say nothing of it but that it was given
+        return "an Optuna storage given by URL"
+    dialect = parts.scheme.split("+", 1)[0].lower()
+    if not dialect:
+        return "an Optuna storage given by URL"
+    kind = _DATABASES.get(dialect, dialect)
+    if dialect == "sqlite":
+        # sqlite:///relative.db, sqlite:////absolute.db, sqlite:// or :memory: (in memory)
+        file = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+        if not file or file == ":memory:":
+            return "SQLite in memory (not kept)"
+        path = PurePosixPath(unquote(file).replace("\\", "/"))
+        if project_dir is not None:
+            root = PurePosixPath(Path(project_dir).resolve().as_posix())
+            if path.is_relative_to(root):
+                return f"SQLite file {path.relative_to(root).as_posix()} in the project folder"
+        return f"SQLite file {path.name}"
+    where = f"{host}:{port}" if host and port else host
+    database = parts.path.lstrip("/")
+    named = f"{kind} database {database}" if database else kind
+    return f"{named} on {where}" if where else named
+
+
 def study_metrics(tuning: Any, s: Settings) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The tuning study's summary and the best trial's per-fold scores (from its MLflow run)."""
+    """The tuning study's summary and the best trial's per-fold scores (from its MLflow run).
+
+    The summary says how to find the study (its name, and its storage by
+    :func:`study_storage`: no path of this machine) and links the study's MLflow run
+    only where a UI address is configured."""
     info = {
         "study": tuning.study_name,
-        "storage": redact_url(tuning.storage),
+        "storage": study_storage(tuning.storage, s.project_dir),
         "parent_run": tuning.parent_run_id,
         "best_family": tuning.best_family,
         "best_value": tuning.best_value,
         "trials": f"{tuning.n_complete} complete, {tuning.n_pruned} pruned, "
         f"{tuning.n_failed} failed",
-        "link": ui_url(s, f"#/runs/{tuning.parent_run_id}"),
     }
+    link = configured_ui_url(s, f"#/runs/{tuning.parent_run_id}")
+    if link is not None:
+        info["link"] = link
     client = mlflow_for(s).MlflowClient()
     parent = client.get_run(tuning.parent_run_id)
     best = parent.data.tags.get("best_trial")
@@ -186,7 +253,7 @@ def build_card(
     description: str,
     task: str,
     run_id: str,
-    link: str,
+    link: str | None,
     target: str | None,
     features: list[str],
     signature: Any,

@@ -24,7 +24,7 @@ from workbench._exceptions import ModelError
 from workbench._imports import require
 from workbench._requirements import pinned_requirements
 from workbench._settings import Settings, get_settings
-from workbench._tracking import mlflow_for, ui_url
+from workbench._tracking import configured_ui_url, mlflow_for, ui_url
 from workbench._urls import redact_text
 from workbench._versions import (
     FEATURE_VIEWS,
@@ -346,7 +346,8 @@ def package_model(
             steps("cost measured")
 
             # 5. the card, then the alias (last: everything it points at exists)
-            link = ui_url(s, f"#/models/{quote(name)}/versions/{version}")
+            page = f"#/models/{quote(name)}/versions/{version}"
+            link = ui_url(s, page)
             card = build_card(
                 model,
                 data,
@@ -356,7 +357,9 @@ def package_model(
                 description=description,
                 task=task,
                 run_id=run_id,
-                link=link,
+                # the card links MLflow only where a UI address is configured: it travels,
+                # and 127.0.0.1:5000 elsewhere is another machine's port or nothing
+                link=configured_ui_url(s, page),
                 target=target,
                 features=features,
                 signature=signature,
