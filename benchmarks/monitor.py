@@ -157,7 +157,7 @@ def main() -> None:
             ) as cluster,
             distributed.Client(cluster) as client,
         ):  # fmt: skip
-            client.run(lambda: __import__("workbench.monitoring._increment"))  # warm imports
+            client.run(lambda: __import__("workbench.monitoring"))  # warm the imports
             startup = time.perf_counter() - started
             before = sum(client.run(_cpu).values())
             started, cpu = time.perf_counter(), _cpu()

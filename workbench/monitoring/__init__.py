@@ -63,7 +63,7 @@ from workbench.monitoring._figures import (
     drift_table_figure,
     metric_figure,
 )
-from workbench.monitoring._job import MonitorResult, run_monitor
+from workbench.monitoring._job import ActionOutcome, MonitorResult, run_monitor
 from workbench.monitoring._notify import (
     AlertInbox,
     Delivery,
@@ -98,6 +98,7 @@ from workbench.monitoring._widgets import DriftExplorer, MonitoringDashboard, op
 __all__ = [
     "CBPE",
     "TESTS",
+    "ActionOutcome",
     "Alert",
     "AlertAction",
     "AlertInbox",

@@ -1,4 +1,6 @@
 """Alerts that reach people: a webhook (generic JSON, Slack, Teams) and e-mail (SMTP).
+It is one job, telling people: the receivers, when each is told what, the record of
+what was sent, and the project's table that names them.
 
 A :class:`Notifier` holds the receivers and the rule of repetition. At each monitor run
 it is handed the alerts that hold now and, per receiver and alert (an alert is known by
