@@ -149,6 +149,72 @@ def test_dashboard_draws_its_figures_and_redraws_on_feature_pick(  # type: ignor
     ] == []
 
 
+#: Counts each plot's drawings (plotly emits ``plotly_afterplot`` after every one) by
+#: wrapping the ``emit`` plotly gives each figure's element, before the page loads.
+_COUNT_PLOTS = """
+window.__plots = new Map();
+Object.defineProperty(HTMLDivElement.prototype, "emit", {
+  configurable: true,
+  get() { return undefined; },
+  set(emit) {
+    const node = this;
+    Object.defineProperty(node, "emit", { configurable: true, writable: true,
+      value(name) {
+        if (name === "plotly_afterplot") window.__plots.set(node, (window.__plots.get(node) || 0) + 1);
+        return emit.apply(this, arguments);
+      } });
+  },
+});
+"""
+
+#: A figure drawn by plotly's JupyterLab renderer in the page (attached to its body), then
+#: asked to update with its size unchanged, then with a new width: the drawings after each.
+_UPDATES = """async () => {
+  const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+  const factory = await window._JUPYTERLAB["jupyterlab-plotly"].get("./mimeExtension");
+  const { RenderedPlotly } = factory();
+  const widget = new RenderedPlotly({ mimeType: "application/vnd.plotly.v1+json" });
+  widget.node.style.width = "600px";
+  RenderedPlotly.attach(widget, document.body);
+  const figure = { data: [{ type: "bar", x: ["a", "b"], y: [1, 2] }], layout: {} };
+  await widget.renderModel({ data: { "application/vnd.plotly.v1+json": figure }, setData() {} });
+  await pause(1500);
+  const drawn = window.__plots.get(widget.node);
+  widget.update();
+  await pause(1500);
+  const same = window.__plots.get(widget.node);
+  widget.node.style.width = "400px";
+  widget.update();
+  await pause(1500);
+  const wider = window.__plots.get(widget.node);
+  widget.dispose();
+  return [drawn, same, wider];
+}"""
+
+
+def test_figures_are_not_drawn_again_for_nothing(dashboard) -> None:  # type: ignore[no-untyped-def]
+    """plotly's renderer as the workbench template patches it: no PNG copy of each figure
+    (a plot of its own, off the page), no redraw when its size did not change, a redraw
+    when it did."""
+    with sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.add_init_script(_COUNT_PLOTS)
+        page.goto(dashboard, timeout=120_000)
+        page.wait_for_selector(".js-plotly-plot .table", timeout=120_000)
+        page.wait_for_selector(".js-plotly-plot .barlayer .point path", timeout=60_000)
+        time.sleep(2)  # the renderer's own updates, and a PNG copy if one were made
+        copies, on_page = page.evaluate(
+            "() => { const plots = [...window.__plots.keys()];"
+            " return [plots.filter(n => !n.isConnected).length,"
+            " plots.filter(n => n.isConnected).length]; }"
+        )
+        drawn, same, resized = page.evaluate(_UPDATES)
+        browser.close()
+    assert on_page >= 3 and copies == 0, (on_page, copies)
+    assert drawn >= 1 and same == drawn and resized > same, (drawn, same, resized)
+
+
 # The model card, explorer and experiments apps: tests/apps/test_app_pages.py.
 
 
