@@ -56,6 +56,8 @@ class LoadResult:
     request_ids: list[str]
     connection_errors: list[str]
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (time, MiB)
+    #: Each answer's ``X-Model-Version`` ("" where absent), in the order of ``latencies_ms``.
+    versions: list[str] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -101,9 +103,9 @@ async def _one_connection(
     port: int,
     request: bytes,
     deadline: float,
-    out: tuple[Counter[int], list[float], list[str], list[str]],
+    out: tuple[Counter[int], list[float], list[str], list[str], list[str]],
 ) -> None:
-    statuses, latencies, ids, failures = out
+    statuses, latencies, ids, failures, versions = out
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError as exc:
@@ -120,7 +122,7 @@ async def _one_connection(
             if not status_line:
                 failures.append("the server closed the connection")
                 return
-            length, request_id = 0, ""
+            length, request_id, version = 0, "", ""
             while True:
                 line = await reader.readline()
                 if line in (b"\r\n", b""):
@@ -131,8 +133,11 @@ async def _one_connection(
                     length = int(value)
                 elif key == b"x-request-id":
                     request_id = value.strip().decode()
+                elif key == b"x-model-version":
+                    version = value.strip().decode()
             await reader.readexactly(length)
             latencies.append((time.perf_counter() - began) * 1000)
+            versions.append(version)
             status = int(status_line.split()[1])
             statuses[status] += 1
             if 200 <= status < 300:
@@ -165,6 +170,7 @@ def drive(
     latencies: list[float] = []
     ids: list[str] = []
     failures: list[str] = []
+    versions: list[str] = []
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
     started = time.perf_counter()
@@ -180,7 +186,7 @@ def drive(
 
     async def run() -> None:
         deadline = time.perf_counter() + seconds
-        out = (statuses, latencies, ids, failures)
+        out = (statuses, latencies, ids, failures, versions)
         await asyncio.gather(
             *(_one_connection(host, port, request, deadline, out) for _ in range(connections))
         )
@@ -200,4 +206,5 @@ def drive(
         ids,
         failures,
         samples,
+        versions,
     )

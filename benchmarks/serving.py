@@ -266,8 +266,22 @@ def report(uri: str, rows: list[dict[str, object]]) -> dict[str, float]:
     return {k: round(float(v), 3) for k, v in checks.items()}
 
 
-def shadow_overhead(rounds: int, seconds: int) -> dict[str, float]:
-    """The champion's p50 with and without ``--shadow challenger``, at c=1 and c=32."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) process ``pid`` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def challenger_overhead(mode: str, rounds: int, seconds: int) -> dict[str, float]:
+    """The champion's p50 with and without a challenger (``mode``: ``shadow`` or
+    ``canary``), at c=1 and c=32, and the server's CPU time per answered request.
+
+    Both servers run at once on the same registry; short turns alternate between them
+    (plain, challenger; then challenger, plain; ...) so that a busy neighbour weighs on
+    both alike; the overhead is the median over rounds of the two turns' ratio. With a
+    canary, only the requests the champion answered count towards its p50
+    (``X-Model-Version``), so the figure is what the canary costs the others.
+    """
     import statistics
 
     from _loadgen import drive
@@ -276,9 +290,9 @@ def shadow_overhead(rounds: int, seconds: int) -> dict[str, float]:
     from workbench import mlflow_for
     from workbench.packaging import package_model
 
-    work, settings, frame = bench_project("bench-shadow-")
+    work, settings, frame = bench_project(f"bench-{mode}-")
     env = server_env(settings.tracking_uri, work)
-    register(settings, frame, "bench-shadow", text_column=False)  # @champion
+    register(settings, frame, "bench-shadow", text_column=False)  # @champion, version 1
     data = frame.drop(columns="region")
     challenger = HistGradientBoostingRegressor(max_iter=150).fit(data.drop(columns="y"), data["y"])
     package_model(
@@ -293,55 +307,83 @@ def shadow_overhead(rounds: int, seconds: int) -> dict[str, float]:
     client = mlflow_for(settings).MlflowClient()
     latest = max(int(v.version) for v in client.search_model_versions("name='bench-shadow'"))
     client.set_registered_model_alias("bench-shadow", "challenger", str(latest))
+    champion = str(client.get_model_version_by_alias("bench-shadow", "champion").version)
     body = (
         '{"dataframe_split": '
         + data.drop(columns="y").head(1).to_json(orient="split", index=False)
         + "}"
     ).encode()
+    flags = {"shadow": ["--shadow", "challenger"], "canary": ["--canary", "challenger"]}[mode]
+    servers: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
     p50: dict[tuple[str, int], list[float]] = {}
-    order = ["plain", "shadow"]
-    for round_ in range(rounds):
-        for variant in order if round_ % 2 == 0 else order[::-1]:
+    cpu: dict[tuple[str, int], list[float]] = {}
+    answered: dict[str, int] = {}
+    try:
+        for variant in ("plain", mode):
             port = free_port()
-            url = f"http://127.0.0.1:{port}"
             command = [
                 *(sys.executable, "-m", "workbench", "serve", "models:/bench-shadow@champion"),
                 *("--port", str(port), "--log-dir", str(work / f"log-{variant}")),
-                *(["--shadow", "challenger"] if variant == "shadow" else []),
+                *(flags if variant == mode else []),
             ]
             with (work / f"{variant}-{port}.out").open("wb") as out:
                 server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-            try:
-                wait_ready(url, server)
-                drive(f"{url}/invocations", body, connections=8, seconds=2)  # warm-up
-                for connections in (1, 32):
+            servers[variant] = (f"http://127.0.0.1:{port}", server)
+        for variant, (url, server) in servers.items():
+            wait_ready(url, server)
+            warm = drive(f"{url}/invocations", body, connections=8, seconds=2)
+            answered[variant] = warm.ok
+        order = ["plain", mode]
+        for round_ in range(rounds):
+            for connections in (1, 32):
+                for variant in order if round_ % 2 == 0 else order[::-1]:
+                    url, server = servers[variant]
+                    used = cpu_seconds(server.pid)
                     result = drive(
                         f"{url}/invocations", body, connections=connections, seconds=seconds
                     )
+                    time.sleep(0.5)  # what the turn left queued (the shadow's) is its own
+                    used = cpu_seconds(server.pid) - used
                     assert result.errors == 0, result.summary()
-                    p50.setdefault((variant, connections), []).append(result.percentile(50))
+                    answered[variant] = answered.get(variant, 0) + result.ok
+                    mine = result.latencies_ms[np.asarray(result.versions) == champion]
+                    median = float(np.percentile(mine, 50))
+                    p50.setdefault((variant, connections), []).append(median)
+                    cpu.setdefault((variant, connections), []).append(used / result.ok * 1000)
                     print(
                         f"  round {round_ + 1} {variant:6s} c={connections:<2d} "
-                        f"p50 {result.percentile(50):6.2f} ms  {result.summary()}",
+                        f"champion p50 {median:6.2f} ms ({len(mine):,} answers), CPU "
+                        f"{used / result.ok * 1000:5.2f} ms/request; {result.summary()}",
                         flush=True,
                     )
-                health = httpx.get(url + "/health", timeout=10).json()
-            finally:
-                server.terminate()
-                server.wait(timeout=60)
-            if variant == "shadow":
-                print(
-                    f"    shadow: version {health.get('shadow_version')}, skipped "
-                    f"{health.get('shadow_skipped')}, failed {health.get('shadow_failures')}"
-                )
+        health = httpx.get(servers[mode][0] + "/health", timeout=10).json()
+        print(f"    {mode}: " + ", ".join(f"{k} {v}" for k, v in health.items() if mode in k))
+    finally:
+        for _, server in servers.values():
+            server.terminate()
+            server.wait(timeout=60)
+    if mode == "shadow":
+        from workbench.serving import read_inference_log
+
+        mirrored = read_inference_log(work / "log-shadow" / "shadow")["request_id"].nunique()
+        print(f"    the shadow logged {mirrored:,} of {answered[mode]:,} answered requests")
     checks = {}
     for connections in (1, 32):
         plain = statistics.median(p50[("plain", connections)])
-        shadow = statistics.median(p50[("shadow", connections)])
-        checks[f"shadow p50 overhead c={connections} (< 10 %)"] = shadow / plain - 1
+        other = statistics.median(p50[(mode, connections)])
+        # each round's two turns ran back to back: their ratio is what a neighbour's
+        # load, changing from one round to the next, disturbs least
+        paired = statistics.median(
+            b / a
+            for a, b in zip(p50[("plain", connections)], p50[(mode, connections)], strict=True)
+        )
+        plain_cpu = statistics.median(cpu[("plain", connections)])
+        other_cpu = statistics.median(cpu[(mode, connections)])
+        checks[f"{mode} p50 overhead c={connections} (< 10 %)"] = paired - 1
         print(
-            f"  c={connections:<2d} median p50: plain {plain:6.2f} ms, shadow {shadow:6.2f} ms, "
-            f"overhead {shadow / plain - 1:+.1%}"
+            f"  c={connections:<2d} median champion p50: plain {plain:6.2f} ms, {mode} "
+            f"{other:6.2f} ms; overhead (median of the rounds' ratios) {paired - 1:+.1%}; "
+            f"CPU per request {plain_cpu:.2f} → {other_cpu:.2f} ms"
         )
     return {k: round(v, 3) for k, v in checks.items()}
 
@@ -360,9 +402,18 @@ def main() -> None:
         metavar="ROUNDS",
         help="measure what shadowing @challenger adds to p50, over ROUNDS pairs of runs",
     )
+    parser.add_argument(
+        "--canary",
+        type=int,
+        metavar="ROUNDS",
+        help="measure what a 10 %% canary adds to the champion-answered requests' p50",
+    )
     args = parser.parse_args()
     if args.shadow:
-        print(json.dumps(shadow_overhead(args.shadow, args.seconds)))
+        print(json.dumps(challenger_overhead("shadow", args.shadow, args.seconds)))
+        return
+    if args.canary:
+        print(json.dumps(challenger_overhead("canary", args.canary, args.seconds)))
         return
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")

@@ -62,7 +62,8 @@ def test_the_canary_answers_its_share_and_each_answer_is_logged_once_under_its_v
     assert len(log) == len(logged_id) == 201  # each request once, under its own id
     assert dict(zip(log["request_id"], log["model_version"], strict=True)) == logged_id
     assert not (log_dir / "shadow").exists()
-    assert "canary          @challenger answers 30 % of requests" in server.output()
+    banner = f"canary          @challenger (version {challenger}) answers 30 % of requests"
+    assert banner in server.output()
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0, 1.5, -0.1, math.nan])
@@ -108,3 +109,22 @@ def test_canary_points_spread_evenly_and_stay_put() -> None:
     assert all(0.0 <= p < 1.0 for p in points)
     assert abs(sum(p < 0.1 for p in points) / 10_000 - 0.1) < 0.02
     assert canary_point("k42") == points[42]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag", ["--canary", "--shadow"])
+def test_a_challenger_alias_that_is_not_set_is_refused_before_serving(
+    flag: str,
+    tiny_project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workbench._cli import main
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")  # the command sets them; restored after
+    argv = ["serve", "models:/tiny@champion", flag, "nosuch", "--port", "1"]
+    with own_settings():
+        assert main([*argv, "--project-dir", str(tiny_project)]) != 0
+    err = capsys.readouterr().err
+    assert "Cannot serve models:/tiny@nosuch" in err and "'champion'" in err, err

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 
 from workbench.serving import ScoringServer, read_inference_log
+from workbench.serving._batch import Predicted
+from workbench.serving._log import InferenceLogWriter
+from workbench.serving._payload import Columns
+from workbench.serving._shadow import Shadow
 
 from .conftest import own_settings
-
-pytestmark = pytest.mark.slow
 
 ONE_ROW = {"dataframe_split": {"columns": ["x", "region"], "data": [[1.0, "a"]]}}
 
@@ -44,6 +46,7 @@ def _challenger(project: Path) -> str:
     return str(version)
 
 
+@pytest.mark.slow
 def test_the_shadow_is_logged_under_its_version_and_never_returned(
     tiny_project: Path, tmp_path: Path
 ) -> None:
@@ -79,3 +82,82 @@ def test_the_shadow_is_logged_under_its_version_and_never_returned(
     assert list(shadow["x"]) == list(
         champion.set_index("request_id").loc[shadow["request_id"], "x"]
     )
+
+
+class _Challenger:
+    """A stand-in for a loaded version (what :class:`Shadow` reads of it): each call
+    sleeps or spins ``seconds`` (spinning holds the interpreter, as a model does)."""
+
+    personal: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+
+    def __init__(self, seconds: float, *, spin: bool = False) -> None:
+        self.version, self.seconds, self.spin, self.calls = "9", seconds, spin, 0
+
+    def predict_scored(self, data: Columns) -> Predicted:
+        self.calls += 1
+        until = time.thread_time() + self.seconds
+        if self.spin:
+            while time.thread_time() < until:
+                pass
+        else:
+            time.sleep(self.seconds)
+        return Predicted(data.arrays["x"] * 2)
+
+
+def _offer(shadow: Shadow, i: int) -> None:
+    x = np.array([float(i)])
+    shadow.offer(f"r{i}", Columns({"x": x}, 1), {"x": x}, 1)
+
+
+def test_a_shadow_too_far_behind_skips_requests_and_counts_them(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path / "shadow")
+    challenger = _Challenger(0.5)
+    shadow = Shadow(challenger, writer, model_name="m", max_rows=3, linger=0.01)  # type: ignore[arg-type]
+    began = time.perf_counter()
+    for i in range(10):
+        _offer(shadow, i)
+    offered = time.perf_counter() - began
+    shadow.close()
+    writer.close()
+    assert offered < 0.25  # a slow challenger is never waited for
+    assert shadow.skipped == 7 and shadow.mirrored == 3 and shadow.failures == 0
+    log = read_inference_log(tmp_path / "shadow")
+    assert sorted(log["request_id"]) == ["r0", "r1", "r2"]
+    assert list(log.sort_values("request_id")["prediction"]) == [0.0, 2.0, 4.0]
+    assert set(log["model_version"]) == {"9"} and set(log["model_name"]) == {"m"}
+
+
+def test_a_shadow_takes_at_most_its_share_of_the_interpreter(tmp_path: Path) -> None:
+    writer = InferenceLogWriter(tmp_path / "shadow")
+    challenger = _Challenger(0.05, spin=True)  # 50 ms of CPU a call
+    shadow = Shadow(challenger, writer, model_name="m", linger=0.01, cpu_share=0.1)  # type: ignore[arg-type]
+    deadline = time.perf_counter() + 2.0
+    i = 0
+    while time.perf_counter() < deadline:
+        _offer(shadow, i)
+        i += 1
+        time.sleep(0.005)
+    calls = challenger.calls
+    shadow.close()
+    writer.close()
+    # unpaced it would call every 10 ms (~30 calls); paced, 50 ms of work then 450 ms of rest
+    assert 2 <= calls <= 6, calls
+    assert shadow.mirrored == i and shadow.skipped == 0  # all of it, in fewer calls
+
+
+def test_a_failing_merged_call_is_retried_request_by_request(tmp_path: Path) -> None:
+    class Picky(_Challenger):
+        def predict_scored(self, data: Columns) -> Predicted:
+            if (data.arrays["x"] < 0).any():
+                raise ValueError("no negative x")
+            return super().predict_scored(data)
+
+    writer = InferenceLogWriter(tmp_path / "shadow")
+    shadow = Shadow(Picky(0.0), writer, model_name="m", linger=0.2)  # type: ignore[arg-type]
+    for i in (1, -2, 3):
+        _offer(shadow, i)
+    shadow.close()
+    writer.close()
+    assert shadow.mirrored == 2 and shadow.failures == 1
+    assert sorted(read_inference_log(tmp_path / "shadow")["request_id"]) == ["r1", "r3"]

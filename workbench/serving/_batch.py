@@ -159,6 +159,20 @@ def _slices(predictions: Any, sizes: list[int]) -> list[Any]:
     return np.split(values, np.cumsum(sizes)[:-1])
 
 
+def _groups(items: list[_Item]) -> list[list[_Item]]:
+    """The requests of one model call each: parsed columns for the same version go
+    together wherever they stand in the queue (a canary's requests among the champion's
+    cost one call more, not one per change of version); MLflow's parses go alone."""
+    groups: dict[int, list[_Item]] = {}
+    alone: list[list[_Item]] = []
+    for item in items:
+        if isinstance(item.data, Columns):
+            groups.setdefault(id(item.loaded), []).append(item)
+        else:
+            alone.append([item])
+    return [*groups.values(), *alone]
+
+
 class Batcher:
     """The prediction thread.
 
@@ -214,17 +228,8 @@ class Batcher:
                     break
                 items.append(nxt)
                 rows += _rows(nxt.data)
-            group: list[_Item] = []
-            for item in items:  # consecutive requests for the same version and input kind
-                if group and not (
-                    item.loaded is group[0].loaded
-                    and isinstance(item.data, Columns)
-                    and isinstance(group[0].data, Columns)
-                ):
-                    self._predict(group)
-                    group = []
-                group.append(item)
-            self._predict(group)
+            for group in _groups(items):
+                self._predict(group)
             if stop:
                 return
 

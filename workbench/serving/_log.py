@@ -41,6 +41,7 @@ __all__ = [
     "LoggedRequest",
     "read_errors",
     "read_inference_log",
+    "requests_table",
 ]
 
 _log = logging.getLogger(__name__)
@@ -213,14 +214,12 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _prediction_column(requests: list[LoggedRequest]) -> Any:
-    parts = [
-        p.to_numpy() if hasattr(p, "to_numpy") else np.asarray(p)
-        for p in (r.predictions for r in requests)
-    ]
-    if all(p.ndim == 1 for p in parts):
-        return np.concatenate(parts)
-    return [row for p in parts for row in (p if p.ndim > 1 else p[:, None])]
+def _prediction_column(parts: list[Any]) -> Any:
+    """The predictions of consecutive requests (or one merged call) as one column."""
+    arrays = [p.to_numpy() if hasattr(p, "to_numpy") else np.asarray(p) for p in parts]
+    if all(p.ndim == 1 for p in arrays):
+        return np.concatenate(arrays)
+    return [row for p in arrays for row in (p if p.ndim > 1 else p[:, None])]
 
 
 def _arrow(values: Any) -> pa.Array:
@@ -230,43 +229,90 @@ def _arrow(values: Any) -> pa.Array:
     return pa.array(values, from_pandas=True)
 
 
-def _table_of(requests: list[LoggedRequest]) -> pa.Table:
-    """The log rows of consecutive requests with the same inputs and personal columns."""
-    import pyarrow as pa
+def requests_table(
+    *,
+    request_ids: list[str],
+    counts: np.ndarray,
+    timestamps_ns: list[int],
+    model_name: str,
+    model_version: str | list[str],
+    latency_ms: list[float],
+    inputs: dict[str, np.ndarray],
+    predictions: list[Any],
+    personal: tuple[str, ...] = (),
+    scores: np.ndarray | None = None,
+    classes: tuple[Any, ...] = (),
+    clients: list[str | None] | None = None,
+) -> pa.Table:
+    """The log rows of consecutive requests of one version whose inputs are already
+    merged (each column ``counts.sum()`` long): what the writer makes of a run of
+    :class:`LoggedRequest`, and what the shadow appends for a whole batch at once.
 
-    first = requests[0]
-    counts = np.fromiter((r.rows for r in requests), np.int64, len(requests))
+    Args:
+        request_ids: Each request's id; ``counts`` its rows, ``timestamps_ns`` and
+            ``latency_ms`` its time and latency (one each per request).
+        model_version: The version of every row, or of each request (a canary's
+            requests and the champion's may follow one another).
+        inputs: The inputs of all the rows, a column each; ``personal`` ones are masked.
+        predictions: The predictions, in parts (one per request, or one for all).
+        scores: The class probabilities of all the rows (one column per class).
+        clients: Each request's caller (None: the column is left out).
+    """
+    import pyarrow as pa
 
     def each(values: list[Any], dtype: Any = None) -> np.ndarray:
         return np.repeat(np.asarray(values, dtype=dtype), counts)
 
     data: dict[str, Any] = {}
-    for name in first.inputs:
-        column = np.concatenate([r.inputs[name] for r in requests])
-        if name in first.personal:  # stable pseudonyms, never the values (the contract's pii)
+    for name, column in inputs.items():
+        if name in personal:  # stable pseudonyms, never the values (the contract's pii)
             column = np.array([mask_value(v) for v in column], dtype=object)
         data[name] = column
-    data["prediction"] = _prediction_column(requests)
-    if first.scores is not None:
-        scores = np.concatenate([r.scores for r in requests if r.scores is not None])
-        for i, label in enumerate(first.classes):
+    data["prediction"] = _prediction_column(predictions)
+    if scores is not None:
+        for i, label in enumerate(classes):
             data[score_column(label)] = scores[:, i]
-    data["request_id"] = each([r.request_id for r in requests])
-    data["row_in_request"] = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+    total = int(counts.sum())
+    data["request_id"] = each(request_ids)
+    data["row_in_request"] = np.arange(total, dtype=np.int64) - np.repeat(
         np.cumsum(counts) - counts, counts
     )
-    data["timestamp"] = each([r.timestamp_ns for r in requests], np.int64)
-    data["model_name"] = each([r.model_name for r in requests])
-    data["model_version"] = each([r.model_version for r in requests])
-    data["latency_ms"] = each([r.latency_ms for r in requests], np.float64)
-    if first.client is not None:
-        data["client"] = each([r.client for r in requests])
+    data["timestamp"] = each(timestamps_ns, np.int64)
+    data["model_name"] = np.full(total, model_name, dtype=object)
+    data["model_version"] = (
+        np.full(total, model_version, dtype=object)
+        if isinstance(model_version, str)
+        else each(model_version)
+    )
+    data["latency_ms"] = each(latency_ms, np.float64)
+    if clients is not None:
+        data["client"] = each(clients)
     utc = pa.timestamp("ns", tz="UTC")
     return pa.table(
         {
             name: pa.array(values, type=utc) if name == "timestamp" else _arrow(values)
             for name, values in data.items()
         }
+    )
+
+
+def _table_of(requests: list[LoggedRequest]) -> pa.Table:
+    """The log rows of consecutive requests with the same inputs and personal columns."""
+    first = requests[0]
+    scored = [r.scores for r in requests if r.scores is not None]
+    return requests_table(
+        request_ids=[r.request_id for r in requests],
+        counts=np.fromiter((r.rows for r in requests), np.int64, len(requests)),
+        timestamps_ns=[r.timestamp_ns for r in requests],
+        model_name=first.model_name,
+        model_version=[r.model_version for r in requests],
+        latency_ms=[r.latency_ms for r in requests],
+        inputs={n: np.concatenate([r.inputs[n] for r in requests]) for n in first.inputs},
+        predictions=[r.predictions for r in requests],
+        personal=first.personal,
+        scores=np.concatenate(scored) if first.scores is not None else None,
+        classes=first.classes,
+        clients=[r.client for r in requests] if first.client is not None else None,
     )
 
 
@@ -278,7 +324,8 @@ def _shape(request: LoggedRequest) -> tuple[Any, ...]:
 
 
 def _table(batch: list[Any]) -> pa.Table:
-    """One table of a batch: runs of same-shaped requests, and frames appended as such."""
+    """One table of a batch: runs of same-shaped requests, and frames and Arrow tables
+    appended as such."""
     import pyarrow as pa
 
     tables: list[pa.Table] = []
@@ -295,6 +342,8 @@ def _table(batch: list[Any]) -> pa.Table:
             run = []
         if isinstance(item, LoggedRequest):
             run = [item]
+        elif isinstance(item, pa.Table):  # made whole by its sender (the shadow's batch)
+            tables.append(item)
         else:
             tables.append(pa.Table.from_pandas(item, preserve_index=False))
     if run:
@@ -392,8 +441,9 @@ class InferenceLogWriter:
     def pending_rows(self) -> int:
         return self._pending_rows
 
-    def append(self, rows: pd.DataFrame | LoggedRequest | LoggedError) -> None:
-        """Queue rows (a frame, one answered request or one refused) for the next segment."""
+    def append(self, rows: pd.DataFrame | pa.Table | LoggedRequest | LoggedError) -> None:
+        """Queue rows (a frame, an Arrow table of log rows such as :func:`requests_table`
+        makes, one answered request or one refused) for the next segment."""
         if self._closed.is_set():
             raise ServingError("The inference log writer is closed; rows cannot be appended.")
         with self._lock:
@@ -486,7 +536,7 @@ class InferenceLogWriter:
         record = (
             vars(item)
             if isinstance(item, LoggedRequest | LoggedError)
-            else {"rows": item.to_dict("list")}
+            else {"rows": item.to_pydict() if hasattr(item, "to_pydict") else item.to_dict("list")}
         )
         text = json.dumps(
             {"reason": f"{type(exc).__name__}: {exc}", **record}, default=_jsonable

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.serving._shadow import Shadow
 
 __all__ = ["LATENCY_BUCKETS", "OTHER_PATH", "Metrics"]
 
@@ -50,7 +54,9 @@ class Metrics:
                     if seconds <= bound:
                         self.buckets[i] += 1
 
-    def render(self, name: str, version: str) -> str:
+    def render(self, name: str, version: str, shadow: Shadow | None = None) -> str:
+        """The text of ``/metrics``; with a ``shadow``, its requests by outcome
+        (``mirrored``, ``skipped`` while it was too far behind, ``failed``)."""
         labels = f'model="{_label(name)}",version="{_label(version)}"'
         lines = [
             "# HELP workbench_requests_total Requests answered, by path and status code.",
@@ -83,4 +89,19 @@ class Metrics:
                 f"workbench_request_latency_seconds_sum{{{labels}}} {self.latency_sum:.6f}",
                 f"workbench_request_latency_seconds_count{{{labels}}} {self.latency_count}",
             ]
+        if shadow is not None:
+            lines += [
+                "# HELP workbench_shadow_requests_total Answered requests sent to the shadow "
+                "challenger, by outcome (skipped: it was too far behind).",
+                "# TYPE workbench_shadow_requests_total counter",
+            ]
+            for outcome, count in (
+                ("mirrored", shadow.mirrored),
+                ("skipped", shadow.skipped),
+                ("failed", shadow.failures),
+            ):
+                lines.append(
+                    f'workbench_shadow_requests_total{{model="{_label(name)}",'
+                    f'outcome="{outcome}"}} {count}'
+                )
         return "\n".join(lines) + "\n"

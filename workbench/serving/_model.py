@@ -16,7 +16,6 @@ import hashlib
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,16 +26,12 @@ from workbench._tracking import mlflow_for
 from workbench._versions import VersionArtifacts
 from workbench.serving._actuals import RequestIndex
 from workbench.serving._batch import Batcher, Loaded
-from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter, LoggedRequest
+from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
+from workbench.serving._shadow import Shadow
 
 __all__ = ["ServedModel", "canary_point", "check_model_uri"]
 
 _log = logging.getLogger(__name__)
-
-#: The most rows queued for the shadow at once; a request beyond is not mirrored.
-SHADOW_BACKLOG_ROWS = 100_000
-#: Seconds the shadow waits after a request for more to predict in the same call.
-SHADOW_LINGER = 0.1
 
 
 def require_registry_uri(model_uri: str) -> None:
@@ -91,6 +86,11 @@ def check_model_uri(model_uri: str, settings: Settings | None = None) -> tuple[s
             f"{redact_text(str(getattr(exc, 'message', exc)), s.tracking_uri).rstrip('.')} "
             f"({known})."
         ) from None
+
+
+def _unset(exc: Exception) -> bool:
+    """The registry said that the alias is not set (MLflow: "alias ... not found")."""
+    return "not found" in str(getattr(exc, "message", exc)).lower()
 
 
 def check_canary(
@@ -151,11 +151,14 @@ class ServedModel:
         inference_log: Log every prediction and every refusal.
         max_batch_rows: Most rows merged into one model call.
         shadow: Another alias of the model (``challenger``) that gets every request too,
-            off the request path, on a thread of its own: its predictions are logged
-            under its version in ``<log>/shadow/`` and never returned.
+            off the request path, on a thread of its own (:class:`~._shadow.Shadow`):
+            its predictions are logged under its version in ``<log>/shadow/`` and never
+            returned. Followed like the served alias; while it is unset, nothing is
+            mirrored.
         canary: Another alias of the model (``challenger``) that answers a share of the
             requests itself, chosen per request by its key (:meth:`pick`); each answer
-            is logged under the version that gave it. Not with ``shadow``.
+            is logged under the version that gave it. Not with ``shadow``. Followed like
+            the served alias; while it is unset, the served version answers everything.
         canary_share: The share of requests the canary answers, strictly between 0 and 1.
 
     Attributes (from :meth:`start` on):
@@ -207,15 +210,11 @@ class ServedModel:
                 f"log it would leave nothing to compare. Serve it with the log on."
             )
         self.shadow_alias = shadow
-        #: The shadow version (None: none), its log (``<log>/shadow/``) and thread.
-        self.shadow: Loaded | None = None
-        self.shadow_writer: InferenceLogWriter | None = None
-        self.shadow_batcher: Batcher | None = None
-        #: Requests not mirrored (the shadow was too far behind) and shadow failures.
-        self.shadow_skipped = 0
-        self.shadow_failures = 0
-        self._shadow_rows = 0  # queued for the shadow, not yet predicted
-        self._shadow_lock = threading.Lock()
+        #: The shadow's thread, its version and counters (None: no shadow).
+        self.shadow: Shadow | None = None
+        #: What is wrong with an alias followed, by alias (one that was removed, say):
+        #: said by ``/health`` until it is right again.
+        self.problems: dict[str, str] = {}
         self.folder = log_dir
         self.settings = settings
         self.flush_seconds = flush_seconds
@@ -278,11 +277,13 @@ class ServedModel:
                 .get_model_version_by_alias(self.name, self.shadow_alias)
                 .version
             )
-            self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
-            self.shadow_writer = InferenceLogWriter(
-                self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
+            self.shadow = Shadow(
+                self.load(f"models:/{self.name}/{moved}", moved),
+                InferenceLogWriter(
+                    self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
+                ),
+                model_name=self.name,
             )
-            self.shadow_batcher = Batcher(max_rows=self.max_batch_rows, linger=SHADOW_LINGER)
         if self.canary_alias is not None:
             moved = str(
                 mlflow.MlflowClient()
@@ -312,11 +313,11 @@ class ServedModel:
         if self._watcher is not None:
             self._watcher.join(timeout=30)
         self.batcher.close()
-        if self.shadow_batcher is not None:
-            self.shadow_batcher.close()
+        if self.shadow is not None:
+            self.shadow.close()
         self.writer.close()
-        if self.shadow_writer is not None:
-            self.shadow_writer.close()
+        if self.shadow is not None:
+            self.shadow.writer.close()
         if self.errors is not None:
             self.errors.close()
         _log.info("inference log flushed: %d rows", self.writer.rows_written)
@@ -331,84 +332,57 @@ class ServedModel:
         return current
 
     def mirror(self, request_id: str, data: Any, inputs: dict[str, Any], rows: int) -> None:
-        """Send an answered request to the shadow too (returns at once; the shadow's
-        answer is logged by its own thread). Skipped while the shadow is more than
-        ``SHADOW_BACKLOG`` requests' rows behind, so that it can never hold memory or the
-        champion back."""
-        shadow, batcher = self.shadow, self.shadow_batcher
-        if shadow is None or batcher is None:
-            return
-        with self._shadow_lock:
-            if self._shadow_rows + rows > SHADOW_BACKLOG_ROWS:
-                self.shadow_skipped += 1
-                return
-            self._shadow_rows += rows
-        queued = time.perf_counter()
-        future = batcher.submit(shadow, data)
-        future.add_done_callback(
-            lambda done: self._mirrored(done, shadow, request_id, inputs, rows, queued)
-        )
-
-    def _mirrored(
-        self,
-        done: Any,
-        shadow: Loaded,
-        request_id: str,
-        inputs: dict[str, Any],
-        rows: int,
-        queued: float,
-    ) -> None:
-        with self._shadow_lock:
-            self._shadow_rows -= rows
-        if done.exception() is not None:
-            self.shadow_failures += 1
-            if self.shadow_failures in (1, 10, 100, 1000):  # said, not once a request
-                _log.warning(
-                    "the shadow @%s (version %s) failed %d time(s): %r",
-                    self.shadow_alias,
-                    shadow.version,
-                    self.shadow_failures,
-                    done.exception(),
-                )
-            return
-        answer = done.result()
-        assert self.shadow_writer is not None
-        self.shadow_writer.append(
-            LoggedRequest(
-                request_id=request_id,
-                timestamp_ns=time.time_ns(),
-                model_name=self.name,
-                model_version=shadow.version,
-                latency_ms=(time.perf_counter() - queued) * 1000.0,
-                inputs=inputs,
-                rows=rows,
-                predictions=answer.predictions,
-                personal=shadow.personal,
-                scores=answer.scores,
-                classes=shadow.classes,
-            )
-        )
+        """Send an answered request to the shadow too: returns at once (a list append);
+        the shadow predicts and logs it on its own thread, or counts it skipped while it
+        is too far behind (:class:`~._shadow.Shadow`)."""
+        if self.shadow is not None:
+            self.shadow.offer(request_id, data, inputs, rows)
 
     def _indexed(self, path: str, table: Any) -> None:
         if {"request_id", "row_in_request"} <= set(table.column_names):
             rows = table.column("row_in_request").to_numpy()
             self.index.add(table.column("request_id"), rows, path)
 
-    def _follow_shadow(self, client: Any) -> None:
-        if self.shadow_alias is None or self.shadow is None:
-            return
-        moved = str(client.get_model_version_by_alias(self.name, self.shadow_alias).version)
-        if moved != self.shadow.version:
-            self.shadow = self.load(f"models:/{self.name}/{moved}", moved)
-            _log.info("@%s moved: now shadowing with version %s", self.shadow_alias, moved)
+    def _challenger(self, client: Any, alias: str, now: Loaded | None, role: str) -> Loaded | None:
+        """The version ``alias`` points at, loaded anew only when it moved; None while
+        the alias is unset (said once in the log and by ``/health``, until it is set
+        again). Other failures (the registry unreachable) raise: the loaded one stays."""
+        exceptions = require("mlflow.exceptions")
+        try:
+            moved = str(client.get_model_version_by_alias(self.name, alias).version)
+        except exceptions.MlflowException as exc:
+            if not _unset(exc):
+                raise
+            if alias not in self.problems:
+                _log.warning(
+                    "@%s is no longer set on %s: no %s until it is set again; still "
+                    "serving @%s (version %s) to every request",
+                    alias,
+                    self.name,
+                    role,
+                    self.alias,
+                    self.current.version,
+                )
+            self.problems[alias] = (
+                f"@{alias} is not set on {self.name}: no {role} until it is set again; "
+                f"@{self.alias} answers every request"
+            )
+            return None
+        if self.problems.pop(alias, None) is not None:
+            _log.info("@%s is set again (version %s): the %s resumes", alias, moved, role)
+        if now is not None and moved == now.version:
+            return now
+        loaded = self.load(f"models:/{self.name}/{moved}", moved)
+        _log.info("@%s moved: now the %s is version %s", alias, role, moved)
+        return loaded
 
-    def _follow_canary(self, client: Any) -> None:
-        if self.canary_alias is None or self.canary is None:
-            return
-        moved = str(client.get_model_version_by_alias(self.name, self.canary_alias).version)
-        if moved != self.canary.version:
-            self.canary = self.load(f"models:/{self.name}/{moved}", moved)
-            _log.info("@%s moved: now a canary with version %s", self.canary_alias, moved)
+    def _follow_challengers(self, client: Any) -> None:
+        if self.shadow is not None and self.shadow_alias is not None:
+            self.shadow.loaded = self._challenger(
+                client, self.shadow_alias, self.shadow.loaded, "shadow"
+            )
+        if self.canary_alias is not None:
+            self.canary = self._challenger(client, self.canary_alias, self.canary, "canary")
 
     def _watch(self, mlflow: Any) -> None:
         """Follow the alias: load the version it moves to, then swap it in at once."""
@@ -418,20 +392,56 @@ class ServedModel:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            try:  # the challenger's alias first, on its own: its trouble stops no reload
+                self._follow_challengers(client)
+            except Exception:
+                _log.exception("following the challenger's alias failed; it stays as it was")
             try:
-                self._follow_shadow(client)
-                self._follow_canary(client)
                 moved = str(client.get_model_version_by_alias(self.name, self.alias).version)
-                if moved == self.current.version:
-                    continue
+            except Exception as exc:  # keep serving the loaded version
+                self._served_alias_failed(exc)
+                continue
+            if self.problems.pop(self.alias, None) is not None:
+                _log.info("@%s is set again (version %s)", self.alias, moved)
+            if moved == self.current.version:
+                continue
+            try:
                 # one assignment: a request reads all of it or none of it
                 self.current = self.load(f"models:/{self.name}/{moved}", moved)
-                self.reloads += 1
-                self.on_reload()
-                _log.info("@%s moved: now serving %s version %s", self.alias, self.name, moved)
             except Exception:  # keep serving the loaded version
                 _log.exception(
-                    "reloading %s@%s failed; still serving the loaded version",
+                    "loading %s version %s (@%s) failed; still serving version %s",
                     self.name,
+                    moved,
                     self.alias,
+                    self.current.version,
                 )
+                continue
+            self.reloads += 1
+            self.on_reload()
+            _log.info("@%s moved: now serving %s version %s", self.alias, self.name, moved)
+
+    def _served_alias_failed(self, exc: Exception) -> None:
+        """The served alias could not be read: removed (said once, and by ``/health``),
+        or the registry unreachable (logged each time); the loaded version serves on."""
+        if not _unset(exc):
+            _log.error(
+                "reading %s@%s failed (%s: %s); still serving version %s",
+                self.name,
+                self.alias,
+                type(exc).__name__,
+                exc,
+                self.current.version,
+            )
+            return
+        if self.alias not in self.problems:
+            _log.warning(
+                "@%s is no longer set on %s: still serving version %s until it is set again",
+                self.alias,
+                self.name,
+                self.current.version,
+            )
+        self.problems[self.alias] = (
+            f"@{self.alias} is not set on {self.name}: still serving version "
+            f"{self.current.version} until it is set again"
+        )

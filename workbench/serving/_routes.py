@@ -40,13 +40,19 @@ async def health(request: Any) -> dict[str, Any]:
         "model_version": served.version,
         "reloads": served.reloads,
     }
-    if served.shadow is not None:
-        answer["shadow_version"] = served.shadow.version
-        answer["shadow_skipped"] = served.shadow_skipped
-        answer["shadow_failures"] = served.shadow_failures
-    if served.canary is not None:
-        answer["canary_version"] = served.canary.version
+    shadow = served.shadow
+    if shadow is not None:
+        answer["shadow_alias"] = served.shadow_alias
+        answer["shadow_version"] = shadow.version  # None while the alias is unset
+        answer["shadow_mirrored"] = shadow.mirrored
+        answer["shadow_skipped"] = shadow.skipped
+        answer["shadow_failures"] = shadow.failures
+    if served.canary_alias is not None:
+        answer["canary_alias"] = served.canary_alias
+        answer["canary_version"] = served.canary.version if served.canary is not None else None
         answer["canary_share"] = served.canary_share
+    if served.problems:  # an alias followed that is unset: what is served meanwhile
+        answer["warnings"] = list(served.problems.values())
     return answer
 
 
@@ -64,7 +70,7 @@ async def version(request: Any) -> dict[str, str]:
 async def prometheus(request: Any) -> Any:
     state = request.app.state
     return require("fastapi.responses").PlainTextResponse(
-        state.metrics.render(state.served.name, state.served.version),
+        state.metrics.render(state.served.name, state.served.version, state.served.shadow),
         media_type="text/plain; version=0.0.4",
     )
 

@@ -86,6 +86,12 @@ def serve(
         canary=canary,
         canary_share=canary_share,
     )
+    # the challenger's alias too: a typo is an error now, not a traceback at startup
+    challenger = {
+        alias: check_model_uri(f"models:/{name}@{alias}", settings)[1]
+        for alias in (shadow, canary)
+        if alias is not None
+    }
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
     where = "off (--no-log)" if not inference_log else str(log_dir or settings.inference_log_dir)
@@ -119,13 +125,14 @@ def serve(
         f"  access          {access}\n"
         + (f"  model           {following}\n" if following else "")
         + (
-            f"  shadow          @{shadow}: every request, logged in <log>/shadow/\n"
+            f"  shadow          @{shadow} (version {challenger[shadow]}): every request, "
+            f"logged in <log>/shadow/, never returned\n"
             if shadow
             else ""
         )
         + (
-            f"  canary          @{canary} answers {canary_share * 100:g} % of requests "
-            f"(X-Model-Version says which)\n"
+            f"  canary          @{canary} (version {challenger[canary]}) answers "
+            f"{canary_share * 100:g} % of requests (X-Model-Version says which)\n"
             if canary
             else ""
         )
