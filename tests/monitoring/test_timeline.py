@@ -543,3 +543,68 @@ def test_a_model_packaged_with_its_event_time_is_monitored_against_the_same_days
         profile, later, "1W", columns, time_column="date", compare_with="whole", progress=False
     )
     assert _red(whole, "prediction")[0] >= 40
+
+
+def test_the_scheduled_monitor_compares_each_week_with_the_same_days_as_the_dashboard(
+    tmp_path: Path,
+) -> None:
+    """``run_monitor`` (``workbench monitor``) computes a week's drift as the dashboard
+    does: against the same days of the reference year where the version's profile has a
+    year of the event time the log's periods follow, so a season alone raises no drift
+    alert; the snapshots it writes for the dashboard say what they compared with."""
+    import dataclasses
+    import json
+
+    from sklearn.linear_model import Ridge
+
+    from workbench._settings import resolve_settings
+    from workbench.data import infer_contract
+    from workbench.monitoring import run_monitor
+    from workbench.packaging import package_model
+    from workbench.serving import InferenceLogWriter
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    settings = resolve_settings(
+        tmp_path, environ={"WORKBENCH_MONITORING_DIR": str(tmp_path / "monitoring")}
+    )
+    year = _seasonal("2023-01-01", "2023-12-31", per_day=4, seed=6)
+    year["y"] = 3 * year["temperature"] + year["volume"] / 100
+    model = Ridge().fit(year[["temperature", "volume"]], year["y"])
+    contract = dataclasses.replace(
+        infer_contract(year[["date", "temperature", "volume", "y"]]), event_time="date"
+    )
+    package_model(
+        model,
+        year[["temperature", "volume", "y"]],
+        "seasonal",
+        target="y",
+        reference=year[["date", "temperature", "volume", "y"]],
+        contract=contract,
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    later = _seasonal("2024-01-01", "2024-06-30", per_day=4, seed=7)
+    logged = later[["date", "temperature", "volume"]].copy()
+    logged["prediction"] = model.predict(later[["temperature", "volume"]])
+    logged["request_id"] = [f"r{i}" for i in range(len(logged))]
+    logged["row_in_request"] = 0
+    logged["timestamp"] = pd.Timestamp("2024-07-01", tz="UTC")  # all arrived on one day
+    logged["model_name"], logged["model_version"], logged["latency_ms"] = "seasonal", "1", 1.0
+    log = tmp_path / "log"
+    writer = InferenceLogWriter(log)
+    writer.append(logged)
+    writer.close()
+
+    result = run_monitor(
+        "seasonal", alias="challenger", log_dir=log, period="1W", thresholds={}, settings=settings
+    )
+    weeks = result.periods
+    assert len(weeks) >= 26  # weeks of the event time, not the one day of arrival
+    red = sum("temperature" in str(d) for d in weeks["drifted"])
+    assert red <= 3, weeks[["window", "drifted"]]
+    assert not any(a.metric == "drift" for a in result.alerts), result.alerts
+    shown = [json.loads(Path(p).read_text())["metadata"] for p in result.snapshots]
+    assert shown and all(
+        m["reference"].startswith("the same days of the reference year") for m in shown
+    )

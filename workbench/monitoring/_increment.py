@@ -162,7 +162,7 @@ def _versions_in(file: str, *, url: str, name: str) -> dict[str, int]:
 
 def _count_chunk(
     v: Version, files: list[str], url: str, name: str, period: str
-) -> tuple[dict[Any, Any], pd.DataFrame]:
+) -> tuple[dict[Any, Any], pd.DataFrame, str]:
     """On a worker: the rows of version ``v`` in ``files``, put together as this process
     puts them together (:func:`_chunks`), counted as :func:`_count` counts them."""
     from workbench.serving import LogFolder
@@ -179,8 +179,9 @@ def _count_chunk(
     return _count(v, _concat(parts), period)
 
 
-def _count(v: Version, part: pd.DataFrame, period: str) -> tuple[dict[Any, Any], pd.DataFrame]:
-    """One chunk of one version: its counts per period and its ledger rows."""
+def _count(v: Version, part: pd.DataFrame, period: str) -> tuple[dict[Any, Any], pd.DataFrame, str]:
+    """One chunk of one version: its counts per period, its ledger rows, and the time
+    column its periods follow (the contract's event time where the log has it)."""
     from workbench.monitoring._periods import period_keys, time_basis
 
     part = part.reset_index(drop=True)
@@ -191,7 +192,7 @@ def _count(v: Version, part: pd.DataFrame, period: str) -> tuple[dict[Any, Any],
     stats = period_stats(part, subset, period, v.contract, column)
     kept = [c for c in [*LEDGER, *v.score_columns] if c in part or c == "period"]
     ledger = part.assign(period=period_keys(part, period, column))[kept]
-    return stats, ledger
+    return stats, ledger, column
 
 
 def period_stats(
@@ -303,10 +304,11 @@ class Step:
             done = client.gather(futures)
         rows = 0
         ledgers = []
-        for (v, _), (per_period, ledger) in zip(tasks, done, strict=True):
+        for (v, _), (per_period, ledger, column) in zip(tasks, done, strict=True):
             rows += len(ledger)
             ledgers.append(ledger.assign(model_version=v.version))
             kept = self.state["versions"].setdefault(v.version, {"periods": {}, "results": {}})
+            kept["time_column"] = column  # what the periods follow: seasonal drift needs it
             for start, counts in per_period.items():
                 key = iso(start)
                 old = kept["periods"].get(key)
@@ -421,7 +423,9 @@ class Step:
             for key in sorted(keys):
                 if key not in kept["periods"]:
                     continue
-                row = _period_result(v, key, stats_from_dict(kept["periods"][key]))
+                row = _period_result(
+                    v, key, stats_from_dict(kept["periods"][key]), kept.get("time_column")
+                )
                 for frame, prefix in ((performance, ""), (estimated, "estimated ")):
                     if frame is not None:
                         match = frame[frame["window"].map(iso) == key]
@@ -458,14 +462,13 @@ class Step:
         v = self.version(version)
         if v is None:
             return None
-        from workbench.monitoring._drift import compute_drift
-
-        stats = stats_from_dict(self.state["versions"][version]["periods"][key])
-        names = [c for c in v.profile.columns if c in stats.summary.columns]
+        kept = self.state["versions"][version]
+        stats = stats_from_dict(kept["periods"][key])
         try:
-            return compute_drift(
-                v.profile.subset(names),
-                stats.summary,
+            return _drift(
+                v,
+                stats,
+                kept.get("time_column"),
                 metadata={"model_name": self.name, "model_version": version, "window": key},
             )
         except MonitoringError as exc:  # a column with no value in the period
@@ -548,10 +551,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _period_result(v: Version, key: str, stats: Any) -> dict[str, Any]:
-    """Drift and integrity of one period from its counts."""
-    from workbench.monitoring._drift import compute_drift
+def _drift(
+    v: Version, stats: Any, time_column: str | None, metadata: dict[str, Any] | None = None
+) -> Any:
+    """Drift of one period's counts, as the dashboard computes it: against the same
+    calendar days of the reference where its profile has a year of the event time the
+    periods follow, else against the whole reference."""
+    from workbench.monitoring._drift import drift_of_period, seasonal_reference
 
+    names = [c for c in v.profile.columns if c in stats.summary.columns]
+    profile = v.profile.subset(names)
+    seasonal = (
+        time_column is not None
+        and stats.first is not None
+        and seasonal_reference(profile, "auto", time_column)
+    )
+    return drift_of_period(
+        profile, stats.summary, stats.first, stats.last, seasonal=seasonal, metadata=metadata
+    )
+
+
+def _period_result(
+    v: Version, key: str, stats: Any, time_column: str | None = None
+) -> dict[str, Any]:
+    """Drift and integrity of one period from its counts (its periods following
+    ``time_column``)."""
     row: dict[str, Any] = {
         "window": key,
         "rows": stats.rows,
@@ -559,9 +583,8 @@ def _period_result(v: Version, key: str, stats: Any) -> dict[str, Any]:
         "integrity": [[c, p, n] for (c, p), n in sorted(stats.integrity.items())],
         "integrity_rows": int(sum(stats.integrity.values())),
     }
-    names = [c for c in v.profile.columns if c in stats.summary.columns]
     try:
-        snap = compute_drift(v.profile.subset(names), stats.summary)
+        snap = _drift(v, stats, time_column)
     except MonitoringError as exc:
         row |= {
             "share_drifted": None,
