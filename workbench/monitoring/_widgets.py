@@ -536,6 +536,13 @@ VISITOR_POLL_S = 1.0
 _NOTE = "font-size:13px;margin:6px 0;overflow-wrap:anywhere;color:{}"
 
 
+def _commands(text: str) -> str:
+    """``text`` as HTML, a `command` in it as code."""
+    import re
+
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 class PromoteButton:
     """The Challenger tab's Promote button: moves ``@champion`` to the shadowed
     challenger through ``promote`` (the check ``workbench promote`` makes), for a person
@@ -652,7 +659,7 @@ class PromoteButton:
             elif user is None:
                 self.note.value = (
                     f"<div class='wb-promote-reason' style='{_NOTE.format('#59636E')}'>"
-                    f"{html.escape(reason)}</div>"
+                    f"{_commands(reason)}</div>"
                 )
             else:
                 assert self.verdict is not None
@@ -691,8 +698,8 @@ class PromoteButton:
                 f"<p style='font-size:13px;margin:6px 0'>Move <b>@champion</b> of "
                 f"<b>{html.escape(self.model_name)}</b> from v{html.escape(v.champion.version)}"
                 f" to <b>v{html.escape(v.challenger.version)}</b>, as "
-                f"<b>{html.escape(user)}</b>? Services that load @champion serve it from "
-                f"their next start; v{html.escape(v.champion.version)} keeps "
+                f"<b>{html.escape(user)}</b>? A server of @champion (<code>workbench serve</code>"
+                f") switches to it within seconds; v{html.escape(v.champion.version)} keeps "
                 f"@previous_champion for a rollback.</p>"
             )
             self.dialog.layout.display = "flex"
