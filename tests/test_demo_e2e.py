@@ -135,6 +135,7 @@ def test_actuals_give_weekly_performance_alerts_and_an_mlflow_run(demo_project) 
     assert "performance.mae" in run.data.metrics and "drift.production_volume" in run.data.metrics
 
 
+@pytest.mark.timeout(2400)  # the whole lifecycle; minutes on a loaded machine
 def test_the_demo_closes_the_loop_and_sends_nothing_by_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Steps 8-12 at a small size (half a year before the change, four months after), with
     no receiver configured: alerts are recorded, no message is sent."""

@@ -28,6 +28,7 @@ LIBRARY_LINE = re.compile(
 )
 
 
+@pytest.mark.timeout(2400)  # the whole lifecycle; minutes on a loaded machine
 def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> None:
     project = tmp_path / "demo-project"
     project.mkdir()
@@ -45,7 +46,7 @@ def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> 
             env=env,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=1800,  # a loaded machine: the whole lifecycle, twelve steps
         )
     finally:
         inbox.close()
