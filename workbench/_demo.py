@@ -500,6 +500,7 @@ def _serve_days(
         host=settings.host,
         project_dir=settings.project_dir,
         args=args,
+        startup_timeout=600.0,  # loading the model on a busy machine
     ) as server:
         with httpx.Client(base_url=server.url, timeout=30.0) as client:
             grouped = list(days.groupby("date", sort=True))
