@@ -89,7 +89,7 @@ def test_demo_in_an_init_project_leaves_its_data_and_works_in_a_folder_of_its_ow
         [
             *(sys.executable, "-m", "workbench", "demo", "--project-dir", str(root)),
             *("--factories", "1", "--start", "2024-01-01", "--change-date", "2024-07-01"),
-            *("--end", "2024-08-31", "--no-report"),
+            *("--end", "2024-08-31", "--no-report", "--no-loop"),
         ],
         cwd=root,
         capture_output=True,

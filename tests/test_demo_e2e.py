@@ -133,3 +133,56 @@ def test_actuals_give_weekly_performance_alerts_and_an_mlflow_run(demo_project) 
     mlflow_for(r.settings)
     run = mlflow.MlflowClient().get_run(r.monitoring_run_id)
     assert "performance.mae" in run.data.metrics and "drift.production_volume" in run.data.metrics
+
+
+@pytest.mark.timeout(2400)  # the whole lifecycle; minutes on a loaded machine
+def test_the_demo_closes_the_loop_and_sends_nothing_by_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Steps 8-12 at a small size (half a year before the change, four months after), with
+    no receiver configured: alerts are recorded, no message is sent."""
+    import mlflow
+
+    from workbench._demo import run_demo
+    from workbench._tracking import mlflow_for
+
+    project = tmp_path / "loop"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "loop"\n\n[tool.workbench]\nmodel_name = "loop-electricity"\n'
+    )
+    lines: list[str] = []
+    r = run_demo(
+        project,
+        n_factories=3,
+        start="2024-01-01",
+        end="2024-10-31",
+        report=False,
+        seed=2,
+        echo=lines.append,
+    )
+    loop = r.loop
+    assert loop is not None
+    # the first scheduled run alerts on the latest day after the change
+    assert "mae" in {a.metric for a in loop.first.alerts} and loop.first.version == "1"
+    assert max(str(a.window)[:10] for a in loop.first.alerts) < "2024-09-20"  # before the loop
+    assert loop.first.deliveries == () and loop.last.deliveries == ()  # nothing sent
+    # retrained on post-change data only; better in its backtest and on the shadowed rows
+    assert loop.retraining.train["date"].min() >= pd.Timestamp("2024-07-01")
+    assert loop.retraining.better
+    mae = loop.comparison.set_index("role")["mae"]
+    assert mae["challenger"] < mae["champion"]
+    assert loop.comparison["rows"].tolist()[0] == loop.comparison["rows"].tolist()[1] > 0
+    # promoted, and said by whom; the next run watches it, and no alert holds
+    assert loop.promotion is not None and loop.refused == ""
+    assert loop.promotion.version == loop.retraining.model.version == r.model.version
+    mlflow_for(r.settings)
+    client = mlflow.MlflowClient()
+    champion = client.get_model_version_by_alias("loop-electricity", "champion")
+    assert int(champion.version) == loop.promotion.version
+    assert champion.tags["promoted_by"] == "workbench demo"
+    assert loop.last.version == str(loop.promotion.version)
+    assert "mae" not in {a.metric for a in loop.last.alerts}  # the error alert resolved
+    assert loop.n_shadowed + loop.n_served == 42 and loop.n_served > 0
+    steps = [line for line in lines if line.startswith("[")]
+    assert [s.split("/")[0] for s in steps] == [f"[{n}" for n in range(1, 13)]
+    assert "nothing left this machine" in steps[7]
+    assert all(len(line) < 400 for line in steps)

@@ -1,5 +1,7 @@
-"""What `workbench demo` prints: the story (seven steps, the few figures that matter, where
-to look), no library's log lines, and real paths for the details.
+"""What `workbench demo` prints: the story (twelve steps, the few figures that matter, where
+to look), no library's log lines, and real paths for the details; and the loop it closes
+(steps 8 to 12): the alert reaches the project's receiver (a local one here), the
+shadowed challenger is promoted, and the alert is resolved.
 
 The command runs for real in a subprocess at the small size of conftest's ``demo_run``
 (library log lines go to the process's stderr, which an in-process run cannot show).
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.monitoring import AlertInbox
+
 pytestmark = pytest.mark.slow
 
 # "        label          path": a detail line naming a file or folder
@@ -24,29 +28,35 @@ LIBRARY_LINE = re.compile(
 )
 
 
+@pytest.mark.timeout(2400)  # the whole lifecycle; minutes on a loaded machine
 def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> None:
     project = tmp_path / "demo-project"
     project.mkdir()
+    inbox = AlertInbox()  # the project's alert receiver, on this machine
     (project / "pyproject.toml").write_text(
         '[project]\nname = "demo-project"\nversion = "0"\n\n'
-        '[tool.workbench]\nmodel_name = "output-electricity"\n'
+        '[tool.workbench]\nmodel_name = "output-electricity"\n\n'
+        f'[tool.workbench.alerts]\nwebhooks = [{{url = "{inbox.url}"}}]\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "MLFLOW_"))}
-    run = subprocess.run(
-        [sys.executable, "-m", "workbench", "demo", "--factories", "4", "--seed", "1"],
-        cwd=project,  # the project is found from here
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "workbench", "demo", "--factories", "4", "--seed", "1"],
+            cwd=project,  # the project is found from here
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,  # a loaded machine: the whole lifecycle, twelve steps
+        )
+    finally:
+        inbox.close()
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     lines = output.splitlines()
 
     assert [line for line in lines if LIBRARY_LINE.search(line)] == []
-    steps = [line for line in lines if re.match(r"^\[\d/7 +\d+\.\ds\] ", line)]
-    assert [s[1] for s in steps] == list("1234567"), steps
+    steps = [re.match(r"^\[(\d+)/12 +\d+\.\ds\] ", line) for line in lines]
+    assert [int(s[1]) for s in steps if s] == list(range(1, 13)), output
     # a few figures per line, never a list of them
     assert max(len(re.findall(r"\d[\d,.]*", line)) for line in lines) <= 15
     assert "runs:/" not in output and "MLflow run" not in output
@@ -61,3 +71,16 @@ def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> 
     assert card.endswith(".html") and "output-electricity" in (project / card).read_text()
     assert "Where to look next:" in output
     assert "workbench serve models:/output-electricity@champion" in output
+
+    # the loop: alerted after the change, to the receiver; promoted; resolved
+    step = {int(s[1]): line for line, s in zip(lines, steps, strict=True) if s}
+    assert "alerts in the week of 2025-05-" in step[8] and "sent: fired" in step[8], step[8]
+    assert "(@challenger) refitted on" in step[9]
+    assert "off the request path" in step[10]
+    assert re.search(r"promote: v\d+ is @champion", step[11]), step[11]
+    assert re.search(r"resolved: [a-z, ]*\bmae\b", step[12]), step[12]
+    titles = inbox.titles()  # the error alert went out, then its resolution
+    fired = "[ALERT] output-electricity v1 (@champion): mae"
+    resolved = [t for t in titles if re.match(r"\[RESOLVED\] output-electricity v\d+ .*: mae$", t)]
+    assert fired in titles and resolved, titles
+    assert titles.index(fired) < titles.index(resolved[0])

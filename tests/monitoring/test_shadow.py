@@ -11,7 +11,7 @@ import pytest
 from sklearn import metrics as skm
 
 from workbench._exceptions import MonitoringError
-from workbench.monitoring import compare_shadow
+from workbench.monitoring import compare_shadow, shadow_holdout
 from workbench.serving import ScoringServer, read_inference_log
 
 from ..serving.conftest import own_settings, tiny_project  # noqa: F401 (a fixture)
@@ -93,3 +93,11 @@ def test_compare_shadow_scores_both_versions_on_the_same_rows_as_scikit_learn(
     ) in shown
     better = "challenger" if mae["challenger"] < mae["champion"] else "champion"
     assert f"({better} better)" in shown
+
+    # promotion compares the same rows: the logged inputs, the actual as the target
+    holdout = shadow_holdout(log_dir, target="y")
+    assert len(holdout) == 40 and {"x", "region", "y"} <= set(holdout.columns)
+    assert not {"request_id", "prediction", "model_version_champion"} & set(holdout.columns)
+    assert sorted(holdout["y"]) == sorted(truth.values())
+    sent = {(float(i), "a") for i in range(20)} | {(i + 0.5, "b") for i in range(20)}
+    assert set(zip(holdout["x"], holdout["region"], strict=True)) == sent

@@ -66,6 +66,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         end=args.end,
         seed=args.seed,
         report=not args.no_report,
+        loop=not args.no_loop,
     )
     return 0 if result.n_logged_rows == result.n_scored_rows else 1
 
@@ -108,7 +109,11 @@ def register(add: AddCommand) -> None:
         "store and take a point-in-time training set from it, train and\n"
         "track a model in MLflow, register it as @champion, serve it over HTTP logging\n"
         "every prediction, compute drift against the training data, and execute the\n"
-        "monitoring dashboard notebook. Takes about a minute at the default size.",
+        "monitoring dashboard notebook. Then close the loop on the last six weeks: the\n"
+        "scheduled monitor alerts (to [tool.workbench.alerts] receivers if configured,\n"
+        "else only recorded), retrain packages a challenger on post-change data, traffic\n"
+        "is served with it shadowed, it is promoted if not worse, and the next monitor\n"
+        "run resolves the alert. Takes a few minutes at the default size.",
     )
     demo.add_argument("--factories", type=int, default=20, help="factories (default 20)")
     demo.add_argument("--start", default="2023-07-01", help="first day (default 2023-07-01)")
@@ -121,5 +126,10 @@ def register(add: AddCommand) -> None:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument(
         "--no-report", action="store_true", help="skip executing the monitoring notebook"
+    )
+    demo.add_argument(
+        "--no-loop",
+        action="store_true",
+        help="stop after the dashboard: no monitor run, retraining, shadow or promotion",
     )
     demo.set_defaults(func=_cmd_demo)

@@ -159,8 +159,10 @@ def serve(
 
     from workbench._jupyter._access import DashboardAccess
     from workbench._jupyter._auth import DashboardIdentityProvider, guard
+    from workbench._jupyter._visitors import VisitorBook
 
     who = access or DashboardAccess("none")
+    visitors = VisitorBook(who.method)  # who is signed in to each kernel's page, for it
     options = dict(http or {})
     options.pop("xheaders", None)  # the peer's address is the connection's, never a header
 
@@ -200,7 +202,7 @@ def serve(
             self.app = LimitedApplication(**self.init_settings())
             self.app.settings.update(self.tornado_settings)
             self.app.settings["log_function"] = _log_request
-            self.app.add_handlers(".*$", guard(self.init_handlers()))
+            self.app.add_handlers(".*$", guard(visitors.track(self.init_handlers())))
             self.listen()
 
         def _url(self, ip: str) -> str:
@@ -228,5 +230,6 @@ def serve(
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
+        visitors.close()
         sys.stdout.flush()
     return 0

@@ -23,7 +23,8 @@
   an :class:`EmailReceiver` (SMTP): fired, repeated, resolved; an alert rule's
   :class:`AlertAction` (``retrain``) runs once when its alert fires.
 * Champion and challenger: :func:`compare_shadow` scores both on the same requests
-  and actuals, from the log of a server run with ``--shadow``.
+  and actuals, from the log of a server run with ``--shadow``; :func:`promote_shadowed`
+  promotes the challenger on those rows if it is not worse.
 * Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
   :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
@@ -82,7 +83,7 @@ from workbench.monitoring._profile import (
     summarize_by_period,
     summarize_by_window,
 )
-from workbench.monitoring._shadow import compare_shadow
+from workbench.monitoring._shadow import compare_shadow, promote_shadowed, shadow_holdout
 from workbench.monitoring._stats import TESTS
 from workbench.monitoring._timeline import (
     DriftTimeline,
@@ -136,9 +137,11 @@ __all__ = [
     "open_dashboard",
     "performance_over_time",
     "periods",
+    "promote_shadowed",
     "read_deliveries",
     "reference_profile_of",
     "run_monitor",
+    "shadow_holdout",
     "summarize",
     "summarize_by_period",
     "summarize_by_window",

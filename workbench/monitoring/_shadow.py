@@ -5,6 +5,11 @@ in the inference log and the challenger's, for the same request ids and rows, in
 ``<log>/shadow/``. :func:`compare_shadow` joins the two by (request id, row), keeps the
 rows whose actual has arrived (``POST /actuals``) and scores each version on exactly those
 rows, with the metrics defined once in :mod:`workbench._metrics`.
+
+:func:`promote_shadowed` hands those same rows (the logged inputs, the actual as the
+target) to :func:`~workbench.packaging.promote`, the check ``workbench promote`` makes:
+``@champion`` moves only when the challenger is not worse on them. The dashboard's
+Promote button calls it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from workbench._metrics import class_order, evaluate
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["compare_shadow", "shadow_folder"]
+    from workbench._settings import Settings
+    from workbench.packaging import Promotion
+
+__all__ = ["compare_shadow", "promote_shadowed", "shadow_folder", "shadow_holdout"]
 
 _KEY = ["request_id", "row_in_request"]
 
@@ -28,6 +36,100 @@ _KEY = ["request_id", "row_in_request"]
 def shadow_folder(log_dir: str | Path) -> str:
     """Where the shadow's answers to requests logged in ``log_dir`` are."""
     return str(log_dir).rstrip("/") + "/shadow"
+
+
+def _answered_by_both(log_dir: str | Path, columns: list[str] | None) -> pd.DataFrame:
+    """The champion's logged rows (``columns`` of them, every column with ``None``) that
+    the shadow answered too and whose actual has arrived: the shadow's own
+    ``model_version`` and ``prediction`` beside them (suffixes ``_champion`` and
+    ``_challenger``), and ``actual``."""
+    from workbench.serving import LogFolder, join_actuals, read_inference_log
+
+    if not LogFolder(shadow_folder(log_dir)).exists():
+        raise MonitoringError(
+            f"No shadow log at {shadow_folder(log_dir)}: serve the champion with "
+            f"`--shadow challenger` to log the challenger's answers to the same requests."
+        )
+    champion = read_inference_log(log_dir)
+    if columns is not None:
+        champion = champion[[*_KEY, *columns]]
+    shadow = read_inference_log(shadow_folder(log_dir))[[*_KEY, "model_version", "prediction"]]
+    both = join_actuals(
+        champion.merge(shadow, on=_KEY, suffixes=("_champion", "_challenger")), log_dir
+    )
+    return both[both["actual"].notna()]
+
+
+def shadow_holdout(log_dir: str | Path, *, target: str) -> pd.DataFrame:
+    """The rows :func:`compare_shadow` compares, as a holdout for ``promote``: the inputs
+    the champion logged for each request the shadow answered too and whose actual has
+    arrived, the actual in column ``target``.
+
+    Raises:
+        MonitoringError: No shadow log under ``log_dir``.
+    """
+    from workbench.serving._log import LOG_COLUMNS
+
+    both = _answered_by_both(log_dir, None)
+    logged = [c for c in LOG_COLUMNS if c != "prediction"]
+    answers = [f"{c}_{role}" for c in ("model_version", "prediction")
+               for role in ("champion", "challenger")]  # fmt: skip
+    inputs = both.drop(columns=[c for c in [*logged, *answers] if c in both.columns])
+    return inputs.rename(columns={"actual": target}).reset_index(drop=True)
+
+
+def promote_shadowed(
+    model_name: str,
+    log_dir: str | Path,
+    *,
+    metric: str | None = None,
+    promoted_by: str | None = None,
+    settings: Settings | None = None,
+) -> Promotion:
+    """Move ``@champion`` to the shadowed ``@challenger`` if it is not worse on the
+    requests both answered whose actuals have arrived (:func:`shadow_holdout`), with
+    :func:`~workbench.packaging.promote`'s check; ``promoted_by`` is recorded on the
+    version (tag ``promoted_by``) and in the log line.
+
+    Args:
+        model_name: The registered model.
+        log_dir: The inference log of the server run with ``--shadow challenger``.
+        metric: The metric compared (default: MAE for regression, accuracy for
+            classification: the first one the Challenger tab shows).
+        promoted_by: Who asked (the dashboard's signed-in user).
+        settings: Settings (default: resolved from the working directory).
+
+    Raises:
+        PromotionRefused: The challenger is worse; nothing changed.
+        MonitoringError: No shadow log, or no compared row has an actual yet.
+        ModelError: ``@challenger`` or the champion's target is missing.
+    """
+    from workbench._exceptions import ModelError
+    from workbench._versions import VersionArtifacts
+    from workbench.packaging import promote
+
+    champion = VersionArtifacts.of(model_name, alias="champion", settings=settings)
+    target = champion.target
+    if not target:
+        raise ModelError(
+            f"Version {champion.version} of {model_name!r} names no target column, so the "
+            f"logged actuals cannot be compared: package it with target=... ."
+        )
+    holdout = shadow_holdout(log_dir, target=target)
+    if holdout.empty:
+        raise MonitoringError(
+            f"No request both versions of {model_name!r} answered has an actual yet "
+            f"(POST /actuals): nothing to compare them on."
+        )
+    chosen = metric or ("mae" if champion.task == "regression" else "accuracy")
+    return promote(
+        model_name,
+        holdout,
+        target=target,
+        metric=chosen,
+        promoted_by=promoted_by,
+        settings=settings,
+    )
 
 
 def _task_of(predictions: Any) -> str:
@@ -63,20 +165,7 @@ def compare_shadow(
     """
     import pandas as pd
 
-    from workbench.serving import LogFolder, join_actuals, read_inference_log
-
-    if not LogFolder(shadow_folder(log_dir)).exists():
-        raise MonitoringError(
-            f"No shadow log at {shadow_folder(log_dir)}: serve the champion with "
-            f"`--shadow challenger` to log the challenger's answers to the same requests."
-        )
-    wanted = [*_KEY, "model_version", "prediction"]
-    champion = read_inference_log(log_dir)[wanted]
-    shadow = read_inference_log(shadow_folder(log_dir))[wanted]
-    both = join_actuals(
-        champion.merge(shadow, on=_KEY, suffixes=("_champion", "_challenger")), log_dir
-    )
-    both = both[both["actual"].notna()]
+    both = _answered_by_both(log_dir, ["model_version", "prediction"])
     task = task or _task_of(both["prediction_champion"] if len(both) else [])
     if task == "regression":
         names = metrics or ["mae", "rmse", "mape", "r2"]

@@ -40,6 +40,7 @@ class Promotion:
         forced: Promoted although it scored worse.
         rows: Holdout rows compared on.
         reason: One sentence on why it was (or was not) promoted.
+        promoted_by: Who promoted it (``None`` when nobody was named).
     """
 
     name: str
@@ -52,6 +53,7 @@ class Promotion:
     forced: bool
     rows: int
     reason: str
+    promoted_by: str | None = None
 
 
 def conform(frame: pd.DataFrame, signature: Any) -> pd.DataFrame:
@@ -111,6 +113,7 @@ def promote(
     champion: str = "champion",
     metric: str | None = None,
     force: bool = False,
+    promoted_by: str | None = None,
     settings: Settings | None = None,
 ) -> Promotion:
     """Move ``champion`` to the ``challenger``'s version if it is not worse on ``holdout``.
@@ -119,7 +122,9 @@ def promote(
     ``metric`` (default: ``rmse`` for regression, ``accuracy`` for classification; the
     task is the version's ``task`` tag). A tie promotes. The old champion keeps the alias
     ``previous_champion`` (for a quick rollback); the ``challenger`` alias stays where it
-    is (until the next package moves it); the new champion is tagged with the scores.
+    is (until the next package moves it); the new champion is tagged with the scores,
+    and with ``promoted_by`` when a person is named (the dashboard's Promote button names
+    the signed-in user); the log line says who too.
 
     Raises:
         PromotionRefused: The challenger scored worse and ``force`` is false (the message
@@ -202,9 +207,17 @@ def promote(
             f"holdout_{chosen.name}": f"{challenger_score:.6g}",
             "promotion": reason[:5000],
             "forced": str(forced).lower(),
+            **({"promoted_by": promoted_by} if promoted_by else {}),
         }.items():
             client.set_model_version_tag(name, new_v, key, value)
-    _log.info("promoted %s v%s to @%s: %s", name, new_v, champion, reason)
+    _log.info(
+        "promoted %s v%s to @%s%s: %s",
+        name,
+        new_v,
+        champion,
+        f" by {promoted_by}" if promoted_by else "",
+        reason,
+    )
     return Promotion(
         name=name,
         version=int(new_v),
@@ -216,4 +229,5 @@ def promote(
         forced=forced,
         rows=len(holdout),
         reason=reason,
+        promoted_by=promoted_by if moved else None,
     )
