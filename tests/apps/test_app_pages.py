@@ -93,10 +93,8 @@ def _widths(page: Any) -> Iterator[int]:
 
 def _looks_right(page: Any, where: str, *, monitoring: bool = False) -> None:
     assert pagecheck.empty_figures(page) == [], where
-    # the monitoring app, by the rules of its own browser test: its date slider's handles
-    # stick out of their track by design, and its Drift tab's widget box lets its
-    # 100 %-wide outputs (2 px margins) scroll by 4 px, so widget boxes are not strict
-    overflow = pagecheck.overflowing(page, strict=not monitoring)
+    # the monitoring app's date slider's handles stick out of their track by design
+    overflow = pagecheck.overflowing(page, strict=True)
     if monitoring:
         overflow = [o for o in overflow if not o.startswith(_SLIDER)]
     assert overflow == [], where

@@ -88,10 +88,10 @@ class DriftExplorer:
         self.snapshot = snapshot
         names = [c.column for c in snapshot.columns]
         first = column or (snapshot.drifted_columns or names)[0]
-        self.table = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.table = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         figure_output(self.table, drift_table_figure(snapshot))
         self.picker = widgets.Dropdown(options=names, value=first, description="feature")
-        self.distribution = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.distribution = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         self.figure = distribution_figure(snapshot, first)
         figure_output(self.distribution, self.figure)
         self.picker.observe(self._redraw, names="value")
@@ -169,11 +169,11 @@ class MonitoringDashboard:
         )
         self.kpis = widgets.HTML()
         self.when = widgets.HTML()
-        self.table = widgets.Output(layout=widgets.Layout(width="100%"))
-        self.over_time = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.table = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
+        self.over_time = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         self.over_time_note = widgets.HTML()
         self.picker = widgets.Dropdown(description="feature")
-        self.distribution = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.distribution = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         self.snapshot = overview.drift()
         names = [c.column for c in self.snapshot.columns]
         self.picker.options = names
@@ -212,7 +212,7 @@ class MonitoringDashboard:
             ),
         ]
         titles = ["Drift"]
-        self.metric_output = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.metric_output = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         metrics = _metrics(performance) + [
             m for m in _metrics(estimated) if m not in _metrics(performance)
         ]
@@ -224,7 +224,7 @@ class MonitoringDashboard:
             self.metric_picker.observe(lambda _: self._draw_metric(), names="value")
             tabs.append(widgets.VBox([self.metric_picker, self.metric_output]))
             titles.append("Performance" if performance is not None else "Performance (estimated)")
-        self.errors_output = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.errors_output = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         if errors is not None and len(errors):
             self._show(
                 self.errors_output,
