@@ -27,6 +27,7 @@ from tests.presentation import pagecheck
 pytestmark = pytest.mark.slow
 
 TITLES = "els => els.map(e => e.textContent || '')"
+FIGURE = ".js-plotly-plot"
 #: The widths each app is looked at, the first drawn, the others by resizing the window.
 WIDTHS = (1920, *pagecheck.WIDTHS)
 #: A slider's handle sits half outside its track by design (noUiSlider): not a layout
@@ -116,6 +117,12 @@ def test_model_card_app(  # type: ignore[no-untyped-def]
             pagecheck.screenshot(page, artifacts_dir / f"app-model_card-{width}.png")
             _looks_right(page, f"model card at {width} px")
             assert _figures_fill_their_column(page) == [], width
+            # a document's width on a wide screen: figures stop at 1,280 px
+            widest = page.evaluate(
+                f"Math.max(...[...document.querySelectorAll({FIGURE!r})]"
+                ".map(e => e.getBoundingClientRect().width))"
+            )
+            assert widest <= 1280, (width, widest)
         text = page.evaluate("document.body.innerText")
         # the champion says so (not the alias it was registered under first)
         assert f"{name} v{demo_project.model.version}" in text and "@champion" in text

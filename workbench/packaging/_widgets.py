@@ -250,7 +250,9 @@ class CardViewer:
             description="version",
             layout=widgets.Layout(width="min(100%, 320px)"),
         )
-        full = widgets.Layout(width="100%")
+        # a card reads as a document: on a wide screen it keeps a laptop's width, so its
+        # metric panels and tables are not stretched across 1,900 px
+        full = widgets.Layout(width="100%", max_width="1280px")
         # widgets have a 2 px margin: at width 100% they would stick out by 4 px; an
         # Output box takes its content's width, so it goes without the margin instead
         flush = widgets.Layout(margin="0")
