@@ -38,6 +38,7 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
                 "values": ["column", "status", "test", "value", "threshold", "kind"],
                 "fill_color": "#eeeeee",
                 "align": "left",
+                "height": 28,
             },
             columnwidth=[3.2, 1.2, 1.7, 1, 1, 1.2],  # column names are the long ones
             cells={
@@ -58,6 +59,7 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
                 ],
                 "font": {"color": ["black", colors, "black", "black", "black", "black"]},
                 "align": "left",
+                "height": 26,  # plotly's 20 px cut the descenders (column names' underscores)
             },
         )
     )
