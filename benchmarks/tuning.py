@@ -218,8 +218,7 @@ def plain_rdb_mlflow(objective, frame: pd.DataFrame, trials: int) -> tuple[float
     import optuna
     from optuna_integration.mlflow import MLflowCallback
     from sqlalchemy import event
-
-    from workbench._sqlite import fast_sqlite
+    from sqlalchemy.engine import Engine
 
     folder = Path(tempfile.mkdtemp(prefix="bench-optuna-mlflow-"))
     path = folder / "optuna.db"
@@ -229,7 +228,14 @@ def plain_rdb_mlflow(objective, frame: pd.DataFrame, trials: int) -> tuple[float
     event.listen(storage.engine, "connect", lambda c, _: c.execute("PRAGMA synchronous=NORMAL"))
     storage.engine.dispose()
     tracking = f"sqlite:///{folder / 'mlflow.db'}"
-    fast_sqlite(tracking)
+    with sqlite3.connect(folder / "mlflow.db") as con:
+        con.execute("PRAGMA journal_mode=WAL")
+
+    def normal(connection, _):  # type: ignore[no-untyped-def]  # MLflow's engine, when it opens it
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute("PRAGMA synchronous=NORMAL")
+
+    event.listen(Engine, "connect", normal)
     callback = MLflowCallback(tracking_uri=tracking, metric_name="value")
     study = optuna.create_study(
         storage=storage, sampler=optuna.samplers.TPESampler(seed=0), study_name="plain-mlflow"

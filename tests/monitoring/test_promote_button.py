@@ -10,7 +10,7 @@ import pytest
 
 from workbench._exceptions import PromotionRefused
 from workbench._visitors import Visitor
-from workbench.monitoring._widgets import PromoteButton
+from workbench.monitoring._compare import PromoteButton
 from workbench.packaging import Promotion
 
 

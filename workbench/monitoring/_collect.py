@@ -1,4 +1,6 @@
-"""The dashboard's data: one pass over the inference log, summaries per period.
+"""The dashboard's data: one pass over the inference log, summaries per period. It is one
+job, kept in one module because the pass, the period sums a date range redraws from and
+the inputs of a served model's dashboard must cut the log by the same periods and time.
 
 :func:`collect` reads the log (a folder of Parquet segments, any size) segment by segment
 (on local threads, or with Dask on a cluster), and per partition and time period keeps

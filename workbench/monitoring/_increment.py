@@ -1,4 +1,6 @@
-"""One monitor run's work: the new log rows and actuals → counts, ledger, results.
+"""One monitor run's work: the new log rows and actuals → counts, ledger, results. It is
+one job, kept in one module because its steps share one run's state (the checkpoint, the
+periods touched, the new ledger rows) and are right only in this order.
 
 :class:`Step` is what :func:`workbench.monitoring.run_monitor` does between reading
 its checkpoint and committing the next one: read the new segments (counts per version

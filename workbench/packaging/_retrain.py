@@ -391,7 +391,7 @@ def family_of(pipeline: Any, task: str) -> str:
     Raises:
         ConfigurationError: None of the installed families builds that estimator.
     """
-    from workbench.tuning._spaces import FAMILIES
+    from workbench.tuning import FAMILIES
 
     last = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     last = getattr(last, "estimator", last)  # labels encoded around a classifier

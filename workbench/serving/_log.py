@@ -1,4 +1,6 @@
-"""The inference log: Parquet segment files written by a background, batched writer.
+"""The inference log: Parquet segment files written by a background, batched writer. It
+is one job, the log's one format: the writer, the folder layout and the readers that must
+agree on it are kept together.
 
 Layout: ``<folder>/segment-<UTC time>-<random>.parquet``, each written to a hidden
 temporary name and renamed into place, so a reader never sees half a file. pandas, DuckDB
