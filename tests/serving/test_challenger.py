@@ -78,14 +78,20 @@ def _code_version(tmp_path: Path, client: Any, name: str, sleep: float) -> str:
     code = tmp_path / f"challenger-{sleep}.py"
     code.write_text(CHALLENGER_CODE.format(sleep=sleep))
     frame = pd.DataFrame({"x": [1.0], "region": ["a"]})
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     mlflow.set_tracking_uri(client.tracking_uri)
-    with mlflow.start_run():
-        mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(code),
-            signature=infer_signature(frame, pd.Series([7.0])),
-            registered_model_name=name,
-        )
+    mlflow.set_registry_uri(client.tracking_uri)
+    try:
+        with mlflow.start_run():
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(code),
+                signature=infer_signature(frame, pd.Series([7.0])),
+                registered_model_name=name,
+            )
+    finally:  # later tests of this process find MLflow's defaults as they were
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
     return str(max(int(v.version) for v in client.search_model_versions(f"name='{name}'")))
 
 

@@ -90,7 +90,10 @@ def test_duplicate_split_columns_are_refused_like_mlflow(
     assert r.status_code == 400, r.text
     assert "['x'] more than once" in r.json()["message"]
     # MLflow's scoring path refuses the same body (at schema enforcement)
-    client = mlflow.MlflowClient(tracking_uri=resolve_settings(served.project).tracking_uri)
+    # the registry named too: MLflow takes it from its process-wide default otherwise,
+    # which whatever ran before in this process may have pointed elsewhere
+    uri = resolve_settings(served.project).tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias("tiny", "champion").version
     model = mlflow.pyfunc.load_model(client.get_model_version_download_uri("tiny", version))
     frame = infer_and_parse_data(twice, model.metadata.get_input_schema())

@@ -93,10 +93,19 @@ def test_a_worker_takes_a_study_s_data_in_once(frame: pd.DataFrame) -> None:
 
 
 def test_each_worker_receives_the_set_once_a_study(
-    client: Client, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """8 trials on 2 workers: the driver scatters the set once, and each worker takes it
-    in at its first trial only (on a GPU worker, that is the one copy to the GPU)."""
+    in at its first trial only (on a GPU worker, that is the one copy to the GPU). A
+    cluster of its own: on the shared one, trials an earlier test left running may run
+    other studies on the same workers, which then keep those studies' sets instead."""
+    from workbench.tuning import local_cluster
+
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        _receives_once(client, frame, monkeypatch)
+
+
+def _receives_once(client: Client, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     scattered: list[object] = []
     scatter = client.scatter
 
