@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -496,34 +497,12 @@ def test_few_rows_on_a_period_s_days_widen_them_until_there_are_enough(
 def test_a_model_packaged_with_its_event_time_is_monitored_against_the_same_days(
     tmp_path: Path,
 ) -> None:
-    import dataclasses
-
-    from sklearn.linear_model import Ridge
-
     from workbench._settings import resolve_settings
-    from workbench.data import infer_contract
     from workbench.monitoring import reference_profile_of
-    from workbench.packaging import package_model
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
     settings = resolve_settings(tmp_path)
-    year = _seasonal("2023-01-01", "2023-12-31", per_day=4, seed=6)
-    year["y"] = 3 * year["temperature"] + year["volume"] / 100
-    model = Ridge().fit(year[["temperature", "volume"]], year["y"])
-    contract = dataclasses.replace(
-        infer_contract(year[["date", "temperature", "volume", "y"]]), event_time="date"
-    )
-    package_model(
-        model,
-        year[["temperature", "volume", "y"]],
-        "seasonal",
-        target="y",
-        reference=year[["date", "temperature", "volume", "y"]],
-        contract=contract,
-        measure_cost=False,
-        progress=False,
-        settings=settings,
-    )
+    model = _package_a_seasonal_model(settings)
     profile = reference_profile_of("seasonal", alias="challenger", settings=settings)
     assert profile.seasonal_ready and profile.calendar is not None
     assert profile.calendar.column == "date"
@@ -552,38 +531,17 @@ def test_the_scheduled_monitor_compares_each_week_with_the_same_days_as_the_dash
     does: against the same days of the reference year where the version's profile has a
     year of the event time the log's periods follow, so a season alone raises no drift
     alert; the snapshots it writes for the dashboard say what they compared with."""
-    import dataclasses
     import json
 
-    from sklearn.linear_model import Ridge
-
     from workbench._settings import resolve_settings
-    from workbench.data import infer_contract
     from workbench.monitoring import run_monitor
-    from workbench.packaging import package_model
     from workbench.serving import InferenceLogWriter
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
     settings = resolve_settings(
         tmp_path, environ={"WORKBENCH_MONITORING_DIR": str(tmp_path / "monitoring")}
     )
-    year = _seasonal("2023-01-01", "2023-12-31", per_day=4, seed=6)
-    year["y"] = 3 * year["temperature"] + year["volume"] / 100
-    model = Ridge().fit(year[["temperature", "volume"]], year["y"])
-    contract = dataclasses.replace(
-        infer_contract(year[["date", "temperature", "volume", "y"]]), event_time="date"
-    )
-    package_model(
-        model,
-        year[["temperature", "volume", "y"]],
-        "seasonal",
-        target="y",
-        reference=year[["date", "temperature", "volume", "y"]],
-        contract=contract,
-        measure_cost=False,
-        progress=False,
-        settings=settings,
-    )
+    model = _package_a_seasonal_model(settings)
     later = _seasonal("2024-01-01", "2024-06-30", per_day=4, seed=7)
     logged = later[["date", "temperature", "volume"]].copy()
     logged["prediction"] = model.predict(later[["temperature", "volume"]])
@@ -608,3 +566,34 @@ def test_the_scheduled_monitor_compares_each_week_with_the_same_days_as_the_dash
     assert shown and all(
         m["reference"].startswith("the same days of the reference year") for m in shown
     )
+
+
+def _package_a_seasonal_model(settings: Any) -> Any:
+    """``seasonal`` v1 in the project of ``settings``: a ridge over a year of daily rows,
+    packaged with a contract naming ``date`` its event time (so its profile keeps a
+    calendar); the fitted model."""
+    import dataclasses
+
+    from sklearn.linear_model import Ridge
+
+    from workbench.data import infer_contract
+    from workbench.packaging import package_model
+
+    year = _seasonal("2023-01-01", "2023-12-31", per_day=4, seed=6)
+    year["y"] = 3 * year["temperature"] + year["volume"] / 100
+    model = Ridge().fit(year[["temperature", "volume"]], year["y"])
+    contract = dataclasses.replace(
+        infer_contract(year[["date", "temperature", "volume", "y"]]), event_time="date"
+    )
+    package_model(
+        model,
+        year[["temperature", "volume", "y"]],
+        "seasonal",
+        target="y",
+        reference=year[["date", "temperature", "volume", "y"]],
+        contract=contract,
+        measure_cost=False,
+        progress=False,
+        settings=settings,
+    )
+    return model
