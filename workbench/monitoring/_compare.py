@@ -295,18 +295,7 @@ class PromoteButton:
             self.outcome.value = f"<div style='{_NOTE.format('#59636E')}'>Comparing…</div>"
             try:
                 done = self._promote(user)
-            except PromotionRefused as refused:
-                self._asking = None
-                self.confirm.disabled = self.cancel.disabled = False
-                self.outcome.value = (
-                    f"<div class='wb-promote-outcome' role='alert' "
-                    f"style='{_NOTE.format(STATUS_COLORS['alert'])}'><b>Not promoted.</b> "
-                    f"{html.escape(str(refused))}</div>"
-                )
-                self.refused = str(refused)  # the scores moved since the page was drawn
-                self.refresh()
-                return
-            except WorkbenchError as exc:
+            except WorkbenchError as exc:  # refused by promote's check, or it could not run
                 self._asking = None
                 self.confirm.disabled = self.cancel.disabled = False
                 self.outcome.value = (
@@ -314,6 +303,8 @@ class PromoteButton:
                     f"style='{_NOTE.format(STATUS_COLORS['alert'])}'><b>Not promoted.</b> "
                     f"{html.escape(str(exc))}</div>"
                 )
+                if isinstance(exc, PromotionRefused):
+                    self.refused = str(exc)  # the scores moved since the page was drawn
                 self.refresh()
                 return
             self.promotion = done
