@@ -84,11 +84,13 @@ def test_a_gpu_copy_only_where_gpu_families_take_one(frame: pd.DataFrame) -> Non
 
 def test_a_worker_takes_a_study_s_data_in_once(frame: pd.DataFrame) -> None:
     spec = _spec(["cuml_ridge"], device="cpu")
-    first = worker_data("study-a", frame, spec)
-    assert worker_data("study-a", frame, spec) is first  # the next trials: held
+    first = worker_data("study-a", frame, spec, "scatter-1")
+    assert worker_data("study-a", frame, spec, "scatter-1") is first  # the next trials: held
     assert first.device is None  # a CPU worker keeps no device copy
+    # Dask dropped this worker's replica and fetched the same scatter back: a new object
+    assert worker_data("study-a", frame.copy(), spec, "scatter-1") is first
     scattered_again = frame.copy()  # the driver re-scattered it (a worker died)
-    assert worker_data("study-a", scattered_again, spec).host is scattered_again
+    assert worker_data("study-a", scattered_again, spec, "scatter-2").host is scattered_again
     assert data_module.RECEIVED["study-a"] == 2
 
 
@@ -96,8 +98,10 @@ def test_each_worker_receives_the_set_once_a_study(
     frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """8 trials on 2 workers: the driver scatters the set once, and each worker takes it
-    in at its first trial only (on a GPU worker, that is the one copy to the GPU). A
-    cluster of its own: on the shared one, trials an earlier test left running may run
+    in at its first trial only (on a GPU worker, that is the one copy to the GPU), even
+    when Dask's active memory manager drops a worker's replica between trials and sends
+    it again (forced here after every trial; left alone it happens when the driver lags).
+    A cluster of its own: on the shared one, trials an earlier test left running may run
     other studies on the same workers, which then keep those studies' sets instead."""
     from workbench.tuning import local_cluster
 
@@ -114,6 +118,10 @@ def _receives_once(client: Client, frame: pd.DataFrame, monkeypatch: pytest.Monk
         return scatter(data, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(client, "scatter", counting)
+
+    def drop_replicas(outcome: dict[str, object]) -> None:
+        client.amm.run_once()
+
     result = tune(
         frame,
         "y",
@@ -125,6 +133,7 @@ def _receives_once(client: Client, frame: pd.DataFrame, monkeypatch: pytest.Monk
         study_name="data-once",
         refit=False,
         progress=False,
+        on_trial=drop_replicas,
     )
     assert result.n_complete == 8
     assert sum(isinstance(d, pd.DataFrame) for d in scattered) == 1

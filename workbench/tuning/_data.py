@@ -2,7 +2,10 @@
 
 The driver scatters the training set to every worker once per study; Dask keeps it in
 the worker's memory and a trial only names it, so nothing is sent per trial. Each worker
-takes it in once per study (:func:`worker_data`, counted in :data:`RECEIVED`): on a
+takes it in once per study (:func:`worker_data`, counted in :data:`RECEIVED`), known by
+the key of the driver's scatter: Dask's active memory manager drops replicas no queued
+trial waits for, so a worker may be sent the same set again as a new object, which it
+then recognises and does not take in twice. On a
 worker that trains on a GPU, with cuDF installed, that is when the set is copied into
 GPU memory, as a cuDF frame, for the families that take one (``Family.cudf``: XGBoost
 and the cuML families) on a regression over numeric columns; their folds are then cut,
@@ -44,6 +47,7 @@ class WorkerData:
 
     host: pd.DataFrame
     device: Any = None
+    token: str = ""  # the key of the driver's scatter this set came from
 
 
 def device_frames(spec: TuningSpec) -> bool:
@@ -57,18 +61,20 @@ def device_frames(spec: TuningSpec) -> bool:
     )
 
 
-def worker_data(key: str, frame: pd.DataFrame, spec: TuningSpec) -> WorkerData:
+def worker_data(key: str, frame: pd.DataFrame, spec: TuningSpec, token: str) -> WorkerData:
     """The training set of study ``key`` on this worker, taken in (and copied to the GPU
     when ``spec.device`` is ``cuda`` and :func:`device_frames`) at its first trial here,
-    and again only if the driver scattered it anew (a worker holding it died)."""
+    and again only if the driver scattered it anew (``token``, the scatter's key, changed:
+    the last worker holding it died). The same scatter sent again (Dask dropped this
+    worker's replica between trials, then fetched it back) is the set already held."""
     with _LOCK:
         held = _HELD.get(key)
-        if held is not None and held.host is frame:
+        if held is not None and (held.host is frame or held.token == token):
             _HELD.move_to_end(key)
             return held
         RECEIVED[key] += 1
         copy = _to_device(frame) if spec.device == "cuda" and device_frames(spec) else None
-        data = _HELD[key] = WorkerData(frame, copy)
+        data = _HELD[key] = WorkerData(frame, copy, token)
         while len(_HELD) > _KEEP:
             _HELD.popitem(last=False)
         return data

@@ -205,6 +205,7 @@ class Driver:
                 trial_id,
                 number,
                 self.shared_pruner,
+                str(self.data.key),
                 key=f"trial-{self.study.study_name}-{trial_id}-{os.urandom(4).hex()}",
                 pure=False,
             )

@@ -72,6 +72,7 @@ def run_trial(
     trial_id: int,
     number: int,
     pruner: Any,
+    data_token: str,
 ) -> dict[str, Any]:
     """Evaluate one trial on this worker and say how it ended (the driver tells Optuna).
 
@@ -90,7 +91,7 @@ def run_trial(
     trial = _optuna.trial_for(study, trial_id)
     worker = _worker_name()
     here = dataclasses.replace(spec, device=worker_device(spec.device, _gpus(spec.device)))
-    data = worker_data(study_uid, frame, here)  # taken in at this worker's first trial
+    data = worker_data(study_uid, frame, here, data_token)  # taken in at this worker's first trial
     outcome: dict[str, Any] = {"worker": worker}
     scores: list[float] = []
     extra: dict[str, Any] = {}
