@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import logging
@@ -138,6 +139,31 @@ def contract_columns(name: str, version: str, settings: Settings) -> tuple[list[
     return loaded.pii_columns, [loaded.event_time] if loaded.event_time else []
 
 
+def load_model(name: str, settings: Settings, uri: str, version: str) -> Loaded:
+    """The version ``version`` of model ``name`` (at ``uri``) loaded to serve: its
+    personal columns and its event time (logged beside the inputs) from its contract."""
+    pyfunc = require("mlflow.pyfunc")
+    model = pyfunc.load_model(uri)
+    schema = model.metadata.get_input_schema()
+    inputs = schema.input_names() if schema is not None and schema.has_input_names() else []
+    clash = sorted(set(inputs) & set(LOG_COLUMNS))
+    if clash:
+        raise ServingError(
+            f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
+        )
+    personal, event_time = contract_columns(name, version, settings)
+    loaded = Loaded.of(model, version, personal)
+    extra = tuple(c for c in event_time if c not in inputs)  # logged, not predicted on
+    return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, extra=extra))
+
+
+def load_registered(name: str, settings: Settings, version: str) -> Loaded:
+    """A registered version loaded to serve, MLflow pointed at ``settings`` first: what
+    the shadow's process, which starts with MLflow's defaults, is sent to call."""
+    mlflow_for(settings)
+    return load_model(name, settings, f"models:/{name}/{version}", version)
+
+
 class ServedModel:
     """One registered model as a server serves it.
 
@@ -151,7 +177,7 @@ class ServedModel:
         inference_log: Log every prediction and every refusal.
         max_batch_rows: Most rows merged into one model call.
         shadow: Another alias of the model (``challenger``) that gets every request too,
-            off the request path, on a thread of its own (:class:`~._shadow.Shadow`):
+            off the request path, in a process of its own (:class:`~._shadow.Shadow`):
             its predictions are logged under its version in ``<log>/shadow/`` and never
             returned. Followed like the served alias; while it is unset, nothing is
             mirrored.
@@ -210,7 +236,7 @@ class ServedModel:
                 f"log it would leave nothing to compare. Serve it with the log on."
             )
         self.shadow_alias = shadow
-        #: The shadow's thread, its version and counters (None: no shadow).
+        #: The shadow's process, its version and counters (None: no shadow).
         self.shadow: Shadow | None = None
         #: What is wrong with an alias followed, by alias (one that was removed, say):
         #: said by ``/health`` until it is right again.
@@ -233,19 +259,7 @@ class ServedModel:
         return self.current.version
 
     def load(self, uri: str, version: str) -> Loaded:
-        pyfunc = require("mlflow.pyfunc")
-        model = pyfunc.load_model(uri)
-        schema = model.metadata.get_input_schema()
-        inputs = schema.input_names() if schema is not None and schema.has_input_names() else []
-        clash = sorted(set(inputs) & set(LOG_COLUMNS))
-        if clash:
-            raise ServingError(
-                f"Model inputs {clash} collide with inference-log columns {list(LOG_COLUMNS)}."
-            )
-        personal, event_time = contract_columns(self.name, version, self.settings)
-        loaded = Loaded.of(model, version, personal)
-        extra = tuple(c for c in event_time if c not in inputs)  # logged, not predicted on
-        return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, extra=extra))
+        return load_model(self.name, self.settings, uri, version)
 
     def start(self) -> None:
         """Load the version, start the log writers, the index and the alias watcher."""
@@ -278,11 +292,11 @@ class ServedModel:
                 .version
             )
             self.shadow = Shadow(
-                self.load(f"models:/{self.name}/{moved}", moved),
-                InferenceLogWriter(
-                    self.folder.rstrip("/") + "/shadow", flush_seconds=self.flush_seconds
-                ),
+                functools.partial(load_registered, self.name, self.settings),
+                moved,
+                self.folder.rstrip("/") + "/shadow",
                 model_name=self.name,
+                flush_seconds=self.flush_seconds,
             )
         if self.canary_alias is not None:
             moved = str(
@@ -316,8 +330,6 @@ class ServedModel:
         if self.shadow is not None:
             self.shadow.close()
         self.writer.close()
-        if self.shadow is not None:
-            self.shadow.writer.close()
         if self.errors is not None:
             self.errors.close()
         _log.info("inference log flushed: %d rows", self.writer.rows_written)
@@ -333,7 +345,7 @@ class ServedModel:
 
     def mirror(self, request_id: str, data: Any, inputs: dict[str, Any], rows: int) -> None:
         """Send an answered request to the shadow too: returns at once (a list append);
-        the shadow predicts and logs it on its own thread, or counts it skipped while it
+        the shadow predicts and logs it in its own process, or counts it skipped while it
         is too far behind (:class:`~._shadow.Shadow`)."""
         if self.shadow is not None:
             self.shadow.offer(request_id, data, inputs, rows)
@@ -343,10 +355,10 @@ class ServedModel:
             rows = table.column("row_in_request").to_numpy()
             self.index.add(table.column("request_id"), rows, path)
 
-    def _challenger(self, client: Any, alias: str, now: Loaded | None, role: str) -> Loaded | None:
-        """The version ``alias`` points at, loaded anew only when it moved; None while
-        the alias is unset (said once in the log and by ``/health``, until it is set
-        again). Other failures (the registry unreachable) raise: the loaded one stays."""
+    def _moved(self, client: Any, alias: str, role: str) -> str | None:
+        """The version ``alias`` points at; None while it is unset (said once in the log
+        and by ``/health``, until it is set again). Other failures (the registry
+        unreachable) raise: the loaded one stays."""
         exceptions = require("mlflow.exceptions")
         try:
             moved = str(client.get_model_version_by_alias(self.name, alias).version)
@@ -370,6 +382,14 @@ class ServedModel:
             return None
         if self.problems.pop(alias, None) is not None:
             _log.info("@%s is set again (version %s): the %s resumes", alias, moved, role)
+        return moved
+
+    def _challenger(self, client: Any, alias: str, now: Loaded | None, role: str) -> Loaded | None:
+        """The version ``alias`` points at, loaded anew only when it moved; None while
+        the alias is unset (:meth:`_moved`)."""
+        moved = self._moved(client, alias, role)
+        if moved is None:
+            return None
         if now is not None and moved == now.version:
             return now
         loaded = self.load(f"models:/{self.name}/{moved}", moved)
@@ -378,9 +398,11 @@ class ServedModel:
 
     def _follow_challengers(self, client: Any) -> None:
         if self.shadow is not None and self.shadow_alias is not None:
-            self.shadow.loaded = self._challenger(
-                client, self.shadow_alias, self.shadow.loaded, "shadow"
-            )
+            # the shadow's process loads it: the server only says which version
+            moved = self._moved(client, self.shadow_alias, "shadow")
+            if moved is not None and moved != self.shadow.version:
+                _log.info("@%s moved: now the shadow is version %s", self.shadow_alias, moved)
+            self.shadow.follow(moved)
         if self.canary_alias is not None:
             self.canary = self._challenger(client, self.canary_alias, self.canary, "canary")
 
