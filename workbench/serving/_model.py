@@ -327,11 +327,11 @@ class ServedModel:
         if self._watcher is not None:
             self._watcher.join(timeout=30)
         self.batcher.close()
-        if self.shadow is not None:
-            self.shadow.close()
         self.writer.close()
         if self.errors is not None:
             self.errors.close()
+        if self.shadow is not None:  # after the champion's log is safe: it may take a while
+            self.shadow.close()
         _log.info("inference log flushed: %d rows", self.writer.rows_written)
 
     def pick(self, key: str) -> Loaded:

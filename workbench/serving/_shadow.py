@@ -51,6 +51,9 @@ SHADOW_BACKLOG_ROWS = 100_000
 SHADOW_LINGER = 0.5
 #: How many steps of priority (``nice``) the shadow's process runs below the server.
 SHADOW_NICENESS = 10
+#: Seconds a stopping server gives the shadow to predict what it holds (Kubernetes
+#: kills a pod 30 s after asking it to stop; the champion's log is flushed first).
+SHADOW_CLOSE_SECONDS = 20.0
 #: Seconds between two starts of the shadow's process after it died.
 _RESTART_SECONDS = 5.0
 
@@ -200,19 +203,36 @@ class Shadow:
                 _Mirrored(request_id, data, inputs, rows, time.time_ns(), time.monotonic())
             )
 
-    def close(self, timeout: float = 60.0) -> None:
-        """Predict and log what is queued, then stop the process and the thread."""
+    def close(self, timeout: float = SHADOW_CLOSE_SECONDS) -> None:
+        """Predict and log what is queued, then stop the process and the thread; what
+        the process has not done within ``timeout`` seconds (it may still be loading the
+        challenger) is counted skipped and said in the log."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._thread.join()
         self._send(("close",))
         if self._reader is not None:
-            self._reader.join(timeout)
+            self._reader.join(max(0.0, deadline - time.monotonic()))
         if self.process is not None:
-            self.process.join(timeout)
+            self.process.join(max(0.0, deadline - time.monotonic()))
             if self.process.is_alive():
                 self.process.kill()
+                self.process.join()
+        if self._reader is not None:
+            self._reader.join()
         with self._lock:  # what the process never answered for
-            self._lost()
+            left = sum(requests for requests, _ in self._sent.values())
+            self.skipped += left
+            for _, rows in self._sent.values():
+                self._rows -= rows
+            self._sent.clear()
+        if left:
+            _log.warning(
+                "the shadow had not predicted %d request(s) %.0f s after the server began "
+                "to stop: not mirrored (counted skipped)",
+                left,
+                timeout,
+            )
 
     def _start_process(self) -> None:
         context = multiprocessing.get_context("spawn")  # the server has threads: no fork
@@ -270,13 +290,13 @@ class Shadow:
             if self._conn is conn:
                 self._conn = None
         conn.close()
-        if not self._stop.is_set():
-            code = self.process.exitcode if self.process is not None else None
-            _log.error(
-                "the shadow's process ended (exit code %s); the champion unaffected; "
-                "starting it again",
-                code,
-            )
+        if self._stop.is_set():  # stopping: close() counts what was left
+            return
+        code = self.process.exitcode if self.process is not None else None
+        _log.error(
+            "the shadow's process ended (exit code %s); the champion unaffected; starting it again",
+            code,
+        )
         with self._lock:
             self._lost()
 
