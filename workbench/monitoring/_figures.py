@@ -69,10 +69,12 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
         if snapshot.skipped
         else ""
     )
+    said = _version_note(snapshot, brief=True)
     fig.update_layout(
         title=(
             f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
-            f"{' (dataset drift)' if snapshot.dataset_drift else ''}{skipped}"
+            f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
+            f"{f'<br><sup>{said}</sup>' if said else ''}{skipped}"
         ),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
@@ -91,7 +93,10 @@ def drift_over_time_figure(
     that period, green where it held, the test's value and the reference rows it was
     compared with on hover; drifted columns on top, periods left to right on a date axis.
     The title says what each period was compared with (``Drift per week vs the same days
-    of the reference year``, or ``vs the whole reference``).
+    of the reference year``, or ``vs the whole reference``). Where periods were compared
+    with the reference of the model version that answered them (snapshots of
+    ``LogOverview`` by version), the hover names the version and its share of the rows,
+    the subtitle says so, and a dashed line marks each change of version.
 
     Args:
         snapshots: One snapshot per period, in time order.
@@ -120,6 +125,7 @@ def drift_over_time_figure(
                 else f"{'drift' if col.drifted else 'stable'}: {col.test} = "
                 f"{fmt_number(col.statistic)} ({snap.current_rows:,} rows vs "
                 f"{snap.reference_rows:,} of {_compared_with(snap)})"
+                + (f"<br>{note}" if (note := _version_note(snap)) else "")
             )
         z.append(row)
         text.append(hover)
@@ -142,8 +148,28 @@ def drift_over_time_figure(
     if reference is None:
         labels = {_compared_with(snap).split(" (")[0] for snap in snapshots}
         reference = labels.pop() if len(labels) == 1 else "the reference"
+    versions = [
+        str(s.metadata["model_version"]) if s.metadata.get("compared_with") else None
+        for s in snapshots
+    ]
+    served = list(dict.fromkeys(v for v in versions if v is not None))
+    subtitle = (
+        f"<br><sup>each {unit} against the reference of the version that answered most of "
+        f"its rows: {' → '.join(f'v{v}' for v in served)}</sup>"
+        if len(served) > 1
+        else f"<br><sup>compared with {snapshots[0].metadata['compared_with']}</sup>"
+        if served and not snapshots[0].metadata["compared_with"].startswith("version ")
+        else ""
+    )
+    for i in range(1, len(versions)):
+        if (
+            versions[i] is not None
+            and versions[i - 1] is not None
+            and versions[i] != versions[i - 1]
+        ):
+            _mark_version(fig, starts[i - 1], starts[i], str(versions[i]))
     fig.update_layout(
-        title=f"Drift per {unit} vs {reference}",
+        title=f"Drift per {unit} vs {reference}{subtitle}",
         xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
@@ -269,6 +295,54 @@ def _card(label: str, value: str, color: str | None) -> str:
         f"<div style='padding:8px 16px;border:1px solid #ddd;border-radius:6px'>"
         f"<div style='font-size:11px;color:#666'>{label}</div>"
         f"<div style='{style}'>{value}</div></div>"
+    )
+
+
+def _version_note(snapshot: DriftSnapshot, *, brief: bool = False) -> str:
+    """Which version's rows a snapshot tested, and whose reference it compared them
+    with (``""`` for a snapshot of every row against one reference; ``brief``, for a
+    title: only where other versions' rows were left out or another's reference used)."""
+    meta = snapshot.metadata
+    said = meta.get("compared_with")
+    if not said:
+        return ""
+    version = str(meta.get("model_version"))
+    answered = {str(k): int(n) for k, n in dict(meta.get("answered", {})).items()}
+    total = sum(answered.values())
+    note = f"compared with {said}"
+    if brief and len(answered) <= 1 and said.startswith("version "):
+        return ""  # one version against its own reference: nothing to add to a title
+    if len(answered) > 1:
+        others = ", ".join(f"v{k}: {n:,}" for k, n in answered.items() if k != version)
+        share = f"{answered.get(version, 0):,} of {total:,}"
+        note = f"rows of version {version} ({share}; {others} not tested here), {note}"
+    elif not brief:
+        note = f"rows of version {version}, {note}"
+    return note
+
+
+def _mark_version(fig: go.Figure, before: Any, start: Any, version: str) -> None:
+    """A dashed line between the periods ``before`` and ``start`` where ``version``
+    took over, labelled at the top."""
+    x = before + (start - before) / 2
+    fig.add_shape(
+        type="line",
+        x0=x,
+        x1=x,
+        y0=0,
+        y1=1,
+        yref="paper",
+        line={"color": "#1F2328", "width": 1.5, "dash": "dash"},
+    )
+    fig.add_annotation(
+        x=x,
+        y=1,
+        yref="paper",
+        text=f"version {version} →",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font={"size": 11, "color": "#1F2328"},
     )
 
 
