@@ -148,12 +148,10 @@ def test_the_page_says_which_version_each_week_was_compared_with(
     inputs = dashboard_inputs(NAME, log_dir=log, period="1W", settings=settings, progress=False)
     starts, weeks = inputs.overview.drift_in_steps(most=None)
     fig = drift_over_time_figure(weeks, starts, basis="event time (date)", unit="week")
-    assert "against the reference of the version that answered most of its rows" in (
-        fig.layout.title.text
-    )
-    assert "v1 → v2 → v7" in fig.layout.title.text
-    marks = [a.text for a in fig.layout.annotations]
-    assert marks == ["version 2 →", "version 7 →"] and len(fig.layout.shapes) == 2
+    assert fig.layout.title.text == "Drift per week vs the same days of the reference year"
+    marks = [a.text for a in fig.layout.annotations]  # a label, and a line where it changes
+    assert marks == ["version 1 →", "version 2 →", "version 7 →"]
+    assert [s.line.dash for s in fig.layout.shapes] == ["dash", "dash"]
     hover = np.asarray(fig.data[0].text).ravel().tolist()
     assert any("rows of version 1, compared with version 1's reference" in h for h in hover)
     assert any("version 7 has no stored profile" in h for h in hover)
@@ -210,3 +208,87 @@ def test_the_dashboard_and_the_monitor_job_agree_on_each_version_s_weeks(
             assert other["statistic"] == pytest.approx(column.statistic)
         compared += 1
     assert compared >= 50
+
+
+def _two_versions(days: range, version: str, shift: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 400 * len(days)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1, n),
+            "kind": rng.choice(["a", "b"], n, p=[0.8, 0.2] if shift else [0.5, 0.5]),
+            "timestamp": pd.Timestamp("2024-07-01", tz="UTC")
+            + pd.to_timedelta(np.repeat(list(days), 400) * 86_400 + 3600, unit="s"),
+            "request_id": [f"{version}-{i // 3}" for i in range(n)],
+            "latency_ms": 1.0,
+            "model_version": version,
+        }
+    )
+
+
+def _by_version(overview: Any) -> dict[Any, Any]:
+    return {
+        start: {v: (p.rows, p.summary.to_dict(), str(p.first)) for v, p in s.versions.items()}
+        for start, s in overview.periods.items()
+    }
+
+
+def test_a_segment_two_versions_answered_counts_as_one_segment_each(tmp_path: Path) -> None:
+    """Rows of two versions in one segment (its footer names both: the column is read),
+    in a segment each (the footer names the version: the column is not read), and at an
+    fsspec URL (the Dask pass) are counted the same, each against its own profile."""
+    import fsspec
+
+    from workbench.monitoring import ReferenceProfile, collect
+
+    rng = np.random.default_rng(0)
+    profiles = {
+        "1": ReferenceProfile.from_frame(
+            pd.DataFrame({"x": rng.normal(0, 1, 3000), "kind": rng.choice(["a", "b"], 3000)})
+        ),
+        "2": ReferenceProfile.from_frame(
+            pd.DataFrame(
+                {"x": rng.normal(3, 1, 3000), "kind": rng.choice(["a", "b"], 3000, p=[0.8, 0.2])}
+            )
+        ),
+    }
+    first = _two_versions(range(0, 6), "1", 0.0, 1)
+    second = _two_versions(range(5, 10), "2", 3.0, 2)  # day 5 answered by both
+    mixed, apart = tmp_path / "mixed", tmp_path / "apart"
+    mixed.mkdir(), apart.mkdir()
+    pd.concat([first, second]).to_parquet(mixed / "segment-00000.parquet", index=False)
+    first.to_parquet(apart / "segment-00000.parquet", index=False)
+    second.to_parquet(apart / "segment-00001.parquet", index=False)
+    memory = fsspec.filesystem("memory")
+    place = "memory://by-version"
+    memory.pipe(f"{place}/segment-00000.parquet", (mixed / "segment-00000.parquet").read_bytes())
+    asked: list[str] = []
+
+    def profile_of(version: str) -> ReferenceProfile | None:
+        asked.append(version)
+        return profiles.get(version)
+
+    def overview(where: Any) -> Any:
+        return collect(
+            where,
+            profiles["2"],
+            period="1D",
+            model_version="2",
+            profile_of=profile_of,
+            progress=False,
+        )
+
+    try:
+        seen = [overview(mixed), overview(apart), overview(place)]
+    finally:
+        memory.rm(place, recursive=True)
+    assert asked == ["1", "2"] * 3  # once per version and pass
+    assert _by_version(seen[0]) == _by_version(seen[1]) == _by_version(seen[2])
+    days = seen[0].drift_by_period()
+    assert [d.metadata["model_version"] for d in days] == ["1"] * 5 + ["2"] * 5
+    assert days[5].metadata["answered"] == {"1": 400, "2": 400}
+    # each day near its own version's reference (a Wasserstein distance in standard
+    # deviations of it; the bound is 0.1) ...
+    assert max(d.column("x").statistic for d in days) < 0.15
+    seen[0].by_version = False  # ... where against version 2's profile v1's days are 3 off
+    assert [round(d.column("x").statistic) for d in seen[0].drift_by_period()][:5] == [3] * 5

@@ -34,7 +34,7 @@ from workbench.monitoring._periods import (
     times_of,
 )
 from workbench.monitoring._profile import ReferenceProfile
-from workbench.monitoring._segments import VERSION, layout, logged_versions
+from workbench.monitoring._segments import VERSION, in_order, layout, logged_versions
 from workbench.monitoring._segments import read_like_dask as _read_like_dask
 from workbench.monitoring._shadow import compare_shadow, shadow_folder
 from workbench.monitoring._timeline import (
@@ -111,6 +111,7 @@ def _stats_of(
     contract: Contract | None = None,
     time_column: str = ARRIVAL,
     profiles: Mapping[str, ReferenceProfile | None] | None = None,
+    version: str | None = None,
 ) -> dict[Any, PeriodStats]:
     """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``: drift
     counts, rows, requests, latency histogram, rows breaking each contract rule, first
@@ -121,18 +122,22 @@ def _stats_of(
     With ``profiles`` (each logged version's own reference profile; ``None`` for one
     compared with ``profile``), each period also keeps the rows of each version that
     answered them, counted against that version's profile (``PeriodStats.versions``),
-    in the same pass."""
+    in the same pass; ``version`` names the one version of every row of ``part`` where
+    its segment's footer says so (its column then need not be read)."""
     part = part.reset_index(drop=True)
-    if profiles is None or VERSION not in part.columns:
+    if profiles is None or (VERSION not in part.columns and version is None):
         return _periods_of(part, profile, period, contract, time_column)
-    named = part[VERSION].astype(str)
-    if named.nunique(dropna=False) <= 1:  # a server's segment: one version
-        groups = [(str(named.iloc[0]) if len(named) else "", part)]
+    if version is not None:
+        groups = [(version, part)]
     else:
-        groups = [(str(v), rows) for v, rows in part.groupby(named.to_numpy(), sort=True)]
+        named = part[VERSION].astype(str)
+        if named.nunique(dropna=False) <= 1:  # a server's segment: one version
+            groups = [(str(named.iloc[0]) if len(named) else "", part)]
+        else:
+            groups = [(str(v), rows) for v, rows in part.groupby(named.to_numpy(), sort=True)]
     out: dict[Any, PeriodStats] = {}
-    for version, rows in groups:
-        own = (version, profiles.get(version))
+    for name, rows in groups:
+        own = (name, profiles.get(name))
         for key, stats in _periods_of(rows, profile, period, contract, time_column, own).items():
             out[key] = out[key] + stats if key in out else stats
     return out
@@ -224,8 +229,10 @@ def collect(
     if not segments:
         raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
     local = place.local and scheduler_address(scheduler) is None
+    each: list[set[str]] = []  # each local segment's versions, from its footer
     if local:  # the same frames as Dask's, read without importing it (a second or two)
-        columns, versions = layout(segments)
+        columns, each = layout(segments)
+        versions = in_order(set().union(*each))
     else:
         import dask.dataframe as dd
 
@@ -260,11 +267,17 @@ def collect(
     )
     partials: list[dict[Any, PeriodStats]]
     if local:
+
+        def read(path: str, named: set[str]) -> dict[Any, PeriodStats]:
+            one = next(iter(named)) if len(named) == 1 and profiles is not None else None
+            # a segment one version wrote (as a server writes them): its column is not read
+            wanted = [c for c in needed if c != VERSION] if one is not None else needed
+            frame = _read_like_dask(path, wanted)
+            return _stats_of(frame, subset, period, contract, basis.column, profiles, one)
+
         partials = map_with_progress(
-            lambda path: _stats_of(
-                _read_like_dask(path, needed), subset, period, contract, basis.column, profiles
-            ),
-            segments,
+            lambda job: read(*job),
+            list(zip(segments, each, strict=True)),
             desc="reading the log",
             show=progress,
         )

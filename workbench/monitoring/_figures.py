@@ -96,7 +96,8 @@ def drift_over_time_figure(
     of the reference year``, or ``vs the whole reference``). Where periods were compared
     with the reference of the model version that answered them (snapshots of
     ``LogOverview`` by version), the hover names the version and its share of the rows,
-    the subtitle says so, and a dashed line marks each change of version.
+    and where several versions answered them, a dashed line marks each change of version
+    and a label above names the version compared from there on.
 
     Args:
         snapshots: One snapshot per period, in time order.
@@ -153,23 +154,13 @@ def drift_over_time_figure(
         for s in snapshots
     ]
     served = list(dict.fromkeys(v for v in versions if v is not None))
-    subtitle = (
-        f"<br><sup>each {unit} against the reference of the version that answered most of "
-        f"its rows: {' → '.join(f'v{v}' for v in served)}</sup>"
-        if len(served) > 1
-        else f"<br><sup>compared with {snapshots[0].metadata['compared_with']}</sup>"
-        if served and not snapshots[0].metadata["compared_with"].startswith("version ")
-        else ""
-    )
-    for i in range(1, len(versions)):
-        if (
-            versions[i] is not None
-            and versions[i - 1] is not None
-            and versions[i] != versions[i - 1]
-        ):
-            _mark_version(fig, starts[i - 1], starts[i], str(versions[i]))
+    if len(served) > 1:  # which version each run of periods was compared with
+        _mark_version(fig, None, starts[0], str(versions[0]))
+        for i in range(1, len(versions)):
+            if None not in versions[i - 1 : i + 1] and versions[i] != versions[i - 1]:
+                _mark_version(fig, starts[i - 1], starts[i], str(versions[i]))
     fig.update_layout(
-        title=f"Drift per {unit} vs {reference}{subtitle}",
+        title=f"Drift per {unit} vs {reference}",
         xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
@@ -323,17 +314,8 @@ def _version_note(snapshot: DriftSnapshot, *, brief: bool = False) -> str:
 
 def _mark_version(fig: go.Figure, before: Any, start: Any, version: str) -> None:
     """A dashed line between the periods ``before`` and ``start`` where ``version``
-    took over, labelled at the top."""
-    x = before + (start - before) / 2
-    fig.add_shape(
-        type="line",
-        x0=x,
-        x1=x,
-        y0=0,
-        y1=1,
-        yref="paper",
-        line={"color": "#1F2328", "width": 1.5, "dash": "dash"},
-    )
+    took over, labelled at the top (the first period: the label alone)."""
+    x = start if before is None else before + (start - before) / 2
     fig.add_annotation(
         x=x,
         y=1,
@@ -343,6 +325,17 @@ def _mark_version(fig: go.Figure, before: Any, start: Any, version: str) -> None
         xanchor="left",
         yanchor="bottom",
         font={"size": 11, "color": "#1F2328"},
+    )
+    if before is None:
+        return
+    fig.add_shape(
+        type="line",
+        x0=x,
+        x1=x,
+        y0=0,
+        y1=1,
+        yref="paper",
+        line={"color": "#1F2328", "width": 1.5, "dash": "dash"},
     )
 
 

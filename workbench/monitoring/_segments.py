@@ -15,25 +15,25 @@ if TYPE_CHECKING:
 
     from workbench.serving import LogFolder
 
-__all__ = ["VERSION", "layout", "logged_versions", "read_like_dask"]
+__all__ = ["VERSION", "in_order", "layout", "logged_versions", "read_like_dask"]
 
 #: The log's column naming the registered version that answered a row.
 VERSION = "model_version"
 
 
-def layout(segments: Sequence[str]) -> tuple[list[str], list[str]]:
+def layout(segments: Sequence[str]) -> tuple[list[str], list[set[str]]]:
     """Every column of the local ``segments`` (a column such as the event time may be in
-    later segments only, in first-seen order) and the model versions their rows name
-    (sorted as numbers where they are), each footer read once."""
+    later segments only, in first-seen order) and the model versions each one's rows
+    name, each footer read once."""
     import pyarrow.parquet as pq
 
     seen: dict[str, None] = {}
-    versions: set[str] = set()
+    versions = []
     for segment in segments:
         file = pq.ParquetFile(segment)
         seen.update(dict.fromkeys(_columns_of(file.schema_arrow)))
-        versions |= _versions_of(file)
-    return list(seen), _in_order(versions)
+        versions.append(_versions_of(file))
+    return list(seen), versions
 
 
 def logged_versions(place: LogFolder, segments: Sequence[str]) -> list[str]:
@@ -48,10 +48,11 @@ def logged_versions(place: LogFolder, segments: Sequence[str]) -> list[str]:
         else:
             with place.fs.open(segment, "rb") as handle:
                 versions |= _versions_of(pq.ParquetFile(handle))
-    return _in_order(versions)
+    return in_order(versions)
 
 
-def _in_order(versions: set[str]) -> list[str]:
+def in_order(versions: set[str]) -> list[str]:
+    """``versions`` sorted as numbers where they are."""
     return sorted(versions, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v))
 
 
