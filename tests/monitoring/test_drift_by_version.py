@@ -141,8 +141,13 @@ def test_each_week_is_compared_with_the_reference_of_the_version_that_answered_i
 def test_the_page_says_which_version_each_week_was_compared_with(
     served: tuple[Any, Path],
 ) -> None:
-    from workbench.monitoring import MonitoringDashboard, drift_over_time_figure
+    from workbench.monitoring import (
+        MonitoringDashboard,
+        drift_over_time_figure,
+        drift_table_figure,
+    )
     from workbench.monitoring._collect import dashboard_inputs
+    from workbench.monitoring._figures import versions_note
 
     settings, log = served
     inputs = dashboard_inputs(NAME, log_dir=log, period="1W", settings=settings, progress=False)
@@ -157,13 +162,35 @@ def test_the_page_says_which_version_each_week_was_compared_with(
     assert any("version 7 has no stored profile" in h for h in hover)
     assert any("rows of version 2 (24 of 42; v1: 18 not tested here)" in h for h in hover)
 
+    # a version whose profile keeps no calendar (compared with the whole of it): said
+    whole = [
+        dataclasses.replace(w, metadata={**w.metadata, "reference": "the whole reference"})
+        if w.metadata["model_version"] != "1"
+        else w
+        for w in weeks
+    ]
+    fig = drift_over_time_figure(whole, starts, basis="event time (date)", unit="week")
+    assert fig.layout.title.text == (
+        "Drift per week vs each version's reference<br><sup>v1: the same days of the "
+        "reference year · v2: the whole reference · v7: the whole reference</sup>"
+    )
+    note = versions_note(whole, "week", seasonal=True)
+    assert note.startswith("Versions 1, 2, 7 answered these dates")
+    assert "Version 2's profile keeps no calendar of these dates" in note
+    assert "Version 1's" not in note and versions_note(whole[:20], "week", seasonal=True) == ""
+
     board = MonitoringDashboard(inputs.overview, errors=inputs.errors)
     assert "plant v1 · v2 · v7" in board.kpis.value
     assert "Versions 1, 2, 7 answered these dates" in board.over_time_note.value
     # the whole year: v1 answered most rows, so the table tests v1's rows against v1's
     assert board.snapshot.metadata["model_version"] == "1"
-    title = board.table.outputs and board.snapshot.metadata["compared_with"]
-    assert title == "version 1's reference"
+    title = drift_table_figure(board.snapshot).layout.title.text
+    answered = board.snapshot.metadata["answered"]
+    assert (
+        f"<sup>rows of version 1 ({answered['1']:,} of {sum(answered.values()):,}; "
+        f"v2: {answered['2']:,}, v7: {answered['7']:,} not tested here), compared with "
+        "version 1's reference</sup>"
+    ) in title
 
 
 def test_the_dashboard_and_the_monitor_job_agree_on_each_version_s_weeks(

@@ -146,23 +146,32 @@ def drift_over_time_figure(
         )
     )
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
-    if reference is None:
-        labels = {_compared_with(snap).split(" (")[0] for snap in snapshots}
-        reference = labels.pop() if len(labels) == 1 else "the reference"
     versions = [
         str(s.metadata["model_version"]) if s.metadata.get("compared_with") else None
         for s in snapshots
     ]
     served = list(dict.fromkeys(v for v in versions if v is not None))
+    kinds = {
+        v: {_kind(s) for s, w in zip(snapshots, versions, strict=True) if w == v} for v in served
+    }
+    subtitle = ""
+    if reference is None:
+        labels = {_kind(snap) for snap in snapshots}
+        reference = next(iter(labels)) if len(labels) == 1 else "the reference"
+        if len(labels) > 1 and kinds and all(len(k) == 1 for k in kinds.values()):
+            # the versions compared differently (one's profile keeps a calendar, one's not)
+            reference = "each version's reference"
+            said = [f"v{v}: {next(iter(k))}" for v, k in kinds.items()]
+            subtitle = f"<br><sup>{' · '.join(said)}</sup>"
     if len(served) > 1:  # which version each run of periods was compared with
         _mark_version(fig, None, starts[0], str(versions[0]))
         for i in range(1, len(versions)):
             if None not in versions[i - 1 : i + 1] and versions[i] != versions[i - 1]:
                 _mark_version(fig, starts[i - 1], starts[i], str(versions[i]))
     fig.update_layout(
-        title=f"Drift per {unit} vs {reference}",
+        title=f"Drift per {unit} vs {reference}{subtitle}",
         xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        margin={"l": 10, "r": 10, "t": 70 if subtitle else 50, "b": 40},
     )
     fig.update_yaxes(automargin=True, showgrid=False)
     fig.update_xaxes(showgrid=False)
@@ -289,6 +298,30 @@ def _card(label: str, value: str, color: str | None) -> str:
     )
 
 
+def versions_note(snapshots: Sequence[DriftSnapshot], unit: str, *, seasonal: bool) -> str:
+    """A sentence for under :func:`drift_over_time_figure` where several model versions
+    answered its periods (``""`` where one did): each was compared with its own version's
+    reference, and which versions' were compared with the whole of it though the page
+    compares ``seasonal``-ly (a profile without a calendar of the dates)."""
+    versions = [str(s.metadata.get("model_version")) for s in snapshots]
+    served = list(dict.fromkeys(versions))
+    if len(served) < 2:
+        return ""
+    note = (
+        f"Versions {', '.join(served)} answered these dates: each {unit} is compared with "
+        f"the reference of the version that answered most of its rows (its own training "
+        f"data), not all with today's champion's."
+    )
+    for v in served:
+        mine = [s for s, w in zip(snapshots, versions, strict=True) if w == v]
+        if seasonal and all(_kind(s) == "the whole reference" for s in mine):
+            note += (
+                f" Version {v}'s profile keeps no calendar of these dates: its {unit}s are "
+                f"compared with the whole of its reference."
+            )
+    return note
+
+
 def _version_note(snapshot: DriftSnapshot, *, brief: bool = False) -> str:
     """Which version's rows a snapshot tested, and whose reference it compared them
     with (``""`` for a snapshot of every row against one reference; ``brief``, for a
@@ -337,6 +370,11 @@ def _mark_version(fig: go.Figure, before: Any, start: Any, version: str) -> None
         yref="paper",
         line={"color": "#1F2328", "width": 1.5, "dash": "dash"},
     )
+
+
+def _kind(snapshot: DriftSnapshot) -> str:
+    """What a period was compared with, less the days added around it."""
+    return _compared_with(snapshot).split(" (")[0]
 
 
 def _compared_with(snapshot: DriftSnapshot) -> str:

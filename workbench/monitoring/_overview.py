@@ -137,7 +137,13 @@ class LogOverview:
         version that answered most rows, where each is compared with its own)."""
         profile = self.profile
         if self.per_version:
-            profile = self._reference_of(self.answered_by(self.between()))[0]
+            if "_most" not in self.__dict__:  # the periods do not change: counted once
+                counts: dict[str, int] = {}
+                for stats in self.periods.values():
+                    for version, part in stats.versions.items():
+                        counts[version] = counts.get(version, 0) + part.rows
+                self.__dict__["_most"] = self._most_rows(counts)
+            profile = self._reference_of(self.__dict__["_most"])[0]
         return seasonal_reference(profile, self.compare_with, self.basis.column)
 
     def answered_by(self, stats: PeriodStats) -> str | None:
@@ -145,11 +151,12 @@ class LogOverview:
         ``None`` where rows are not kept per version."""
         if not self.per_version or not stats.versions:
             return None
+        return self._most_rows({v: part.rows for v, part in stats.versions.items()})
+
+    def _most_rows(self, rows: dict[str, int]) -> str:
+        """The version with the most ``rows`` (of two as many, the later)."""
         order = list(self.profiles)
-        return max(
-            stats.versions,
-            key=lambda v: (stats.versions[v].rows, order.index(v) if v in order else -1),
-        )
+        return max(rows, key=lambda v: (rows[v], order.index(v) if v in order else -1))
 
     def _reference_of(self, version: str | None) -> tuple[ReferenceProfile, str]:
         """The profile ``version``'s rows are compared with, and how a page says it."""

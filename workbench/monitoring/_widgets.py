@@ -32,6 +32,7 @@ from workbench.monitoring._figures import (
     drift_table_figure,
     kpi_cards,
     metric_figure,
+    versions_note,
 )
 from workbench.monitoring._periods import renamed_window
 from workbench.presentation import metric_label
@@ -414,13 +415,9 @@ class MonitoringDashboard:
             )
         else:
             note = ""
-        served = list(dict.fromkeys(str(s.metadata.get("model_version")) for s in snapshots))
-        if self.overview.per_version and len(served) > 1:
-            note += (
-                f"{' ' if note else ''}Versions {', '.join(served)} answered these dates: each "
-                f"{unit} is compared with the reference of the version that answered most "
-                f"of its rows (its own training data), not all with today's champion's."
-            )
+        if self.overview.per_version:
+            said = versions_note(snapshots, unit, seasonal=self.overview.seasonal)
+            note += f"{' ' if note and said else ''}{said}"
         self.over_time_note.value = f"<div style='{style}'>{note}</div>" if note else ""
 
     def _redraw_range(self, change: dict[str, Any]) -> None:
