@@ -319,3 +319,41 @@ def test_a_segment_two_versions_answered_counts_as_one_segment_each(tmp_path: Pa
     assert max(d.column("x").statistic for d in days) < 0.15
     seen[0].by_version = False  # ... where against version 2's profile v1's days are 3 off
     assert [round(d.column("x").statistic) for d in seen[0].drift_by_period()][:5] == [3] * 5
+
+
+def test_a_log_one_version_answered_is_drawn_as_before(tmp_path: Path) -> None:
+    """Every row answered by the champion: by version or not, the same verdicts, the
+    same figure title and table, no version marks."""
+    from workbench.monitoring import (
+        ReferenceProfile,
+        collect,
+        drift_over_time_figure,
+        drift_table_figure,
+    )
+
+    rng = np.random.default_rng(5)
+    profile = ReferenceProfile.from_frame(
+        pd.DataFrame({"x": rng.normal(0, 1, 3000), "kind": rng.choice(["a", "b"], 3000)})
+    )
+    (tmp_path / "log").mkdir()
+    _two_versions(range(0, 8), "3", 0.0, 6).to_parquet(tmp_path / "log" / "segment-0.parquet")
+    plain = collect(tmp_path / "log", profile, period="1D", model_version="3", progress=False)
+    mine = collect(
+        tmp_path / "log",
+        profile,
+        period="1D",
+        model_version="3",
+        profile_of={"3": profile}.get,
+        progress=False,
+    )
+    assert mine.per_version and not plain.per_version
+    before, after = plain.drift_in_steps(), mine.drift_in_steps()
+    assert before[0] == after[0]
+    for old, new in zip(before[1], after[1], strict=True):
+        assert [c.statistic for c in old.columns] == [c.statistic for c in new.columns]
+        assert new.metadata["compared_with"] == "version 3's reference"
+    figures = [drift_over_time_figure(s, t, unit="day") for t, s in (before, after)]
+    assert figures[0].layout.title.text == figures[1].layout.title.text
+    assert not figures[1].layout.annotations and not figures[1].layout.shapes
+    tables = [drift_table_figure(o.drift()).layout.title.text for o in (plain, mine)]
+    assert tables[0] == tables[1]
