@@ -84,3 +84,26 @@ def test_the_demo_tells_its_story_and_names_files_that_exist(tmp_path: Path) -> 
     resolved = [t for t in titles if re.match(r"\[RESOLVED\] output-electricity v\d+ .*: mae$", t)]
     assert fired in titles and resolved, titles
     assert titles.index(fired) < titles.index(resolved[0])
+
+    # the monitoring dashboard after the loop (issue 23): each week compared with the
+    # reference of the version that answered it, production volume green before 1 July
+    # and red from it on, where all rows against v2 (@champion now) painted June red
+    from workbench import resolve_settings
+    from workbench.monitoring._collect import dashboard_inputs
+
+    overview = dashboard_inputs(
+        "output-electricity", period="1W", settings=resolve_settings(project), progress=False
+    ).overview
+    starts, weeks = overview.drift_in_steps(most=None)
+    served = {str(w.metadata["model_version"]): str(w.metadata["compared_with"]) for w in weeks}
+    assert served == {"1": "version 1's reference", "2": "version 2's reference"}, served
+    red = [
+        (str(s)[:10], w.column("production_volume").drifted)
+        for s, w in zip(starts, weeks, strict=True)
+    ]
+    before = [r for day, r in red if day < "2024-07-01"]
+    after = [r for day, r in red if day >= "2024-07-01"]
+    assert before and not any(before) and sum(after) >= 0.8 * len(after), red
+    overview.by_version = False
+    against_v2 = overview.drift_in_steps(most=None)[1][: len(before)]
+    assert any(w.column("production_volume").drifted for w in against_v2)

@@ -15,28 +15,27 @@ estimated performance, errors), read from its registered version and its log.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench._exceptions import MonitoringError
-from workbench._summaries import Summary
 from workbench.monitoring._alerts import Threshold, thresholds_from_metrics
 from workbench.monitoring._cbpe import estimate_from_log, reference_classes
-from workbench.monitoring._drift import DriftSnapshot, drift_of_period, seasonal_reference
+from workbench.monitoring._overview import LATENCY_EDGES, LogOverview, PeriodStats, VersionPart
 from workbench.monitoring._performance import performance_over_time
 from workbench.monitoring._periods import (
     ARRIVAL,
-    ARRIVAL_BASIS,
-    TimeBasis,
     period_keys,
     renamed_window,
     time_basis,
     times_of,
 )
 from workbench.monitoring._profile import ReferenceProfile
+from workbench.monitoring._segments import VERSION, in_order, layout, logged_versions
+from workbench.monitoring._segments import read_like_dask as _read_like_dask
 from workbench.monitoring._shadow import compare_shadow, shadow_folder
 from workbench.monitoring._timeline import (
     errors_over_time,
@@ -56,46 +55,11 @@ __all__ = [
     "DashboardInputs",
     "LogOverview",
     "PeriodStats",
+    "VersionPart",
     "collect",
     "dashboard_inputs",
     "thresholds_of_version",
 ]
-
-#: Latency histogram bin edges (ms), log-spaced from 0.1 ms to 100 s.
-LATENCY_EDGES = np.concatenate([[0.0], np.logspace(-1, 5, 121)])
-
-
-@dataclasses.dataclass
-class PeriodStats:
-    """One period of the log: drift counts, rows, requests, latency histogram, the
-    rows breaking each rule of the data contract (``(column, problem) → rows``), and
-    the first and last time seen in it."""
-
-    summary: Summary
-    rows: int
-    requests: int
-    latency: np.ndarray
-    integrity: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
-    first: Any = None
-    last: Any = None
-
-    def __add__(self, other: PeriodStats) -> PeriodStats:
-        integrity = dict(self.integrity)
-        for key, count in other.integrity.items():
-            integrity[key] = integrity.get(key, 0) + count
-        return PeriodStats(
-            self.summary + other.summary,
-            self.rows + other.rows,
-            self.requests + other.requests,
-            self.latency + other.latency,
-            integrity,
-            _pick(min, self.first, other.first),
-            _pick(max, self.last, other.last),
-        )
-
-
-def _pick(choose: Any, a: Any, b: Any) -> Any:
-    return b if a is None else a if b is None else choose(a, b)
 
 
 def _row_contract(contract: Contract, columns: Sequence[str]) -> Contract | None:
@@ -146,12 +110,49 @@ def _stats_of(
     period: str,
     contract: Contract | None = None,
     time_column: str = ARRIVAL,
+    profiles: Mapping[str, ReferenceProfile | None] | None = None,
+    version: str | None = None,
 ) -> dict[Any, PeriodStats]:
     """What ``collect`` keeps of each period of ``part`` (its ``PeriodStats``: drift
     counts, rows, requests, latency histogram, rows breaking each contract rule, first
     and last time), with the contract checked once for all of ``part``; periods by
     ``time_column`` (the event time, or the arrival ``timestamp``). The scheduled monitor
-    keeps the same per period."""
+    keeps the same per period.
+
+    With ``profiles`` (each logged version's own reference profile; ``None`` for one
+    compared with ``profile``), each period also keeps the rows of each version that
+    answered them, counted against that version's profile (``PeriodStats.versions``),
+    in the same pass; ``version`` names the one version of every row of ``part`` where
+    its segment's footer says so (its column then need not be read)."""
+    part = part.reset_index(drop=True)
+    if profiles is None or (VERSION not in part.columns and version is None):
+        return _periods_of(part, profile, period, contract, time_column)
+    if version is not None:
+        groups = [(version, part)]
+    else:
+        named = part[VERSION].astype(str)
+        if named.nunique(dropna=False) <= 1:  # a server's segment: one version
+            groups = [(str(named.iloc[0]) if len(named) else "", part)]
+        else:
+            groups = [(str(v), rows) for v, rows in part.groupby(named.to_numpy(), sort=True)]
+    out: dict[Any, PeriodStats] = {}
+    for name, rows in groups:
+        own = (name, profiles.get(name))
+        for key, stats in _periods_of(rows, profile, period, contract, time_column, own).items():
+            out[key] = out[key] + stats if key in out else stats
+    return out
+
+
+def _periods_of(
+    part: pd.DataFrame,
+    profile: ReferenceProfile,
+    period: str,
+    contract: Contract | None,
+    time_column: str,
+    version: tuple[str, ReferenceProfile | None] | None = None,
+) -> dict[Any, PeriodStats]:
+    """:func:`_stats_of` of rows one version answered (``version``: its name and own
+    profile, ``None`` when it is compared with ``profile``), or of any rows."""
     import pandas as pd
 
     part = part.reset_index(drop=True)
@@ -168,157 +169,23 @@ def _stats_of(
         latency = rows.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=float)
         here = broken[broken_codes == code]
         counted = here.groupby(["column", "problem"], sort=True)["row"].nunique()
+        summary = profile.summarize(rows)
+        parts = {}
+        if version is not None:
+            name, own = version
+            mine = summary if own is None else own.summarize(rows)
+            parts[name] = VersionPart(mine, len(rows), when.min(), when.max())
         out[start] = PeriodStats(
-            profile.summarize(rows),
+            summary,
             len(rows),
             len(latency),
             np.histogram(latency, LATENCY_EDGES)[0],
             {(str(c), str(p)): int(n) for (c, p), n in counted.items()},
             when.min(),
             when.max(),
+            parts,
         )
     return out
-
-
-def _quantile(histogram: np.ndarray, q: float) -> float:
-    total = histogram.sum()
-    if total == 0:
-        return float("nan")
-    position = np.searchsorted(np.cumsum(histogram), q * total)
-    return float(LATENCY_EDGES[min(position + 1, len(LATENCY_EDGES) - 1)])
-
-
-@dataclasses.dataclass
-class LogOverview:
-    """What :func:`collect` keeps of a log: per period (keyed by its start), and what to do
-    with a range of them (``windows``: deprecated, the old name of ``periods``).
-    ``basis`` says which time the periods follow (the data's event time, or arrival);
-    ``compare_with`` what a range's drift is against (``auto``: the same calendar days of
-    the reference where it allows, see :func:`~workbench.monitoring._drift.drift_of_period`)."""
-
-    profile: ReferenceProfile
-    periods: dict[Any, PeriodStats]
-    model_name: str
-    model_version: str
-    basis: TimeBasis = ARRIVAL_BASIS
-    period: str = "1D"
-    compare_with: str = "auto"
-
-    @property
-    def seasonal(self) -> bool:
-        """Whether drift compares with the same calendar days of the reference."""
-        return seasonal_reference(self.profile, self.compare_with, self.basis.column)
-
-    def _drift_of(self, stats: PeriodStats, metadata: dict[str, Any]) -> DriftSnapshot:
-        """Drift of ``stats`` (one period or a range of them, from its first to its last
-        time seen) against the reference this overview compares with."""
-        return drift_of_period(
-            self.profile,
-            stats.summary,
-            stats.first,
-            stats.last,
-            seasonal=self.seasonal,
-            metadata=metadata,
-        )
-
-    @property
-    def starts(self) -> list[Any]:
-        return list(self.periods)
-
-    @property
-    def windows(self) -> dict[Any, PeriodStats]:
-        """Deprecated: the old name of :attr:`periods`."""
-        import warnings
-
-        warnings.warn(
-            "LogOverview.windows is deprecated; say LogOverview.periods (a monitoring "
-            "bucket of time is a 'period').",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.periods
-
-    def between(self, first: Any = None, last: Any = None) -> PeriodStats:
-        """The periods from ``first`` to ``last`` (inclusive; default: all), added up."""
-        chosen = [
-            stats
-            for start, stats in self.periods.items()
-            if (first is None or start >= first) and (last is None or start <= last)
-        ]
-        if not chosen:
-            raise MonitoringError(f"No period of the log between {first} and {last}.")
-        total = chosen[0]
-        for stats in chosen[1:]:
-            total = total + stats
-        return total
-
-    def drift_by_period(self) -> list[DriftSnapshot]:
-        """Drift of each period on its own, in time order (each computed once, then kept)."""
-        return self.drift_in_steps(most=None)[1]
-
-    def drift_in_steps(
-        self, first: Any = None, last: Any = None, *, most: int | None = 104
-    ) -> tuple[list[Any], list[DriftSnapshot]]:
-        """Drift per period from ``first`` to ``last`` (default: all), each period on its
-        own; with more than ``most`` periods, runs of consecutive periods added up so that
-        at most ``most`` remain (a year of days in weeks' worth of steps).
-
-        Returns:
-            Each step's start, and its snapshot (computed once per step, then kept).
-        """
-        import math
-
-        keys = [
-            k for k in self.periods if (first is None or k >= first) and (last is None or k <= last)
-        ]
-        step = 1 if most is None or len(keys) <= most else math.ceil(len(keys) / most)
-        cache: dict[tuple[Any, ...], DriftSnapshot] = self.__dict__.setdefault("_steps", {})
-        starts, snapshots = [], []
-        for i in range(0, len(keys), step):
-            run = keys[i : i + step]
-            key = (run[0], run[-1], self.compare_with)
-            if key not in cache:
-                stats = self.between(run[0], run[-1])
-                cache[key] = self._drift_of(
-                    stats, {"window": str(run[0]), "model_version": self.model_version}
-                )
-            starts.append(run[0])
-            snapshots.append(cache[key])
-        return starts, snapshots
-
-    def drift(self, first: Any = None, last: Any = None) -> DriftSnapshot:
-        stats = self.between(first, last)
-        return self._drift_of(
-            stats,
-            {
-                "model_name": self.model_name,
-                "model_version": self.model_version,
-                "window_start": str(first if first is not None else self.starts[0]),
-                "window_end": str(last if last is not None else self.starts[-1]),
-            },
-        )
-
-    def integrity(self, first: Any = None, last: Any = None) -> pd.DataFrame:
-        """Rows breaking the data contract in the range: ``column``, ``problem``,
-        ``rows``, ``share`` (empty when none, or when the version has no contract)."""
-        import pandas as pd
-
-        stats = self.between(first, last)
-        table = pd.DataFrame(
-            [(c, p, n) for (c, p), n in sorted(stats.integrity.items())],
-            columns=["column", "problem", "rows"],
-        )
-        table["share"] = table["rows"] / max(stats.rows, 1)
-        return table
-
-    def kpis(self, first: Any = None, last: Any = None) -> dict[str, float]:
-        stats = self.between(first, last)
-        return {
-            "rows": stats.rows,
-            "requests": stats.requests,
-            "latency_p50_ms": _quantile(stats.latency, 0.5),
-            "latency_p95_ms": _quantile(stats.latency, 0.95),
-        }
 
 
 def collect(
@@ -333,6 +200,7 @@ def collect(
     scheduler: str | None = None,
     window: str | None = None,
     time: str = "auto",
+    profile_of: Callable[[str], ReferenceProfile | None] | None = None,
 ) -> LogOverview:
     """Summaries of the inference log at ``log_dir`` per ``period``, in one pass over its
     segments (with ``contract``, the rows breaking each of its column rules too), on local
@@ -342,6 +210,12 @@ def collect(
     Periods follow the data's event time (the ``contract``'s ``event_time`` column) where
     the log has it, else the requests' arrival time; ``time`` (``"auto"``, ``"event"``,
     ``"arrival"``) chooses otherwise (:func:`~workbench.monitoring._periods.time_basis`).
+
+    With ``profile_of`` (a model version → its stored reference profile, or ``None``),
+    each period also keeps the rows of each version that answered them, counted against
+    that version's profile in the same pass; it is asked once per version the segments'
+    footers name (``profile`` stands for a version it has none for). The overview then
+    compares each period with the reference of the version that answered it.
 
     Raises:
         MonitoringError: No segment in ``log_dir``, or it lacks every profiled column.
@@ -355,13 +229,16 @@ def collect(
     if not segments:
         raise MonitoringError(f"No inference log segments at {place}/segment-*.parquet.")
     local = place.local and scheduler_address(scheduler) is None
+    each: list[set[str]] = []  # each local segment's versions, from its footer
     if local:  # the same frames as Dask's, read without importing it (a second or two)
-        columns = _logged_columns(segments)
+        columns, each = layout(segments)
+        versions = in_order(set().union(*each))
     else:
         import dask.dataframe as dd
 
         log = dd.read_parquet(segments if place.local else f"{place}/segment-*.parquet")
         columns = list(log.columns)
+        versions = logged_versions(place, segments) if profile_of and VERSION in columns else []
     basis = time_basis(contract.event_time if contract else None, columns, time)
     names = [c for c in profile.columns if c in columns and c != basis.column]
     if not names:
@@ -370,16 +247,37 @@ def collect(
         )
     subset = profile.subset(names)
     ruled = [r.name for r in contract.columns if r.name in columns] if contract else []
+    own: dict[str, ReferenceProfile | None] = {}  # the versions' own, as the pass counts
+    kept: dict[str, ReferenceProfile | None] = {}  # and as the overview compares
+    if profile_of is not None and VERSION in columns:
+        for version in versions:
+            found = profile_of(version)
+            if found is None or found is profile:
+                kept[version], own[version] = (subset if found else None), None
+                continue
+            mine = [c for c in found.columns if c in columns and c != basis.column]
+            kept[version] = own[version] = found.subset(mine) if mine else None
+    profiles = own if kept else None
     needed = list(
-        dict.fromkeys([*names, *ruled, ARRIVAL, basis.column, "request_id", "latency_ms"])
+        dict.fromkeys(
+            [*names, *ruled, ARRIVAL, basis.column, "request_id", "latency_ms"]
+            + ([VERSION] if profiles is not None else [])
+            + [c for p in own.values() if p is not None for c in p.columns]
+        )
     )
     partials: list[dict[Any, PeriodStats]]
     if local:
+
+        def read(path: str, named: set[str]) -> dict[Any, PeriodStats]:
+            one = next(iter(named)) if len(named) == 1 and profiles is not None else None
+            # a segment one version wrote (as a server writes them): its column is not read
+            wanted = [c for c in needed if c != VERSION] if one is not None else needed
+            frame = _read_like_dask(path, wanted)
+            return _stats_of(frame, subset, period, contract, basis.column, profiles, one)
+
         partials = map_with_progress(
-            lambda path: _stats_of(
-                _read_like_dask(path, needed), subset, period, contract, basis.column
-            ),
-            segments,
+            lambda job: read(*job),
+            list(zip(segments, each, strict=True)),
             desc="reading the log",
             show=progress,
         )
@@ -387,7 +285,7 @@ def collect(
         from dask.delayed import delayed
 
         tasks = [
-            delayed(_stats_of)(p, subset, period, contract, basis.column)
+            delayed(_stats_of)(p, subset, period, contract, basis.column, profiles)
             for p in log[needed].to_delayed()
         ]
         partials = compute_with_progress(
@@ -400,63 +298,14 @@ def collect(
     if not merged:
         raise MonitoringError(f"The inference log at {log_dir} has no rows.")
     return LogOverview(
-        subset, dict(sorted(merged.items())), model_name, model_version, basis, period
+        subset,
+        dict(sorted(merged.items())),
+        model_name,
+        model_version,
+        basis,
+        period,
+        profiles=kept,
     )
-
-
-def _logged_columns(segments: Sequence[str]) -> list[str]:
-    """Every column of the log's segments (a column such as the event time may be in
-    later segments only), in first-seen order."""
-    seen: dict[str, None] = {}
-    for segment in segments:
-        seen.update(dict.fromkeys(_columns_of(segment)))
-    return list(seen)
-
-
-def _columns_of(segment: str) -> list[str]:
-    """The columns ``dd.read_parquet`` gives a log whose first segment is ``segment``:
-    its schema's, less those its pandas metadata makes the index."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(segment)
-    meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
-    index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
-    return [c for c in schema.names if c not in index]
-
-
-def _read_like_dask(segment: str, columns: list[str]) -> pd.DataFrame:
-    """The partition ``dd.read_parquet(segments)[columns]`` would give for the local file
-    ``segment``: read and converted to pandas as Dask's pyarrow engine does, strings as
-    ``string[pyarrow]`` (Dask's ``dataframe.convert-string``)."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    text = pd.StringDtype("pyarrow")
-    mapped = {
-        pa.string(): text,
-        pa.large_string(): text,
-        pa.date32(): pd.ArrowDtype(pa.date32()),
-        pa.date64(): pd.ArrowDtype(pa.date64()),
-    }
-
-    def types_mapper(kind: pa.DataType) -> Any:
-        return mapped.get(kind) or (pd.ArrowDtype(kind) if pa.types.is_decimal(kind) else None)
-
-    file = pq.ParquetFile(segment, pre_buffer=True)
-    present = set(file.schema_arrow.names)
-    table = file.read(
-        columns=[c for c in columns if c in present], use_threads=False, use_pandas_metadata=True
-    )
-    frame: pd.DataFrame = table.to_pandas(
-        use_threads=False, ignore_metadata=False, types_mapper=types_mapper
-    )
-    for name in columns:  # a column later segments have (the event time): missing here
-        if name not in frame.columns:
-            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=text)
-    return frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -498,7 +347,12 @@ def dashboard_inputs(
     from the logged class probabilities before labels (:func:`estimate_from_log`), errors
     from the server's error log, and alert bounds from the version's own validation
     metrics. Periods follow the data's event time where the version's data contract
-    names one and the log has it (``time``: ``"auto"``, ``"event"``, ``"arrival"``)."""
+    names one and the log has it (``time``: ``"auto"``, ``"event"``, ``"arrival"``).
+
+    Each logged row is compared with the reference profile of the version that answered
+    it (each version's profile read once from the registry; the champion's where a
+    version has none stored), so weeks an earlier champion served are judged against
+    what that version was trained on."""
     import pandas as pd
 
     from workbench._settings import get_settings
@@ -524,6 +378,7 @@ def dashboard_inputs(
         progress=progress,
         scheduler=s.dask_scheduler or "local",
         time=time,
+        profile_of=_profiles_of(model_name, str(version.version), profile, s),
     )
     basis = overview.basis
     scored = None
@@ -558,6 +413,27 @@ def dashboard_inputs(
     if LogFolder(shadow_folder(folder)).exists():  # served with --shadow
         comparison = compare_shadow(folder, task=version.task)
     return DashboardInputs(overview, performance, estimated, errors, thresholds, comparison)
+
+
+def _profiles_of(
+    name: str, champion: str, profile: ReferenceProfile, settings: Settings
+) -> Callable[[str], ReferenceProfile | None]:
+    """A version of ``name`` → its stored reference profile (``profile`` for the
+    ``champion`` version, already read; ``None`` for a version the registry lacks or
+    that has no profile stored)."""
+    from workbench._exceptions import ModelError
+    from workbench._versions import VersionArtifacts
+
+    def profile_of(version: str) -> ReferenceProfile | None:
+        if version == champion:
+            return profile
+        try:
+            path = VersionArtifacts.of(name, version, settings=settings).reference_profile_path
+        except ModelError:
+            return None
+        return ReferenceProfile.load(path) if path is not None else None
+
+    return profile_of
 
 
 def _read_log(folder: str, columns: list[str]) -> pd.DataFrame:

@@ -69,10 +69,12 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
         if snapshot.skipped
         else ""
     )
+    said = _version_note(snapshot, brief=True)
     fig.update_layout(
         title=(
             f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
-            f"{' (dataset drift)' if snapshot.dataset_drift else ''}{skipped}"
+            f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
+            f"{f'<br><sup>{said}</sup>' if said else ''}{skipped}"
         ),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
@@ -91,7 +93,11 @@ def drift_over_time_figure(
     that period, green where it held, the test's value and the reference rows it was
     compared with on hover; drifted columns on top, periods left to right on a date axis.
     The title says what each period was compared with (``Drift per week vs the same days
-    of the reference year``, or ``vs the whole reference``).
+    of the reference year``, or ``vs the whole reference``). Where periods were compared
+    with the reference of the model version that answered them (snapshots of
+    ``LogOverview`` by version), the hover names the version and its share of the rows,
+    and where several versions answered them, a dashed line marks each change of version
+    and a label above names the version compared from there on.
 
     Args:
         snapshots: One snapshot per period, in time order.
@@ -120,6 +126,7 @@ def drift_over_time_figure(
                 else f"{'drift' if col.drifted else 'stable'}: {col.test} = "
                 f"{fmt_number(col.statistic)} ({snap.current_rows:,} rows vs "
                 f"{snap.reference_rows:,} of {_compared_with(snap)})"
+                + (f"<br>{note}" if (note := _version_note(snap)) else "")
             )
         z.append(row)
         text.append(hover)
@@ -139,13 +146,32 @@ def drift_over_time_figure(
         )
     )
     apply_theme(fig, height=110 + 26 * max(len(names), 1))
+    versions = [
+        str(s.metadata["model_version"]) if s.metadata.get("compared_with") else None
+        for s in snapshots
+    ]
+    served = list(dict.fromkeys(v for v in versions if v is not None))
+    kinds = {
+        v: {_kind(s) for s, w in zip(snapshots, versions, strict=True) if w == v} for v in served
+    }
+    subtitle = ""
     if reference is None:
-        labels = {_compared_with(snap).split(" (")[0] for snap in snapshots}
-        reference = labels.pop() if len(labels) == 1 else "the reference"
+        labels = {_kind(snap) for snap in snapshots}
+        reference = next(iter(labels)) if len(labels) == 1 else "the reference"
+        if len(labels) > 1 and kinds and all(len(k) == 1 for k in kinds.values()):
+            # the versions compared differently (one's profile keeps a calendar, one's not)
+            reference = "each version's reference"
+            said = [f"v{v}: {next(iter(k))}" for v, k in kinds.items()]
+            subtitle = f"<br><sup>{' · '.join(said)}</sup>"
+    if len(served) > 1:  # which version each run of periods was compared with
+        _mark_version(fig, None, starts[0], str(versions[0]))
+        for i in range(1, len(versions)):
+            if None not in versions[i - 1 : i + 1] and versions[i] != versions[i - 1]:
+                _mark_version(fig, starts[i - 1], starts[i], str(versions[i]))
     fig.update_layout(
-        title=f"Drift per {unit} vs {reference}",
+        title=f"Drift per {unit} vs {reference}{subtitle}",
         xaxis_title=f"{_plural(unit)} by {basis}" if basis else _plural(unit),
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        margin={"l": 10, "r": 10, "t": 70 if subtitle else 50, "b": 40},
     )
     fig.update_yaxes(automargin=True, showgrid=False)
     fig.update_xaxes(showgrid=False)
@@ -270,6 +296,85 @@ def _card(label: str, value: str, color: str | None) -> str:
         f"<div style='font-size:11px;color:#666'>{label}</div>"
         f"<div style='{style}'>{value}</div></div>"
     )
+
+
+def versions_note(snapshots: Sequence[DriftSnapshot], unit: str, *, seasonal: bool) -> str:
+    """A sentence for under :func:`drift_over_time_figure` where several model versions
+    answered its periods (``""`` where one did): each was compared with its own version's
+    reference, and which versions' were compared with the whole of it though the page
+    compares ``seasonal``-ly (a profile without a calendar of the dates)."""
+    versions = [str(s.metadata.get("model_version")) for s in snapshots]
+    served = list(dict.fromkeys(versions))
+    if len(served) < 2:
+        return ""
+    note = (
+        f"Versions {', '.join(served)} answered these dates: each {unit} is compared with "
+        f"the reference of the version that answered most of its rows (its own training "
+        f"data), not all with today's champion's."
+    )
+    for v in served:
+        mine = [s for s, w in zip(snapshots, versions, strict=True) if w == v]
+        if seasonal and all(_kind(s) == "the whole reference" for s in mine):
+            note += (
+                f" Version {v}'s profile keeps no calendar of these dates: its {unit}s are "
+                f"compared with the whole of its reference."
+            )
+    return note
+
+
+def _version_note(snapshot: DriftSnapshot, *, brief: bool = False) -> str:
+    """Which version's rows a snapshot tested, and whose reference it compared them
+    with (``""`` for a snapshot of every row against one reference; ``brief``, for a
+    title: only where other versions' rows were left out or another's reference used)."""
+    meta = snapshot.metadata
+    said = meta.get("compared_with")
+    if not said:
+        return ""
+    version = str(meta.get("model_version"))
+    answered = {str(k): int(n) for k, n in dict(meta.get("answered", {})).items()}
+    total = sum(answered.values())
+    note = f"compared with {said}"
+    if brief and len(answered) <= 1 and said.startswith("version "):
+        return ""  # one version against its own reference: nothing to add to a title
+    if len(answered) > 1:
+        others = ", ".join(f"v{k}: {n:,}" for k, n in answered.items() if k != version)
+        share = f"{answered.get(version, 0):,} of {total:,}"
+        note = f"rows of version {version} ({share}; {others} not tested here), {note}"
+    elif not brief:
+        note = f"rows of version {version}, {note}"
+    return note
+
+
+def _mark_version(fig: go.Figure, before: Any, start: Any, version: str) -> None:
+    """A dashed line between the periods ``before`` and ``start`` where ``version``
+    took over, labelled at the top (the first period: the label alone)."""
+    x = start if before is None else before + (start - before) / 2
+    fig.add_annotation(
+        x=x,
+        y=1,
+        yref="paper",
+        text=f"version {version} →",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font={"size": 11, "color": "#1F2328"},
+    )
+    if before is None:
+        return
+    fig.add_shape(
+        type="line",
+        x0=x,
+        x1=x,
+        y0=0,
+        y1=1,
+        yref="paper",
+        line={"color": "#1F2328", "width": 1.5, "dash": "dash"},
+    )
+
+
+def _kind(snapshot: DriftSnapshot) -> str:
+    """What a period was compared with, less the days added around it."""
+    return _compared_with(snapshot).split(" (")[0]
 
 
 def _compared_with(snapshot: DriftSnapshot) -> str:

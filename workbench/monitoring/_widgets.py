@@ -32,6 +32,7 @@ from workbench.monitoring._figures import (
     drift_table_figure,
     kpi_cards,
     metric_figure,
+    versions_note,
 )
 from workbench.monitoring._periods import renamed_window
 from workbench.presentation import metric_label
@@ -190,7 +191,8 @@ class MonitoringDashboard:
             ],
             style={"description_width": "initial", "button_width": "auto"},
             layout=widgets.Layout(
-                max_width="100%", display=None if overview.profile.calendar else "none"
+                max_width="100%",
+                display=None if any(p.calendar for p in overview.references) else "none",
             ),
         )
         overview.compare_with = self.compare.value
@@ -307,13 +309,10 @@ class MonitoringDashboard:
             errors = int(self.errors.loc[inside, "errors"].sum())
         chosen = self.range.index[1] - self.range.index[0] + 1
         unit = _unit(self.overview.period)
-        meta = self.snapshot.metadata
         in_range = [a for a in self.alerts if _within(a.window, first, last)]
         self.kpis.value = kpi_row(
             [
-                kpi_card(
-                    "model", f"{meta.get('model_name', '-')} v{meta.get('model_version', '-')}"
-                ),
+                kpi_card("model", self._served(first, last)),
                 kpi_card("requests", kpis["requests"]),
                 kpi_card("rows scored", kpis["rows"]),
                 kpi_card(
@@ -370,6 +369,14 @@ class MonitoringDashboard:
         if hasattr(self, "metric_picker"):
             self._draw_metric()
 
+    def _served(self, first: Any, last: Any) -> str:
+        """The model and the versions that answered the range (each compared with its
+        own reference), or the version the drift is about."""
+        meta = self.snapshot.metadata
+        versions = self.overview.versions_between(first, last) if self.overview.per_version else []
+        said = " · ".join(f"v{v}" for v in versions) or f"v{meta.get('model_version', '-')}"
+        return f"{meta.get('model_name', '-')} {said}"
+
     def _draw_over_time(self) -> None:
         first, last = self.range.value
         starts, snapshots = self.overview.drift_in_steps(first, last)
@@ -401,13 +408,16 @@ class MonitoringDashboard:
                 f"drifted in any single {unit} against a year of reference data"
                 + (
                     "; compare with the same days of the reference year instead"
-                    if self.overview.profile.seasonal_ready
+                    if any(p.seasonal_ready for p in self.overview.references)
                     else ""
                 )
                 + ". The table below compares the whole range."
             )
         else:
             note = ""
+        if self.overview.per_version:
+            said = versions_note(snapshots, unit, seasonal=self.overview.seasonal)
+            note += f"{' ' if note and said else ''}{said}"
         self.over_time_note.value = f"<div style='{style}'>{note}</div>" if note else ""
 
     def _redraw_range(self, change: dict[str, Any]) -> None:
