@@ -97,6 +97,15 @@ def _shows_the_study(executed: Path) -> None:
     card = next(h for h in html if "Tuning study" in h)  # the card viewer
     assert "tutorial-lifecycle-families-0" in card and "3 complete" in card
     assert "SQLite file .workbench/optuna.db in the project folder" in card
+    # tables a person can read (the kit's: formatted, scrolling in their own box, a missing
+    # value blank), not pandas' raw frames with None and NaN wider than the page
+    assert not [h for h in html if 'class="dataframe' in h]
+    for caption in ("Quarantined rows", "Feature views", "Online features", "inference log"):
+        assert any(caption in h and "wb-table" in h for h in html), caption
+    cells = {c.strip() for h in html for c in re.findall(r"<td[^>]*>([^<]*)</td>", h)}
+    assert not {"None", "nan", "NaN", "NaT", "<NA>"} & cells
+    printed = [o.get("text", "") for c in nb.cells for o in c.get("outputs", [])]
+    assert not [t for t in printed if "Warning:" in t or str(REPO) in t]  # nothing for a dev
     report = write_report(executed, executed.with_suffix(".report.html")).read_text()
     assert "RMSE by model family" in report and "Tuning study" in report
 

@@ -282,7 +282,8 @@ def to_datetime(value: Any) -> dt.datetime | dt.date | None:
     if is_missing(value):
         return None
     if isinstance(value, dt.datetime):  # also pd.Timestamp
-        return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        # a Timestamp's nanoseconds go (shown to the second at most), without a warning
+        return value.to_pydatetime(warn=False) if hasattr(value, "to_pydatetime") else value
     if isinstance(value, dt.date):
         return value
     if type(value).__name__ == "datetime64":
