@@ -173,7 +173,8 @@ def test_the_challenger_runs_in_a_process_of_its_own_below_the_servers_priority(
 
 
 def test_a_failing_merged_call_is_retried_request_by_request(tmp_path: Path) -> None:
-    shadow = _shadow(_Load(0.0, picky=True), tmp_path / "shadow", linger=0.2)
+    shadow = _shadow(_Load(0.0, picky=True, loading=0.5), tmp_path / "shadow", linger=0.2)
+    assert shadow.wait_ready(120)  # loaded: the first request is mirrored
     for i in (1, -2, 3):
         _offer(shadow, i)
     shadow.close()
@@ -220,6 +221,7 @@ def test_a_stopping_server_waits_for_the_shadow_a_bounded_time(
     budget (the champion's log is flushed before it), what the shadow held is counted
     skipped and said."""
     shadow = _shadow(_Load(0.0, loading=60.0), tmp_path / "shadow", linger=0.05)
+    assert not shadow.wait_ready(0.5)  # a server starting would serve on after its wait
     for i in range(5):
         _offer(shadow, i)
     time.sleep(0.3)  # sent to the process, which is loading

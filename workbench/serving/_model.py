@@ -28,7 +28,7 @@ from workbench._versions import VersionArtifacts
 from workbench.serving._actuals import RequestIndex
 from workbench.serving._batch import Batcher, Loaded
 from workbench.serving._log import LOG_COLUMNS, InferenceLogWriter
-from workbench.serving._shadow import Shadow
+from workbench.serving._shadow import SHADOW_START_SECONDS, Shadow
 
 __all__ = ["ServedModel", "canary_point", "check_model_uri"]
 
@@ -298,6 +298,13 @@ class ServedModel:
                 model_name=self.name,
                 flush_seconds=self.flush_seconds,
             )
+            if not self.shadow.wait_ready(SHADOW_START_SECONDS):
+                _log.warning(
+                    "the shadow (version %s) is still loading after %.0f s; serving now, "
+                    "its requests are queued for it",
+                    moved,
+                    SHADOW_START_SECONDS,
+                )
         if self.canary_alias is not None:
             moved = str(
                 mlflow.MlflowClient()

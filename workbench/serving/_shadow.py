@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from workbench.serving._batch import Loaded, Predicted
     from workbench.serving._log import InferenceLogWriter
 
-__all__ = ["Shadow"]
+__all__ = ["SHADOW_START_SECONDS", "Shadow"]
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ SHADOW_NICENESS = 10
 #: Seconds a stopping server gives the shadow to predict what it holds (Kubernetes
 #: kills a pod 30 s after asking it to stop; the champion's log is flushed first).
 SHADOW_CLOSE_SECONDS = 20.0
+#: Seconds a starting server waits for the shadow's process to load the challenger.
+SHADOW_START_SECONDS = 120.0
 #: Seconds between two starts of the shadow's process after it died.
 _RESTART_SECONDS = 5.0
 
@@ -164,6 +166,7 @@ class Shadow:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
+        self._ready = threading.Event()  # the process has loaded (or failed to load) it
         self._started = 0.0
         self.process: Any = None
         self._conn: Connection | None = None
@@ -180,6 +183,12 @@ class Shadow:
     @property
     def queued_rows(self) -> int:
         return self._rows
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the process has loaded the challenger (or failed to): a server
+        starts answering with a shadow that mirrors its first request. False after
+        ``timeout`` seconds (the requests are queued for it meanwhile)."""
+        return self._ready.wait(timeout)
 
     def follow(self, version: str | None) -> None:
         """The challenger's alias moved (or was removed: None): the process loads the
@@ -278,7 +287,9 @@ class Shadow:
                 answer = conn.recv()
             except (EOFError, OSError):
                 break
-            if answer[0] == "done":
+            if answer[0] == "ready":
+                self._ready.set()
+            elif answer[0] == "done":
                 _, batch, mirrored, failures, skipped = answer
                 with self._lock:
                     _, rows = self._sent.pop(batch, (0, 0))
@@ -290,6 +301,7 @@ class Shadow:
             if self._conn is conn:
                 self._conn = None
         conn.close()
+        self._ready.set()  # nothing to wait for any more
         if self._stop.is_set():  # stopping: close() counts what was left
             return
         code = self.process.exitcode if self.process is not None else None
@@ -355,6 +367,7 @@ def _serve(
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = _Worker(load, model_name, InferenceLogWriter(folder, flush_seconds=flush_seconds))
     worker.switch(version)
+    conn.send(("ready",))
     try:
         while True:
             try:
