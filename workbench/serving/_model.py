@@ -268,7 +268,25 @@ class ServedModel:
         # what the log holds, for /actuals: the segments there now are read in the
         # background, the server's own ones are added as they are written
         self.index = RequestIndex(self.folder, before_refresh=lambda: self.writer.flush())
-        self.current = self.load(self.uri, version)
+        if self.shadow_alias is not None:  # its process loads the challenger meanwhile
+            moved = str(
+                mlflow.MlflowClient()
+                .get_model_version_by_alias(self.name, self.shadow_alias)
+                .version
+            )
+            self.shadow = Shadow(
+                functools.partial(load_registered, self.name, self.settings),
+                moved,
+                self.folder.rstrip("/") + "/shadow",
+                model_name=self.name,
+                flush_seconds=self.flush_seconds,
+            )
+        try:
+            self.current = self.load(self.uri, version)
+        except BaseException:
+            if self.shadow is not None:  # no server: its process goes too
+                self.shadow.close(timeout=0)
+            raise
         self.writer = InferenceLogWriter(
             self.folder,
             flush_seconds=self.flush_seconds,
@@ -285,26 +303,13 @@ class ServedModel:
             else None
         )
         self.batcher = Batcher(max_rows=self.max_batch_rows)
-        if self.shadow_alias is not None:
-            moved = str(
-                mlflow.MlflowClient()
-                .get_model_version_by_alias(self.name, self.shadow_alias)
-                .version
+        if self.shadow is not None and not self.shadow.wait_ready(SHADOW_START_SECONDS):
+            _log.warning(
+                "the shadow (version %s) is still loading after %.0f s; serving now, its "
+                "requests are queued for it",
+                self.shadow.version,
+                SHADOW_START_SECONDS,
             )
-            self.shadow = Shadow(
-                functools.partial(load_registered, self.name, self.settings),
-                moved,
-                self.folder.rstrip("/") + "/shadow",
-                model_name=self.name,
-                flush_seconds=self.flush_seconds,
-            )
-            if not self.shadow.wait_ready(SHADOW_START_SECONDS):
-                _log.warning(
-                    "the shadow (version %s) is still loading after %.0f s; serving now, "
-                    "its requests are queued for it",
-                    moved,
-                    SHADOW_START_SECONDS,
-                )
         if self.canary_alias is not None:
             moved = str(
                 mlflow.MlflowClient()

@@ -290,13 +290,12 @@ class Shadow:
             if answer[0] == "ready":
                 self._ready.set()
             elif answer[0] == "done":
-                _, batch, mirrored, failures, skipped = answer
+                _, batch, mirrored, failures = answer
                 with self._lock:
                     _, rows = self._sent.pop(batch, (0, 0))
                     self._rows -= rows
                     self.mirrored += mirrored
                     self.failures += failures
-                    self.skipped += skipped
         with self._send_lock:
             if self._conn is conn:
                 self._conn = None
@@ -410,13 +409,13 @@ class _Worker:
                 exc,
             )
 
-    def predict(self, groups: list[_Group]) -> tuple[int, int, int]:
-        """Predict and log a batch; how many requests were mirrored, failed, skipped."""
+    def predict(self, groups: list[_Group]) -> tuple[int, int]:
+        """Predict and log a batch; how many requests were mirrored, and failed."""
         loaded = self.loaded
         requests = sum(len(g.request_ids) for g in groups)
         if loaded is None:  # its version could not be loaded
             self.failures += requests
-            return 0, requests, 0
+            return 0, requests
         mirrored = failed = 0
         for group in groups:
             try:
@@ -435,7 +434,7 @@ class _Worker:
                 except Exception as exc:
                     self._failed(loaded, exc)
                     failed += 1
-        return mirrored, failed, 0
+        return mirrored, failed
 
     def _failed(self, loaded: Loaded, exc: Exception) -> None:
         self.failures += 1
