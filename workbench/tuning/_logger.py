@@ -35,11 +35,16 @@ __all__ = ["TrialLogger"]
 _log = logging.getLogger(__name__)
 _POOL: concurrent.futures.ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+#: Steps of ``nice`` the logging child runs below the driver.
+NICENESS = 10
 
 
 def _ignore_interrupts() -> None:
-    """The child's initializer: Ctrl-C in a terminal reaches the whole process group."""
+    """The child's initializer: Ctrl-C in a terminal reaches the whole process group; and
+    the runs are bookkeeping, so where cores are short the trials' processes go first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(NICENESS)
 
 
 def _pool() -> concurrent.futures.ProcessPoolExecutor | None:

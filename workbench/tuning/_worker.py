@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from workbench.tuning import _optuna
@@ -30,27 +31,46 @@ if TYPE_CHECKING:
 __all__ = ["run_trial"]
 
 
-class _Heartbeat:
-    """Records a trial's heartbeat every few seconds while the trial runs (the driver
-    recorded one when it submitted the trial, so the first is due after an interval)."""
+class _Heartbeats:
+    """Records the heartbeat of each trial running in this process every few seconds,
+    from one thread (started at the first trial, kept for the next: a thread per trial
+    cost about as much as a storage read each). The driver recorded one when it
+    submitted the trial, so the first is due within an interval of the trial's start."""
 
-    def __init__(self, storage: Any, trial_id: int):
-        self._storage, self._trial_id = storage, trial_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, Any] = {}  # trial id -> its storage
+        self._thread: threading.Thread | None = None
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
-            with contextlib.suppress(Exception):  # a missed beat is retried next time
-                self._storage.record_heartbeat(self._trial_id)
+        while True:
+            time.sleep(HEARTBEAT_S)
+            with self._lock:
+                running = list(self._running.items())
+            for trial_id, storage in running:
+                with self._lock:
+                    if trial_id not in self._running:  # it ended meanwhile
+                        continue
+                with contextlib.suppress(Exception):  # a missed beat is retried next time
+                    storage.record_heartbeat(trial_id)
 
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
+    @contextlib.contextmanager
+    def running(self, storage: Any, trial_id: int) -> Iterator[None]:
+        with self._lock:
+            self._running[trial_id] = storage
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._beat, daemon=True, name="workbench-heartbeats"
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(trial_id, None)
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+
+_HEARTBEATS = _Heartbeats()
 
 
 def _worker_name() -> str:
@@ -103,7 +123,7 @@ def run_trial(
         if not last and trial.should_prune():
             raise optuna.TrialPruned(f"pruned after fold {fold}: {value:.6g}")
 
-    with _Heartbeat(storage, trial_id):
+    with _HEARTBEATS.running(storage, trial_id):
         try:
             if spec.objective is not None:
                 value = float(spec.objective(trial, frame))
