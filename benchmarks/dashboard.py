@@ -226,7 +226,8 @@ def in_browser(
                 cpu = _browser_cpu()
                 begun = time.perf_counter()
                 page.goto(url, timeout=120_000)
-                page.wait_for_selector(".js-plotly-plot .table", timeout=120_000)
+                page.wait_for_selector(".wb-drift-table tbody tr", timeout=120_000)
+                page.wait_for_selector(".js-plotly-plot .heatmaplayer image", timeout=120_000)
                 page.wait_for_function(
                     "() => document.querySelectorAll('.js-plotly-plot .barlayer .point path')"
                     ".length > 10",

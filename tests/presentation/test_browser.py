@@ -199,3 +199,43 @@ def test_sample_page_fits_800_and_1280_px_offline(tmp_path: Path, artifacts_dir:
     for width, checks in found.items():
         assert checks.pop("figures") == ["2"], width
         assert checks == {k: [] for k in checks}, (width, checks)
+
+
+def test_a_tables_charts_keep_their_width_under_jupyterlabs_svg_rule(tmp_path: Path) -> None:
+    """A report carries JupyterLab's ``svg{max-width:100%}``: a chart in a cell must still
+    count at its own width when the table is laid out, or a table squeezed into a narrow
+    page lets the chart (and the words beside it) spill out of their cell. Checked on the
+    Explorer's overview (a date column's coverage bar and words, histograms, top bars)
+    at the width of a report's column on an 800 px window."""
+    import numpy as np
+
+    from workbench.explore import profile
+    from workbench.explore._figures import overview_html
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2023-07-01", periods=400, freq="D"),
+            "factory_id": rng.choice(["F001", "F002", "F003", "F004"], 400),
+            "temperature_c": rng.normal(15, 8, 400),
+            "consumption_kwh": rng.gamma(2, 2000, 400),
+        }
+    )
+    overview = overview_html(profile(frame, target="consumption_kwh", progress=False))
+    page = tmp_path / "overview.html"
+    page.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><style>"
+        "body{margin:0;font-family:system-ui,sans-serif} svg{max-width:100%}"
+        "main{box-sizing:border-box;width:644px}</style></head><body><main>"
+        f"{overview}</main></body></html>",
+        encoding="utf-8",
+    )
+    with sync_api.sync_playwright() as p:
+        browser = pagecheck.launch(p)
+        view = browser.new_page(viewport={"width": 800, "height": 900})
+        view.goto(page.as_uri(), wait_until="load")
+        charts = view.locator("td.wb-chart svg").count()
+        spilled = pagecheck.overflowing(view, strict=True)
+        browser.close()
+    assert charts >= 4
+    assert spilled == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import optuna
@@ -19,6 +20,11 @@ def test_a_trial_created_by_the_driver_comes_with_its_number(tmp_path: Path) -> 
         assert rdb.get_trial(trial_id).state == optuna.trial.TrialState.RUNNING
     assert [number for _, number in created] == [1, 2]
     rdb.engine.dispose()
+
+
+def _counted(reads: list[int], read, backend, wanted: int):  # type: ignore[no-untyped-def]
+    reads.append(wanted)
+    return read(backend, wanted)
 
 
 def test_a_trial_built_from_the_fresh_view_reads_nothing_more_and_writes_as_optunas(
@@ -39,7 +45,7 @@ def test_a_trial_built_from_the_fresh_view_reads_nothing_more_and_writes_as_optu
         reads = []
         backend = worker._storage._backend
         original = type(backend).get_trial
-        backend.get_trial = lambda wanted: reads.append(wanted) or original(backend, wanted)
+        backend.get_trial = functools.partial(_counted, reads, original, backend)
         try:
             trial = _optuna.trial_for(worker, trial_id)
         finally:

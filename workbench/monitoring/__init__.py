@@ -25,8 +25,8 @@
 * Champion and challenger: :func:`compare_shadow` scores both on the same requests
   and actuals, from the log of a server run with ``--shadow``; :func:`promote_shadowed`
   promotes the challenger on those rows if it is not worse.
-* Figures: :func:`drift_table_figure`, :func:`drift_over_time_figure`,
-  :func:`distribution_figure`, :func:`metric_figure`;
+* Figures: :func:`drift_table_figure` (:func:`drift_table_html` in the dashboards),
+  :func:`drift_over_time_figure`, :func:`distribution_figure`, :func:`metric_figure`;
   :class:`DriftExplorer` and :class:`MonitoringDashboard` (:func:`open_dashboard`, over
   the log's summaries per period from :func:`collect`) in a notebook or Voilà.
 
@@ -62,6 +62,7 @@ from workbench.monitoring._figures import (
     distribution_figure,
     drift_over_time_figure,
     drift_table_figure,
+    drift_table_html,
     metric_figure,
 )
 from workbench.monitoring._job import ActionOutcome, MonitorResult, run_monitor
@@ -128,6 +129,7 @@ __all__ = [
     "drift_over_time",
     "drift_over_time_figure",
     "drift_table_figure",
+    "drift_table_html",
     "errors_over_time",
     "estimate_from_log",
     "latest_snapshot",

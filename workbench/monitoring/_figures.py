@@ -17,6 +17,7 @@ __all__ = [
     "distribution_figure",
     "drift_over_time_figure",
     "drift_table_figure",
+    "drift_table_html",
     "kpi_cards",
     "metric_figure",
 ]
@@ -47,14 +48,7 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
                     light,
                     [c.test for c in rows],
                     [f"{c.statistic:.3g}" for c in rows],
-                    [
-                        (
-                            f"p < {c.threshold:g}"
-                            if c.test in ("ks", "chisquare")
-                            else f"≥ {c.threshold:g}"
-                        )
-                        for c in rows
-                    ],
+                    [_threshold_text(c.test, c.threshold) for c in rows],
                     [c.kind for c in rows],
                 ],
                 "font": {"color": ["black", colors, "black", "black", "black", "black"]},
@@ -79,6 +73,64 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return _themed(fig, height=80 + 28 * max(len(rows), 1))
+
+
+def _threshold_text(test: str, threshold: float) -> str:
+    return f"p < {threshold:g}" if test in ("ks", "chisquare") else f"≥ {threshold:g}"
+
+
+def drift_table_html(snapshot: DriftSnapshot) -> str:
+    """The drift table as a styled HTML table (the kit's): a traffic light per column,
+    drifted columns first, the test's value to three significant digits; above it a title
+    with the count of drifted columns, which version's rows were tested against whose
+    reference, and the columns left out (datetime). What a dashboard shows: one figure
+    less for the browser to lay out than :func:`drift_table_figure`, and the same facts."""
+    from workbench.presentation import FONT, fmt_number, table_html, traffic_light
+    from workbench.presentation._html import text_of
+
+    rows = sorted(snapshot.columns, key=lambda c: (not c.drifted, c.column))
+    records = [
+        {
+            "column": c.column,
+            "status": (
+                traffic_light("alert", "drift") if c.drifted else traffic_light("ok", "stable")
+            ),
+            "test": c.test,
+            "value": fmt_number(c.statistic),
+            "threshold": _threshold_text(c.test, c.threshold),
+            "kind": c.kind,
+        }
+        for c in rows
+    ]
+    notes = []
+    said = _version_note(snapshot, brief=True)
+    if said:
+        notes.append(text_of(said))
+    if snapshot.skipped:
+        why = sorted({reason.split(":")[0] for reason in snapshot.skipped.values()})
+        notes.append(
+            text_of(f"not tested: {', '.join(sorted(snapshot.skipped))} ({'; '.join(why)})")
+        )
+    title = (
+        f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
+        f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
+    )
+    head = (
+        f"<div class='wb-drift-title' style='font:600 15px/1.4 {FONT};color:#1F2328;"
+        f"margin:8px 0 2px;overflow-wrap:anywhere'>{text_of(title)}</div>"
+        + "".join(
+            "<div style='font-size:12px;color:#59636E;margin:0 0 2px;overflow-wrap:anywhere'>"
+            f"{note}</div>"
+            for note in notes
+        )
+    )
+    table = table_html(
+        records,
+        html=["status"],
+        empty="No column was tested: the log has no row in these dates.",
+        max_height=None,
+    )
+    return f"<div class='wb-drift-table'>{head}{table}</div>"
 
 
 def drift_over_time_figure(

@@ -29,7 +29,7 @@ from workbench.monitoring._drift import DriftSnapshot
 from workbench.monitoring._figures import (
     distribution_figure,
     drift_over_time_figure,
-    drift_table_figure,
+    drift_table_html,
     kpi_cards,
     metric_figure,
     versions_note,
@@ -85,8 +85,9 @@ class DriftExplorer:
         self.snapshot = snapshot
         names = [c.column for c in snapshot.columns]
         first = column or (snapshot.drifted_columns or names)[0]
-        self.table = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
-        figure_output(self.table, drift_table_figure(snapshot))
+        self.table = widgets.HTML(
+            drift_table_html(snapshot), layout=widgets.Layout(width="100%", margin="0")
+        )
         self.picker = widgets.Dropdown(options=names, value=first, description="feature")
         self.distribution = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         self.figure = distribution_figure(snapshot, first)
@@ -166,7 +167,7 @@ class MonitoringDashboard:
         )
         self.kpis = widgets.HTML()
         self.when = widgets.HTML()
-        self.table = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
+        self.table = widgets.HTML(layout=widgets.Layout(width="100%", margin="0"))
         self.over_time = widgets.Output(layout=widgets.Layout(width="100%", margin="0"))
         self.over_time_note = widgets.HTML()
         self.picker = widgets.Dropdown(description="feature")
@@ -364,7 +365,7 @@ class MonitoringDashboard:
             + broken.to_html(index=False, float_format=lambda v: f"{v:.2%}")
         )
         self._draw_over_time()
-        self._show(self.table, drift_table_figure(self.snapshot))
+        self.table.value = drift_table_html(self.snapshot)
         self._redraw_distribution({"new": self.picker.value})
         if hasattr(self, "metric_picker"):
             self._draw_metric()

@@ -138,7 +138,10 @@ def sparkline(
         shapes.append(f"<circle cx='{last[0]}' cy='{last[1]}' r='2' fill='{color}'/>")
     return Html(
         f"<svg role='img' aria-label='{text_of(label)}' width='{width}' height='{height}' "
-        f"viewBox='-2 0 {width + 4} {height}' style='vertical-align:middle;overflow:visible'>"
+        f"viewBox='-2 0 {width + 4} {height}' "
+        # its own width, always: a page's ``svg{max-width:100%}`` (JupyterLab's, in a
+        # report) would let the table squeeze the cell below it and the chart spill out
+        "style='vertical-align:middle;overflow:visible;max-width:none'>"
         f"<title>{text_of(label)}</title>{''.join(shapes)}</svg>"
     )
 
@@ -149,7 +152,8 @@ def bar(value: Any, maximum: float, *, width: int = 64, color: str = PALETTE[0])
         return Html("")
     share = min(abs(float(value)) / abs(float(maximum)), 1.0)
     return Html(
-        f"<svg aria-hidden='true' width='{width}' height='10' style='vertical-align:middle'>"
+        f"<svg aria-hidden='true' width='{width}' height='10' "
+        "style='vertical-align:middle;max-width:none'>"
         f"<rect width='{width}' height='10' rx='2' fill='#EEF1F4'/>"
         f"<rect width='{share * width:.1f}' height='10' rx='2' fill='{color}'/></svg>"
     )
