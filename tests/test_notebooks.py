@@ -106,8 +106,35 @@ def _shows_the_study(executed: Path) -> None:
     assert not {"None", "nan", "NaN", "NaT", "<NA>"} & cells
     printed = [o.get("text", "") for c in nb.cells for o in c.get("outputs", [])]
     assert not [t for t in printed if "Warning:" in t or str(REPO) in t]  # nothing for a dev
-    report = write_report(executed, executed.with_suffix(".report.html")).read_text()
+    target = write_report(executed, executed.with_suffix(".report.html"))
+    report = target.read_text()
     assert "RMSE by model family" in report and "Tuning study" in report
+    _looks_right_in_a_browser(target)
+
+
+def _looks_right_in_a_browser(report: Path) -> None:
+    """The report as a reader opens it, offline, at each width: every figure drawn with
+    marks (none left to WebGL), nothing wider than its box (a table's sparklines and
+    bars inside their cells), no None/nan/traceback/warning text, no outside request."""
+    from playwright import sync_api
+
+    from tests.presentation import pagecheck
+
+    with sync_api.sync_playwright() as p:
+        browser = pagecheck.launch(p)
+        try:
+            for width in pagecheck.WIDTHS:
+                view = browser.new_page(viewport={"width": width, "height": 900})
+                refused = pagecheck.block_outside(view)
+                view.goto(report.as_uri(), wait_until="load")
+                pagecheck.wait_for_figures(view, 10)
+                assert pagecheck.empty_figures(view) == [], width
+                assert pagecheck.overflowing(view) == [], width
+                assert pagecheck.text_problems(view) == [], width
+                assert refused == [], width
+                view.close()
+        finally:
+            browser.close()
 
 
 def test_the_monitoring_report_stands_alone(
