@@ -116,25 +116,10 @@ def _looks_right_in_a_browser(report: Path) -> None:
     """The report as a reader opens it, offline, at each width: every figure drawn with
     marks (none left to WebGL), nothing wider than its box (a table's sparklines and
     bars inside their cells), no None/nan/traceback/warning text, no outside request."""
-    from playwright import sync_api
-
     from tests.presentation import pagecheck
 
-    with sync_api.sync_playwright() as p:
-        browser = pagecheck.launch(p)
-        try:
-            for width in pagecheck.WIDTHS:
-                view = browser.new_page(viewport={"width": width, "height": 900})
-                refused = pagecheck.block_outside(view)
-                view.goto(report.as_uri(), wait_until="load")
-                pagecheck.wait_for_figures(view, 10)
-                assert pagecheck.empty_figures(view) == [], width
-                assert pagecheck.overflowing(view) == [], width
-                assert pagecheck.text_problems(view) == [], width
-                assert refused == [], width
-                view.close()
-        finally:
-            browser.close()
+    for visit in pagecheck.offline_visits(report.as_uri(), figures=10):
+        assert visit.problems() == {}, visit.width
 
 
 def test_the_monitoring_report_stands_alone(
@@ -143,8 +128,6 @@ def test_the_monitoring_report_stands_alone(
     """`workbench run-notebooks` on the monitoring app: the executed notebook keeps a
     static rendering of the dashboard, and its HTML report shows every figure at 1280
     and 800 px with plotly.js inlined once and no request leaving the machine."""
-    from playwright import sync_api
-
     from tests.presentation import pagecheck
     from workbench._display import PLOTLYJS_MARK
     from workbench._notebooks import run_notebooks
@@ -174,26 +157,10 @@ def test_the_monitoring_report_stands_alone(
     # no require.js, MathJax or widget manager from a CDN: nothing with an outside source
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?(https?:)?//", page_text)
     assert "unpkg.com" not in page_text and "cdnjs.cloudflare.com" not in page_text
-    with sync_api.sync_playwright() as p:
-        browser = pagecheck.launch(p)
-        try:
-            for width in pagecheck.WIDTHS:
-                view = browser.new_page(viewport={"width": width, "height": 1000})
-                refused = pagecheck.block_outside(view)
-                requests: list[str] = []
-                view.on("request", lambda r, seen=requests: seen.append(r.url))
-                errors: list[str] = []
-                view.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-                view.goto(run.report.as_uri(), wait_until="load")
-                pagecheck.wait_for_figures(view, 3)  # per week, feature, performance (table: HTML)
-                view.screenshot(
-                    path=str(artifacts_dir / f"monitoring-report-{width}.png"), full_page=True
-                )
-                assert pagecheck.empty_figures(view) == [], width
-                assert pagecheck.overflowing(view) == [], width
-                assert pagecheck.text_problems(view) == [], width
-                assert refused == [] and errors == [], width
-                assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
-                view.close()
-        finally:
-            browser.close()
+    for visit in pagecheck.offline_visits(run.report.as_uri(), figures=3, height=1000):
+        # per week, a feature, performance (the drift table is HTML)
+        visit.page.screenshot(
+            path=str(artifacts_dir / f"monitoring-report-{visit.width}.png"), full_page=True
+        )
+        assert visit.problems() == {}, visit.width
+        assert [u for u in visit.requests if not u.startswith(("file:", "data:"))] == []

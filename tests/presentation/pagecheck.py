@@ -7,7 +7,9 @@ asserts ``== []`` and its failure message lists the culprits.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +28,50 @@ def launch(playwright: Any) -> Any:
     """Headless Chromium: the system's where there is one, else Playwright's own."""
     executable = CHROMIUM if Path(CHROMIUM).exists() else None
     return playwright.chromium.launch(executable_path=executable, args=ARGS)
+
+
+@dataclasses.dataclass
+class Visit:
+    """A page opened by :func:`offline_visits`: what it asked for and what went wrong."""
+
+    width: int
+    page: Any
+    refused: list[str]  # requests that would have left the machine
+    errors: list[str]  # the page's script errors
+    requests: list[str]  # every URL it asked for
+
+    def problems(self) -> dict[str, list[str]]:
+        """Every check of a page a reader opens: an empty dict when all is well."""
+        found = {
+            "empty figures": empty_figures(self.page),
+            "overflowing": overflowing(self.page),
+            "text": text_problems(self.page),
+            "requests leaving the machine": self.refused,
+            "script errors": self.errors,
+        }
+        return {check: culprits for check, culprits in found.items() if culprits}
+
+
+def offline_visits(url: str, *, figures: int, height: int = 900) -> Iterator[Visit]:
+    """``url`` opened in headless Chromium at each of :data:`WIDTHS` with the network cut
+    off, once ``figures`` plotly figures are drawn (the page closes when the next is
+    asked for)."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            for width in WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": height})
+                visit = Visit(width, page, block_outside(page), [], [])
+                page.on("pageerror", lambda e, seen=visit.errors: seen.append(str(e)))
+                page.on("request", lambda r, seen=visit.requests: seen.append(r.url))
+                page.goto(url, wait_until="load")
+                wait_for_figures(page, figures)
+                yield visit
+                page.close()
+        finally:
+            browser.close()
 
 
 def block_outside(page: Any) -> list[str]:

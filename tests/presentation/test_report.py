@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright import sync_api
 
 from tests.presentation import pagecheck
 from tests.presentation.samples import FIGURES, kit_notebook
@@ -77,24 +76,9 @@ def test_report_shows_every_figure_offline(
     assert "VBox(children" not in page
     target = tmp_path / "report.html"
     target.write_text(page, encoding="utf-8")
-    with sync_api.sync_playwright() as p:
-        browser = pagecheck.launch(p)
-        try:
-            for width in pagecheck.WIDTHS:
-                view = browser.new_page(viewport={"width": width, "height": 900})
-                refused = pagecheck.block_outside(view)
-                errors: list[str] = []
-                view.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-                view.goto(target.as_uri(), wait_until="load")
-                pagecheck.wait_for_figures(view, FIGURES)
-                view.screenshot(path=str(artifacts_dir / f"presentation-report-{width}.png"),
-                                full_page=True)  # fmt: skip
-                assert pagecheck.figure_count(view) == FIGURES, width
-                assert pagecheck.empty_figures(view) == [], width
-                assert pagecheck.overflowing(view) == [], width
-                assert pagecheck.text_problems(view) == [], width
-                assert refused == [], width
-                assert errors == [], width
-                view.close()
-        finally:
-            browser.close()
+    for visit in pagecheck.offline_visits(target.as_uri(), figures=FIGURES):
+        visit.page.screenshot(
+            path=str(artifacts_dir / f"presentation-report-{visit.width}.png"), full_page=True
+        )
+        assert pagecheck.figure_count(visit.page) == FIGURES, visit.width
+        assert visit.problems() == {}, visit.width
