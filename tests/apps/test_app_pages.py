@@ -62,12 +62,22 @@ def second_version(demo_project) -> Iterator[str]:  # type: ignore[no-untyped-de
 
 @pytest.fixture(scope="module")
 def apps(demo_project, second_version: str) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
-    """The four apps, each under ``workbench dashboard`` (started together, once)."""
+    """The four apps, each under ``workbench dashboard`` (started at once, side by side:
+    one after the other, waiting for each to listen took a minute and a half)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ("model_card", "explore", "experiments", "monitoring")
+    servers = {app: _voila(app, demo_project) for app in names}
     with contextlib.ExitStack() as stack:
-        yield {
-            app: stack.enter_context(_voila(app, demo_project))
-            for app in ("model_card", "explore", "experiments", "monitoring")
-        }
+        with ThreadPoolExecutor(len(names)) as pool:
+            started = {app: pool.submit(server.__enter__) for app, server in servers.items()}
+        failed = [f.exception() for f in started.values() if f.exception() is not None]
+        for app, future in started.items():  # each one that started is stopped
+            if future.exception() is None:
+                stack.push(servers[app].__exit__)
+        if failed:
+            raise failed[0]
+        yield {app: future.result() for app, future in started.items()}
 
 
 @contextlib.contextmanager
