@@ -30,7 +30,7 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
     """A table of columns with a traffic light per verdict, drifted columns first; the
     title names the columns left out (datetime)."""
     go_: Any = require("plotly.graph_objects", feature="monitoring figures")
-    rows = sorted(snapshot.columns, key=lambda c: (not c.drifted, c.column))
+    rows, title, notes = _table_parts(snapshot)
     light = ["● drift" if c.drifted else "● stable" for c in rows]
     colors = [RED if c.drifted else GREEN for c in rows]
     fig = go_.Figure(
@@ -57,22 +57,26 @@ def drift_table_figure(snapshot: DriftSnapshot) -> go.Figure:
             },
         )
     )
-    why = sorted({reason.split(":")[0] for reason in snapshot.skipped.values()})
-    skipped = (
-        f"<br><sup>not tested: {', '.join(sorted(snapshot.skipped))} ({'; '.join(why)})</sup>"
-        if snapshot.skipped
-        else ""
-    )
-    said = _version_note(snapshot, brief=True)
     fig.update_layout(
-        title=(
-            f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
-            f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
-            f"{f'<br><sup>{said}</sup>' if said else ''}{skipped}"
-        ),
+        title=title + "".join(f"<br><sup>{note}</sup>" for note in notes),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return _themed(fig, height=80 + 28 * max(len(rows), 1))
+
+
+def _table_parts(snapshot: DriftSnapshot) -> tuple[list[Any], str, list[str]]:
+    """What both drift tables show: the columns, drifted first; the title; the notes
+    under it (whose rows were tested against whose reference, the columns left out)."""
+    rows = sorted(snapshot.columns, key=lambda c: (not c.drifted, c.column))
+    title = (
+        f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
+        f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
+    )
+    notes = [_version_note(snapshot, brief=True)]
+    if snapshot.skipped:
+        why = sorted({reason.split(":")[0] for reason in snapshot.skipped.values()})
+        notes.append(f"not tested: {', '.join(sorted(snapshot.skipped))} ({'; '.join(why)})")
+    return rows, title, [note for note in notes if note]
 
 
 def _threshold_text(test: str, threshold: float) -> str:
@@ -88,7 +92,7 @@ def drift_table_html(snapshot: DriftSnapshot) -> str:
     from workbench.presentation import FONT, fmt_number, table_html, traffic_light
     from workbench.presentation._html import text_of
 
-    rows = sorted(snapshot.columns, key=lambda c: (not c.drifted, c.column))
+    rows, title, notes = _table_parts(snapshot)
     records = [
         {
             "column": c.column,
@@ -102,25 +106,12 @@ def drift_table_html(snapshot: DriftSnapshot) -> str:
         }
         for c in rows
     ]
-    notes = []
-    said = _version_note(snapshot, brief=True)
-    if said:
-        notes.append(text_of(said))
-    if snapshot.skipped:
-        why = sorted({reason.split(":")[0] for reason in snapshot.skipped.values()})
-        notes.append(
-            text_of(f"not tested: {', '.join(sorted(snapshot.skipped))} ({'; '.join(why)})")
-        )
-    title = (
-        f"Drift: {len(snapshot.drifted_columns)} of {len(snapshot.columns)} columns"
-        f"{' (dataset drift)' if snapshot.dataset_drift else ''}"
-    )
     head = (
         f"<div class='wb-drift-title' style='font:600 15px/1.4 {FONT};color:#1F2328;"
         f"margin:8px 0 2px;overflow-wrap:anywhere'>{text_of(title)}</div>"
         + "".join(
             "<div style='font-size:12px;color:#59636E;margin:0 0 2px;overflow-wrap:anywhere'>"
-            f"{note}</div>"
+            f"{text_of(note)}</div>"
             for note in notes
         )
     )
