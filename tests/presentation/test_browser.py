@@ -239,3 +239,44 @@ def test_a_tables_charts_keep_their_width_under_jupyterlabs_svg_rule(tmp_path: P
         browser.close()
     assert charts >= 4
     assert spilled == []
+
+
+def test_a_squeezed_table_keeps_its_words_and_badges_whole(tmp_path: Path) -> None:
+    """The drift table in a report's column on an 800 px window: the table may scroll in
+    its box, but no traffic light breaks inside its word ("st/a/bl/e") and no test's name
+    inside itself ("jensenshan/non")."""
+    import numpy as np
+
+    from workbench.monitoring import compute_drift, drift_table_html
+
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(
+        {
+            "consumption_kwh_30d_mean": rng.normal(0, 1, 2000),
+            "region": rng.choice(["Nord", "Centro", "Sud"], 2000),
+            "temperature_c": rng.normal(15, 8, 2000),
+        }
+    )
+    current = reference.assign(consumption_kwh_30d_mean=rng.normal(1, 1, 2000))
+    page = tmp_path / "drift.html"
+    page.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><style>"
+        "body{margin:0;font-family:system-ui,sans-serif} main{width:560px}</style></head>"
+        f"<body><main>{drift_table_html(compute_drift(reference, current))}</main></body></html>",
+        encoding="utf-8",
+    )
+    lines = (
+        "els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return [e.textContent.trim(), new Set([...r.getClientRects()].map(b => b.top)).size]; })"
+    )
+    with sync_api.sync_playwright() as p:
+        browser = pagecheck.launch(p)
+        view = browser.new_page(viewport={"width": 800, "height": 900})
+        view.goto(page.as_uri(), wait_until="load")
+        badges = view.eval_on_selector_all("[role=status] span:last-child", lines)
+        words = view.eval_on_selector_all("td.wb-text", lines)
+        browser.close()
+    assert sorted({text for text, _ in badges}) == ["drift", "stable"]
+    assert [b for b in badges if b[1] != 1] == []
+    assert "jensenshannon" in {text for text, _ in words}
+    assert [w for w in words if w[1] != 1] == []

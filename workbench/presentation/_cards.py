@@ -76,7 +76,7 @@ def _pill(look: _Look, text: str, *, title: str | None = None) -> Html:
         f"color:{look.color};font:600 12px/18px {FONT};box-sizing:border-box;"
         "vertical-align:middle'>"
         f"<span aria-hidden='true'>{look.symbol}</span>"
-        f"<span style='white-space:normal;overflow-wrap:anywhere'>{text_of(text)}</span></span>"
+        f"<span style='white-space:normal;overflow-wrap:break-word'>{text_of(text)}</span></span>"
     )
 
 

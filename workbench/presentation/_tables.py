@@ -45,11 +45,12 @@ _STYLE = (
     "div.wb-table-box table.wb-table tbody tr:last-child td{border-bottom:0}"
     "div.wb-table-box table.wb-table .wb-num{text-align:right;white-space:nowrap}"
     "div.wb-table-box table.wb-table .wb-chart{white-space:nowrap;vertical-align:middle}"
+    # text breaks between words; a word breaks only where it is wider than 32em: a
+    # squeezed table keeps "jensenshannon" or consumption_kwh_30d_mean whole, widening
+    # its column (the box scrolls if the table cannot fit; ``anywhere`` would let the
+    # table shrink a column to a letter's width)
     "div.wb-table-box table.wb-table td.wb-text{min-width:6em;max-width:32em;"
-    "overflow-wrap:anywhere}"
-    # a row's name (the first cell) breaks between words only: consumption_kwh_30d_mean
-    # stays whole, widening its column (the box scrolls if the table cannot fit)
-    "div.wb-table-box table.wb-table td.wb-text:first-child{overflow-wrap:break-word}"
+    "overflow-wrap:break-word}"
     "div.wb-table-box table.wb-table .wb-missing{color:#8C959F}"
     f".wb-table-box .wb-caption{{padding:0 2px 6px;font:600 14px/20px {FONT};color:{TEXT}}}"
     f".wb-table-box .wb-foot{{padding:4px 2px 0;color:{MUTED};font:12px/16px {FONT}}}"
