@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import optuna
@@ -22,45 +21,106 @@ def test_a_trial_created_by_the_driver_comes_with_its_number(tmp_path: Path) -> 
     rdb.engine.dispose()
 
 
-def _counted(reads: list[int], read, backend, wanted: int):  # type: ignore[no-untyped-def]
-    reads.append(wanted)
-    return read(backend, wanted)
+def _objective(trial: optuna.Trial) -> float:
+    """Two parameters in TPE's relative search space, one conditional (drawn apart)."""
+    x = trial.suggest_float("x", -1, 1)
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    y = trial.suggest_float(f"{kind}.y", 0, 1)
+    return x * x + y + (0.5 if kind == "b" else 0.0)
 
 
-def test_a_trial_built_from_the_fresh_view_reads_nothing_more_and_writes_as_optunas(
+def _tpe(number: int) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(seed=7 + number, constant_liar=True, n_startup_trials=4)
+
+
+def test_a_trial_from_the_driver_draws_what_optunas_ask_draws_reading_the_study_once(
     tmp_path: Path,
 ) -> None:
-    """``trial_for`` after ``fresh_view`` builds the trial from the view (no read of the
-    storage for it), and the trial it gives samples, writes and ends as one built by
-    ``Trial(study, trial_id)``: the same parameters in the storage, a retry's fixed
-    parameters kept, the view's own copy left as it was read."""
+    """``trial_for`` (the driver created the trial, a worker draws it) against Optuna's own
+    ``ask``/``tell`` with the same sampler per trial, one trial after another: the same
+    parameters, trial by trial, past TPE's start-up; and each trial reads the study's
+    trials from the storage once (Optuna's TPE with ``constant_liar`` read them again for
+    every parameter drawn outside its relative search space) and never reads itself."""
     url = f"sqlite:///{tmp_path / 'o.db'}"
     optuna.create_study(storage=url, study_name="s")
     driver = optuna.storages.RDBStorage(url)
-    worker = optuna.load_study(study_name="s", storage=url)  # the worker's (cached) storage
+    worker = optuna.load_study(study_name="s", storage=url)  # loaded once per worker
     sid = _optuna.study_id(worker)
-    for n in range(3):
+    backend = worker._storage._backend
+    reads: list[str] = []
+    for name in ("_get_trials", "get_trial"):
+        original = getattr(type(backend), name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            reads.append(_name)
+            return _original(backend, *args, **kwargs)
+
+        setattr(backend, name, counted)
+    reference = optuna.create_study()
+    ours, theirs, per_trial = [], [], []
+    for number in range(12):
+        reads.clear()
         trial_id, _ = _optuna.create_trial(driver, sid)
-        _optuna.fresh_view(worker)
-        reads = []
-        backend = worker._storage._backend
-        original = type(backend).get_trial
-        backend.get_trial = functools.partial(_counted, reads, original, backend)
-        try:
-            trial = _optuna.trial_for(worker, trial_id)
-        finally:
-            del backend.get_trial
-        assert reads == []  # nothing read for it: the view had it
-        x = trial.suggest_float("x", -1, 1)
-        driver.set_trial_state_values(trial_id, optuna.trial.TrialState.COMPLETE, [x * x])
-        stored = driver.get_trial(trial_id)
-        assert stored.params == {"x": x} and stored.number == n
-        seen = [t for t in worker._thread_local.cached_all_trials if t._trial_id == trial_id]
-        assert seen and seen[0].params == {}  # the view's copy is not the trial's
-        assert "get_trial" not in vars(worker._storage)  # the shadow is gone
-    # a trial the view does not hold (not read yet) is read from the storage as Optuna does
-    trial_id, _ = _optuna.create_trial(driver, sid)
-    assert _optuna.trial_for(worker, trial_id).number == 3
+        trial = _optuna.trial_for(worker, trial_id, _tpe(number), optuna.pruners.NopPruner())
+        value = _objective(trial)
+        per_trial.append(list(reads))
+        driver.set_trial_state_values(trial_id, optuna.trial.TrialState.COMPLETE, [value])
+        ours.append(driver.get_trial(trial_id).params)
+
+        reference.sampler = _tpe(number)
+        asked = reference.ask()
+        reference.tell(asked, _objective(asked))
+        theirs.append(asked.params)
+    assert ours == theirs
+    assert per_trial == [["_get_trials"]] * 12, per_trial
+    assert len(worker.get_trials()) == 12
+    driver.engine.dispose()
+
+
+def test_a_trials_view_is_read_again_once_it_is_older_than_view_s(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A parameter drawn long after the trial started (a custom objective that trains
+    first) reads the study afresh: the trials finished meanwhile are in the view."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    optuna.create_study(storage=url, study_name="s")
+    driver = optuna.storages.RDBStorage(url)
+    worker = optuna.load_study(study_name="s", storage=url)
+    sid = _optuna.study_id(worker)
+    first, _ = _optuna.create_trial(driver, sid)
+    trial = _optuna.trial_for(worker, first, _tpe(0), optuna.pruners.NopPruner())
+    other, _ = _optuna.create_trial(driver, sid)
+    driver.set_trial_state_values(other, optuna.trial.TrialState.COMPLETE, [1.0])
+    finished = (optuna.trial.TrialState.COMPLETE,)
+    assert trial.study.get_trials(states=finished) == []  # the view read at its start
+    monkeypatch.setattr(_optuna, "VIEW_S", 0.0)
+    assert [t.number for t in trial.study.get_trials(states=finished)] == [1]
+    driver.engine.dispose()
+
+
+def test_each_trial_has_its_own_sampler_pruner_and_view_of_the_shared_study(
+    tmp_path: Path,
+) -> None:
+    """A worker's threads share the study it loaded; each trial's sampler, pruner and
+    per-thread list are its own (a worker with two threads swapped one study's sampler
+    under a running trial)."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    optuna.create_study(storage=url, study_name="s")
+    driver = optuna.storages.RDBStorage(url)
+    worker = optuna.load_study(study_name="s", storage=url)
+    sampler, pruner = worker.sampler, worker.pruner
+    sid = _optuna.study_id(worker)
+    made = []
+    for number in range(2):
+        trial_id, _ = _optuna.create_trial(driver, sid)
+        made.append(
+            _optuna.trial_for(worker, trial_id, _tpe(number), optuna.pruners.MedianPruner())
+        )
+    a, b = made
+    assert a.study.sampler is not b.study.sampler and a.study.pruner is not b.study.pruner
+    assert worker.sampler is sampler and worker.pruner is pruner  # the shared one untouched
+    assert a.study._thread_local is not b.study._thread_local is not worker._thread_local
+    assert a.suggest_float("x", 0, 1) != b.suggest_float("x", 0, 1)  # seeds 7 and 8
     driver.engine.dispose()
 
 

@@ -12,10 +12,12 @@ What an Optuna upgrade must keep working, all of it tested in ``tests/tuning``:
   ``BaseStorage`` API takes them; the public ``Study`` and ``FrozenTrial`` hide them);
 - ``Trial(study, trial_id)``: a trial object for a trial created elsewhere (the
   constructor is public, its direct use "not recommended");
-- ``Study._thread_local.cached_all_trials`` and ``Study._get_trials(use_cache=True)``:
-  the per-thread list of trials a sampler reads, which only ``ask``/``tell`` refresh;
-- ``Trial.__init__`` reading its trial with ``study._storage.get_trial`` (shadowed on
-  the storage instance while :func:`trial_for` builds it from the fresh view);
+- ``Study._storage`` and ``Study._thread_local``: the storage a study's trials, sampler
+  and pruner read and write through, and the per-thread list of trials a sampler reads
+  (which only ``ask``/``tell`` refresh). :func:`trial_for` gives each trial a copy of the
+  study whose storage is :class:`TrialStorage` and whose per-thread list starts empty;
+- ``Trial.__init__`` reading its trial with ``study._storage.get_trial`` (served from the
+  trial's view while :func:`trial_for` builds it);
 - ``RDBStorage._create_new_trial``: creates a trial and returns it whole, its number
   included (the public ``create_new_trial`` returns the id only, and the number would
   cost another query per trial).
@@ -23,12 +25,11 @@ What an Optuna upgrade must keep working, all of it tested in ``tests/tuning``:
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import threading
+import time
 from typing import Any
 
-__all__ = ["create_trial", "fresh_view", "study_id", "trial_for", "trial_id"]
+__all__ = ["VIEW_S", "TrialStorage", "create_trial", "study_id", "trial_for", "trial_id"]
 
 
 def study_id(study: Any) -> int:
@@ -51,53 +52,75 @@ def create_trial(rdb: Any, study_id: int) -> tuple[int, int]:
     return trial_id, rdb.get_trial_number_from_id(trial_id)
 
 
-_KNOWN_LOCK = threading.Lock()
+#: How long a trial's view of its study serves the reads of its sampler and pruner (and of
+#: a custom objective): a read later than this after the last one reads the storage again.
+VIEW_S = 1.0
 
 
-def trial_for(study: Any, trial_id: int) -> Any:
-    """The ``optuna.Trial`` of a trial another process created (the driver, not ``ask``).
+class TrialStorage:
+    """The study's storage as one trial on a worker sees it: every call goes to the
+    storage, except the reads of the study's trials, served from the list read at the
+    trial's start for :data:`VIEW_S` seconds.
 
-    ``Trial(study, trial_id)`` reads the trial from the storage (a running trial is never
-    served from Optuna's cache: one query per relation of the trial). Right after
-    :func:`fresh_view` the study's view holds it, read a moment ago: the trial is built
-    from (a copy of) that, so each trial on a worker costs one read of the storage less.
+    Why: a trial draws its parameters right after it starts, and Optuna's TPE with
+    ``constant_liar`` (its default) reads every trial of the study from the storage again
+    for each parameter it draws outside its relative search space (one query per relation
+    of a trial, six in all), on top of the list its cached view read a moment before; a
+    pruner reads them again after each fold. Within a second of the start the answer is
+    the same list, give or take a trial finishing elsewhere in between, which the next
+    trial sees (as Optuna's own cached view does). A trial suggesting later than that
+    reads the storage afresh.
+    """
+
+    def __init__(self, storage: Any, study_id: int, trial_id: int) -> None:
+        self._storage, self._study_id, self._trial_id = storage, study_id, trial_id
+        self._trials: list[Any] | None = None
+        self._read = 0.0
+        self._built = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True, states: Any = None) -> list[Any]:
+        if study_id != self._study_id:
+            return list(self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states))
+        now = time.monotonic()
+        if self._trials is None or now - self._read > VIEW_S:
+            self._trials = list(self._storage.get_all_trials(study_id, deepcopy=False))
+            self._read = now
+        trials = self._trials if states is None else [t for t in self._trials if t.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
+
+    def get_trial(self, trial_id: int) -> Any:
+        """The trial, read from the storage; the first time this trial is asked for (by
+        ``Trial.__init__``) and the view holds it RUNNING, a copy of the view's."""
+        import optuna
+
+        if trial_id == self._trial_id and not self._built and self._trials is not None:
+            self._built = True
+            known = next((t for t in self._trials if t._trial_id == trial_id), None)
+            if known is not None and known.state == optuna.trial.TrialState.RUNNING:
+                return copy.deepcopy(known)  # the trial writes its parameters into its copy
+        return self._storage.get_trial(trial_id)
+
+
+def trial_for(study: Any, trial_id: int, sampler: Any, pruner: Any) -> Any:
+    """The ``optuna.Trial`` of a trial another process created (the driver, not ``ask``),
+    drawn by ``sampler`` and pruned by ``pruner`` over every trial the storage holds now.
+
+    The trial gets a study of its own (a copy of ``study``, which a worker loads once and
+    its threads share): its own sampler and pruner, a per-thread list of trials that starts
+    empty (Optuna's, refreshed only by ``ask``/``tell``, would otherwise show this worker's
+    sampler the study as it was at its first trial: for TPE, random search), and a
+    :class:`TrialStorage` that reads the study's trials now, once, and builds the trial
+    from that read (the trial, created in another process, is then known to the storage's
+    cache before its parameters are written).
     """
     import optuna
 
-    local = getattr(study, "_thread_local", None)
-    seen = getattr(local, "cached_all_trials", None) or ()
-    known = next((t for t in seen if getattr(t, "_trial_id", None) == trial_id), None)
-    if known is None or known.state != optuna.trial.TrialState.RUNNING:
-        return optuna.trial.Trial(study, trial_id)
-    frozen = copy.deepcopy(known)  # the trial writes its parameters into its copy
-    storage = study._storage
-    read = type(storage).get_trial
-
-    def get_trial(wanted: int) -> Any:
-        return frozen if wanted == trial_id else read(storage, wanted)
-
-    with _KNOWN_LOCK:  # the instance's method, shadowed for the constructor only
-        storage.get_trial = get_trial
-        try:
-            return optuna.trial.Trial(study, trial_id)
-        finally:
-            del storage.get_trial
-
-
-def fresh_view(study: Any) -> None:
-    """Make the study's sampler see every trial the storage holds now.
-
-    Optuna keeps, per thread, the list of a study's trials that its samplers read, and
-    only ``ask`` and ``tell`` refresh it; a trial built here by hand (the driver created
-    it) would otherwise be sampled from the list as it was at this worker's first trial,
-    which for TPE means fewer than its startup trials: random search. Reading the list
-    once also makes this trial, created in another process, known to the storage's cache
-    before its parameters are written.
-    """
-    local = getattr(study, "_thread_local", None)
-    if local is not None and hasattr(local, "cached_all_trials"):
-        local.cached_all_trials = None
-        with contextlib.suppress(AttributeError, TypeError):
-            study._get_trials(deepcopy=False, use_cache=True)
-            return
-    study.get_trials(deepcopy=False)  # another Optuna: at least the storage's cache
+    view = copy.copy(study)
+    view._thread_local = type(study._thread_local)()  # this trial's list, empty
+    view.sampler, view.pruner = sampler, pruner
+    view._storage = TrialStorage(study._storage, study_id(study), trial_id)
+    view._storage.get_all_trials(study_id(study), deepcopy=False)
+    return optuna.trial.Trial(view, trial_id)

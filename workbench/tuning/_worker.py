@@ -105,10 +105,8 @@ def run_trial(
 
     started, began = time.perf_counter(), time.time()
     storage, study = worker_study(storage_url, study_name, study_id, study_uid)
-    study.sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
-    study.pruner = pruner
-    _optuna.fresh_view(study)
-    trial = _optuna.trial_for(study, trial_id)
+    sampler = optuna.samplers.TPESampler(seed=spec.seed + number, constant_liar=True)
+    trial = _optuna.trial_for(study, trial_id, sampler, pruner)
     worker = _worker_name()
     here = dataclasses.replace(spec, device=worker_device(spec.device, _gpus(spec.device)))
     data = worker_data(study_uid, frame, here, data_token)  # taken in at this worker's first trial
