@@ -158,3 +158,45 @@ def test_one_thread_beats_every_running_trial_of_a_process_and_stops_with_them(
     with hearts.running(Storage(), 3):  # the next trial: the same thread
         time.sleep(0.15)
     assert threading.active_count() == before + 1 and beats.count(3) >= 1
+
+
+def test_a_trial_from_the_driver_prunes_as_optunas_ask_prunes(tmp_path: Path) -> None:
+    """The pruners ``tune`` offers (median, Hyperband, whose brackets are studies of their
+    own) decide on a trial built by ``trial_for`` as on one from ``ask``: the same
+    decisions, fold by fold, trial by trial; and a copy of such a trial's study pickles
+    (a custom objective may send it elsewhere)."""
+    import pickle
+
+    for make in (
+        lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=6),
+    ):
+        url = f"sqlite:///{tmp_path / f'{type(make()).__name__}.db'}"
+        optuna.create_study(storage=url, study_name="s")
+        driver = optuna.storages.RDBStorage(url)
+        worker = optuna.load_study(study_name="s", storage=url)
+        sid = _optuna.study_id(worker)
+        reference = optuna.create_study(study_name="s", pruner=make())  # brackets hash it
+        pruner = make()  # one per worker, as tune scatters it
+        ours, theirs = [], []
+        for number in range(10):
+            trial_id, _ = _optuna.create_trial(driver, sid)
+            trial = _optuna.trial_for(worker, trial_id, _tpe(number), pruner)
+            reference.sampler = _tpe(number)
+            asked = reference.ask()
+            for mine, decisions, tell in ((trial, ours, None), (asked, theirs, reference)):
+                x = mine.suggest_float("x", -1, 1)
+                steps = []
+                for step in range(6):
+                    mine.report(x * x + 1 / (step + 1), step)
+                    steps.append(mine.should_prune())
+                decisions.append(steps)
+                if tell is not None:
+                    tell.tell(mine, x * x)
+            driver.set_trial_state_values(
+                trial_id, optuna.trial.TrialState.COMPLETE, [trial.params["x"] ** 2]
+            )
+        assert ours == theirs and any(any(d) for d in ours), type(make()).__name__
+        copied = pickle.loads(pickle.dumps(trial.study))
+        assert copied.study_name == "s" and len(copied.trials) == 10
+        driver.engine.dispose()

@@ -79,7 +79,10 @@ class TrialStorage:
         self._built = False
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._storage, name)
+        storage = self.__dict__.get("_storage")  # absent while a copy is being unpickled
+        if storage is None:
+            raise AttributeError(name)
+        return getattr(storage, name)
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True, states: Any = None) -> list[Any]:
         if study_id != self._study_id:
