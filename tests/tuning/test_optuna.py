@@ -101,9 +101,9 @@ def test_a_trials_view_is_read_again_once_it_is_older_than_view_s(
 def test_each_trial_has_its_own_sampler_pruner_and_view_of_the_shared_study(
     tmp_path: Path,
 ) -> None:
-    """A worker's threads share the study it loaded; each trial's sampler, pruner and
-    per-thread list are its own (a worker with two threads swapped one study's sampler
-    under a running trial)."""
+    """A worker's threads share the study it loaded; each trial gets a copy of it with the
+    sampler and pruner it was given and a per-thread list of its own (a worker with two
+    threads swapped one shared study's sampler under a running trial)."""
     url = f"sqlite:///{tmp_path / 'o.db'}"
     optuna.create_study(storage=url, study_name="s")
     driver = optuna.storages.RDBStorage(url)
