@@ -21,6 +21,15 @@ def test_a_trial_created_by_the_driver_comes_with_its_number(tmp_path: Path) -> 
     rdb.engine.dispose()
 
 
+def _driver_and_worker(url: str) -> tuple[optuna.storages.RDBStorage, optuna.Study, int]:
+    """A new study at ``url``: the driver's storage, the study as a worker loads it (once
+    per worker), and its storage id."""
+    optuna.create_study(storage=url, study_name="s")
+    driver = optuna.storages.RDBStorage(url)
+    worker = optuna.load_study(study_name="s", storage=url)
+    return driver, worker, _optuna.study_id(worker)
+
+
 def _objective(trial: optuna.Trial) -> float:
     """Two parameters in TPE's relative search space, one conditional (drawn apart)."""
     x = trial.suggest_float("x", -1, 1)
@@ -42,10 +51,7 @@ def test_a_trial_from_the_driver_draws_what_optunas_ask_draws_reading_the_study_
     trials from the storage once (Optuna's TPE with ``constant_liar`` read them again for
     every parameter drawn outside its relative search space) and never reads itself."""
     url = f"sqlite:///{tmp_path / 'o.db'}"
-    optuna.create_study(storage=url, study_name="s")
-    driver = optuna.storages.RDBStorage(url)
-    worker = optuna.load_study(study_name="s", storage=url)  # loaded once per worker
-    sid = _optuna.study_id(worker)
+    driver, worker, sid = _driver_and_worker(url)
     backend = worker._storage._backend
     reads: list[str] = []
     for name in ("_get_trials", "get_trial"):
@@ -83,10 +89,7 @@ def test_a_trials_view_is_read_again_once_it_is_older_than_view_s(
     """A parameter drawn long after the trial started (a custom objective that trains
     first) reads the study afresh: the trials finished meanwhile are in the view."""
     url = f"sqlite:///{tmp_path / 'o.db'}"
-    optuna.create_study(storage=url, study_name="s")
-    driver = optuna.storages.RDBStorage(url)
-    worker = optuna.load_study(study_name="s", storage=url)
-    sid = _optuna.study_id(worker)
+    driver, worker, sid = _driver_and_worker(url)
     first, _ = _optuna.create_trial(driver, sid)
     trial = _optuna.trial_for(worker, first, _tpe(0), optuna.pruners.NopPruner())
     other, _ = _optuna.create_trial(driver, sid)
@@ -105,11 +108,8 @@ def test_each_trial_has_its_own_sampler_pruner_and_view_of_the_shared_study(
     sampler and pruner it was given and a per-thread list of its own (a worker with two
     threads swapped one shared study's sampler under a running trial)."""
     url = f"sqlite:///{tmp_path / 'o.db'}"
-    optuna.create_study(storage=url, study_name="s")
-    driver = optuna.storages.RDBStorage(url)
-    worker = optuna.load_study(study_name="s", storage=url)
+    driver, worker, sid = _driver_and_worker(url)
     sampler, pruner = worker.sampler, worker.pruner
-    sid = _optuna.study_id(worker)
     made = []
     for number in range(2):
         trial_id, _ = _optuna.create_trial(driver, sid)
@@ -172,10 +172,7 @@ def test_a_trial_from_the_driver_prunes_as_optunas_ask_prunes(tmp_path: Path) ->
         lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=6),
     ):
         url = f"sqlite:///{tmp_path / f'{type(make()).__name__}.db'}"
-        optuna.create_study(storage=url, study_name="s")
-        driver = optuna.storages.RDBStorage(url)
-        worker = optuna.load_study(study_name="s", storage=url)
-        sid = _optuna.study_id(worker)
+        driver, worker, sid = _driver_and_worker(url)
         reference = optuna.create_study(study_name="s", pruner=make())  # brackets hash it
         pruner = make()  # one per worker, as tune scatters it
         ours, theirs = [], []

@@ -86,10 +86,11 @@ class TrialStorage:
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True, states: Any = None) -> list[Any]:
         if study_id != self._study_id:
-            return list(self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states))
+            other: list[Any] = self._storage.get_all_trials(study_id, deepcopy, states)
+            return other
         now = time.monotonic()
         if self._trials is None or now - self._read > VIEW_S:
-            self._trials = list(self._storage.get_all_trials(study_id, deepcopy=False))
+            self._trials = self._storage.get_all_trials(study_id, deepcopy=False)
             self._read = now
         trials = self._trials if states is None else [t for t in self._trials if t.state in states]
         return copy.deepcopy(trials) if deepcopy else trials
@@ -124,6 +125,7 @@ def trial_for(study: Any, trial_id: int, sampler: Any, pruner: Any) -> Any:
     view = copy.copy(study)
     view._thread_local = type(study._thread_local)()  # this trial's list, empty
     view.sampler, view.pruner = sampler, pruner
-    view._storage = TrialStorage(study._storage, study_id(study), trial_id)
-    view._storage.get_all_trials(study_id(study), deepcopy=False)
+    sid = study_id(study)
+    view._storage = TrialStorage(study._storage, sid, trial_id)
+    view._storage.get_all_trials(sid, deepcopy=False)  # the one read, now
     return optuna.trial.Trial(view, trial_id)
