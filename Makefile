@@ -48,8 +48,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The suite on PYTEST_WORKERS processes (pytest-xdist), each file whole on one of them: a
+# file's tests share its module fixtures, and each process runs its own session demo.
+# PYTEST_WORKERS=0 runs it in this process alone.
+PYTEST_WORKERS ?= 2
+
 pytest: install browser postgres
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # The documentation site (MkDocs, docs/ and mkdocs.yml) into build/site, strict. Its tutorial
 # pages are the notebooks executed into build/docs/notebooks: by the test suite
