@@ -22,6 +22,7 @@ from .conftest import own_settings
 
 pytestmark = pytest.mark.slow
 
+CONNECTIONS = 4  # per replica
 ONE_ROW = json.dumps(
     {"dataframe_split": {"columns": ["x", "region"], "data": [[1.0, "a"]]}}
 ).encode()
@@ -45,7 +46,7 @@ def test_three_replicas_log_every_answered_request_once_or_name_it_lost(
 
         def load(server: ScoringServer) -> None:
             by_server[server.port] = drive(
-                f"{server.url}/invocations", ONE_ROW, connections=4, seconds=8
+                f"{server.url}/invocations", ONE_ROW, connections=CONNECTIONS, seconds=8
             )
 
         threads = [threading.Thread(target=load, args=(s,)) for s in servers]
@@ -93,7 +94,12 @@ def test_three_replicas_log_every_answered_request_once_or_name_it_lost(
     assert not logged & named_lost
     assert every <= logged | named_lost, len(every - logged - named_lost)
     assert answered[terminated.port] | answered[survivor.port] <= logged  # none lost
-    assert named_lost <= answered[killed.port]
+    # the killed replica's, all: answered ones, and at most one per connection it was
+    # killed while answering (acknowledged and journaled, its answer cut: the client saw a
+    # closed connection, not an id)
+    cut = named_lost - answered[killed.port]
+    errors = by_server[killed.port].connection_errors
+    assert len(cut) <= len(errors) <= CONNECTIONS, (cut, errors)
     assert all(f"-{killed.process.pid}-" in j for j in lost["journal"])  # type: ignore[union-attr]
     print(
         f"answered {len(every)}: logged {len(every & logged)}, named lost "
