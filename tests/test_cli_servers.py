@@ -80,7 +80,7 @@ def test_lab_serves_jupyterlab_on_loopback(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()
         _, alive = psutil.wait_procs(children, timeout=30)
-        alive = [p for p in alive if _cmdline(p)]  # a zombie has exited: only init reaps it
+        alive = [p for p in alive if not _exited(p)]
         assert alive == [], [_cmdline(p) for p in alive]
         assert "Kernel is running over TCP without encryption" not in log.read_text()
     finally:  # whatever is left (a failed run): not on the machine after the test
@@ -90,14 +90,20 @@ def test_lab_serves_jupyterlab_on_loopback(tmp_path: Path) -> None:
         proc.wait(30)
 
 
-def _cmdline(process: psutil.Process) -> str:
-    """The process's command line; "" once it has exited, zombie or gone (a short-lived
-    helper the server started can end between listing it and reading it)."""
+def _exited(process: psutil.Process) -> bool:
+    """Whether the process has ended: gone, or a zombie (only its parent or init reaps it;
+    a short-lived helper the server started can end between listing it and reading it)."""
     try:
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return ""
-        return " ".join(process.cmdline())
-    except psutil.NoSuchProcess:  # ZombieProcess included
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _cmdline(process: psutil.Process) -> str:
+    """The process's command line; "" once it has ended."""
+    try:
+        return "" if _exited(process) else " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # ended since: ZombieProcess included
         return ""
 
 
